@@ -1,0 +1,621 @@
+//! [`JobRun`]: one run of a job over a fixed set of targets, as a pure state machine.
+//!
+//! The run takes timestamped [`Input`]s and appends [`Action`]s for its driver to carry out. It
+//! never reads a clock, sleeps or draws a random number, so the simulator (virtual time) and the
+//! server (wall-clock time) drive the same code, and every rule is testable without a runtime.
+//!
+//! # Representation and cost
+//!
+//! Targets are indices `0..N` into the caller's target list, which is ordered by device id
+//! (see [`crate::Targets`]). Per device the run keeps its [`DeviceState`] and its attempt count,
+//! two bytes. The [`Counts`] and per-batch [`BatchStats`] are updated on every transition, so
+//! statistics are O(1). Handling an outcome is O(1); starting a batch is O(batch size) for its
+//! dispatches; a cancel or a deadline is O(N) once, to mark the remaining devices.
+
+use std::collections::VecDeque;
+
+use crate::batch::BatchPlan;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::stats::{BatchStats, Counts};
+use crate::status::{DeviceState, Outcome, RunStatus};
+
+/// A timer that the run asked for with [`Action::SetTimer`]; the driver hands it back as
+/// [`Input::Timer`] when its time comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The run's deadline (`max_execution_ms` after start).
+    Deadline,
+    /// The per-device timeout of one attempt.
+    DeviceTimeout {
+        /// The device.
+        device: u32,
+        /// The attempt the timeout belongs to; a timer for an older attempt is ignored.
+        attempt: u8,
+    },
+}
+
+/// What the driver tells the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input {
+    /// Start the run (pending -> running).
+    Start,
+    /// The outcome of one attempt on one device.
+    Outcome {
+        /// The device.
+        device: u32,
+        /// The attempt, as given in [`Action::Dispatch`].
+        attempt: u8,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// A timer the run asked for has come due.
+    Timer(Timer),
+    /// Dispatch nothing new; in-flight devices finish.
+    Stop,
+    /// Continue a stopped run with the devices still pending.
+    Resume,
+    /// Cancel the run. Soft (`force: false`): devices not yet dispatched are cancelled and
+    /// in-flight ones finish. Forced: in-flight ones are abandoned and cancelled too.
+    Cancel {
+        /// Abandon in-flight devices as well.
+        force: bool,
+    },
+    /// The run could not execute at all (its group is missing, its data does not match the
+    /// devices' template). Only a pending run can fail; its targets are cancelled.
+    Fail,
+}
+
+/// What the run asks its driver to do. Appended in the order they must happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send the job's operation to a device.
+    Dispatch {
+        /// The device.
+        device: u32,
+        /// 1 for the first dispatch, 2 for the first retry, ...
+        attempt: u8,
+    },
+    /// Stop waiting for a device's answer (forced cancel, deadline); a later outcome is refused.
+    Abandon {
+        /// The device.
+        device: u32,
+        /// The attempt abandoned.
+        attempt: u8,
+    },
+    /// Hand `timer` back as [`Input::Timer`] at `at_ms`.
+    SetTimer {
+        /// When.
+        at_ms: i64,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// A batch started; its devices are dispatched next.
+    BatchStarted {
+        /// Index of the batch.
+        batch: u32,
+    },
+    /// Every device of a batch reached a terminal state.
+    BatchFinished {
+        /// Index of the batch.
+        batch: u32,
+    },
+    /// The run's status changed.
+    Status(RunStatus),
+}
+
+/// When and where the cancellation threshold tripped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThresholdTrip {
+    /// The batch whose failure reached the limit.
+    pub batch: u32,
+    /// When it happened.
+    pub at_ms: i64,
+    /// The failures in scope at that moment (equal to the limit).
+    pub failures: u32,
+    /// The limit.
+    pub limit: u32,
+}
+
+/// One run of a job over targets `0..N`. Built by [`crate::RunBuilder`].
+#[derive(Debug, Clone)]
+pub struct JobRun {
+    config: Config,
+    plan: BatchPlan,
+    states: Vec<DeviceState>,
+    attempts: Vec<u8>,
+    counts: Counts,
+    batches: Vec<BatchStats>,
+    status: RunStatus,
+    /// The batch being run; `plan.count()` once every batch has been started.
+    batch: u32,
+    /// The next device never dispatched, in target order.
+    cursor: u32,
+    /// Devices waiting to be dispatched again (retries that came while stopped).
+    retry_queue: VecDeque<u32>,
+    trip: Option<ThresholdTrip>,
+    started_ms: Option<i64>,
+    finished_ms: Option<i64>,
+}
+
+impl JobRun {
+    pub(crate) fn new(config: Config, targets: u32) -> Self {
+        let plan = BatchPlan::new(targets, config.batch);
+        let batches = plan
+            .sizes()
+            .map(|size| BatchStats {
+                size,
+                ..BatchStats::default()
+            })
+            .collect();
+        Self {
+            config,
+            plan,
+            states: vec![DeviceState::Pending; targets as usize],
+            attempts: vec![0; targets as usize],
+            counts: Counts::new(targets),
+            batches,
+            status: RunStatus::Pending,
+            batch: 0,
+            cursor: 0,
+            retry_queue: VecDeque::new(),
+            trip: None,
+            started_ms: None,
+            finished_ms: None,
+        }
+    }
+
+    // ----- reading -----
+
+    /// The run's status.
+    pub fn status(&self) -> RunStatus {
+        self.status
+    }
+
+    /// The counts by state class, O(1).
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// How the targets are cut into batches.
+    pub fn plan(&self) -> &BatchPlan {
+        &self.plan
+    }
+
+    /// What happened in each batch so far.
+    pub fn batches(&self) -> &[BatchStats] {
+        &self.batches
+    }
+
+    /// The batch being run, or `None` before start and after the last batch has started.
+    pub fn current_batch(&self) -> Option<u32> {
+        (self.started_ms.is_some() && self.batch < self.plan.count()).then_some(self.batch)
+    }
+
+    /// The state of target `device`.
+    pub fn device_state(&self, device: u32) -> DeviceState {
+        self.states[device as usize]
+    }
+
+    /// The states of all targets, in target order.
+    pub fn device_states(&self) -> &[DeviceState] {
+        &self.states
+    }
+
+    /// How many times target `device` has been dispatched.
+    pub fn attempts(&self, device: u32) -> u8 {
+        self.attempts[device as usize]
+    }
+
+    /// The cancellation threshold's trip, if it tripped.
+    pub fn threshold_trip(&self) -> Option<ThresholdTrip> {
+        self.trip
+    }
+
+    /// When the run started.
+    pub fn started_ms(&self) -> Option<i64> {
+        self.started_ms
+    }
+
+    /// When the run became settled (final status and nothing in flight).
+    pub fn finished_ms(&self) -> Option<i64> {
+        self.finished_ms
+    }
+
+    /// Whether the status is final and no device is in flight: nothing can change any more.
+    pub fn is_settled(&self) -> bool {
+        self.status.is_final() && self.counts.in_flight == 0
+    }
+
+    /// The targets that ended failed, rejected or timed out, in target order.
+    pub fn failed_devices(&self) -> impl Iterator<Item = u32> + '_ {
+        (0u32..)
+            .zip(&self.states)
+            .filter(|(_, s)| s.is_failure())
+            .map(|(d, _)| d)
+    }
+
+    /// A new run over exactly the devices that failed here, with the same batching, threshold,
+    /// deadline and retries (semantics rule 6). Returns the run and, for each of its targets,
+    /// the index of that device in this run. Only a settled complete or cancelled run can be
+    /// rerun.
+    pub fn rerun(&self) -> Result<(JobRun, Vec<u32>)> {
+        let rerunnable = matches!(self.status, RunStatus::Complete | RunStatus::Cancelled);
+        if !rerunnable || !self.is_settled() {
+            return Err(self.illegal("rerun"));
+        }
+        let failed: Vec<u32> = self.failed_devices().collect();
+        let run = JobRun::new(self.config, failed.len() as u32);
+        Ok((run, failed))
+    }
+
+    // ----- driving -----
+
+    /// Hands the run one input at time `now_ms`, appending the resulting actions to `actions`.
+    ///
+    /// An input the run's state does not allow returns an error and changes nothing (not even
+    /// `actions`). A timer that is no longer relevant (the device answered first) is ignored.
+    pub fn handle(&mut self, now_ms: i64, input: Input, actions: &mut Vec<Action>) -> Result<()> {
+        match input {
+            Input::Start => self.start(now_ms, actions),
+            Input::Outcome {
+                device,
+                attempt,
+                outcome,
+            } => self.outcome(now_ms, device, attempt, outcome, actions),
+            Input::Timer(Timer::Deadline) => {
+                self.deadline(now_ms, actions);
+                Ok(())
+            }
+            Input::Timer(Timer::DeviceTimeout { device, attempt }) => {
+                if self.is_in_flight(device, attempt) {
+                    self.finish_attempt(now_ms, device, Outcome::TimedOut, actions);
+                }
+                Ok(())
+            }
+            Input::Stop => self.stop(actions),
+            Input::Resume => self.resume(now_ms, actions),
+            Input::Cancel { force } => self.cancel(now_ms, force, actions),
+            Input::Fail => self.fail(now_ms, actions),
+        }
+    }
+
+    fn illegal(&self, command: &'static str) -> Error {
+        Error::new(ErrorKind::IllegalCommand {
+            command,
+            status: self.status,
+        })
+    }
+
+    fn set_status(&mut self, status: RunStatus, actions: &mut Vec<Action>) {
+        debug_assert!(!self.status.is_final() || status == self.status);
+        if self.status != status {
+            self.status = status;
+            actions.push(Action::Status(status));
+        }
+    }
+
+    fn start(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> Result<()> {
+        if self.status != RunStatus::Pending {
+            return Err(self.illegal("start"));
+        }
+        self.started_ms = Some(now_ms);
+        self.set_status(RunStatus::Running, actions);
+        if let Some(duration_ms) = self.config.max_execution_ms {
+            actions.push(Action::SetTimer {
+                at_ms: now_ms.saturating_add(duration_ms),
+                timer: Timer::Deadline,
+            });
+        }
+        self.progress(now_ms, actions);
+        Ok(())
+    }
+
+    fn stop(&mut self, actions: &mut Vec<Action>) -> Result<()> {
+        if self.status != RunStatus::Running {
+            return Err(self.illegal("stop"));
+        }
+        self.set_status(RunStatus::Stopped, actions);
+        Ok(())
+    }
+
+    fn resume(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> Result<()> {
+        if self.status != RunStatus::Stopped {
+            return Err(self.illegal("resume"));
+        }
+        self.set_status(RunStatus::Running, actions);
+        self.progress(now_ms, actions);
+        Ok(())
+    }
+
+    fn fail(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> Result<()> {
+        if self.status != RunStatus::Pending {
+            return Err(self.illegal("fail"));
+        }
+        self.cancel_undispatched();
+        self.set_status(RunStatus::Failed, actions);
+        self.finished_ms = Some(now_ms);
+        Ok(())
+    }
+
+    fn cancel(&mut self, now_ms: i64, force: bool, actions: &mut Vec<Action>) -> Result<()> {
+        let allowed = match self.status {
+            RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => true,
+            // A forced cancel may follow a soft one to abandon the stragglers.
+            RunStatus::Cancelled => force && self.counts.in_flight > 0,
+            RunStatus::Complete | RunStatus::Failed => false,
+        };
+        if !allowed {
+            return Err(self.illegal("cancel"));
+        }
+        self.cancel_undispatched();
+        if force {
+            self.abandon_in_flight(DeviceState::Cancelled, actions);
+        }
+        self.set_status(RunStatus::Cancelled, actions);
+        self.settle_if_done(now_ms);
+        Ok(())
+    }
+
+    fn outcome(
+        &mut self,
+        now_ms: i64,
+        device: u32,
+        attempt: u8,
+        outcome: Outcome,
+        actions: &mut Vec<Action>,
+    ) -> Result<()> {
+        if device >= self.plan.total() {
+            return Err(Error::new(ErrorKind::NoSuchDevice(device)));
+        }
+        if !self.is_in_flight(device, attempt) {
+            return Err(Error::new(ErrorKind::NotInFlight { device, attempt }));
+        }
+        self.finish_attempt(now_ms, device, outcome, actions);
+        Ok(())
+    }
+
+    fn is_in_flight(&self, device: u32, attempt: u8) -> bool {
+        let d = device as usize;
+        d < self.states.len()
+            && self.states[d] == DeviceState::InFlight
+            && self.attempts[d] == attempt
+    }
+
+    /// An in-flight attempt ended: retry it, or record the device's terminal state.
+    fn finish_attempt(
+        &mut self,
+        now_ms: i64,
+        device: u32,
+        outcome: Outcome,
+        actions: &mut Vec<Action>,
+    ) {
+        let d = device as usize;
+        debug_assert_eq!(self.states[d], DeviceState::InFlight);
+        let may_retry =
+            !self.status.is_final() && self.config.retry.retries(outcome, self.attempts[d]);
+        if may_retry {
+            if self.status == RunStatus::Running {
+                self.dispatch(now_ms, device, actions);
+            } else {
+                self.states[d] = DeviceState::Pending;
+                self.counts.in_flight -= 1;
+                self.counts.pending += 1;
+                self.retry_queue.push_back(device);
+            }
+            return;
+        }
+        self.counts.in_flight -= 1;
+        self.terminate(device, DeviceState::from_outcome(outcome));
+        let batch = self.plan.batch_of(device);
+        if outcome != Outcome::Succeeded {
+            self.check_threshold(now_ms, batch, actions);
+        }
+        self.after_terminal(now_ms, batch, actions);
+    }
+
+    /// Records a terminal state for a device whose previous state is already uncounted.
+    fn terminate(&mut self, device: u32, state: DeviceState) {
+        debug_assert!(state.is_terminal());
+        self.states[device as usize] = state;
+        let batch = &mut self.batches[self.plan.batch_of(device) as usize];
+        match state {
+            DeviceState::Succeeded => {
+                self.counts.succeeded += 1;
+                batch.succeeded += 1;
+            }
+            DeviceState::Cancelled => {
+                self.counts.cancelled += 1;
+                batch.cancelled += 1;
+            }
+            _ => {
+                self.counts.failed += 1;
+                batch.failed += 1;
+            }
+        }
+        debug_assert!(self.counts.is_consistent());
+    }
+
+    fn check_threshold(&mut self, now_ms: i64, batch: u32, actions: &mut Vec<Action>) {
+        let Some(threshold) = self.config.threshold else {
+            return;
+        };
+        if self.status.is_final() {
+            return;
+        }
+        let (failures, base) = if threshold.per_batch {
+            (self.batches[batch as usize].failed, self.plan.len_of(batch))
+        } else {
+            (self.counts.failed, self.plan.total())
+        };
+        let limit = threshold.limit(base);
+        if failures < limit {
+            return;
+        }
+        debug_assert_eq!(
+            failures, limit,
+            "the threshold trips the moment it is reached"
+        );
+        self.trip = Some(ThresholdTrip {
+            batch,
+            at_ms: now_ms,
+            failures,
+            limit,
+        });
+        self.cancel_undispatched();
+        self.set_status(RunStatus::Cancelled, actions);
+    }
+
+    /// After a device of `batch` became terminal: finish the batch, move on, or settle.
+    fn after_terminal(&mut self, now_ms: i64, batch: u32, actions: &mut Vec<Action>) {
+        let stats = &mut self.batches[batch as usize];
+        if stats.terminal() == stats.size
+            && stats.finished_ms.is_none()
+            && stats.started_ms.is_some()
+        {
+            stats.finished_ms = Some(now_ms);
+            actions.push(Action::BatchFinished { batch });
+        }
+        match self.status {
+            RunStatus::Running => self.progress(now_ms, actions),
+            RunStatus::Stopped if self.counts.terminal() == self.counts.total => {
+                self.complete(now_ms, actions)
+            }
+            _ => self.settle_if_done(now_ms),
+        }
+    }
+
+    /// Dispatches what may be dispatched and starts batches whose predecessor is done; completes
+    /// the run when every target is terminal. Only called while running.
+    fn progress(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
+        debug_assert_eq!(self.status, RunStatus::Running);
+        while let Some(device) = self.retry_queue.pop_front() {
+            self.dispatch(now_ms, device, actions);
+        }
+        loop {
+            if self.batch >= self.plan.count() {
+                if self.counts.terminal() == self.counts.total {
+                    self.complete(now_ms, actions);
+                }
+                return;
+            }
+            let stats = &self.batches[self.batch as usize];
+            if stats.started_ms.is_none() {
+                self.start_batch(now_ms, actions);
+            }
+            let range = self.plan.range(self.batch);
+            while self.cursor < range.end {
+                self.dispatch(now_ms, self.cursor, actions);
+                self.cursor += 1;
+            }
+            let stats = &self.batches[self.batch as usize];
+            if stats.terminal() < stats.size {
+                return;
+            }
+            self.batch += 1;
+        }
+    }
+
+    fn start_batch(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
+        let batch = self.batch;
+        self.batches[batch as usize].started_ms = Some(now_ms);
+        actions.push(Action::BatchStarted { batch });
+        debug_assert_eq!(self.cursor, self.plan.range(batch).start);
+    }
+
+    fn dispatch(&mut self, now_ms: i64, device: u32, actions: &mut Vec<Action>) {
+        let d = device as usize;
+        match self.states[d] {
+            DeviceState::Pending => {
+                self.counts.pending -= 1;
+                self.counts.in_flight += 1;
+            }
+            DeviceState::InFlight => {} // an immediate retry
+            state => unreachable!("dispatch of a device in state {state}"),
+        }
+        self.states[d] = DeviceState::InFlight;
+        let attempt = self.attempts[d] + 1;
+        self.attempts[d] = attempt;
+        actions.push(Action::Dispatch { device, attempt });
+        if let Some(timeout_ms) = self.config.device_timeout_ms {
+            actions.push(Action::SetTimer {
+                at_ms: now_ms.saturating_add(timeout_ms),
+                timer: Timer::DeviceTimeout { device, attempt },
+            });
+        }
+    }
+
+    fn complete(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
+        debug_assert_eq!(self.counts.terminal(), self.counts.total);
+        self.batch = self.plan.count();
+        self.set_status(RunStatus::Complete, actions);
+        self.finished_ms = Some(now_ms);
+    }
+
+    fn settle_if_done(&mut self, now_ms: i64) {
+        if self.is_settled() && self.finished_ms.is_none() {
+            self.finished_ms = Some(now_ms);
+        }
+    }
+
+    /// Marks every device that was never dispatched, and every one waiting for a retry, as
+    /// cancelled.
+    fn cancel_undispatched(&mut self) {
+        while let Some(device) = self.retry_queue.pop_front() {
+            self.counts.pending -= 1;
+            self.terminate(device, DeviceState::Cancelled);
+        }
+        for device in self.cursor..self.plan.total() {
+            self.counts.pending -= 1;
+            self.terminate(device, DeviceState::Cancelled);
+        }
+        self.cursor = self.plan.total();
+        self.batch = self.plan.count();
+        debug_assert_eq!(self.counts.pending, 0);
+    }
+
+    /// Gives up on every in-flight device, recording `state` for it.
+    fn abandon_in_flight(&mut self, state: DeviceState, actions: &mut Vec<Action>) {
+        if self.counts.in_flight == 0 {
+            return;
+        }
+        for device in 0..self.plan.total() {
+            if self.states[device as usize] == DeviceState::InFlight {
+                let attempt = self.attempts[device as usize];
+                actions.push(Action::Abandon { device, attempt });
+                self.counts.in_flight -= 1;
+                self.terminate(device, state);
+            }
+        }
+        debug_assert_eq!(self.counts.in_flight, 0);
+    }
+
+    /// The run's deadline passed: every device not yet terminal times out (semantics rule 8).
+    fn deadline(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
+        if self.is_settled() {
+            return;
+        }
+        while let Some(device) = self.retry_queue.pop_front() {
+            self.counts.pending -= 1;
+            self.terminate(device, DeviceState::TimedOut);
+        }
+        for device in self.cursor..self.plan.total() {
+            self.counts.pending -= 1;
+            self.terminate(device, DeviceState::TimedOut);
+        }
+        self.cursor = self.plan.total();
+        self.abandon_in_flight(DeviceState::TimedOut, actions);
+        for (k, stats) in self.batches.iter_mut().enumerate() {
+            if stats.started_ms.is_some() && stats.finished_ms.is_none() {
+                stats.finished_ms = Some(now_ms);
+                actions.push(Action::BatchFinished { batch: k as u32 });
+            }
+        }
+        if self.status.is_final() {
+            self.settle_if_done(now_ms);
+        } else {
+            self.complete(now_ms, actions);
+        }
+    }
+}

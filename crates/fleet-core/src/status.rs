@@ -1,0 +1,136 @@
+//! The one internal vocabulary of run and device states (DESIGN.md section 4.10).
+//!
+//! Each API dialect maps these to its own words at the edges; see [`crate::model`].
+
+use std::fmt;
+
+/// The status of a job run.
+///
+/// ```text
+///            start              all targets terminal
+/// Pending ─────────► Running ───────────────────────► Complete
+///    │ fail            │  ▲ stop/resume                 ▲
+///    ▼                 ▼  │                              │ (all terminal while stopped)
+///  Failed            Stopped ────────────────────────────┘
+///                      │
+///   cancel / threshold / end behaviour (from Pending, Running or Stopped)
+///                      ▼
+///                  Cancelled
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RunStatus {
+    /// Created, not started.
+    Pending,
+    /// Dispatching and collecting outcomes.
+    Running,
+    /// Stopped by a command: nothing new is dispatched; in-flight devices finish.
+    Stopped,
+    /// Every target is terminal and the run was not cancelled (some devices may have failed).
+    Complete,
+    /// Cancelled by a command or by the cancellation threshold. In-flight devices may still be
+    /// finishing (soft cancel); nothing more is dispatched.
+    Cancelled,
+    /// The run could not execute at all (its group does not exist, its data does not match).
+    Failed,
+}
+
+impl RunStatus {
+    /// Whether the status can no longer change (complete, cancelled or failed).
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Complete | Self::Cancelled | Self::Failed)
+    }
+
+    /// The IoT Central word (`pending`, `running`, `stopped`, `complete`, `cancelled`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Stopped => "stopped",
+            Self::Complete => "complete",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a device's operation ended, as reported to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The device applied the operation.
+    Succeeded,
+    /// The device (or the hub on its behalf) reported an error.
+    Failed,
+    /// The device refused the operation (AWS REJECTED; a property the device will not accept).
+    Rejected,
+    /// The device did not answer in time (the driver's own timeouts, such as a direct method's
+    /// response timeout).
+    TimedOut,
+}
+
+/// The state of one target device within a run. One byte per device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[repr(u8)]
+pub enum DeviceState {
+    /// Not dispatched yet (or waiting to be dispatched again for a retry).
+    #[default]
+    Pending = 0,
+    /// Dispatched; the run waits for its outcome.
+    InFlight = 1,
+    /// Terminal: the operation succeeded.
+    Succeeded = 2,
+    /// Terminal: the operation failed.
+    Failed = 3,
+    /// Terminal: the device rejected the operation.
+    Rejected = 4,
+    /// Terminal: the device did not answer in time (per-device timeout or run deadline).
+    TimedOut = 5,
+    /// Terminal: never dispatched because the run was cancelled, or abandoned by a forced cancel.
+    Cancelled = 6,
+}
+
+impl DeviceState {
+    /// Whether the device has reached its final state in this run.
+    pub fn is_terminal(self) -> bool {
+        (self as u8) >= 2
+    }
+
+    /// Whether the state counts as failed in the statistics (failed, rejected, timed out).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::Rejected | Self::TimedOut)
+    }
+
+    /// The terminal state an outcome leads to.
+    pub fn from_outcome(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Succeeded => Self::Succeeded,
+            Outcome::Failed => Self::Failed,
+            Outcome::Rejected => Self::Rejected,
+            Outcome::TimedOut => Self::TimedOut,
+        }
+    }
+
+    /// A short lower-case word for reports (`pending`, `in_flight`, `succeeded`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::InFlight => "in_flight",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for DeviceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
