@@ -265,7 +265,11 @@ impl JobRun {
                 outcome,
             } => self.outcome(now_ms, device, attempt, outcome, actions),
             Input::Timer(Timer::Deadline) => {
-                self.deadline(now_ms, actions);
+                // Only the deadline the run asked for at start: a run that has not started, or
+                // has no maximum execution time, has no deadline and ignores the timer.
+                if self.started_ms.is_some() && self.config.max_execution_ms.is_some() {
+                    self.deadline(now_ms, actions);
+                }
                 Ok(())
             }
             Input::Timer(Timer::DeviceTimeout { device, attempt }) => {
@@ -352,6 +356,16 @@ impl JobRun {
         self.cancel_undispatched();
         if force {
             self.abandon_in_flight(DeviceState::Cancelled, actions);
+        }
+        // Abandoned devices, or a retry that was waiting, may have been the last of their batch.
+        for (k, stats) in self.batches.iter_mut().enumerate() {
+            if stats.started_ms.is_some()
+                && stats.finished_ms.is_none()
+                && stats.terminal() == stats.size
+            {
+                stats.finished_ms = Some(now_ms);
+                actions.push(Action::BatchFinished { batch: k as u32 });
+            }
         }
         self.set_status(RunStatus::Cancelled, actions);
         self.settle_if_done(now_ms);

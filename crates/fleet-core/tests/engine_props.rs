@@ -1,0 +1,1501 @@
+//! Property tests of the job engine (`docs/semantics.md`).
+//!
+//! A driver plays the part of the simulator: it hands the run generated inputs (outcomes for the
+//! devices it saw dispatched, the timers the run asked for, stops, resumes, soft and forced
+//! cancels, and inputs that must be refused), then drives the run to settlement. After every
+//! input it compares the run with an independent reference model written straight from the rules
+//! (a different representation: no cursor, no retry queue, batches found by scanning), and checks
+//! the invariants of the rules directly:
+//!
+//! - the counts sum to the number of targets, and agree with the model;
+//! - nothing is dispatched unless the run is running afterwards (not while stopped, not after a
+//!   cancel), and a batch's devices are dispatched only when every device of the batches before
+//!   it is terminal, all of them when the batch starts;
+//! - the threshold trips exactly when the model says (same batch, time, failures, limit);
+//! - a retry is dispatched only while retries of the last outcome's type remain;
+//! - a refused input returns the error the model expects and changes nothing observable;
+//! - the actions are enough to know which devices are in flight;
+//! - after settlement every device is terminal, and a rerun targets exactly the failed devices;
+//! - the same inputs always give the same actions.
+
+use fleet_core::{
+    Action, BatchPlan, BatchSize, BatchStats, Counts, DeviceState, ErrorKind, Input, JobRun,
+    Outcome, RetryPolicy, RunBuilder, RunStatus, Threshold, ThresholdTrip, Timer,
+};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+// ===================== configurations =====================
+
+/// A percentage in millionths of a percent, or a number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Size {
+    Pct(u64),
+    Num(u32),
+}
+
+#[derive(Debug, Clone)]
+struct Cfg {
+    batch: Option<Size>,
+    /// The threshold and whether it is per batch.
+    threshold: Option<(Size, bool)>,
+    deadline_ms: Option<i64>,
+    device_timeout_ms: Option<i64>,
+    retry_failed: u8,
+    retry_timed_out: u8,
+}
+
+impl Cfg {
+    fn builder(&self) -> RunBuilder {
+        let mut b = RunBuilder::new();
+        match self.batch {
+            Some(Size::Pct(m)) => b = b.batch(BatchSize::percentage(m as f64 / 1e6).unwrap()),
+            Some(Size::Num(n)) => b = b.batch(BatchSize::number(n).unwrap()),
+            None => {}
+        }
+        match self.threshold {
+            Some((Size::Pct(m), per_batch)) => {
+                b = b.threshold(Threshold::percentage(m as f64 / 1e6, per_batch).unwrap())
+            }
+            Some((Size::Num(n), per_batch)) => {
+                b = b.threshold(Threshold::number(n, per_batch).unwrap())
+            }
+            None => {}
+        }
+        if let Some(ms) = self.deadline_ms {
+            b = b.max_execution_ms(ms);
+        }
+        if let Some(ms) = self.device_timeout_ms {
+            b = b.device_timeout_ms(ms);
+        }
+        b.retry(RetryPolicy::new(self.retry_failed, self.retry_timed_out).unwrap())
+    }
+
+    fn batch_size(&self) -> Option<BatchSize> {
+        match self.batch {
+            Some(Size::Pct(m)) => Some(BatchSize::percentage(m as f64 / 1e6).unwrap()),
+            Some(Size::Num(n)) => Some(BatchSize::number(n).unwrap()),
+            None => None,
+        }
+    }
+}
+
+/// The failure mix of the simulated fleet: percentages of outcomes, and a seed.
+#[derive(Debug, Clone, Copy)]
+struct Faults {
+    fail: u8,
+    reject: u8,
+    timeout: u8,
+    seed: u64,
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+impl Faults {
+    /// The outcome of one attempt: a function of (seed, device, attempt) only.
+    fn outcome(&self, device: u32, attempt: u8) -> Outcome {
+        let h = splitmix(self.seed ^ (u64::from(device) << 8) ^ u64::from(attempt)) % 100;
+        let (f, r, t) = (
+            u64::from(self.fail),
+            u64::from(self.reject),
+            u64::from(self.timeout),
+        );
+        if h < f {
+            Outcome::Failed
+        } else if h < f + r {
+            Outcome::Rejected
+        } else if h < f + r + t {
+            Outcome::TimedOut
+        } else {
+            Outcome::Succeeded
+        }
+    }
+}
+
+// ===================== the reference model =====================
+
+const CLASSES: usize = 5; // pending, in flight, succeeded, failed, cancelled
+
+fn class(s: DeviceState) -> usize {
+    match s {
+        DeviceState::Pending => 0,
+        DeviceState::InFlight => 1,
+        DeviceState::Succeeded => 2,
+        DeviceState::Failed | DeviceState::Rejected | DeviceState::TimedOut => 3,
+        DeviceState::Cancelled => 4,
+    }
+}
+
+fn terminal(s: DeviceState) -> bool {
+    !matches!(s, DeviceState::Pending | DeviceState::InFlight)
+}
+
+fn failure(s: DeviceState) -> bool {
+    matches!(
+        s,
+        DeviceState::Failed | DeviceState::Rejected | DeviceState::TimedOut
+    )
+}
+
+/// `ceil(millionths * base / 100_000_000)`, at least 1.
+fn pct_of(micros: u64, base: u32) -> u32 {
+    let v = (u128::from(micros) * u128::from(base)).div_ceil(100_000_000);
+    (v as u32).max(1)
+}
+
+/// What the model expects one input to produce.
+#[derive(Debug, Default)]
+struct Expect {
+    result: Option<ErrorKind>,
+    /// Whether anything observable changes.
+    changed: bool,
+    dispatch: Vec<(u32, u8)>,
+    abandon: Vec<(u32, u8)>,
+    timers: Vec<(i64, Timer)>,
+    started: Vec<u32>,
+    finished: Vec<u32>,
+    statuses: Vec<RunStatus>,
+    /// Devices whose state or attempts changed; `all` when too many to list.
+    dirty: Vec<u32>,
+    all: bool,
+}
+
+/// The rules, written plainly: a device's batch is `d / size`, the current batch is found by
+/// scanning for the first batch with a non-terminal device, and retries that wait are a list.
+#[derive(Debug, Clone)]
+struct Model {
+    n: u32,
+    size: u32,
+    batches: u32,
+    cfg: Cfg,
+    status: RunStatus,
+    started_at: Option<i64>,
+    states: Vec<DeviceState>,
+    attempts: Vec<u8>,
+    waiting: Vec<u32>,
+    batch_dispatched: Vec<bool>,
+    batch_terminal: Vec<u32>,
+    batch_failures: Vec<u32>,
+    batch_finished: Vec<bool>,
+    failures: u32,
+    scan: u32,
+    counts: [u32; CLASSES],
+    trip: Option<ThresholdTrip>,
+}
+
+impl Model {
+    fn new(cfg: &Cfg, n: u32) -> Self {
+        let size = match cfg.batch {
+            None => n.max(1),
+            Some(Size::Pct(m)) => pct_of(m, n),
+            Some(Size::Num(k)) => k.min(n).max(1),
+        };
+        let batches = n.div_ceil(size);
+        let b = batches as usize;
+        Self {
+            n,
+            size,
+            batches,
+            cfg: cfg.clone(),
+            status: RunStatus::Pending,
+            started_at: None,
+            states: vec![DeviceState::Pending; n as usize],
+            attempts: vec![0; n as usize],
+            waiting: Vec::new(),
+            batch_dispatched: vec![false; b],
+            batch_terminal: vec![0; b],
+            batch_failures: vec![0; b],
+            batch_finished: vec![false; b],
+            failures: 0,
+            scan: 0,
+            counts: [n, 0, 0, 0, 0],
+            trip: None,
+        }
+    }
+
+    fn batch_len(&self, k: u32) -> u32 {
+        (self.n - k * self.size).min(self.size)
+    }
+
+    fn is_final(&self) -> bool {
+        matches!(
+            self.status,
+            RunStatus::Complete | RunStatus::Cancelled | RunStatus::Failed
+        )
+    }
+
+    fn all_terminal(&self) -> bool {
+        self.counts[2] + self.counts[3] + self.counts[4] == self.n
+    }
+
+    fn illegal(&self, command: &'static str) -> Option<ErrorKind> {
+        Some(ErrorKind::IllegalCommand {
+            command,
+            status: self.status,
+        })
+    }
+
+    fn set_status(&mut self, status: RunStatus, x: &mut Expect) {
+        if self.status != status {
+            self.status = status;
+            x.statuses.push(status);
+            x.changed = true;
+        }
+    }
+
+    fn set_state(&mut self, d: u32, s: DeviceState, x: &mut Expect) {
+        let old = self.states[d as usize];
+        self.counts[class(old)] -= 1;
+        self.counts[class(s)] += 1;
+        self.states[d as usize] = s;
+        x.changed = true;
+        if !x.all {
+            x.dirty.push(d);
+        }
+        let b = d / self.size;
+        if terminal(s) && !terminal(old) {
+            self.batch_terminal[b as usize] += 1;
+            if failure(s) {
+                self.failures += 1;
+                self.batch_failures[b as usize] += 1;
+            }
+            if self.batch_dispatched[b as usize]
+                && !self.batch_finished[b as usize]
+                && self.batch_terminal[b as usize] == self.batch_len(b)
+            {
+                self.batch_finished[b as usize] = true;
+                x.finished.push(b);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, now: i64, d: u32, x: &mut Expect) {
+        self.attempts[d as usize] += 1;
+        let a = self.attempts[d as usize];
+        self.set_state(d, DeviceState::InFlight, x);
+        x.dispatch.push((d, a));
+        if let Some(t) = self.cfg.device_timeout_ms {
+            x.timers.push((
+                now + t,
+                Timer::DeviceTimeout {
+                    device: d,
+                    attempt: a,
+                },
+            ));
+        }
+    }
+
+    /// While running: dispatch the waiting retries, then the first batch with a non-terminal
+    /// device if it was never dispatched; complete when there is none.
+    fn advance(&mut self, now: i64, x: &mut Expect) {
+        if self.status != RunStatus::Running {
+            return;
+        }
+        for d in std::mem::take(&mut self.waiting) {
+            self.dispatch(now, d, x);
+        }
+        while self.scan < self.batches
+            && self.batch_terminal[self.scan as usize] == self.batch_len(self.scan)
+        {
+            self.scan += 1;
+        }
+        if self.scan == self.batches {
+            self.set_status(RunStatus::Complete, x);
+            return;
+        }
+        let k = self.scan;
+        if !self.batch_dispatched[k as usize] {
+            self.batch_dispatched[k as usize] = true;
+            x.started.push(k);
+            for d in k * self.size..k * self.size + self.batch_len(k) {
+                self.dispatch(now, d, x);
+            }
+        }
+    }
+
+    /// Every pending device (never dispatched or waiting for a retry) becomes `to`.
+    fn end_pending(&mut self, to: DeviceState, x: &mut Expect) {
+        x.all = true;
+        self.waiting.clear();
+        for d in 0..self.n {
+            if self.states[d as usize] == DeviceState::Pending {
+                self.set_state(d, to, x);
+            }
+        }
+    }
+
+    fn end_in_flight(&mut self, to: DeviceState, x: &mut Expect) {
+        x.all = true;
+        for d in 0..self.n {
+            if self.states[d as usize] == DeviceState::InFlight {
+                x.abandon.push((d, self.attempts[d as usize]));
+                self.set_state(d, to, x);
+            }
+        }
+    }
+
+    fn limit(&self, base: u32) -> u32 {
+        match self.cfg.threshold {
+            Some((Size::Pct(m), _)) => pct_of(m, base),
+            Some((Size::Num(k), _)) => k,
+            None => u32::MAX,
+        }
+    }
+
+    fn finish(&mut self, now: i64, d: u32, o: Outcome, x: &mut Expect) {
+        let used = self.attempts[d as usize] - 1;
+        let allowed = match o {
+            Outcome::Failed => self.cfg.retry_failed,
+            Outcome::TimedOut => self.cfg.retry_timed_out,
+            _ => 0,
+        };
+        if !self.is_final() && used < allowed {
+            if self.status == RunStatus::Running {
+                self.dispatch(now, d, x);
+            } else {
+                self.set_state(d, DeviceState::Pending, x);
+                self.waiting.push(d);
+            }
+            return;
+        }
+        let s = match o {
+            Outcome::Succeeded => DeviceState::Succeeded,
+            Outcome::Failed => DeviceState::Failed,
+            Outcome::Rejected => DeviceState::Rejected,
+            Outcome::TimedOut => DeviceState::TimedOut,
+        };
+        self.set_state(d, s, x);
+        if failure(s) && !self.is_final() {
+            if let Some((_, per_batch)) = self.cfg.threshold {
+                let b = d / self.size;
+                let (failures, base) = if per_batch {
+                    (self.batch_failures[b as usize], self.batch_len(b))
+                } else {
+                    (self.failures, self.n)
+                };
+                let limit = self.limit(base);
+                if failures >= limit {
+                    self.trip = Some(ThresholdTrip {
+                        batch: b,
+                        at_ms: now,
+                        failures,
+                        limit,
+                    });
+                    self.end_pending(DeviceState::Cancelled, x);
+                    self.set_status(RunStatus::Cancelled, x);
+                }
+            }
+        }
+        match self.status {
+            RunStatus::Running => self.advance(now, x),
+            RunStatus::Stopped if self.all_terminal() => self.set_status(RunStatus::Complete, x),
+            _ => {}
+        }
+    }
+
+    fn in_flight_with(&self, d: u32, a: u8) -> bool {
+        d < self.n
+            && self.states[d as usize] == DeviceState::InFlight
+            && self.attempts[d as usize] == a
+    }
+
+    fn apply(&mut self, now: i64, input: Input) -> Expect {
+        let mut x = Expect::default();
+        match input {
+            Input::Start => {
+                if self.status != RunStatus::Pending {
+                    x.result = self.illegal("start");
+                } else {
+                    self.started_at = Some(now);
+                    self.set_status(RunStatus::Running, &mut x);
+                    if let Some(t) = self.cfg.deadline_ms {
+                        x.timers.push((now + t, Timer::Deadline));
+                    }
+                    self.advance(now, &mut x);
+                }
+            }
+            Input::Stop => {
+                if self.status != RunStatus::Running {
+                    x.result = self.illegal("stop");
+                } else {
+                    self.set_status(RunStatus::Stopped, &mut x);
+                }
+            }
+            Input::Resume => {
+                if self.status != RunStatus::Stopped {
+                    x.result = self.illegal("resume");
+                } else {
+                    self.set_status(RunStatus::Running, &mut x);
+                    self.advance(now, &mut x);
+                }
+            }
+            Input::Fail => {
+                if self.status != RunStatus::Pending {
+                    x.result = self.illegal("fail");
+                } else {
+                    self.end_pending(DeviceState::Cancelled, &mut x);
+                    self.set_status(RunStatus::Failed, &mut x);
+                }
+            }
+            Input::Cancel { force } => {
+                let allowed = match self.status {
+                    RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => true,
+                    RunStatus::Cancelled => force && self.counts[1] > 0,
+                    _ => false,
+                };
+                if !allowed {
+                    x.result = self.illegal("cancel");
+                } else {
+                    self.end_pending(DeviceState::Cancelled, &mut x);
+                    if force {
+                        self.end_in_flight(DeviceState::Cancelled, &mut x);
+                    }
+                    self.set_status(RunStatus::Cancelled, &mut x);
+                }
+            }
+            Input::Outcome {
+                device,
+                attempt,
+                outcome,
+            } => {
+                if device >= self.n {
+                    x.result = Some(ErrorKind::NoSuchDevice(device));
+                } else if !self.in_flight_with(device, attempt) {
+                    x.result = Some(ErrorKind::NotInFlight { device, attempt });
+                } else {
+                    self.finish(now, device, outcome, &mut x);
+                }
+            }
+            Input::Timer(Timer::DeviceTimeout { device, attempt }) => {
+                if self.in_flight_with(device, attempt) {
+                    self.finish(now, device, Outcome::TimedOut, &mut x);
+                }
+            }
+            Input::Timer(Timer::Deadline) => {
+                let asked = self.started_at.is_some() && self.cfg.deadline_ms.is_some();
+                let settled = self.is_final() && self.counts[1] == 0;
+                if asked && !settled {
+                    self.end_pending(DeviceState::TimedOut, &mut x);
+                    self.end_in_flight(DeviceState::TimedOut, &mut x);
+                    if !self.is_final() {
+                        self.set_status(RunStatus::Complete, &mut x);
+                    }
+                }
+            }
+            other => panic!("the model does not know {other:?}"),
+        }
+        x
+    }
+
+    fn counts(&self) -> Counts {
+        Counts {
+            total: self.n,
+            pending: self.counts[0],
+            in_flight: self.counts[1],
+            succeeded: self.counts[2],
+            failed: self.counts[3],
+            cancelled: self.counts[4],
+        }
+    }
+}
+
+// ===================== the driver =====================
+
+/// Everything observable about a run, to check that a refused or ignored input changes nothing.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    status: RunStatus,
+    counts: Counts,
+    states: Vec<DeviceState>,
+    attempts: Vec<u8>,
+    batches: Vec<BatchStats>,
+    current_batch: Option<u32>,
+    trip: Option<ThresholdTrip>,
+    started: Option<i64>,
+    finished: Option<i64>,
+    settled: bool,
+}
+
+impl Snapshot {
+    fn of(run: &JobRun) -> Self {
+        Self {
+            status: run.status(),
+            counts: run.counts(),
+            states: run.device_states().to_vec(),
+            attempts: (0..run.counts().total).map(|d| run.attempts(d)).collect(),
+            batches: run.batches().to_vec(),
+            current_batch: run.current_batch(),
+            trip: run.threshold_trip(),
+            started: run.started_ms(),
+            finished: run.finished_ms(),
+            settled: run.is_settled(),
+        }
+    }
+}
+
+/// The devices the driver believes in flight, learnt from the actions only. O(1) operations.
+#[derive(Debug, Clone)]
+struct InFlight {
+    list: Vec<u32>,
+    pos: Vec<Option<usize>>,
+    attempt: Vec<u8>,
+}
+
+impl InFlight {
+    fn new(n: u32) -> Self {
+        Self {
+            list: Vec::new(),
+            pos: vec![None; n as usize],
+            attempt: vec![0; n as usize],
+        }
+    }
+
+    fn insert(&mut self, d: u32, a: u8) {
+        if self.pos[d as usize].is_none() {
+            self.pos[d as usize] = Some(self.list.len());
+            self.list.push(d);
+        }
+        self.attempt[d as usize] = a;
+    }
+
+    fn remove(&mut self, d: u32) -> Option<u8> {
+        let i = self.pos[d as usize].take()?;
+        self.list.swap_remove(i);
+        if let Some(&moved) = self.list.get(i) {
+            self.pos[moved as usize] = Some(i);
+        }
+        Some(self.attempt[d as usize])
+    }
+
+    fn get(&self, d: u32) -> Option<u8> {
+        self.pos[d as usize].map(|_| self.attempt[d as usize])
+    }
+
+    fn pick(&self, i: usize) -> Option<(u32, u8)> {
+        if self.list.is_empty() {
+            return None;
+        }
+        let d = self.list[i % self.list.len()];
+        Some((d, self.attempt[d as usize]))
+    }
+}
+
+/// One entry of the driver's log: the time, the input, the result, the actions.
+type LogEntry = (i64, Input, Result<(), ErrorKind>, Vec<Action>);
+
+struct Driver {
+    cfg: Cfg,
+    faults: Faults,
+    run: JobRun,
+    model: Model,
+    now: i64,
+    in_flight: InFlight,
+    device_timers: Vec<(i64, Timer)>,
+    fired_timers: Vec<Timer>,
+    deadline: Option<i64>,
+    deadline_fired: bool,
+    /// The outcome type that ended each device's previous attempt (for the retry check).
+    last_outcome: Vec<Option<Outcome>>,
+    log: Vec<LogEntry>,
+    /// Statistics of what happened, for the targeted properties.
+    refused: usize,
+    dispatches: usize,
+}
+
+impl Driver {
+    fn new(cfg: &Cfg, n: u32, faults: Faults) -> Self {
+        let run = cfg
+            .builder()
+            .build(n)
+            .expect("a valid configuration builds");
+        Self {
+            cfg: cfg.clone(),
+            faults,
+            model: Model::new(cfg, n),
+            run,
+            now: 0,
+            in_flight: InFlight::new(n),
+            device_timers: Vec::new(),
+            fired_timers: Vec::new(),
+            deadline: None,
+            deadline_fired: false,
+            last_outcome: vec![None; n as usize],
+            log: Vec::new(),
+            refused: 0,
+            dispatches: 0,
+        }
+    }
+
+    fn n(&self) -> u32 {
+        self.run.counts().total
+    }
+
+    /// Hands one input to the run and to the model and checks everything.
+    fn send(&mut self, input: Input) -> Result<(), ErrorKind> {
+        let now = self.now;
+        let status_before = self.run.status();
+        let x = self.model.apply(now, input);
+        let unchanged_expected = x.result.is_some() || !x.changed;
+        let before = unchanged_expected.then(|| Snapshot::of(&self.run));
+
+        let mut actions = Vec::new();
+        let result = self
+            .run
+            .handle(now, input, &mut actions)
+            .map_err(|e| e.kind().clone());
+        self.log.push((now, input, result.clone(), actions.clone()));
+
+        // The result is the one the rules give.
+        assert_eq!(
+            result.clone().err(),
+            x.result,
+            "result of {input:?} at {now} (status {status_before:?})"
+        );
+        if let Some(before) = before {
+            // A refused input, a stale timer or an ignored deadline changes nothing.
+            assert!(
+                actions.is_empty(),
+                "{input:?} was refused or ignored but asked for {actions:?}"
+            );
+            assert_eq!(Snapshot::of(&self.run), before, "{input:?} changed the run");
+        }
+        if result.is_err() {
+            self.refused += 1;
+            return result;
+        }
+
+        // The driver's view: an answered or timed-out attempt is no longer in flight.
+        let timer_hit = matches!(input, Input::Timer(Timer::DeviceTimeout { device, attempt })
+            if device < self.n() && self.in_flight.get(device) == Some(attempt));
+        match input {
+            Input::Outcome { device, .. } => {
+                self.in_flight.remove(device);
+            }
+            Input::Timer(Timer::DeviceTimeout { device, attempt })
+                if (device < self.n()) && self.in_flight.get(device) == Some(attempt) =>
+            {
+                self.in_flight.remove(device);
+            }
+            _ => {}
+        }
+        match input {
+            Input::Outcome {
+                device, outcome, ..
+            } => self.last_outcome[device as usize] = Some(outcome),
+            Input::Timer(Timer::DeviceTimeout { device, .. }) if timer_hit => {
+                self.last_outcome[device as usize] = Some(Outcome::TimedOut)
+            }
+            _ => {}
+        }
+
+        // The actions are the ones the model expects (as multisets; statuses in order).
+        let mut got = Expect::default();
+        for a in &actions {
+            match *a {
+                Action::Dispatch { device, attempt } => got.dispatch.push((device, attempt)),
+                Action::Abandon { device, attempt } => got.abandon.push((device, attempt)),
+                Action::SetTimer { at_ms, timer } => got.timers.push((at_ms, timer)),
+                Action::BatchStarted { batch } => got.started.push(batch),
+                Action::BatchFinished { batch } => got.finished.push(batch),
+                Action::Status(s) => got.statuses.push(s),
+            }
+        }
+        let sorted = |mut v: Vec<(u32, u8)>| {
+            v.sort_unstable();
+            v
+        };
+        let timer_key = |t: &(i64, Timer)| match t.1 {
+            Timer::Deadline => (t.0, 0, 0, 0),
+            Timer::DeviceTimeout { device, attempt } => (t.0, 1, device, attempt),
+        };
+        let mut want_timers = x.timers.clone();
+        want_timers.sort_by_key(timer_key);
+        got.timers.sort_by_key(timer_key);
+        let mut want_started = x.started.clone();
+        want_started.sort_unstable();
+        got.started.sort_unstable();
+        let mut want_finished = x.finished.clone();
+        want_finished.sort_unstable();
+        got.finished.sort_unstable();
+        let ctx = || format!("{input:?} at {now} (status before {status_before:?}): {actions:?}");
+        assert_eq!(
+            sorted(got.dispatch.clone()),
+            sorted(x.dispatch.clone()),
+            "dispatches of {}",
+            ctx()
+        );
+        assert_eq!(
+            sorted(got.abandon.clone()),
+            sorted(x.abandon.clone()),
+            "abandons of {}",
+            ctx()
+        );
+        assert_eq!(got.timers, want_timers, "timers of {}", ctx());
+        assert_eq!(got.started, want_started, "batch starts of {}", ctx());
+        assert_eq!(got.finished, want_finished, "batch ends of {}", ctx());
+        assert_eq!(got.statuses, x.statuses, "statuses of {}", ctx());
+
+        // Update the driver's view from the actions alone.
+        for a in &actions {
+            match *a {
+                Action::Dispatch { device, attempt } => {
+                    self.in_flight.insert(device, attempt);
+                    self.dispatches += 1;
+                }
+                Action::Abandon { device, attempt } => {
+                    assert_eq!(self.in_flight.remove(device), Some(attempt), "{}", ctx());
+                }
+                Action::SetTimer { at_ms, timer } => match timer {
+                    Timer::Deadline => {
+                        assert!(self.deadline.is_none(), "one deadline timer per run");
+                        self.deadline = Some(at_ms);
+                    }
+                    t => self.device_timers.push((at_ms, t)),
+                },
+                _ => {}
+            }
+        }
+
+        self.check_invariants(status_before, input, &actions, &x);
+        result
+    }
+
+    fn check_invariants(
+        &self,
+        status_before: RunStatus,
+        input: Input,
+        actions: &[Action],
+        x: &Expect,
+    ) {
+        let run = &self.run;
+        let c = run.counts();
+        // Statistics: devices, not attempts; the sum is the number of targets.
+        assert!(c.is_consistent(), "counts {c:?} do not add up");
+        assert_eq!(c, self.model.counts(), "counts after {input:?}");
+        assert_eq!(run.status(), self.model.status, "status after {input:?}");
+        // The threshold trips exactly when the reference model says.
+        assert_eq!(
+            run.threshold_trip(),
+            self.model.trip,
+            "trip after {input:?}"
+        );
+        // The actions tell the driver which devices are in flight.
+        assert_eq!(
+            self.in_flight.list.len() as u32,
+            c.in_flight,
+            "in-flight view after {input:?}"
+        );
+        let check_device = |d: u32| {
+            let s = run.device_state(d);
+            assert_eq!(
+                s, self.model.states[d as usize],
+                "device {d} after {input:?}"
+            );
+            assert_eq!(
+                run.attempts(d),
+                self.model.attempts[d as usize],
+                "attempts of {d}"
+            );
+            let view = self.in_flight.get(d);
+            if s == DeviceState::InFlight {
+                assert_eq!(view, Some(run.attempts(d)), "view of device {d}");
+            } else {
+                assert_eq!(view, None, "view of device {d}");
+            }
+        };
+        if x.all {
+            assert_eq!(
+                run.device_states(),
+                &self.model.states[..],
+                "states after {input:?}"
+            );
+            for d in 0..self.n() {
+                check_device(d);
+            }
+        } else {
+            for &d in &x.dirty {
+                check_device(d);
+            }
+        }
+
+        let plan = run.plan();
+        let mut dispatched_now: Vec<u32> = Vec::new();
+        let mut batches_checked: Vec<u32> = Vec::new();
+        for a in actions {
+            if let Action::Dispatch { device, attempt } = *a {
+                // Nothing is dispatched while stopped, after a cancel or a completion: a run
+                // that dispatches is running afterwards, and was running or just started or
+                // resumed.
+                assert_eq!(run.status(), RunStatus::Running, "dispatch by {input:?}");
+                assert!(
+                    status_before == RunStatus::Running
+                        || matches!(input, Input::Start | Input::Resume),
+                    "dispatch by {input:?} from {status_before:?}"
+                );
+                let b = plan.batch_of(device);
+                // Batches in sequence: every device of the batch before is terminal (and, by
+                // induction, of every earlier batch).
+                if b > 0 && !batches_checked.contains(&b) {
+                    batches_checked.push(b);
+                    for d in plan.range(b - 1) {
+                        assert!(
+                            run.device_state(d).is_terminal(),
+                            "device {device} of batch {b} dispatched while device {d} of batch {} is {}",
+                            b - 1,
+                            run.device_state(d)
+                        );
+                    }
+                }
+                // Later batches have not started.
+                if b + 1 < plan.count() {
+                    assert_eq!(run.batches()[(b + 1) as usize].started_ms, None);
+                }
+                // Retries within their limit: retries used before this one (attempt - 2) are
+                // fewer than those allowed for the outcome that ended the previous attempt.
+                if attempt > 1 {
+                    let last =
+                        self.last_outcome[device as usize].expect("a retry follows an outcome");
+                    let allowed = match last {
+                        Outcome::Failed => self.cfg.retry_failed,
+                        Outcome::TimedOut => self.cfg.retry_timed_out,
+                        other => panic!("device {device} retried after {other:?}"),
+                    };
+                    assert!(
+                        attempt - 2 < allowed,
+                        "device {device} attempt {attempt} after {last:?}; allowed {allowed}"
+                    );
+                }
+                assert!(
+                    attempt <= 1 + self.cfg.retry_failed.max(self.cfg.retry_timed_out),
+                    "attempt {attempt} over the limit"
+                );
+                if attempt == 1 {
+                    dispatched_now.push(device);
+                }
+            }
+        }
+        // A batch that starts has all its devices dispatched at once.
+        dispatched_now.sort_unstable();
+        for a in actions {
+            if let Action::BatchStarted { batch } = *a {
+                for d in plan.range(batch) {
+                    assert!(
+                        dispatched_now.binary_search(&d).is_ok(),
+                        "batch {batch} started without device {d}"
+                    );
+                }
+            }
+        }
+        // A settled run stays settled; a running one always has something in flight.
+        if run.status() == RunStatus::Running {
+            assert!(
+                c.in_flight > 0,
+                "a running run with nothing in flight is stuck"
+            );
+        }
+    }
+
+    // ----- steps -----
+
+    fn step(&mut self, step: &Step) {
+        match *step {
+            Step::Wait(ms) => self.now += i64::from(ms),
+            Step::Start => {
+                let _ = self.send(Input::Start);
+            }
+            Step::Stop => {
+                let _ = self.send(Input::Stop);
+            }
+            Step::Resume => {
+                let _ = self.send(Input::Resume);
+            }
+            Step::Cancel(force) => {
+                let _ = self.send(Input::Cancel { force });
+            }
+            Step::Fail => {
+                let _ = self.send(Input::Fail);
+            }
+            Step::Resolve(pick, outcome) => {
+                if let Some((device, attempt)) = self.in_flight.pick(pick) {
+                    let outcome = outcome.unwrap_or_else(|| self.faults.outcome(device, attempt));
+                    self.send(Input::Outcome {
+                        device,
+                        attempt,
+                        outcome,
+                    })
+                    .expect("an outcome for an in-flight attempt is accepted");
+                }
+            }
+            Step::ResolveMany(count) => {
+                for _ in 0..count {
+                    let Some((device, attempt)) = self.in_flight.pick(0) else {
+                        break;
+                    };
+                    self.now += 1;
+                    let outcome = self.faults.outcome(device, attempt);
+                    self.send(Input::Outcome {
+                        device,
+                        attempt,
+                        outcome,
+                    })
+                    .expect("an outcome for an in-flight attempt is accepted");
+                }
+            }
+            Step::FireTimer(pick) => {
+                if !self.device_timers.is_empty() {
+                    let i = pick % self.device_timers.len();
+                    let (at, timer) = self.device_timers.swap_remove(i);
+                    self.now = self.now.max(at);
+                    self.fired_timers.push(timer);
+                    self.send(Input::Timer(timer))
+                        .expect("timers are never refused");
+                }
+            }
+            Step::Deadline => {
+                // The deadline the run asked for, at its time; or one it never asked for.
+                if let Some(at) = self.deadline.filter(|_| !self.deadline_fired) {
+                    self.now = self.now.max(at);
+                    self.deadline_fired = true;
+                }
+                self.send(Input::Timer(Timer::Deadline))
+                    .expect("timers are never refused");
+            }
+            Step::Illegal(kind, pick) => self.illegal(kind, pick),
+        }
+    }
+
+    /// An input that must be refused or ignored (the model says which).
+    fn illegal(&mut self, kind: u8, pick: usize) {
+        let n = self.n();
+        match kind % 5 {
+            // An outcome for a device that is not in flight, or for the wrong attempt.
+            0 if n > 0 => {
+                let device = (pick % n as usize) as u32;
+                let attempt = match self.in_flight.get(device) {
+                    Some(a) => a.wrapping_add(1 + (pick % 3) as u8),
+                    None => self.run.attempts(device),
+                };
+                let r = self.send(Input::Outcome {
+                    device,
+                    attempt,
+                    outcome: Outcome::Succeeded,
+                });
+                assert!(matches!(r, Err(ErrorKind::NotInFlight { .. })), "{r:?}");
+            }
+            // An outcome for a device that is not a target.
+            1 | 0 => {
+                let device = n + (pick % 3) as u32;
+                let r = self.send(Input::Outcome {
+                    device,
+                    attempt: 1,
+                    outcome: Outcome::Failed,
+                });
+                assert_eq!(r, Err(ErrorKind::NoSuchDevice(device)));
+            }
+            // A timer that already fired: stale, ignored.
+            2 if !self.fired_timers.is_empty() => {
+                let timer = self.fired_timers[pick % self.fired_timers.len()];
+                self.send(Input::Timer(timer))
+                    .expect("timers are never refused");
+            }
+            // An outcome for attempt 0 of an in-flight device.
+            3 if !self.in_flight.list.is_empty() => {
+                let (device, _) = self.in_flight.pick(pick).unwrap();
+                let r = self.send(Input::Outcome {
+                    device,
+                    attempt: 0,
+                    outcome: Outcome::Failed,
+                });
+                assert!(matches!(r, Err(ErrorKind::NotInFlight { .. })), "{r:?}");
+            }
+            // A command, legal or not in the current status.
+            _ => {
+                let input = [
+                    Input::Start,
+                    Input::Stop,
+                    Input::Resume,
+                    Input::Cancel { force: false },
+                    Input::Cancel { force: true },
+                    Input::Fail,
+                    Input::Timer(Timer::DeviceTimeout {
+                        device: n + 1,
+                        attempt: 1,
+                    }),
+                ][pick % 7];
+                let _ = self.send(input);
+            }
+        }
+    }
+
+    /// Drives the run until it is settled: start it if pending, resume it if stopped, answer
+    /// every in-flight device with the fleet's fault mix.
+    fn settle(&mut self) {
+        let n = u64::from(self.n());
+        let bound = 10 + n * (2 + u64::from(self.cfg.retry_failed.max(self.cfg.retry_timed_out)));
+        let mut inputs = 0u64;
+        while !self.run.is_settled() {
+            inputs += 1;
+            assert!(inputs <= bound, "the run does not settle");
+            match self.run.status() {
+                RunStatus::Pending => {
+                    self.send(Input::Start).unwrap();
+                    continue;
+                }
+                RunStatus::Stopped => {
+                    self.send(Input::Resume).unwrap();
+                    continue;
+                }
+                _ => {}
+            }
+            let (device, attempt) = self
+                .in_flight
+                .pick(usize::MAX)
+                .expect("an unsettled run has a device in flight");
+            self.now += 10;
+            let outcome = self.faults.outcome(device, attempt);
+            self.send(Input::Outcome {
+                device,
+                attempt,
+                outcome,
+            })
+            .unwrap();
+        }
+        self.check_settled();
+    }
+
+    fn check_settled(&self) {
+        let run = &self.run;
+        assert!(run.is_settled());
+        assert!(run.status().is_final());
+        let c = run.counts();
+        assert_eq!((c.pending, c.in_flight), (0, 0), "{c:?}");
+        assert_eq!(run.device_states(), &self.model.states[..]);
+        // Every device ends in exactly one terminal state.
+        let mut by_class = [0u32; CLASSES];
+        for &s in run.device_states() {
+            assert!(s.is_terminal(), "a settled run has a device {s}");
+            by_class[class(s)] += 1;
+        }
+        assert_eq!(
+            by_class,
+            [0, 0, c.succeeded, c.failed, c.cancelled],
+            "states and counts disagree"
+        );
+        assert!(run.finished_ms().is_some());
+        // Batch statistics agree with the device states.
+        let plan = run.plan();
+        for (k, stats) in run.batches().iter().enumerate() {
+            let range = plan.range(k as u32);
+            let states = &run.device_states()[range.start as usize..range.end as usize];
+            assert_eq!(stats.size as usize, states.len());
+            let count = |f: fn(&DeviceState) -> bool| states.iter().filter(|s| f(s)).count() as u32;
+            assert_eq!(stats.succeeded, count(|s| *s == DeviceState::Succeeded));
+            assert_eq!(stats.failed, count(|s| s.is_failure()));
+            assert_eq!(stats.cancelled, count(|s| *s == DeviceState::Cancelled));
+            assert_eq!(
+                stats.started_ms.is_some(),
+                stats.finished_ms.is_some(),
+                "batch {k}: a started batch of a settled run is finished"
+            );
+        }
+        // Attempts within the retry limit.
+        let max = 1 + self.cfg.retry_failed.max(self.cfg.retry_timed_out);
+        for d in 0..self.n() {
+            assert!(run.attempts(d) <= max);
+            if run.device_state(d) == DeviceState::Rejected {
+                assert_eq!(self.last_outcome[d as usize], Some(Outcome::Rejected));
+            }
+        }
+    }
+
+    /// The rerun of a settled run: exactly the failed devices, same configuration.
+    fn check_rerun(&self) -> Option<(JobRun, Vec<u32>)> {
+        let run = &self.run;
+        match run.rerun() {
+            Ok((rerun, indices)) => {
+                assert!(matches!(
+                    run.status(),
+                    RunStatus::Complete | RunStatus::Cancelled
+                ));
+                let failed: Vec<u32> = (0..self.n())
+                    .filter(|&d| failure(self.model.states[d as usize]))
+                    .collect();
+                assert_eq!(indices, failed, "rerun targets are the failed devices");
+                let len = failed.len() as u32;
+                assert_eq!(rerun.status(), RunStatus::Pending);
+                assert_eq!(rerun.counts(), Counts::new(len));
+                assert_eq!(*rerun.plan(), BatchPlan::new(len, self.cfg.batch_size()));
+                Some((rerun, indices))
+            }
+            Err(e) => {
+                assert_eq!(run.status(), RunStatus::Failed, "rerun refused: {e}");
+                assert!(matches!(
+                    e.kind(),
+                    ErrorKind::IllegalCommand {
+                        command: "rerun",
+                        ..
+                    }
+                ));
+                None
+            }
+        }
+    }
+}
+
+// ===================== strategies =====================
+
+#[derive(Debug, Clone)]
+enum Step {
+    Start,
+    Stop,
+    Resume,
+    Cancel(bool),
+    Fail,
+    /// Answer one in-flight device (chosen by index) with this outcome, or the fleet's.
+    Resolve(usize, Option<Outcome>),
+    /// Answer up to this many in-flight devices with the fleet's outcomes (compact, for big N).
+    ResolveMany(u16),
+    /// Fire one of the device timers the run asked for (chosen by index).
+    FireTimer(usize),
+    Deadline,
+    Wait(u16),
+    /// An input that must be refused or ignored.
+    Illegal(u8, usize),
+}
+
+fn percent_micros() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        (1u64..=100).prop_map(|p| p * 1_000_000),
+        (1u64..=1_000).prop_map(|p| p * 100_000),
+        1u64..=100_000_000,
+    ]
+}
+
+fn size() -> impl Strategy<Value = Size> {
+    prop_oneof![
+        percent_micros().prop_map(Size::Pct),
+        (1u32..=12).prop_map(Size::Num),
+        (1u32..=6_000).prop_map(Size::Num),
+    ]
+}
+
+fn cfg_with(threshold: BoxedStrategy<Option<(Size, bool)>>) -> impl Strategy<Value = Cfg> {
+    (
+        prop::option::weighted(0.8, size()),
+        threshold,
+        prop::option::weighted(0.3, 1i64..=100_000),
+        prop::option::weighted(0.3, 1i64..=5_000),
+        prop_oneof![
+            2 => Just((0u8, 0u8)),
+            2 => (0u8..=3, 0u8..=3),
+            1 => (0u8..=10, 0u8..=10),
+        ],
+    )
+        .prop_map(
+            |(batch, threshold, deadline_ms, device_timeout_ms, (rf, rt))| Cfg {
+                batch,
+                threshold,
+                deadline_ms,
+                device_timeout_ms,
+                retry_failed: rf,
+                retry_timed_out: rt,
+            },
+        )
+}
+
+fn any_threshold() -> BoxedStrategy<Option<(Size, bool)>> {
+    prop::option::weighted(0.6, (size(), any::<bool>())).boxed()
+}
+
+fn cfg() -> impl Strategy<Value = Cfg> {
+    cfg_with(any_threshold())
+}
+
+fn faults() -> impl Strategy<Value = Faults> {
+    (0u8..=40, 0u8..=20, 0u8..=20, any::<u64>()).prop_map(|(fail, reject, timeout, seed)| Faults {
+        fail,
+        reject,
+        timeout,
+        seed,
+    })
+}
+
+/// 0 to 5,000 targets, mostly small.
+fn targets() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        5 => 0u32..=12,
+        3 => 13u32..=200,
+        1 => 201u32..=5_000,
+    ]
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        Just(Outcome::Succeeded),
+        Just(Outcome::Failed),
+        Just(Outcome::Rejected),
+        Just(Outcome::TimedOut),
+    ]
+}
+
+/// Steps, with weights for resolutions, timers, commands and illegal inputs.
+fn step_weighted(resolve: u32, command: u32, illegal: u32) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        resolve * 3 => (any::<usize>(), prop::option::weighted(0.5, outcome()))
+            .prop_map(|(p, o)| Step::Resolve(p, o)),
+        resolve => (1u16..=400).prop_map(Step::ResolveMany),
+        resolve => any::<usize>().prop_map(Step::FireTimer),
+        command * 2 => Just(Step::Stop),
+        command * 2 => Just(Step::Resume),
+        command => any::<bool>().prop_map(Step::Cancel),
+        command => Just(Step::Start),
+        1 => Just(Step::Fail),
+        1 => Just(Step::Deadline),
+        2 => (0u16..=2_000).prop_map(Step::Wait),
+        illegal => (any::<u8>(), any::<usize>()).prop_map(|(k, p)| Step::Illegal(k, p)),
+    ]
+}
+
+/// A sequence of steps, most often after a start.
+fn steps_with(step: impl Strategy<Value = Step>, len: usize) -> impl Strategy<Value = Vec<Step>> {
+    (
+        prop::bool::weighted(0.85),
+        prop::collection::vec(step, 0..=len),
+    )
+        .prop_map(|(start, mut steps)| {
+            if start {
+                steps.insert(0, Step::Start);
+            }
+            steps
+        })
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    steps_with(step_weighted(4, 1, 1), 60)
+}
+
+/// Runs a case: the steps, then settlement and the rerun checks. Returns the driver.
+fn drive(cfg: &Cfg, n: u32, faults: Faults, steps: &[Step]) -> Driver {
+    let mut d = Driver::new(cfg, n, faults);
+    for s in steps {
+        d.step(s);
+    }
+    d.settle();
+    d.check_rerun();
+    d
+}
+
+/// At least 256 cases per property (more with `PROPTEST_CASES`); failures are kept in
+/// `proptest-regressions/engine_props.txt` (relative to this crate) and replayed first.
+fn config() -> ProptestConfig {
+    let mut config = ProptestConfig::with_cases(ProptestConfig::default().cases.max(256));
+    config.failure_persistence = Some(Box::new(FileFailurePersistence::Direct(
+        "proptest-regressions/engine_props.txt",
+    )));
+    config
+}
+
+// ===================== properties =====================
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Every input: the run agrees with the reference model and every invariant holds; in the
+    /// end every device is terminal and the rerun targets the failed devices.
+    #[test]
+    fn engine_agrees_with_the_reference_model(
+        cfg in cfg(), n in targets(), faults in faults(), steps in steps()
+    ) {
+        drive(&cfg, n, faults, &steps);
+    }
+
+    /// With a threshold and many failures: the trip agrees with the model, and a closed-form
+    /// check: a run that was not cancelled by the threshold never had the failures in scope at
+    /// the limit, and one that was has a trip with failures equal to the limit.
+    #[test]
+    fn threshold_trips_exactly_at_the_limit(
+        cfg in cfg_with((size(), any::<bool>()).prop_map(Some).boxed()),
+        n in targets(),
+        faults in (20u8..=60, 0u8..=20, 0u8..=20, any::<u64>())
+            .prop_map(|(fail, reject, timeout, seed)| Faults { fail, reject, timeout, seed }),
+        steps in steps_with(step_weighted(8, 1, 1), 40),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        let run = &d.run;
+        let (value, per_batch) = cfg.threshold.unwrap();
+        let limit = |base: u32| match value {
+            Size::Pct(m) => pct_of(m, base),
+            Size::Num(k) => k,
+        };
+        match run.threshold_trip() {
+            Some(trip) => {
+                prop_assert_eq!(run.status(), RunStatus::Cancelled);
+                prop_assert_eq!(trip.failures, trip.limit);
+                let base = if per_batch { run.plan().len_of(trip.batch) } else { n };
+                prop_assert_eq!(trip.limit, limit(base));
+                prop_assert!(trip.limit <= base);
+            }
+            None => {
+                // Failures are only ever recorded below the limit while the run can trip; a run
+                // that ends complete without a deadline never reached it.
+                let deadline_fired = d.log.iter().any(|(_, i, r, a)| {
+                    matches!(i, Input::Timer(Timer::Deadline)) && r.is_ok() && !a.is_empty()
+                });
+                let cancelled_by_command = d.log.iter().any(|(_, i, r, _)| {
+                    matches!(i, Input::Cancel { .. } | Input::Fail) && r.is_ok()
+                });
+                if !deadline_fired && !cancelled_by_command {
+                    prop_assert_eq!(run.status(), RunStatus::Complete);
+                    if per_batch {
+                        for (k, b) in run.batches().iter().enumerate() {
+                            prop_assert!(b.failed < limit(run.plan().len_of(k as u32)));
+                        }
+                    } else {
+                        prop_assert!(run.counts().failed < limit(n));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same inputs always give the same actions and the same final state.
+    #[test]
+    fn same_inputs_same_actions(
+        cfg in cfg(), n in targets(), faults in faults(), steps in steps()
+    ) {
+        let a = drive(&cfg, n, faults, &steps);
+        let b = drive(&cfg, n, faults, &steps);
+        prop_assert_eq!(&a.log, &b.log);
+        prop_assert_eq!(Snapshot::of(&a.run), Snapshot::of(&b.run));
+        // A clone driven with the same inputs gives the same actions too.
+        let mut c = Driver::new(&cfg, n, faults);
+        let mut clone = c.run.clone();
+        for s in &steps {
+            c.step(s);
+        }
+        for (now, input, result, actions) in &c.log {
+            let mut out = Vec::new();
+            let r = clone.handle(*now, *input, &mut out).map_err(|e| e.kind().clone());
+            prop_assert_eq!(&r, result);
+            prop_assert_eq!(&out, actions);
+        }
+        prop_assert_eq!(Snapshot::of(&c.run), Snapshot::of(&clone));
+    }
+
+    /// Illegal and stale inputs, often: each returns the error the rules give (or is ignored)
+    /// and changes nothing (checked in `Driver::send` against a snapshot).
+    #[test]
+    fn illegal_inputs_change_nothing(
+        cfg in cfg(), n in 0u32..=40, faults in faults(),
+        steps in steps_with(step_weighted(2, 3, 6), 60),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        // Every illegal step sent an input, which was refused or (a stale timer, an unasked
+        // deadline) ignored; the refusals are counted.
+        let illegal = steps.iter().filter(|s| matches!(s, Step::Illegal(k, _) if k % 5 == 1)).count();
+        prop_assert!(d.refused >= illegal);
+    }
+
+    /// Stops, resumes and cancels, often: nothing is dispatched while stopped or after a
+    /// cancel (checked on every input), and the run still settles with every device terminal.
+    #[test]
+    fn stopped_and_cancelled_runs_dispatch_nothing(
+        cfg in cfg(), n in targets(), faults in faults(),
+        steps in steps_with(step_weighted(3, 4, 1), 60),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        let mut stopped = false;
+        let mut cancelled = false;
+        for (_, input, result, actions) in &d.log {
+            let dispatches = actions.iter().any(|a| matches!(a, Action::Dispatch { .. }));
+            if result.is_ok() {
+                match input {
+                    Input::Resume => stopped = false,
+                    Input::Stop => stopped = true,
+                    Input::Cancel { .. } | Input::Fail => cancelled = true,
+                    _ => {}
+                }
+            }
+            if actions.contains(&Action::Status(RunStatus::Cancelled)) {
+                cancelled = true;
+            }
+            if dispatches {
+                prop_assert!(!stopped && !cancelled, "{input:?} dispatched: {actions:?}");
+            }
+        }
+    }
+
+    /// Retries, often: every retry is within the limit of the outcome type that caused it, and
+    /// rejections are never retried (checked on every dispatch and at settlement).
+    #[test]
+    fn retries_never_exceed_their_limit(
+        cfg in cfg_with(prop::option::weighted(0.2, (size(), any::<bool>())).boxed())
+            .prop_map(|mut c| { c.retry_failed = c.retry_failed.max(1); c }),
+        n in 0u32..=300,
+        faults in (20u8..=70, 0u8..=20, 0u8..=30, any::<u64>())
+            .prop_map(|(fail, reject, timeout, seed)| Faults { fail, reject, timeout, seed }),
+        steps in steps(),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        let max = 1 + cfg.retry_failed.max(cfg.retry_timed_out);
+        for dev in 0..n {
+            prop_assert!(d.run.attempts(dev) <= max);
+        }
+    }
+
+    /// A run with zero targets completes at once when it starts, whatever its configuration.
+    #[test]
+    fn zero_targets_complete_at_once(cfg in cfg(), faults in faults(), steps in steps()) {
+        let mut d = Driver::new(&cfg, 0, faults);
+        d.now = 1_000;
+        let mut actions = Vec::new();
+        let mut run = d.run.clone();
+        run.handle(1_000, Input::Start, &mut actions).unwrap();
+        let mut want = vec![Action::Status(RunStatus::Running)];
+        if let Some(ms) = cfg.deadline_ms {
+            want.push(Action::SetTimer { at_ms: 1_000 + ms, timer: Timer::Deadline });
+        }
+        want.push(Action::Status(RunStatus::Complete));
+        prop_assert_eq!(actions, want);
+        prop_assert!(run.is_settled());
+        prop_assert_eq!(run.finished_ms(), Some(1_000));
+        let (rerun, indices) = run.rerun().unwrap();
+        prop_assert!(indices.is_empty());
+        prop_assert_eq!(rerun.counts(), Counts::new(0));
+        // And under any sequence of inputs, via the model.
+        for s in &steps {
+            d.step(s);
+        }
+        d.settle();
+    }
+
+    /// Large fleets (1,000 to 5,000 targets) with compact steps that answer many devices at
+    /// once, then settlement; then the rerun is driven to settlement against the model as well.
+    #[test]
+    fn large_fleets_and_their_reruns(
+        cfg in cfg(), n in 1_000u32..=5_000, faults in faults(),
+        steps in steps_with(prop_oneof![
+            4 => (1u16..=2_000).prop_map(Step::ResolveMany),
+            1 => Just(Step::Stop),
+            2 => Just(Step::Resume),
+            1 => any::<usize>().prop_map(Step::FireTimer),
+            1 => any::<bool>().prop_map(Step::Cancel),
+            1 => Just(Step::Deadline),
+            1 => (any::<u8>(), any::<usize>()).prop_map(|(k, p)| Step::Illegal(k, p)),
+        ], 12),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        if let Some((rerun, indices)) = d.check_rerun() {
+            let mut r = Driver::new(&cfg, indices.len() as u32, faults);
+            prop_assert_eq!(Snapshot::of(&r.run), Snapshot::of(&rerun));
+            r.run = rerun;
+            r.settle();
+            r.check_rerun();
+        }
+    }
+}

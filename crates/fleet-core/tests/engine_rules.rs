@@ -1,0 +1,1605 @@
+//! One or more worked examples per rule of `docs/semantics.md`, with the exact actions, counts
+//! and statuses the engine must produce. The section numbers in the test names follow the doc.
+//!
+//! The tables of the doc marked `<!-- checked: ... -->` are parsed and checked by the
+//! `doc_tables_*` tests at the end, so the doc cannot drift from the engine.
+
+use fleet_core::{
+    Action, BatchPlan, BatchSize, Counts, DeviceState, ErrorKind, Input, JobRun, Outcome,
+    RetryPolicy, RunBuilder, RunStatus, Targets, Threshold, ThresholdTrip, Timer,
+};
+
+// ----- harness -----
+
+/// A run, a clock and the log of everything the run asked for.
+struct H {
+    run: JobRun,
+    now: i64,
+}
+
+impl H {
+    fn new(builder: RunBuilder, targets: u32) -> Self {
+        Self {
+            run: builder.build(targets).expect("valid configuration"),
+            now: 0,
+        }
+    }
+
+    /// Sets the clock (never backwards).
+    fn at(&mut self, now: i64) -> &mut Self {
+        assert!(now >= self.now);
+        self.now = now;
+        self
+    }
+
+    fn try_step(&mut self, input: Input) -> Result<Vec<Action>, fleet_core::Error> {
+        let mut actions = Vec::new();
+        self.run.handle(self.now, input, &mut actions)?;
+        assert!(self.run.counts().is_consistent());
+        Ok(actions)
+    }
+
+    fn step(&mut self, input: Input) -> Vec<Action> {
+        self.try_step(input)
+            .unwrap_or_else(|e| panic!("{input:?} refused: {e}"))
+    }
+
+    fn start(&mut self) -> Vec<Action> {
+        self.step(Input::Start)
+    }
+
+    /// The outcome of the device's current attempt.
+    fn out(&mut self, device: u32, outcome: Outcome) -> Vec<Action> {
+        let attempt = self.run.attempts(device);
+        self.step(Input::Outcome {
+            device,
+            attempt,
+            outcome,
+        })
+    }
+
+    fn ok(&mut self, device: u32) -> Vec<Action> {
+        self.out(device, Outcome::Succeeded)
+    }
+
+    fn fail(&mut self, device: u32) -> Vec<Action> {
+        self.out(device, Outcome::Failed)
+    }
+
+    /// Refuses `input` with an error and leaves the run exactly as it was.
+    fn refuse(&mut self, input: Input) -> ErrorKind {
+        let before = Snapshot::of(&self.run);
+        let mut actions = Vec::new();
+        let err = self
+            .run
+            .handle(self.now, input, &mut actions)
+            .expect_err("the input must be refused");
+        assert!(actions.is_empty(), "a refused input asks for nothing");
+        assert_eq!(
+            Snapshot::of(&self.run),
+            before,
+            "a refused input changes nothing"
+        );
+        err.kind().clone()
+    }
+
+    fn status(&self) -> RunStatus {
+        self.run.status()
+    }
+
+    fn counts(&self) -> (u32, u32, u32, u32, u32) {
+        let c = self.run.counts();
+        (c.pending, c.in_flight, c.succeeded, c.failed, c.cancelled)
+    }
+
+    fn states(&self) -> Vec<DeviceState> {
+        self.run.device_states().to_vec()
+    }
+}
+
+/// Everything observable about a run.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    status: RunStatus,
+    counts: Counts,
+    states: Vec<DeviceState>,
+    attempts: Vec<u8>,
+    batches: Vec<fleet_core::BatchStats>,
+    current_batch: Option<u32>,
+    trip: Option<ThresholdTrip>,
+    started: Option<i64>,
+    finished: Option<i64>,
+}
+
+impl Snapshot {
+    fn of(run: &JobRun) -> Self {
+        Self {
+            status: run.status(),
+            counts: run.counts(),
+            states: run.device_states().to_vec(),
+            attempts: (0..run.counts().total).map(|d| run.attempts(d)).collect(),
+            batches: run.batches().to_vec(),
+            current_batch: run.current_batch(),
+            trip: run.threshold_trip(),
+            started: run.started_ms(),
+            finished: run.finished_ms(),
+        }
+    }
+}
+
+fn dispatch(device: u32, attempt: u8) -> Action {
+    Action::Dispatch { device, attempt }
+}
+
+fn dispatched(actions: &[Action]) -> Vec<u32> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Dispatch { device, .. } => Some(*device),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pct_batch(p: f64) -> BatchSize {
+    BatchSize::percentage(p).unwrap()
+}
+
+fn num_batch(n: u32) -> BatchSize {
+    BatchSize::number(n).unwrap()
+}
+
+fn sizes(total: u32, batch: Option<BatchSize>) -> Vec<u32> {
+    BatchPlan::new(total, batch).sizes().collect()
+}
+
+use DeviceState::{
+    Cancelled as C, Failed as F, InFlight as I, Pending as P, Rejected as R, Succeeded as S,
+    TimedOut as T,
+};
+
+// ===== 1. Targets are a snapshot =====
+
+#[test]
+fn r1_targets_are_sorted_bytewise_and_deduplicated() {
+    let targets = Targets::new(["dev-2", "dev-10", "Dev-3", "dev-1", "dev-2"]);
+    // Byte-wise order: upper case before lower case, "dev-10" before "dev-2".
+    assert_eq!(
+        targets.iter().collect::<Vec<_>>(),
+        ["Dev-3", "dev-1", "dev-10", "dev-2"]
+    );
+    assert_eq!(targets.len(), 4);
+    assert_eq!(targets.index_of("dev-10"), Some(2));
+    assert_eq!(targets.index_of("dev-3"), None);
+    // With batches of 2: batch 0 is Dev-3, dev-1; batch 1 is dev-10, dev-2.
+    let plan = BatchPlan::new(targets.len(), Some(num_batch(2)));
+    let batch = |k| plan.range(k).map(|d| targets.id(d)).collect::<Vec<_>>();
+    assert_eq!(batch(0), ["Dev-3", "dev-1"]);
+    assert_eq!(batch(1), ["dev-10", "dev-2"]);
+}
+
+#[test]
+fn r1_batches_are_consecutive_slices_of_the_target_order() {
+    let targets = Targets::new(["c", "a", "e", "b", "d"]);
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), targets.len());
+    let first = dispatched(&h.start());
+    let ids: Vec<&str> = first.iter().map(|&d| targets.id(d)).collect();
+    assert_eq!(ids, ["a", "b"]);
+    h.ok(0);
+    let second = dispatched(&h.ok(1));
+    let ids: Vec<&str> = second.iter().map(|&d| targets.id(d)).collect();
+    assert_eq!(ids, ["c", "d"]);
+    h.ok(2);
+    let third = dispatched(&h.ok(3));
+    assert_eq!(
+        third.iter().map(|&d| targets.id(d)).collect::<Vec<_>>(),
+        ["e"]
+    );
+}
+
+#[test]
+fn r1_the_snapshot_does_not_follow_its_source() {
+    let mut group = vec!["therm-01".to_string(), "therm-02".to_string()];
+    let targets = Targets::new(group.clone());
+    group.push("therm-03".into()); // joins the group after the run started
+    let run = RunBuilder::new().build(targets.len()).unwrap();
+    assert_eq!(run.counts().total, 2);
+    assert_eq!(targets.index_of("therm-03"), None);
+}
+
+// ===== 2. Batch size =====
+
+#[test]
+fn r2_percentage_batches() {
+    assert_eq!(sizes(7, Some(pct_batch(25.0))), [2, 2, 2, 1]);
+    assert_eq!(sizes(10, Some(pct_batch(30.0))), [3, 3, 3, 1]);
+    assert_eq!(sizes(1000, Some(pct_batch(33.0))), [330, 330, 330, 10]);
+    // At least one device per batch.
+    assert_eq!(sizes(3, Some(pct_batch(10.0))), [1, 1, 1]);
+    assert_eq!(sizes(5, Some(pct_batch(100.0))), [5]);
+}
+
+#[test]
+fn r2_percentages_are_exact_to_six_decimals() {
+    // 0.07 * 10000 / 100 is 7.000000000000001 in f64; a float ceil would give 8.
+    assert_eq!(BatchPlan::new(10_000, Some(pct_batch(0.07))).size(), 7);
+    assert_eq!(BatchPlan::new(1000, Some(pct_batch(0.1))).size(), 1);
+    assert_eq!(BatchPlan::new(1001, Some(pct_batch(0.1))).size(), 2);
+    assert_eq!(BatchPlan::new(3, Some(pct_batch(33.333333))).size(), 1);
+    assert_eq!(BatchPlan::new(3, Some(pct_batch(33.333334))).size(), 2);
+    // More than six decimals are rounded to six.
+    assert_eq!(
+        BatchPlan::new(3, Some(pct_batch(33.3333334))).size(),
+        BatchPlan::new(3, Some(pct_batch(33.333333))).size()
+    );
+}
+
+#[test]
+fn r2_number_batches() {
+    assert_eq!(sizes(5, Some(num_batch(2))), [2, 2, 1]);
+    assert_eq!(sizes(5, Some(num_batch(50))), [5]);
+    assert_eq!(sizes(6, Some(num_batch(3))), [3, 3]);
+}
+
+#[test]
+fn r2_no_batch_is_one_batch_of_all() {
+    assert_eq!(sizes(5, None), [5]);
+    assert_eq!(sizes(0, None), Vec::<u32>::new());
+    assert_eq!(sizes(0, Some(pct_batch(10.0))), Vec::<u32>::new());
+    let mut h = H::new(RunBuilder::new(), 3);
+    assert_eq!(
+        h.start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::BatchStarted { batch: 0 },
+            dispatch(0, 1),
+            dispatch(1, 1),
+            dispatch(2, 1),
+        ]
+    );
+}
+
+#[test]
+fn r2_out_of_range_values_are_rejected_not_clamped() {
+    for p in [
+        0.0,
+        -5.0,
+        100.000001,
+        150.0,
+        f64::NAN,
+        f64::INFINITY,
+        0.0000001,
+    ] {
+        let err = BatchSize::percentage(p).expect_err("rejected");
+        assert!(matches!(err.kind(), ErrorKind::BatchOutOfRange(_)), "{p}");
+        let err = Threshold::percentage(p, false).expect_err("rejected");
+        assert!(
+            matches!(err.kind(), ErrorKind::ThresholdOutOfRange(_)),
+            "{p}"
+        );
+    }
+    assert!(matches!(
+        BatchSize::number(0).unwrap_err().kind(),
+        ErrorKind::BatchOutOfRange(_)
+    ));
+    assert!(matches!(
+        Threshold::number(0, true).unwrap_err().kind(),
+        ErrorKind::ThresholdOutOfRange(_)
+    ));
+    // The edges themselves are accepted.
+    assert!(BatchSize::percentage(100.0).is_ok());
+    assert!(BatchSize::percentage(0.000001).is_ok());
+    assert!(BatchSize::number(1).is_ok());
+    // Durations must be positive, retries at most 10.
+    for bad in [0, -1] {
+        let err = RunBuilder::new()
+            .max_execution_ms(bad)
+            .build(1)
+            .unwrap_err();
+        assert_eq!(err.path(), Some("max_execution_ms"));
+        let err = RunBuilder::new()
+            .device_timeout_ms(bad)
+            .build(1)
+            .unwrap_err();
+        assert_eq!(err.path(), Some("device_timeout_ms"));
+    }
+    assert!(RetryPolicy::new(10, 10).is_ok());
+    assert!(RetryPolicy::new(11, 0).is_err());
+    assert!(RetryPolicy::new(0, 11).is_err());
+}
+
+// ===== 3. Batches run in sequence =====
+
+#[test]
+fn r3_next_batch_starts_when_every_device_of_the_previous_is_terminal() {
+    // N = 7, batch 25 %: batches {0,1} {2,3} {4,5} {6}.
+    let mut h = H::new(RunBuilder::new().batch(pct_batch(25.0)), 7);
+    assert_eq!(
+        h.at(1_000).start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::BatchStarted { batch: 0 },
+            dispatch(0, 1),
+            dispatch(1, 1),
+        ]
+    );
+    assert_eq!(h.run.current_batch(), Some(0));
+    // Device 0 succeeds: device 1 is still in flight, so nothing starts.
+    assert_eq!(h.at(2_000).ok(0), []);
+    // Device 1 fails: batch 0 is done (a failure is terminal too); batch 1 starts.
+    assert_eq!(
+        h.at(3_000).fail(1),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::BatchStarted { batch: 1 },
+            dispatch(2, 1),
+            dispatch(3, 1),
+        ]
+    );
+    assert_eq!(h.run.current_batch(), Some(1));
+    assert_eq!(h.counts(), (3, 2, 1, 1, 0));
+    let b0 = h.run.batches()[0];
+    assert_eq!((b0.started_ms, b0.finished_ms), (Some(1_000), Some(3_000)));
+    assert_eq!((b0.succeeded, b0.failed, b0.cancelled), (1, 1, 0));
+}
+
+#[test]
+fn r3_a_run_with_batches_completes_after_its_last_batch() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 3);
+    h.start();
+    h.ok(0);
+    h.ok(1);
+    assert_eq!(
+        h.out(2, Outcome::Rejected),
+        [
+            Action::BatchFinished { batch: 1 },
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert_eq!(h.states(), [S, S, R]);
+    assert_eq!(h.run.current_batch(), None);
+    assert!(h.run.is_settled());
+}
+
+// ===== 4. Cancellation threshold =====
+
+#[test]
+fn r4_job_wide_threshold_counts_failures_of_all_batches() {
+    // N = 20, batches of 5, threshold 10 % of all targets: limit ceil(10 * 20 / 100) = 2.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(5))
+            .threshold(Threshold::percentage(10.0, false).unwrap()),
+        20,
+    );
+    h.start();
+    h.fail(0); // 1 failure: below the limit
+    for d in 1..5 {
+        h.ok(d);
+    }
+    assert_eq!(h.run.current_batch(), Some(1));
+    h.ok(5);
+    // Second failure of the run: the limit is reached in batch 1.
+    let actions = h.at(7_000).out(6, Outcome::TimedOut);
+    assert_eq!(actions, [Action::Status(RunStatus::Cancelled)]);
+    assert_eq!(
+        h.run.threshold_trip(),
+        Some(ThresholdTrip {
+            batch: 1,
+            at_ms: 7_000,
+            failures: 2,
+            limit: 2
+        })
+    );
+    // Batches 2 and 3 are never dispatched: cancelled. Devices 7, 8, 9 are still in flight.
+    assert_eq!(h.counts(), (0, 3, 5, 2, 10));
+    assert!(!h.run.is_settled());
+    // In-flight devices finish and record their real outcome; nothing is dispatched.
+    assert_eq!(h.ok(7), []);
+    assert_eq!(h.fail(8), []); // a third failure does not re-trip
+    assert_eq!(h.run.threshold_trip().unwrap().failures, 2);
+    assert_eq!(h.at(9_000).ok(9), [Action::BatchFinished { batch: 1 }]);
+    assert_eq!(h.status(), RunStatus::Cancelled);
+    assert_eq!(h.counts(), (0, 0, 7, 3, 10));
+    assert!(h.run.is_settled());
+    assert_eq!(h.run.finished_ms(), Some(9_000));
+}
+
+#[test]
+fn r4_per_batch_threshold_counts_failures_of_the_current_batch() {
+    // N = 7, batch 25 % (2, 2, 2, 1), cancel when 2 devices of one batch fail.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(pct_batch(25.0))
+            .threshold(Threshold::number(2, true).unwrap()),
+        7,
+    );
+    h.start();
+    h.ok(0);
+    h.fail(1); // batch 0: 1 failure
+    h.fail(2); // batch 1: 1 failure (batch 0's failure does not count here)
+    assert_eq!(h.status(), RunStatus::Running);
+    let actions = h.out(3, Outcome::Rejected); // batch 1: 2 failures
+    assert_eq!(
+        actions,
+        [
+            Action::Status(RunStatus::Cancelled),
+            Action::BatchFinished { batch: 1 }
+        ]
+    );
+    assert_eq!(h.run.threshold_trip().unwrap().batch, 1);
+    assert_eq!(h.states(), [S, F, F, R, C, C, C]);
+    assert_eq!(h.counts(), (0, 0, 1, 3, 3));
+    assert!(h.run.is_settled());
+}
+
+#[test]
+fn r4_per_batch_percentage_uses_the_size_of_the_batch() {
+    // N = 7, batch 25 %, threshold 50 % per batch: limit ceil(50 * 2 / 100) = 1 for the batches
+    // of 2, and ceil(50 * 1 / 100) = 1 for the last batch of 1.
+    let t = Threshold::percentage(50.0, true).unwrap();
+    assert_eq!((t.limit(2), t.limit(1)), (1, 1));
+    // N = 40, batch 25 % (10 each), threshold 25 % per batch: limit 3.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(pct_batch(25.0))
+            .threshold(Threshold::percentage(25.0, true).unwrap()),
+        40,
+    );
+    h.start();
+    h.fail(0);
+    h.fail(1);
+    assert_eq!(h.status(), RunStatus::Running);
+    h.fail(2);
+    assert_eq!(h.status(), RunStatus::Cancelled);
+    assert_eq!(h.run.threshold_trip().unwrap().limit, 3);
+    assert_eq!(h.counts(), (0, 7, 0, 3, 30));
+}
+
+#[test]
+fn r4_a_limit_above_the_base_never_trips() {
+    // Per-batch limit 3 with batches of 2: even a batch where every device fails stays below.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(2))
+            .threshold(Threshold::number(3, true).unwrap()),
+        4,
+    );
+    h.start();
+    for d in 0..4 {
+        h.fail(d);
+    }
+    assert_eq!(h.status(), RunStatus::Complete);
+    assert_eq!(h.run.threshold_trip(), None);
+    assert_eq!(h.counts(), (0, 0, 0, 4, 0));
+}
+
+#[test]
+fn r4_percentage_limit_is_at_least_one() {
+    // 1 % of 7 targets is 0.07: the limit is 1, so the first failure cancels.
+    let t = Threshold::percentage(1.0, false).unwrap();
+    assert_eq!(t.limit(7), 1);
+    let mut h = H::new(RunBuilder::new().threshold(t), 7);
+    h.start();
+    h.fail(3);
+    assert_eq!(h.status(), RunStatus::Cancelled);
+    assert_eq!(h.counts(), (0, 6, 0, 1, 0));
+}
+
+#[test]
+fn r4_the_trip_stops_the_next_batch_even_when_its_batch_is_done() {
+    // The tripping failure is also the last device of batch 0: batch 1 never starts.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(2))
+            .threshold(Threshold::number(1, false).unwrap()),
+        4,
+    );
+    h.start();
+    h.ok(0);
+    assert_eq!(
+        h.fail(1),
+        [
+            Action::Status(RunStatus::Cancelled),
+            Action::BatchFinished { batch: 0 }
+        ]
+    );
+    assert_eq!(h.states(), [S, F, C, C]);
+    assert_eq!(h.run.batches()[1].started_ms, None);
+}
+
+#[test]
+fn r4_a_retried_failure_counts_only_when_it_is_final() {
+    // One retry after a failure, threshold 1 failure: the first failure is retried, not counted.
+    let mut h = H::new(
+        RunBuilder::new()
+            .threshold(Threshold::number(1, false).unwrap())
+            .retry(RetryPolicy::new(1, 0).unwrap()),
+        2,
+    );
+    h.start();
+    assert_eq!(h.fail(0), [dispatch(0, 2)]);
+    assert_eq!(h.status(), RunStatus::Running);
+    assert_eq!(h.fail(0), [Action::Status(RunStatus::Cancelled)]);
+    assert_eq!(h.run.threshold_trip().unwrap().failures, 1);
+    // Device 1 was in flight: it finishes; its failure is not retried after the cancel.
+    assert_eq!(h.fail(1), [Action::BatchFinished { batch: 0 }]);
+    assert_eq!(h.states(), [F, F]);
+    assert_eq!(h.run.attempts(1), 1);
+}
+
+#[test]
+fn r4_a_trip_while_stopped_cancels_the_devices_waiting_for_a_retry() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .threshold(Threshold::number(1, false).unwrap())
+            .retry(RetryPolicy::new(1, 0).unwrap()),
+        3,
+    );
+    h.start();
+    h.step(Input::Stop);
+    // Device 0 fails while stopped: its retry waits; device 0 is pending again.
+    assert_eq!(h.fail(0), []);
+    assert_eq!(h.states(), [P, I, I]);
+    // Device 1 is rejected (never retried): the threshold trips.
+    assert_eq!(
+        h.out(1, Outcome::Rejected),
+        [Action::Status(RunStatus::Cancelled)]
+    );
+    assert_eq!(h.states(), [C, R, I]);
+    assert_eq!(h.counts(), (0, 1, 0, 1, 1));
+}
+
+// ===== 5. Stop and resume =====
+
+#[test]
+fn r5_stop_lets_in_flight_devices_finish_and_dispatches_nothing() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 5);
+    h.start();
+    assert_eq!(h.step(Input::Stop), [Action::Status(RunStatus::Stopped)]);
+    h.ok(0);
+    // Batch 0 is done, but the run is stopped: batch 1 does not start.
+    assert_eq!(h.ok(1), [Action::BatchFinished { batch: 0 }]);
+    assert_eq!(h.counts(), (3, 0, 2, 0, 0));
+    assert_eq!(h.status(), RunStatus::Stopped);
+    // Resume continues with the pending devices in the same batches.
+    assert_eq!(
+        h.step(Input::Resume),
+        [
+            Action::Status(RunStatus::Running),
+            Action::BatchStarted { batch: 1 },
+            dispatch(2, 1),
+            dispatch(3, 1),
+        ]
+    );
+    h.ok(2);
+    assert_eq!(
+        h.ok(3),
+        [
+            Action::BatchFinished { batch: 1 },
+            Action::BatchStarted { batch: 2 },
+            dispatch(4, 1),
+        ]
+    );
+}
+
+#[test]
+fn r5_resume_mid_batch_dispatches_nothing_new() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 4);
+    h.start();
+    h.step(Input::Stop);
+    h.ok(0);
+    // Device 1 is still in flight: resuming has nothing to dispatch yet.
+    assert_eq!(h.step(Input::Resume), [Action::Status(RunStatus::Running)]);
+    assert_eq!(dispatched(&h.ok(1)), [2, 3]);
+}
+
+#[test]
+fn r5_a_retry_waits_while_stopped() {
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::new(2, 0).unwrap()), 2);
+    h.start();
+    h.step(Input::Stop);
+    assert_eq!(h.fail(0), []);
+    assert_eq!(h.states(), [P, I]);
+    assert_eq!(h.counts(), (1, 1, 0, 0, 0));
+    assert_eq!(h.run.attempts(0), 1);
+    assert_eq!(
+        h.step(Input::Resume),
+        [Action::Status(RunStatus::Running), dispatch(0, 2)]
+    );
+    assert_eq!(h.counts(), (0, 2, 0, 0, 0));
+}
+
+#[test]
+fn r5_a_run_whose_targets_all_finish_while_stopped_completes() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 3);
+    h.start();
+    h.ok(0);
+    h.ok(1);
+    h.step(Input::Stop); // stopped during the last batch
+    assert_eq!(
+        h.fail(2),
+        [
+            Action::BatchFinished { batch: 1 },
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert!(h.run.is_settled());
+}
+
+#[test]
+fn r5_illegal_commands_change_nothing() {
+    let illegal = |kind: ErrorKind, command: &str, status: RunStatus| match kind {
+        ErrorKind::IllegalCommand {
+            command: c,
+            status: s,
+        } => assert_eq!((c, s), (command, status)),
+        other => panic!("expected IllegalCommand, got {other:?}"),
+    };
+    // Pending: stop, resume are illegal.
+    let mut h = H::new(RunBuilder::new().batch(num_batch(1)), 2);
+    illegal(h.refuse(Input::Stop), "stop", RunStatus::Pending);
+    illegal(h.refuse(Input::Resume), "resume", RunStatus::Pending);
+    assert!(h.run.rerun().is_err());
+    // Running: start twice, resume, fail.
+    h.start();
+    illegal(h.refuse(Input::Start), "start", RunStatus::Running);
+    illegal(h.refuse(Input::Resume), "resume", RunStatus::Running);
+    illegal(h.refuse(Input::Fail), "fail", RunStatus::Running);
+    assert!(matches!(
+        h.run.rerun().unwrap_err().kind(),
+        ErrorKind::IllegalCommand {
+            command: "rerun",
+            status: RunStatus::Running
+        }
+    ));
+    // Stopped: stop again, start.
+    h.step(Input::Stop);
+    illegal(h.refuse(Input::Stop), "stop", RunStatus::Stopped);
+    illegal(h.refuse(Input::Start), "start", RunStatus::Stopped);
+    assert!(h.run.rerun().is_err());
+    // Complete: everything.
+    h.step(Input::Resume);
+    h.ok(0);
+    h.ok(1);
+    assert_eq!(h.status(), RunStatus::Complete);
+    for (input, command) in [
+        (Input::Start, "start"),
+        (Input::Stop, "stop"),
+        (Input::Resume, "resume"),
+        (Input::Cancel { force: false }, "cancel"),
+        (Input::Cancel { force: true }, "cancel"),
+        (Input::Fail, "fail"),
+    ] {
+        illegal(h.refuse(input), command, RunStatus::Complete);
+    }
+    // Outcomes for devices not in flight, or not targets at all.
+    assert_eq!(
+        h.refuse(Input::Outcome {
+            device: 0,
+            attempt: 1,
+            outcome: Outcome::Failed
+        }),
+        ErrorKind::NotInFlight {
+            device: 0,
+            attempt: 1
+        }
+    );
+    assert_eq!(
+        h.refuse(Input::Outcome {
+            device: 2,
+            attempt: 1,
+            outcome: Outcome::Failed
+        }),
+        ErrorKind::NoSuchDevice(2)
+    );
+}
+
+#[test]
+fn r5_a_failed_run_refuses_every_command() {
+    let mut h = H::new(RunBuilder::new(), 2);
+    h.step(Input::Fail);
+    for input in [
+        Input::Start,
+        Input::Stop,
+        Input::Resume,
+        Input::Cancel { force: true },
+        Input::Fail,
+    ] {
+        assert!(matches!(
+            h.refuse(input),
+            ErrorKind::IllegalCommand {
+                status: RunStatus::Failed,
+                ..
+            }
+        ));
+    }
+    assert!(h.run.rerun().is_err());
+}
+
+// ===== 6. Cancel =====
+
+#[test]
+fn r6_soft_cancel_lets_in_flight_devices_finish() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 5);
+    h.start();
+    h.ok(0);
+    assert_eq!(
+        h.at(5_000).step(Input::Cancel { force: false }),
+        [Action::Status(RunStatus::Cancelled)]
+    );
+    assert_eq!(h.states(), [S, I, C, C, C]);
+    assert!(!h.run.is_settled());
+    assert_eq!(h.run.finished_ms(), None);
+    // The straggler records its real outcome, and nothing more is dispatched.
+    assert_eq!(h.at(6_000).fail(1), [Action::BatchFinished { batch: 0 }]);
+    assert_eq!(h.states(), [S, F, C, C, C]);
+    assert!(h.run.is_settled());
+    assert_eq!(h.run.finished_ms(), Some(6_000));
+    assert_eq!(h.status(), RunStatus::Cancelled);
+    assert_eq!(h.counts(), (0, 0, 1, 1, 3));
+
+    // The same run, forced: device 1 is abandoned and cancelled, and the run settles at once.
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 5);
+    h.start();
+    h.ok(0);
+    h.at(5_000).step(Input::Cancel { force: true });
+    assert_eq!(h.states(), [S, C, C, C, C]);
+    assert_eq!(h.counts(), (0, 0, 1, 0, 4));
+    assert_eq!(h.run.finished_ms(), Some(5_000));
+}
+
+#[test]
+fn r6_forced_cancel_abandons_in_flight_devices() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(3)), 5);
+    h.start();
+    h.ok(1);
+    assert_eq!(
+        h.step(Input::Cancel { force: true }),
+        [
+            Action::Abandon {
+                device: 0,
+                attempt: 1
+            },
+            Action::Abandon {
+                device: 2,
+                attempt: 1
+            },
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Cancelled),
+        ]
+    );
+    assert_eq!(h.states(), [C, S, C, C, C]);
+    assert!(h.run.is_settled());
+    // A late answer from an abandoned device is refused.
+    assert_eq!(
+        h.refuse(Input::Outcome {
+            device: 0,
+            attempt: 1,
+            outcome: Outcome::Succeeded
+        }),
+        ErrorKind::NotInFlight {
+            device: 0,
+            attempt: 1
+        }
+    );
+}
+
+#[test]
+fn r6_forced_cancel_after_a_soft_cancel_abandons_the_stragglers() {
+    let mut h = H::new(RunBuilder::new(), 3);
+    h.start();
+    h.ok(0);
+    h.step(Input::Cancel { force: false });
+    assert_eq!(h.states(), [S, I, I]);
+    // A second soft cancel is refused: the run is already cancelled.
+    assert!(matches!(
+        h.refuse(Input::Cancel { force: false }),
+        ErrorKind::IllegalCommand {
+            command: "cancel",
+            status: RunStatus::Cancelled
+        }
+    ));
+    assert_eq!(
+        h.step(Input::Cancel { force: true }),
+        [
+            Action::Abandon {
+                device: 1,
+                attempt: 1
+            },
+            Action::Abandon {
+                device: 2,
+                attempt: 1
+            },
+            Action::BatchFinished { batch: 0 },
+        ]
+    );
+    assert_eq!(h.states(), [S, C, C]);
+    assert!(h.run.is_settled());
+    // Nothing is left to abandon: a further forced cancel is refused.
+    assert!(matches!(
+        h.refuse(Input::Cancel { force: true }),
+        ErrorKind::IllegalCommand { .. }
+    ));
+}
+
+#[test]
+fn r6_cancel_before_start_cancels_every_target() {
+    let mut h = H::new(RunBuilder::new(), 3);
+    assert_eq!(
+        h.step(Input::Cancel { force: false }),
+        [Action::Status(RunStatus::Cancelled)]
+    );
+    assert_eq!(h.counts(), (0, 0, 0, 0, 3));
+    assert!(h.run.is_settled());
+    illegal_start(&mut h);
+}
+
+fn illegal_start(h: &mut H) {
+    assert!(matches!(
+        h.refuse(Input::Start),
+        ErrorKind::IllegalCommand {
+            command: "start",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn r6_cancel_while_stopped() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(2))
+            .retry(RetryPolicy::new(1, 0).unwrap()),
+        4,
+    );
+    h.start();
+    h.step(Input::Stop);
+    h.fail(0); // waits for its retry
+    assert_eq!(
+        h.step(Input::Cancel { force: false }),
+        [Action::Status(RunStatus::Cancelled)]
+    );
+    assert_eq!(h.states(), [C, I, C, C]);
+    assert_eq!(h.run.attempts(0), 1);
+}
+
+#[test]
+fn r6_a_cancel_that_ends_a_batch_finishes_it() {
+    // Forced: the abandoned devices were the last of batch 0.
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 4);
+    h.start();
+    h.ok(0);
+    assert_eq!(
+        h.at(3_000).step(Input::Cancel { force: true }),
+        [
+            Action::Abandon {
+                device: 1,
+                attempt: 1
+            },
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Cancelled),
+        ]
+    );
+    assert_eq!(h.run.batches()[0].finished_ms, Some(3_000));
+    // Batch 1 never started: it does not finish either.
+    assert_eq!(h.run.batches()[1].started_ms, None);
+    assert_eq!(h.run.batches()[1].finished_ms, None);
+
+    // Soft, while stopped: the device waiting for its retry was the last of batch 0.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(2))
+            .retry(RetryPolicy::new(1, 0).unwrap()),
+        4,
+    );
+    h.start();
+    h.step(Input::Stop);
+    h.fail(0); // waits for its retry
+    h.ok(1);
+    assert_eq!(
+        h.at(4_000).step(Input::Cancel { force: false }),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Cancelled),
+        ]
+    );
+    assert_eq!(h.states(), [C, S, C, C]);
+    assert_eq!(h.run.batches()[0].finished_ms, Some(4_000));
+}
+
+// ===== 7. Rerun =====
+
+#[test]
+fn r7_rerun_targets_exactly_the_failed_devices() {
+    let targets = Targets::new((1..=6).map(|i| format!("therm-{i:02}")));
+    let builder = RunBuilder::new()
+        .batch(pct_batch(50.0))
+        // Cancel when every device of a batch fails.
+        .threshold(Threshold::percentage(100.0, true).unwrap())
+        .max_execution_ms(60_000)
+        .retry(RetryPolicy::new(0, 1).unwrap());
+    let mut h = H::new(builder, targets.len());
+    h.start();
+    h.ok(0);
+    h.out(1, Outcome::Rejected);
+    h.fail(2);
+    h.ok(3);
+    h.ok(4);
+    h.fail(5);
+    assert_eq!(h.status(), RunStatus::Complete);
+    let (rerun, indices) = h.run.rerun().unwrap();
+    assert_eq!(indices, [1, 2, 5]);
+    assert_eq!(
+        targets.select(&indices).iter().collect::<Vec<_>>(),
+        ["therm-02", "therm-03", "therm-06"]
+    );
+    // Same batching (50 % of 3 -> 2, 1), threshold, deadline and retries.
+    assert_eq!(rerun.status(), RunStatus::Pending);
+    assert_eq!(rerun.counts(), Counts::new(3));
+    assert_eq!(rerun.plan().sizes().collect::<Vec<_>>(), [2, 1]);
+    let mut r = H { run: rerun, now: 0 };
+    assert_eq!(
+        r.at(100).start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::SetTimer {
+                at_ms: 60_100,
+                timer: Timer::Deadline
+            },
+            Action::BatchStarted { batch: 0 },
+            dispatch(0, 1),
+            dispatch(1, 1),
+        ]
+    );
+    assert_eq!(r.out(0, Outcome::TimedOut), [dispatch(0, 2)]);
+    r.fail(0);
+    r.fail(1);
+    assert_eq!(r.status(), RunStatus::Cancelled);
+}
+
+#[test]
+fn r7_rerun_of_a_cancelled_run_needs_it_settled() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 4);
+    h.start();
+    h.fail(0);
+    h.step(Input::Cancel { force: false });
+    assert!(matches!(
+        h.run.rerun().unwrap_err().kind(),
+        ErrorKind::IllegalCommand {
+            command: "rerun",
+            status: RunStatus::Cancelled
+        }
+    ));
+    h.out(1, Outcome::TimedOut);
+    let (rerun, indices) = h.run.rerun().unwrap();
+    // Cancelled devices (2, 3) are not failures: only 0 and 1 are rerun.
+    assert_eq!(indices, [0, 1]);
+    assert_eq!(rerun.counts().total, 2);
+}
+
+#[test]
+fn r7_rerun_without_failures_is_an_empty_run() {
+    let mut h = H::new(RunBuilder::new(), 2);
+    h.start();
+    h.ok(0);
+    h.ok(1);
+    let (rerun, indices) = h.run.rerun().unwrap();
+    assert!(indices.is_empty());
+    let mut r = H { run: rerun, now: 0 };
+    assert_eq!(
+        r.start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+}
+
+// ===== 8. Completion =====
+
+#[test]
+fn r8_complete_even_with_failures() {
+    let mut h = H::new(RunBuilder::new(), 3);
+    h.start();
+    h.fail(0);
+    h.out(1, Outcome::TimedOut);
+    assert_eq!(
+        h.at(10).ok(2),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert_eq!(h.states(), [F, T, S]);
+    assert_eq!(h.counts(), (0, 0, 1, 2, 0));
+    assert_eq!(h.run.finished_ms(), Some(10));
+}
+
+#[test]
+fn r8_zero_targets_complete_at_once() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(pct_batch(10.0))
+            .threshold(Threshold::number(1, true).unwrap()),
+        0,
+    );
+    assert_eq!(
+        h.at(42).start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert!(h.run.is_settled());
+    assert_eq!(h.run.finished_ms(), Some(42));
+    assert_eq!(h.run.batches(), []);
+}
+
+#[test]
+fn r8_fail_only_from_pending() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 3);
+    assert_eq!(
+        h.at(5).step(Input::Fail),
+        [Action::Status(RunStatus::Failed)]
+    );
+    assert_eq!(h.states(), [C, C, C]);
+    assert_eq!(h.counts(), (0, 0, 0, 0, 3));
+    assert!(h.run.is_settled());
+    assert_eq!(h.run.finished_ms(), Some(5));
+
+    let mut h = H::new(RunBuilder::new(), 1);
+    h.start();
+    assert!(matches!(
+        h.refuse(Input::Fail),
+        ErrorKind::IllegalCommand {
+            command: "fail",
+            status: RunStatus::Running
+        }
+    ));
+}
+
+// ===== 9. Deadlines =====
+
+#[test]
+fn r9_the_deadline_times_out_every_device_not_yet_terminal() {
+    // N = 4, batches of 2, max execution time 10 s; started at t = 1 s.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(2))
+            .max_execution_ms(10_000),
+        4,
+    );
+    assert_eq!(
+        h.at(1_000).start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::SetTimer {
+                at_ms: 11_000,
+                timer: Timer::Deadline
+            },
+            Action::BatchStarted { batch: 0 },
+            dispatch(0, 1),
+            dispatch(1, 1),
+        ]
+    );
+    h.at(2_000).ok(0);
+    assert_eq!(
+        h.at(11_000).step(Input::Timer(Timer::Deadline)),
+        [
+            Action::Abandon {
+                device: 1,
+                attempt: 1
+            },
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Complete),
+        ]
+    );
+    // Device 1 was in flight, devices 2 and 3 were never dispatched: all timed out.
+    assert_eq!(h.states(), [S, T, T, T]);
+    assert_eq!(h.counts(), (0, 0, 1, 3, 0));
+    assert!(h.run.is_settled());
+    // A late answer is refused; the run does not change.
+    assert!(matches!(
+        h.refuse(Input::Outcome {
+            device: 1,
+            attempt: 1,
+            outcome: Outcome::Succeeded
+        }),
+        ErrorKind::NotInFlight { .. }
+    ));
+    // The deadline is not a threshold failure and the rerun takes the timed-out devices.
+    assert_eq!(h.run.rerun().unwrap().1, [1, 2, 3]);
+}
+
+#[test]
+fn r9_the_deadline_after_a_cancel_keeps_the_run_cancelled() {
+    let mut h = H::new(RunBuilder::new().max_execution_ms(1_000), 2);
+    h.start();
+    h.step(Input::Cancel { force: false });
+    h.ok(0);
+    assert_eq!(
+        h.at(1_000).step(Input::Timer(Timer::Deadline)),
+        [
+            Action::Abandon {
+                device: 1,
+                attempt: 1
+            },
+            Action::BatchFinished { batch: 0 }
+        ]
+    );
+    assert_eq!(h.status(), RunStatus::Cancelled);
+    assert_eq!(h.states(), [S, T]);
+}
+
+#[test]
+fn r9_the_deadline_while_stopped_completes_the_run() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(1))
+            .max_execution_ms(1_000),
+        3,
+    );
+    h.start();
+    h.step(Input::Stop);
+    h.ok(0);
+    assert_eq!(
+        h.at(1_000).step(Input::Timer(Timer::Deadline)),
+        [Action::Status(RunStatus::Complete)]
+    );
+    assert_eq!(h.states(), [S, T, T]);
+}
+
+#[test]
+fn r9_a_deadline_after_settlement_is_ignored() {
+    let mut h = H::new(RunBuilder::new().max_execution_ms(1_000), 1);
+    h.start();
+    h.ok(0);
+    let before = Snapshot::of(&h.run);
+    assert_eq!(h.at(1_000).step(Input::Timer(Timer::Deadline)), []);
+    assert_eq!(Snapshot::of(&h.run), before);
+}
+
+#[test]
+fn r9_a_deadline_timer_the_run_never_asked_for_is_ignored() {
+    // Not started yet: the deadline counts from the start, so there is none.
+    let mut h = H::new(RunBuilder::new().max_execution_ms(1_000), 2);
+    let before = Snapshot::of(&h.run);
+    assert_eq!(h.at(5_000).step(Input::Timer(Timer::Deadline)), []);
+    assert_eq!(Snapshot::of(&h.run), before);
+    assert_eq!(h.status(), RunStatus::Pending);
+    // Started, but without a maximum execution time.
+    let mut h = H::new(RunBuilder::new(), 2);
+    h.start();
+    let before = Snapshot::of(&h.run);
+    assert_eq!(h.step(Input::Timer(Timer::Deadline)), []);
+    assert_eq!(Snapshot::of(&h.run), before);
+    assert_eq!(h.status(), RunStatus::Running);
+}
+
+#[test]
+fn r9_per_device_timeout() {
+    let mut h = H::new(RunBuilder::new().device_timeout_ms(500), 2);
+    assert_eq!(
+        h.at(100).start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::BatchStarted { batch: 0 },
+            dispatch(0, 1),
+            Action::SetTimer {
+                at_ms: 600,
+                timer: Timer::DeviceTimeout {
+                    device: 0,
+                    attempt: 1
+                }
+            },
+            dispatch(1, 1),
+            Action::SetTimer {
+                at_ms: 600,
+                timer: Timer::DeviceTimeout {
+                    device: 1,
+                    attempt: 1
+                }
+            },
+        ]
+    );
+    h.at(300).ok(0);
+    // Device 0 answered: its timer is stale and ignored.
+    let before = Snapshot::of(&h.run);
+    assert_eq!(
+        h.at(600).step(Input::Timer(Timer::DeviceTimeout {
+            device: 0,
+            attempt: 1
+        })),
+        []
+    );
+    assert_eq!(Snapshot::of(&h.run), before);
+    // Device 1 did not: it times out.
+    assert_eq!(
+        h.step(Input::Timer(Timer::DeviceTimeout {
+            device: 1,
+            attempt: 1
+        })),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert_eq!(h.states(), [S, T]);
+    // Its late answer is refused.
+    assert_eq!(
+        h.refuse(Input::Outcome {
+            device: 1,
+            attempt: 1,
+            outcome: Outcome::Succeeded
+        }),
+        ErrorKind::NotInFlight {
+            device: 1,
+            attempt: 1
+        }
+    );
+}
+
+#[test]
+fn r9_a_timed_out_device_may_be_retried_and_its_old_timer_is_stale() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .device_timeout_ms(500)
+            .retry(RetryPolicy::new(0, 1).unwrap()),
+        1,
+    );
+    h.start();
+    let t1 = Timer::DeviceTimeout {
+        device: 0,
+        attempt: 1,
+    };
+    assert_eq!(
+        h.at(500).step(Input::Timer(t1)),
+        [
+            dispatch(0, 2),
+            Action::SetTimer {
+                at_ms: 1_000,
+                timer: Timer::DeviceTimeout {
+                    device: 0,
+                    attempt: 2
+                }
+            }
+        ]
+    );
+    // The attempt-1 timer again (a duplicate) is stale; an answer for attempt 1 is refused.
+    assert_eq!(h.step(Input::Timer(t1)), []);
+    assert_eq!(
+        h.refuse(Input::Outcome {
+            device: 0,
+            attempt: 1,
+            outcome: Outcome::Succeeded
+        }),
+        ErrorKind::NotInFlight {
+            device: 0,
+            attempt: 1
+        }
+    );
+    assert_eq!(
+        h.ok(0),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert_eq!(h.states(), [S]);
+    assert_eq!(h.run.attempts(0), 2);
+}
+
+// ===== 10. Retries =====
+
+#[test]
+fn r10_failures_are_retried_up_to_the_limit() {
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::new(2, 0).unwrap()), 1);
+    h.start();
+    assert_eq!(h.fail(0), [dispatch(0, 2)]);
+    assert_eq!(h.counts(), (0, 1, 0, 0, 0));
+    assert_eq!(h.fail(0), [dispatch(0, 3)]);
+    assert_eq!(
+        h.fail(0),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert_eq!(h.states(), [F]);
+    assert_eq!(h.run.attempts(0), 3);
+    assert_eq!(h.counts(), (0, 0, 0, 1, 0));
+}
+
+#[test]
+fn r11_statistics_count_devices_not_attempts() {
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::new(2, 0).unwrap()), 2);
+    h.start();
+    h.fail(0);
+    h.fail(0);
+    h.ok(0); // failed twice, then succeeded: counts once, as succeeded
+    h.ok(1);
+    assert_eq!(h.counts(), (0, 0, 2, 0, 0));
+    assert_eq!(h.run.attempts(0), 3);
+}
+
+#[test]
+fn r10_rejections_are_never_retried() {
+    let mut h = H::new(
+        RunBuilder::new().retry(RetryPolicy::new(10, 10).unwrap()),
+        1,
+    );
+    h.start();
+    h.out(0, Outcome::Rejected);
+    assert_eq!(h.states(), [R]);
+    assert_eq!(h.run.attempts(0), 1);
+}
+
+#[test]
+fn r10_each_outcome_type_has_its_own_allowance() {
+    // Timeouts retried, failures not.
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::new(0, 1).unwrap()), 2);
+    h.start();
+    assert_eq!(h.fail(0), []);
+    assert_eq!(h.out(1, Outcome::TimedOut), [dispatch(1, 2)]);
+    assert_eq!(h.states(), [F, I]);
+}
+
+#[test]
+fn r10_retries_used_count_every_earlier_attempt() {
+    // failed: 1, timed_out: 3. Two timeouts use two retries; a failure then finds its allowance
+    // of 1 used up (retries used 2 >= 1) and is final, after 3 attempts.
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::new(1, 3).unwrap()), 1);
+    h.start();
+    assert_eq!(h.out(0, Outcome::TimedOut), [dispatch(0, 2)]);
+    assert_eq!(h.out(0, Outcome::TimedOut), [dispatch(0, 3)]);
+    h.fail(0);
+    assert_eq!(h.states(), [F]);
+    assert_eq!(h.run.attempts(0), 3);
+}
+
+#[test]
+fn r10_no_retries_after_a_cancel() {
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::new(3, 3).unwrap()), 2);
+    h.start();
+    h.step(Input::Cancel { force: false });
+    assert_eq!(h.fail(0), []);
+    assert_eq!(
+        h.out(1, Outcome::TimedOut),
+        [Action::BatchFinished { batch: 0 }]
+    );
+    assert_eq!(h.states(), [F, T]);
+    assert_eq!((h.run.attempts(0), h.run.attempts(1)), (1, 1));
+}
+
+#[test]
+fn r10_a_retry_stays_in_its_batch() {
+    // The retried device holds its batch open: batch 1 waits for the retry's outcome.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(1))
+            .retry(RetryPolicy::new(1, 0).unwrap()),
+        2,
+    );
+    h.start();
+    assert_eq!(h.fail(0), [dispatch(0, 2)]);
+    assert_eq!(h.run.current_batch(), Some(0));
+    assert_eq!(dispatched(&h.ok(0)), [1]);
+}
+
+// ===== 11. Statistics are in section 10 above; 12. Statuses =====
+
+#[test]
+fn r12_internal_vocabulary() {
+    let words: Vec<&str> = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Stopped,
+        RunStatus::Complete,
+        RunStatus::Cancelled,
+        RunStatus::Failed,
+    ]
+    .iter()
+    .map(|s| s.as_str())
+    .collect();
+    assert_eq!(
+        words,
+        [
+            "pending",
+            "running",
+            "stopped",
+            "complete",
+            "cancelled",
+            "failed"
+        ]
+    );
+    let words: Vec<&str> = [P, I, S, F, R, T, C].iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        words,
+        [
+            "pending",
+            "in_flight",
+            "succeeded",
+            "failed",
+            "rejected",
+            "timed_out",
+            "cancelled"
+        ]
+    );
+    assert!([S, F, R, T, C].iter().all(|s| s.is_terminal()));
+    assert!(![P, I].iter().any(|s| s.is_terminal()));
+    assert!([F, R, T].iter().all(|s| s.is_failure()));
+    assert!(RunStatus::Complete.is_final() && !RunStatus::Stopped.is_final());
+}
+
+// ===== the doc's tables =====
+
+const DOC: &str = include_str!("../../../docs/semantics.md");
+
+/// The rows of the table that follows the marker `<!-- checked: NAME -->`, split into cells,
+/// without the header and separator rows.
+fn doc_table(name: &str) -> Vec<Vec<String>> {
+    let marker = format!("<!-- checked: {name} -->");
+    let start = DOC
+        .find(&marker)
+        .unwrap_or_else(|| panic!("docs/semantics.md has no table {name}"));
+    let rows: Vec<Vec<String>> = DOC[start + marker.len()..]
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.trim_start().starts_with('|'))
+        .map(|l| {
+            l.trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().replace(['`', ','], ""))
+                .collect()
+        })
+        .skip(2)
+        .collect();
+    assert!(!rows.is_empty(), "table {name} is empty");
+    rows
+}
+
+/// `25%` -> a percentage, `3` -> a number, `none` -> no batch.
+fn doc_batch(cell: &str) -> Option<BatchSize> {
+    match cell {
+        "none" => None,
+        c if c.ends_with('%') => Some(pct_batch(c.trim_end_matches('%').parse().unwrap())),
+        c => Some(num_batch(c.parse().unwrap())),
+    }
+}
+
+#[test]
+fn doc_tables_batch_sizes() {
+    // | N | batch | batches |
+    for row in doc_table("batch-sizes") {
+        let n: u32 = row[0].parse().unwrap();
+        let expected: Vec<u32> = if row[2] == "none" {
+            Vec::new()
+        } else {
+            // "2 2 2 1" or "330 x 3 10" (x: repeated)
+            let words: Vec<&str> = row[2].split_whitespace().collect();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < words.len() {
+                let v: u32 = words[i].parse().unwrap();
+                if words.get(i + 1) == Some(&"x") {
+                    let k: usize = words[i + 2].parse().unwrap();
+                    out.extend(std::iter::repeat_n(v, k));
+                    i += 3;
+                } else {
+                    out.push(v);
+                    i += 1;
+                }
+            }
+            out
+        };
+        assert_eq!(sizes(n, doc_batch(&row[1])), expected, "row {row:?}");
+    }
+}
+
+#[test]
+fn doc_tables_threshold_limits() {
+    // | threshold | base | limit |
+    for row in doc_table("threshold-limits") {
+        let t = match row[0].strip_suffix('%') {
+            Some(p) => Threshold::percentage(p.parse().unwrap(), false).unwrap(),
+            None => Threshold::number(row[0].parse().unwrap(), false).unwrap(),
+        };
+        let base: u32 = row[1].parse().unwrap();
+        let limit: u32 = row[2].parse().unwrap();
+        assert_eq!(t.limit(base), limit, "row {row:?}");
+    }
+}
+
+#[test]
+fn doc_tables_illegal_commands() {
+    // | status | start | stop | resume | cancel | fail | rerun |  (ok / error)
+    let rows = doc_table("commands");
+    let statuses = [
+        "pending",
+        "running",
+        "stopped",
+        "complete",
+        "cancelled (in-flight devices finishing)",
+        "cancelled (settled)",
+        "failed",
+    ];
+    assert_eq!(
+        rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        statuses
+    );
+    for row in rows {
+        let make = || -> H {
+            let mut h = H::new(RunBuilder::new(), 2);
+            match row[0].as_str() {
+                "pending" => {}
+                "running" => {
+                    h.start();
+                }
+                "stopped" => {
+                    h.start();
+                    h.step(Input::Stop);
+                }
+                "complete" => {
+                    h.start();
+                    h.ok(0);
+                    h.fail(1);
+                }
+                "cancelled (in-flight devices finishing)" => {
+                    h.start();
+                    h.step(Input::Cancel { force: false });
+                }
+                "cancelled (settled)" => {
+                    h.step(Input::Cancel { force: false });
+                }
+                "failed" => {
+                    h.step(Input::Fail);
+                }
+                other => panic!("unknown status {other}"),
+            }
+            h
+        };
+        let commands = [
+            Some(Input::Start),
+            Some(Input::Stop),
+            Some(Input::Resume),
+            None, // cancel: soft and forced are checked below
+            Some(Input::Fail),
+        ];
+        for (i, input) in commands.iter().enumerate() {
+            let expected = row[i + 1].as_str();
+            let inputs = match input {
+                Some(input) => vec![*input],
+                None => vec![
+                    Input::Cancel { force: false },
+                    Input::Cancel { force: true },
+                ],
+            };
+            let mut results = Vec::new();
+            for input in inputs {
+                let mut h = make();
+                let before = Snapshot::of(&h.run);
+                let mut actions = Vec::new();
+                let r = h.run.handle(h.now, input, &mut actions);
+                if r.is_err() {
+                    assert_eq!(Snapshot::of(&h.run), before);
+                }
+                results.push(r.is_ok());
+            }
+            let got = match results.as_slice() {
+                [true] | [true, true] => "ok",
+                [false] | [false, false] => "error",
+                [false, true] => "forced only",
+                other => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(got, expected, "row {row:?}, column {}", i + 1);
+        }
+        let rerun = if make().run.rerun().is_ok() {
+            "ok"
+        } else {
+            "error"
+        };
+        assert_eq!(rerun, row[6], "row {row:?}, rerun");
+    }
+}

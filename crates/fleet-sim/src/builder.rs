@@ -1,0 +1,211 @@
+//! [`SimBuilder`]: assembles a [`Simulation`] from its specs.
+
+use crate::behaviour::{Behaviour, BehaviourSpec};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fleet::Fleet;
+use crate::generator::FleetSpec;
+use crate::hub::HubSpec;
+use crate::job::{JobCommand, JobSpec};
+use crate::selector::TargetSpec;
+use crate::sim::Simulation;
+use crate::template::TemplateSpec;
+
+/// Builds a [`Simulation`].
+///
+/// Defaults, each changed by the method of the same name:
+///
+/// | setting | default |
+/// |---|---|
+/// | `seed` | the one given to [`SimBuilder::new`] |
+/// | `templates` | none |
+/// | `fleet` / `with_fleet` | none: a fleet is required |
+/// | `behaviour` | no rules: every device online, latency fixed 1000 ms, no faults (see [`BehaviourSpec`]) |
+/// | `hub` | none: no throttles, no limit on concurrent jobs |
+/// | `job` | none (a simulation without jobs processes no event) |
+/// | `command` | none |
+/// | `until_ms` | none: run until no event is left |
+/// | `series_samples` | 500 samples per job's time series |
+///
+/// ```
+/// use fleet_sim::{FleetSpec, JobSpec, Operation, SimBuilder, TemplateSpec, PropertySpec, Schema};
+///
+/// let template = TemplateSpec {
+///     id: "dtmi:t;1".into(),
+///     properties: vec![PropertySpec { name: "p".into(), schema: Schema::Integer }],
+///     ..Default::default()
+/// };
+/// let fleet = FleetSpec { devices: 10, templates: vec![fleet_sim::TemplateShare { template: "dtmi:t;1".into(), share: Some(1.0), count: None }], ..Default::default() };
+/// let result = SimBuilder::new(7)
+///     .templates(vec![template])
+///     .fleet(fleet)
+///     .job(JobSpec::new("j", Operation::Property { name: "p".into(), value: 3.into() }))
+///     .build()?
+///     .run();
+/// assert_eq!(result.jobs[0].counts.succeeded, 10);
+/// # Ok::<(), fleet_sim::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SimBuilder {
+    pub(crate) seed: u64,
+    pub(crate) templates: Vec<TemplateSpec>,
+    pub(crate) fleet_spec: Option<FleetSpec>,
+    pub(crate) fleet: Option<Fleet>,
+    pub(crate) behaviour: BehaviourSpec,
+    pub(crate) hub: Option<HubSpec>,
+    pub(crate) jobs: Vec<JobSpec>,
+    pub(crate) commands: Vec<(i64, String, JobCommand)>,
+    pub(crate) until_ms: Option<i64>,
+    pub(crate) series_samples: usize,
+}
+
+impl SimBuilder {
+    /// A builder with this seed and every other default.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            templates: Vec::new(),
+            fleet_spec: None,
+            fleet: None,
+            behaviour: BehaviourSpec::default(),
+            hub: None,
+            jobs: Vec::new(),
+            commands: Vec::new(),
+            until_ms: None,
+            series_samples: 500,
+        }
+    }
+
+    /// Replaces the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The device templates of a generated fleet.
+    pub fn templates(mut self, templates: Vec<TemplateSpec>) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// Generates the fleet from this spec (tags drawn from the seed) with [`Self::templates`].
+    pub fn fleet(mut self, spec: FleetSpec) -> Self {
+        self.fleet_spec = Some(spec);
+        self.fleet = None;
+        self
+    }
+
+    /// Uses a fleet built beforehand ([`Fleet::from_json`]); its templates are its own.
+    pub fn with_fleet(mut self, fleet: Fleet) -> Self {
+        self.fleet = Some(fleet);
+        self.fleet_spec = None;
+        self
+    }
+
+    /// The device behaviour and faults.
+    pub fn behaviour(mut self, behaviour: BehaviourSpec) -> Self {
+        self.behaviour = behaviour;
+        self
+    }
+
+    /// Models an IoT Hub with these throttles and job limit.
+    pub fn hub(mut self, hub: HubSpec) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
+    /// Adds a job.
+    pub fn job(mut self, job: JobSpec) -> Self {
+        self.jobs.push(job);
+        self
+    }
+
+    /// Sends `command` to job `job`'s run at virtual time `at_ms`. A command the run's status
+    /// does not allow is recorded as refused in [`crate::JobResult::commands`].
+    pub fn command(mut self, at_ms: i64, job: impl Into<String>, command: JobCommand) -> Self {
+        self.commands.push((at_ms, job.into(), command));
+        self
+    }
+
+    /// Stops the simulation at this virtual time: events after it are not processed.
+    pub fn until_ms(mut self, until_ms: i64) -> Self {
+        self.until_ms = Some(until_ms);
+        self
+    }
+
+    /// The most samples kept in each job's time series (at least 4).
+    pub fn series_samples(mut self, samples: usize) -> Self {
+        self.series_samples = samples.max(4);
+        self
+    }
+
+    /// Validates everything and builds the simulation. The error names the field
+    /// (`jobs[1].operation.response_timeout_ms`, `behaviour.rules[0].latency.sigma`).
+    pub fn build(self) -> Result<Simulation> {
+        let fleet = match (self.fleet.clone(), &self.fleet_spec) {
+            (Some(f), _) => f,
+            (None, Some(spec)) => {
+                Fleet::generate(spec, &self.templates, self.seed).map_err(|e| e.within("fleet"))?
+            }
+            (None, None) => {
+                return Err(Error::at(
+                    "fleet",
+                    ErrorKind::InvalidValue("a fleet is required".into()),
+                ))
+            }
+        };
+        let behaviour = Behaviour::compile(&self.behaviour, &fleet, self.seed)?;
+        if let Some(hub) = &self.hub {
+            hub.validate().map_err(|e| e.within("hub"))?;
+        }
+        if self.jobs.len() >= usize::from(u16::MAX) {
+            return Err(Error::at(
+                "jobs",
+                ErrorKind::TooLarge("more than 65,534 jobs".into()),
+            ));
+        }
+        for (i, job) in self.jobs.iter().enumerate() {
+            let within = |e: Error| e.at_index(i).within("jobs");
+            job.validate().map_err(within)?;
+            if self.jobs[..i].iter().any(|o| o.id == job.id) {
+                return Err(Error::at(
+                    format!("jobs[{i}].id"),
+                    ErrorKind::Duplicate(job.id.clone()),
+                ));
+            }
+            if let TargetSpec::Devices(ids) = &job.targets {
+                if let Some(id) = ids.iter().find(|id| fleet.index_of(id).is_none()) {
+                    return Err(Error::at(
+                        format!("jobs[{i}].targets"),
+                        ErrorKind::UnknownDevice(id.clone()),
+                    ));
+                }
+            }
+        }
+        let mut commands = Vec::with_capacity(self.commands.len());
+        for (i, (at_ms, id, command)) in self.commands.iter().enumerate() {
+            let job = self.jobs.iter().position(|j| &j.id == id).ok_or_else(|| {
+                Error::at(
+                    format!("commands[{i}].job"),
+                    ErrorKind::UnknownJob(id.clone()),
+                )
+            })?;
+            if *at_ms < 0 {
+                return Err(Error::at(
+                    format!("commands[{i}].at_ms"),
+                    ErrorKind::NegativeDuration(*at_ms as f64),
+                ));
+            }
+            commands.push((*at_ms, job, *command));
+        }
+        Ok(Simulation::new(
+            self.seed,
+            fleet,
+            behaviour,
+            self.hub.as_ref(),
+            &self.jobs,
+            commands,
+            self.until_ms,
+            self.series_samples,
+        ))
+    }
+}

@@ -1,0 +1,149 @@
+//! The crate's error type: an [`ErrorKind`] plus the path of the field it concerns.
+
+use std::fmt;
+
+/// An error from fleet-sim: an invalid spec (naming the field), an unknown template or device,
+/// or an engine error from `fleet-core`.
+///
+/// The field path is written the way a scenario file nests it (`behaviour.rules[2].latency.sigma`)
+/// so that the scenario layer can map it to a file position. Errors are raised before a
+/// simulation runs ([`crate::SimBuilder::build`]); a running simulation does not fail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    kind: ErrorKind,
+    field: Option<String>,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A value is outside its allowed range or has the wrong shape.
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+    /// A probability outside `[0, 1]`.
+    #[error("probability {0} is outside [0, 1]")]
+    Probability(f64),
+    /// A duration or latency that is negative, NaN or infinite.
+    #[error("{0} ms is not a valid duration: it must be finite and not negative")]
+    NegativeDuration(f64),
+    /// A device id pattern that cannot generate sortable ids.
+    #[error("invalid id pattern {pattern:?}: {reason}")]
+    IdPattern {
+        /// The pattern as written.
+        pattern: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A template id that is not among the fleet's templates.
+    #[error("unknown template {0:?}")]
+    UnknownTemplate(String),
+    /// Two templates, devices or jobs share an id.
+    #[error("duplicate id {0:?}")]
+    Duplicate(String),
+    /// A device id that is not in the fleet.
+    #[error("unknown device {0:?}")]
+    UnknownDevice(String),
+    /// A job id that is not among the simulation's jobs.
+    #[error("unknown job {0:?}")]
+    UnknownJob(String),
+    /// A JSON document that does not parse or does not match the expected shape.
+    #[error("{0}")]
+    Json(String),
+    /// Something is larger than the simulator supports (more than 65,535 jobs or templates, ...).
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// An error from the job engine (an invalid run configuration).
+    #[error("job engine: {0}")]
+    Engine(#[from] fleet_core::Error),
+}
+
+impl Error {
+    /// An error of this kind with no field path.
+    pub fn new(kind: ErrorKind) -> Self {
+        Self { kind, field: None }
+    }
+
+    /// An error of this kind about the field at `field`.
+    pub fn at(field: impl Into<String>, kind: ErrorKind) -> Self {
+        Self {
+            kind,
+            field: Some(field.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The path of the field concerned, if any (`rules[1].failure_probability`).
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
+    /// Prefixes the path with a parent field (`latency` + `sigma` -> `latency.sigma`; `rules` +
+    /// `[2].sigma` -> `rules[2].sigma`).
+    pub fn within(mut self, parent: &str) -> Self {
+        self.field = Some(match self.field.take() {
+            None => parent.to_string(),
+            Some(p) if p.starts_with('[') => format!("{parent}{p}"),
+            Some(p) => format!("{parent}.{p}"),
+        });
+        self
+    }
+
+    /// Prefixes the path with an index (`sigma` -> `[2].sigma`).
+    pub fn at_index(self, index: usize) -> Self {
+        self.within(&format!("[{index}]"))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Engine(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<fleet_core::Error> for Error {
+    fn from(e: fleet_core::Error) -> Self {
+        let field = e.path().map(str::to_string);
+        Self {
+            kind: ErrorKind::Engine(e),
+            field,
+        }
+    }
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Checks that `p` is a probability, naming `field` otherwise.
+pub(crate) fn check_probability(field: &str, p: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(Error::at(field, ErrorKind::Probability(p)))
+    }
+}
+
+/// Checks that `ms` is a finite, non-negative duration, naming `field` otherwise.
+pub(crate) fn check_duration(field: &str, ms: f64) -> Result<()> {
+    if ms.is_finite() && ms >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::at(field, ErrorKind::NegativeDuration(ms)))
+    }
+}

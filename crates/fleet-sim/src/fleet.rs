@@ -1,0 +1,694 @@
+//! [`Fleet`]: the simulated devices, stored column-wise.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::generator::{pick, template_counts, FleetSpec, IdPattern};
+use crate::rng::{self, Purpose};
+use crate::template::TemplateSpec;
+use crate::util::column::{Column, NONE};
+
+/// The template index of a device without a template.
+pub(crate) const NO_TEMPLATE: u16 = u16::MAX;
+
+const PROVISIONED: u8 = 1;
+const SIMULATED: u8 = 2;
+const DISCONNECTED: u8 = 4;
+
+/// The devices of a simulation: ids, templates, tags, desired, reported and cloud properties with
+/// versions, and the provisioned, simulated and connected flags.
+///
+/// Devices are addressed by their *index* `0..len()`, which is also their order by id (ids
+/// sort byte-wise in index order), so a job's targets are an increasing list of indices.
+///
+/// # Representation and trade-offs
+///
+/// Everything is stored column-wise, so the cost per device is a few bytes per column rather
+/// than a struct with maps:
+///
+/// | data | storage | bytes per device |
+/// |---|---|---|
+/// | id | generated: formatted from the pattern on demand; explicit: a sorted `Box<str>` list | 0 / id length + 16 |
+/// | device key (random streams) | generated: the id number; explicit: a hash of the id | 0 / 8 |
+/// | template | `u16` index into the template table | 2 |
+/// | flags | one byte (provisioned, simulated, disconnected) | 1 |
+/// | each tag, desired, reported or cloud property | an interned-value column, allocated on its first write | 4 |
+/// | desired and reported `$version` | one `u32` each, allocated on the first write | 4 + 4 |
+///
+/// A million devices with three tags take about 15 MB ([`Fleet::heap_bytes`]); after a property
+/// job, about 28 MB. Lookups by index are O(1); [`Fleet::index_of`] is O(1) for generated ids
+/// (parse the number) and O(log N) for explicit ones (binary search). Names of columns are kept
+/// in `BTreeMap`s, so every listing is in name order, independent of insertion order.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    ids: Ids,
+    templates: Vec<TemplateSpec>,
+    template_of: Vec<u16>,
+    flags: Vec<u8>,
+    pub(crate) tags: BTreeMap<String, Column>,
+    pub(crate) desired: BTreeMap<String, Column>,
+    pub(crate) reported: BTreeMap<String, Column>,
+    pub(crate) cloud: BTreeMap<String, Column>,
+    /// Writes of desired properties per device (`$version` = 1 + writes); empty until the first.
+    desired_writes: Vec<u32>,
+    /// Writes of reported properties per device (`$version` = 1 + writes); empty until the first.
+    reported_writes: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+enum Ids {
+    Pattern {
+        pattern: IdPattern,
+        start: u64,
+        len: u32,
+    },
+    Explicit {
+        ids: Vec<Box<str>>,
+        keys: Vec<u64>,
+    },
+}
+
+/// The id of one device, borrowed from its [`Fleet`]: formatted on demand, so listing the ids
+/// of ten million devices allocates nothing. `to_string()` gives an owned `String`.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceId<'a>(IdRepr<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum IdRepr<'a> {
+    Pattern(&'a IdPattern, u64),
+    Str(&'a str),
+}
+
+impl fmt::Display for DeviceId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IdRepr::Pattern(p, n) => {
+                write!(f, "{}{:0width$}{}", p.prefix, n, p.suffix, width = p.width)
+            }
+            IdRepr::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+impl PartialEq<&str> for DeviceId<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        match self.0 {
+            IdRepr::Str(s) => s == *other,
+            IdRepr::Pattern(..) => self.to_string() == *other,
+        }
+    }
+}
+
+/// One device of an explicit fleet ([`Fleet::from_devices`], [`Fleet::from_json`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct DeviceSpec {
+    /// The device id (unique).
+    pub id: String,
+    /// Its template id, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Tags (top-level names; values any JSON).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub tags: Map<String, Value>,
+    /// Desired properties (version 1).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub desired: Map<String, Value>,
+    /// Reported properties (version 1).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub reported: Map<String, Value>,
+    /// Cloud property values.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub cloud_properties: Map<String, Value>,
+    /// Whether the device is provisioned (default true); an unprovisioned device never connects.
+    #[serde(default = "yes")]
+    pub provisioned: bool,
+    /// Whether the device is simulated (default true).
+    #[serde(default = "yes")]
+    pub simulated: bool,
+    /// Whether the device is connected at the start (default true). A disconnected device is
+    /// offline from the start, like a device drawn offline by a behaviour rule.
+    #[serde(default = "yes")]
+    pub connected: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An owned copy of one device's state, for tests, debugging and reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceSnapshot {
+    /// The id.
+    pub id: String,
+    /// The template id, if any.
+    pub template: Option<String>,
+    /// Tags, by name.
+    pub tags: BTreeMap<String, Value>,
+    /// Desired properties, by name.
+    pub desired: BTreeMap<String, Value>,
+    /// Desired `$version` (1 + writes).
+    pub desired_version: u32,
+    /// Reported properties, by name.
+    pub reported: BTreeMap<String, Value>,
+    /// Reported `$version` (1 + writes).
+    pub reported_version: u32,
+    /// Cloud property values, by name.
+    pub cloud_properties: BTreeMap<String, Value>,
+    /// Provisioned flag.
+    pub provisioned: bool,
+    /// Simulated flag.
+    pub simulated: bool,
+}
+
+impl Fleet {
+    /// Generates the fleet of `spec` with these templates, drawing tags and flags from `seed`.
+    /// See [`FleetSpec`] for the rules.
+    pub fn generate(spec: &FleetSpec, templates: &[TemplateSpec], seed: u64) -> Result<Self> {
+        spec.validate()?;
+        let templates = check_templates(templates)?;
+        let pattern = IdPattern::parse(&spec.id_pattern).map_err(|e| e.within("id_pattern"))?;
+        let n = spec.devices;
+        let mut fleet = Self::empty(
+            Ids::Pattern {
+                pattern,
+                start: spec.id_start,
+                len: n,
+            },
+            templates,
+        );
+        // Templates: exact counts, spread by a seeded permutation.
+        let counts = template_counts(spec);
+        let mut template_of = Vec::with_capacity(n as usize);
+        for (i, share) in spec.templates.iter().enumerate() {
+            let t = fleet.template_index(&share.template).ok_or_else(|| {
+                Error::at(
+                    format!("templates[{i}].template"),
+                    ErrorKind::UnknownTemplate(share.template.clone()),
+                )
+            })?;
+            template_of.extend(std::iter::repeat_n(t, counts[i] as usize));
+        }
+        template_of.resize(n as usize, NO_TEMPLATE);
+        if spec.templates.len() > 1 {
+            use rand::Rng;
+            let mut r = rng::stream(seed, 0, 0, Purpose::Template);
+            for i in (1..template_of.len()).rev() {
+                let j = ((u128::from(r.next_u64()) * (i as u128 + 1)) >> 64) as usize;
+                template_of.swap(i, j);
+            }
+        }
+        fleet.template_of = template_of;
+        // Flags.
+        fleet.flags = (0..n)
+            .map(|i| {
+                let key = fleet.key(i);
+                let mut f = 0;
+                if spec.provisioned >= 1.0
+                    || rng::unit(seed, key, 0, Purpose::Provisioned) < spec.provisioned
+                {
+                    f |= PROVISIONED;
+                }
+                if spec.simulated >= 1.0
+                    || rng::unit(seed, key, 0, Purpose::Simulated) < spec.simulated
+                {
+                    f |= SIMULATED;
+                }
+                f
+            })
+            .collect();
+        // Tags and reported properties.
+        for (purpose, specs) in [
+            (Purpose::Tag, &spec.tags),
+            (Purpose::Reported, &spec.reported),
+        ] {
+            for (k, v) in specs.iter().enumerate() {
+                let cumulative = v.cumulative();
+                let mut column = Column::default();
+                let indices: Vec<u32> = v.values.iter().map(|w| column.intern(&w.value)).collect();
+                for i in 0..n {
+                    let choice = if indices.len() == 1 {
+                        0
+                    } else {
+                        pick(
+                            &cumulative,
+                            rng::unit(seed, fleet.key(i), k as u32, purpose),
+                        )
+                    };
+                    column.set(i, indices[choice], n);
+                }
+                let columns = if purpose == Purpose::Tag {
+                    &mut fleet.tags
+                } else {
+                    &mut fleet.reported
+                };
+                columns.insert(v.name.clone(), column);
+            }
+        }
+        Ok(fleet)
+    }
+
+    /// An explicit fleet from a list of devices, sorted by id. Ids must be unique and templates
+    /// known.
+    pub fn from_devices(templates: &[TemplateSpec], devices: Vec<DeviceSpec>) -> Result<Self> {
+        let templates = check_templates(templates)?;
+        let mut devices = devices;
+        devices.sort_by(|a, b| a.id.cmp(&b.id));
+        for w in devices.windows(2) {
+            if w[0].id == w[1].id {
+                return Err(Error::at("devices", ErrorKind::Duplicate(w[0].id.clone())));
+            }
+        }
+        let n = u32::try_from(devices.len())
+            .map_err(|_| Error::new(ErrorKind::TooLarge("more than 2^32 devices".into())))?;
+        let keys = devices.iter().map(|d| id_key(&d.id)).collect();
+        let ids = devices
+            .iter()
+            .map(|d| d.id.clone().into_boxed_str())
+            .collect();
+        let mut fleet = Self::empty(Ids::Explicit { ids, keys }, templates);
+        for (i, d) in devices.iter().enumerate() {
+            let at = |f: &str| format!("devices[{:?}].{f}", d.id);
+            if d.id.is_empty() {
+                return Err(Error::at(
+                    "devices",
+                    ErrorKind::InvalidValue("an empty device id".into()),
+                ));
+            }
+            let t = match &d.template {
+                None => NO_TEMPLATE,
+                Some(t) => fleet.template_index(t).ok_or_else(|| {
+                    Error::at(at("template"), ErrorKind::UnknownTemplate(t.clone()))
+                })?,
+            };
+            fleet.template_of.push(t);
+            let mut f = 0;
+            if d.provisioned {
+                f |= PROVISIONED;
+            }
+            if d.simulated {
+                f |= SIMULATED;
+            }
+            if !d.connected {
+                f |= DISCONNECTED;
+            }
+            fleet.flags.push(f);
+            let i = i as u32;
+            for (columns, map) in [
+                (&mut fleet.tags, &d.tags),
+                (&mut fleet.desired, &d.desired),
+                (&mut fleet.reported, &d.reported),
+                (&mut fleet.cloud, &d.cloud_properties),
+            ] {
+                for (name, value) in map {
+                    let c = columns.entry(name.clone()).or_default();
+                    let v = c.intern(value);
+                    c.set(i, v, n);
+                }
+            }
+        }
+        Ok(fleet)
+    }
+
+    /// An explicit fleet from a JSON array of [`DeviceSpec`]s.
+    pub fn from_json(templates: &[TemplateSpec], json: &str) -> Result<Self> {
+        let devices: Vec<DeviceSpec> =
+            serde_json::from_str(json).map_err(|e| Error::new(ErrorKind::Json(e.to_string())))?;
+        Self::from_devices(templates, devices)
+    }
+
+    fn empty(ids: Ids, templates: Vec<TemplateSpec>) -> Self {
+        Self {
+            ids,
+            templates,
+            template_of: Vec::new(),
+            flags: Vec::new(),
+            tags: BTreeMap::new(),
+            desired: BTreeMap::new(),
+            reported: BTreeMap::new(),
+            cloud: BTreeMap::new(),
+            desired_writes: Vec::new(),
+            reported_writes: Vec::new(),
+        }
+    }
+
+    // ----- reading -----
+
+    /// Number of devices.
+    pub fn len(&self) -> u32 {
+        self.template_of.len() as u32
+    }
+
+    /// Whether the fleet has no device.
+    pub fn is_empty(&self) -> bool {
+        self.template_of.is_empty()
+    }
+
+    /// The id of device `index`.
+    pub fn id(&self, index: u32) -> DeviceId<'_> {
+        match &self.ids {
+            Ids::Pattern { pattern, start, .. } => {
+                DeviceId(IdRepr::Pattern(pattern, start + u64::from(index)))
+            }
+            Ids::Explicit { ids, .. } => DeviceId(IdRepr::Str(&ids[index as usize])),
+        }
+    }
+
+    /// The index of the device with this id.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        match &self.ids {
+            Ids::Pattern {
+                pattern,
+                start,
+                len,
+            } => {
+                let n = pattern.number_of(id)?.checked_sub(*start)?;
+                (n < u64::from(*len)).then_some(n as u32)
+            }
+            Ids::Explicit { ids, .. } => ids
+                .binary_search_by(|p| (**p).cmp(id))
+                .ok()
+                .map(|i| i as u32),
+        }
+    }
+
+    /// The key of device `index` in the random streams: its id number for generated fleets, a
+    /// hash of its id for explicit ones. A device's fate depends on this key, not on its index.
+    #[inline]
+    pub(crate) fn key(&self, index: u32) -> u64 {
+        match &self.ids {
+            Ids::Pattern { start, .. } => start + u64::from(index),
+            Ids::Explicit { keys, .. } => keys[index as usize],
+        }
+    }
+
+    /// The templates, in the order given.
+    pub fn templates(&self) -> &[TemplateSpec] {
+        &self.templates
+    }
+
+    /// The index of template `id` in [`Fleet::templates`].
+    pub(crate) fn template_index(&self, id: &str) -> Option<u16> {
+        self.templates
+            .iter()
+            .position(|t| t.id == id)
+            .map(|i| i as u16)
+    }
+
+    /// The template index of device `index` ([`NO_TEMPLATE`] if none).
+    #[inline]
+    pub(crate) fn template_of(&self, index: u32) -> u16 {
+        self.template_of[index as usize]
+    }
+
+    /// The template of device `index`, if it has one.
+    pub fn template(&self, index: u32) -> Option<&TemplateSpec> {
+        self.templates.get(self.template_of(index) as usize)
+    }
+
+    /// The value of tag `name` on device `index`.
+    pub fn tag(&self, index: u32, name: &str) -> Option<&Value> {
+        self.tags.get(name)?.get(index)
+    }
+
+    /// The desired property `name` of device `index`.
+    pub fn desired(&self, index: u32, name: &str) -> Option<&Value> {
+        self.desired.get(name)?.get(index)
+    }
+
+    /// The reported property `name` of device `index`.
+    pub fn reported(&self, index: u32, name: &str) -> Option<&Value> {
+        self.reported.get(name)?.get(index)
+    }
+
+    /// The cloud property `name` of device `index`.
+    pub fn cloud_property(&self, index: u32, name: &str) -> Option<&Value> {
+        self.cloud.get(name)?.get(index)
+    }
+
+    /// The desired properties' `$version` of device `index` (1, plus one per write).
+    pub fn desired_version(&self, index: u32) -> u32 {
+        1 + self
+            .desired_writes
+            .get(index as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The reported properties' `$version` of device `index` (1, plus one per write).
+    pub fn reported_version(&self, index: u32) -> u32 {
+        1 + self
+            .reported_writes
+            .get(index as usize)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Whether device `index` is provisioned.
+    pub fn is_provisioned(&self, index: u32) -> bool {
+        self.flags[index as usize] & PROVISIONED != 0
+    }
+
+    /// Whether device `index` is simulated.
+    pub fn is_simulated(&self, index: u32) -> bool {
+        self.flags[index as usize] & SIMULATED != 0
+    }
+
+    /// Whether device `index` was marked disconnected in its explicit spec.
+    pub(crate) fn starts_disconnected(&self, index: u32) -> bool {
+        self.flags[index as usize] & (DISCONNECTED | PROVISIONED) != PROVISIONED
+    }
+
+    /// An owned copy of device `index`'s state.
+    pub fn snapshot(&self, index: u32) -> DeviceSnapshot {
+        let collect = |columns: &BTreeMap<String, Column>| {
+            columns
+                .iter()
+                .filter_map(|(name, c)| c.get(index).map(|v| (name.clone(), v.clone())))
+                .collect()
+        };
+        DeviceSnapshot {
+            id: self.id(index).to_string(),
+            template: self.template(index).map(|t| t.id.clone()),
+            tags: collect(&self.tags),
+            desired: collect(&self.desired),
+            desired_version: self.desired_version(index),
+            reported: collect(&self.reported),
+            reported_version: self.reported_version(index),
+            cloud_properties: collect(&self.cloud),
+            provisioned: self.is_provisioned(index),
+            simulated: self.is_simulated(index),
+        }
+    }
+
+    /// The heap memory the fleet holds, in bytes (vector capacities and interned values; the
+    /// allocator's own overhead is not counted).
+    pub fn heap_bytes(&self) -> usize {
+        let ids = match &self.ids {
+            Ids::Pattern { pattern, .. } => pattern.prefix.capacity() + pattern.suffix.capacity(),
+            Ids::Explicit { ids, keys } => {
+                ids.capacity() * std::mem::size_of::<Box<str>>()
+                    + ids.iter().map(|s| s.len()).sum::<usize>()
+                    + keys.capacity() * 8
+            }
+        };
+        let columns = |m: &BTreeMap<String, Column>| -> usize {
+            m.iter()
+                .map(|(k, c)| k.capacity() + c.heap_bytes() + 64)
+                .sum()
+        };
+        let templates: usize = self
+            .templates
+            .iter()
+            .map(|t| {
+                std::mem::size_of::<TemplateSpec>()
+                    + t.id.capacity()
+                    + t.properties
+                        .iter()
+                        .map(|p| p.name.capacity() + 32)
+                        .sum::<usize>()
+                    + t.commands
+                        .iter()
+                        .map(|c| c.name.capacity() + 24)
+                        .sum::<usize>()
+                    + t.cloud_properties
+                        .iter()
+                        .map(|p| p.name.capacity() + 32)
+                        .sum::<usize>()
+            })
+            .sum();
+        ids + templates
+            + self.template_of.capacity() * 2
+            + self.flags.capacity()
+            + columns(&self.tags)
+            + columns(&self.desired)
+            + columns(&self.reported)
+            + columns(&self.cloud)
+            + (self.desired_writes.capacity() + self.reported_writes.capacity()) * 4
+    }
+
+    // ----- writing (the simulator's job effects) -----
+
+    /// The column of desired property `name`, created if new.
+    pub(crate) fn desired_column(&mut self, name: &str) -> &mut Column {
+        self.desired.entry(name.to_string()).or_default()
+    }
+
+    /// Sets desired property values on device `index` and bumps its desired `$version` once.
+    pub(crate) fn write_desired(&mut self, index: u32, name: &str, value: u32) {
+        let n = self.len();
+        if let Some(c) = self.desired.get_mut(name) {
+            c.set(index, value, n);
+        }
+        bump(&mut self.desired_writes, index, n);
+    }
+
+    /// Sets reported property `name` on device `index` to the interned value of the desired
+    /// column's `value` and bumps the reported `$version`.
+    pub(crate) fn write_reported(&mut self, index: u32, name: &str, value: &Value) {
+        let n = self.len();
+        let c = self.reported.entry(name.to_string()).or_default();
+        let v = c.intern(value);
+        c.set(index, v, n);
+        bump(&mut self.reported_writes, index, n);
+    }
+
+    /// Merges a twin patch into device `index`: each tag or desired property set (a `null`
+    /// removes it); the desired `$version` is bumped once if `desired` is not empty.
+    pub(crate) fn patch_twin(
+        &mut self,
+        index: u32,
+        tags: &[(String, u32)],
+        desired: &[(String, u32)],
+    ) {
+        let n = self.len();
+        for (name, v) in tags {
+            if let Some(c) = self.tags.get_mut(name) {
+                c.set(index, *v, n);
+            }
+        }
+        for (name, v) in desired {
+            if let Some(c) = self.desired.get_mut(name) {
+                c.set(index, *v, n);
+            }
+        }
+        if !desired.is_empty() {
+            bump(&mut self.desired_writes, index, n);
+        }
+    }
+
+    /// Interns a patch (`null` becomes [`NONE`]) into the columns of `tags` or `desired`.
+    pub(crate) fn intern_patch(
+        &mut self,
+        desired: bool,
+        patch: &Map<String, Value>,
+    ) -> Vec<(String, u32)> {
+        let columns = if desired {
+            &mut self.desired
+        } else {
+            &mut self.tags
+        };
+        patch
+            .iter()
+            .map(|(name, value)| {
+                let c = columns.entry(name.clone()).or_default();
+                let v = if value.is_null() {
+                    NONE
+                } else {
+                    c.intern(value)
+                };
+                (name.clone(), v)
+            })
+            .collect()
+    }
+
+    /// Stores a cloud property value.
+    pub(crate) fn write_cloud(&mut self, index: u32, name: &str, value: u32) {
+        let n = self.len();
+        if let Some(c) = self.cloud.get_mut(name) {
+            c.set(index, value, n);
+        }
+    }
+
+    /// The column of cloud property `name`, created if new.
+    pub(crate) fn cloud_column(&mut self, name: &str) -> &mut Column {
+        self.cloud.entry(name.to_string()).or_default()
+    }
+
+    /// Migrates device `index` to template `template`.
+    pub(crate) fn set_template(&mut self, index: u32, template: u16) {
+        self.template_of[index as usize] = template;
+    }
+}
+
+fn bump(writes: &mut Vec<u32>, index: u32, n: u32) {
+    if writes.is_empty() {
+        *writes = vec![0; n as usize];
+    }
+    writes[index as usize] += 1;
+}
+
+/// FNV-1a over the id's bytes, then the SplitMix64 finalizer: the stream key of an explicit
+/// device.
+fn id_key(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    rng::mix64(h)
+}
+
+fn check_templates(templates: &[TemplateSpec]) -> Result<Vec<TemplateSpec>> {
+    if templates.len() >= usize::from(NO_TEMPLATE) {
+        return Err(Error::at(
+            "templates",
+            ErrorKind::TooLarge("more than 65,534 templates".into()),
+        ));
+    }
+    for (i, t) in templates.iter().enumerate() {
+        t.validate()
+            .map_err(|e| e.at_index(i).within("templates"))?;
+        if templates[..i].iter().any(|o| o.id == t.id) {
+            return Err(Error::at(
+                format!("templates[{i}].id"),
+                ErrorKind::Duplicate(t.id.clone()),
+            ));
+        }
+    }
+    Ok(templates.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn explicit_fleets_sort_by_id() {
+        let templates = vec![TemplateSpec {
+            id: "t".into(),
+            ..Default::default()
+        }];
+        let fleet = Fleet::from_json(
+            &templates,
+            r#"[{"id": "b", "template": "t", "tags": {"r": "eu"}}, {"id": "a", "provisioned": false}]"#,
+        )
+        .unwrap();
+        assert_eq!(fleet.id(0), "a");
+        assert_eq!(fleet.index_of("b"), Some(1));
+        assert_eq!(fleet.tag(1, "r"), Some(&json!("eu")));
+        assert_eq!(fleet.template(1).map(|t| t.id.as_str()), Some("t"));
+        assert!(fleet.template(0).is_none());
+        assert!(!fleet.is_provisioned(0));
+        assert!(fleet.starts_disconnected(0));
+        assert!(!fleet.starts_disconnected(1));
+        let e = Fleet::from_json(&templates, r#"[{"id": "a", "template": "x"}]"#).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::UnknownTemplate("x".into()));
+        let e = Fleet::from_json(&templates, r#"[{"id": "a"}, {"id": "a"}]"#).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Duplicate("a".into()));
+    }
+}

@@ -1,0 +1,313 @@
+//! The IoT Hub model: tier throttles as token buckets, and the concurrent-jobs limit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// An IoT Hub tier and unit count, which give the throttles of [`HubLimits`].
+///
+/// ```
+/// use fleet_sim::{HubSpec, Tier};
+///
+/// let hub: HubSpec = serde_json::from_str(r#"{"tier": "S2", "units": 20}"#)?;
+/// let limits = hub.limits();
+/// assert_eq!(limits.job_device_ops_per_s, 20);
+/// assert_eq!(limits.twin_updates_per_s, 100);
+/// assert_eq!(limits.concurrent_jobs, 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # The throttle model
+///
+/// Each throttle is a token bucket (implemented as GCRA, the "virtual scheduling" form: one
+/// theoretical arrival time per bucket, exact integer arithmetic) refilled at the published
+/// rate, holding at most one second of tokens (the burst). Which bucket an operation draws from:
+///
+/// | operation | bucket | cost | over the limit |
+/// |---|---|---|---|
+/// | IoT Hub job: twin update, device method | job device operations | 1 | queued without bound: the hub paces its own jobs |
+/// | writable property (IoT Central) | twin updates | 1 | queued up to `max_queue_wait_ms`, then throttled |
+/// | command (IoT Central) | direct methods | 4 KB chunks of the payload (at least 1) | queued up to `max_queue_wait_ms`, then throttled |
+/// | cloud property, template migration | none (no hub traffic) | | |
+///
+/// "Queued" (the hub's traffic shaping) means the operation reaches the device when the bucket
+/// has a token for it, in dispatch order. When that wait would exceed `max_queue_wait_ms`, the
+/// operation fails at once with the reason `throttled` (429 ThrottlingException) and takes no
+/// token.
+///
+/// The concurrent-jobs limit applies to every job of the simulation: a job whose start time
+/// comes while the limit is reached waits, status pending, until a running job settles; waiting
+/// jobs start in order of their start time, then of their order in the scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct HubSpec {
+    /// The tier.
+    pub tier: Tier,
+    /// Number of units, 1 to 200 (S3: 1 to 10).
+    #[serde(default = "one")]
+    pub units: u32,
+    /// The longest an operation waits for a throttle before it fails as throttled (default
+    /// 30,000 ms). Does not apply to the hub's own job device operations.
+    #[serde(default = "default_queue_wait")]
+    pub max_queue_wait_ms: u64,
+    /// Overrides the tier's concurrent-jobs limit (IoT Central allows 5 per application).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent_jobs: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_queue_wait() -> u64 {
+    30_000
+}
+
+impl Default for HubSpec {
+    /// One S1 unit.
+    fn default() -> Self {
+        Self {
+            tier: Tier::S1,
+            units: 1,
+            max_queue_wait_ms: default_queue_wait(),
+            concurrent_jobs: None,
+        }
+    }
+}
+
+/// An IoT Hub standard tier. Written `S1`, `S2`, `S3` (or lower case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Tier {
+    /// S1.
+    #[default]
+    #[serde(rename = "S1", alias = "s1")]
+    S1,
+    /// S2.
+    #[serde(rename = "S2", alias = "s2")]
+    S2,
+    /// S3.
+    #[serde(rename = "S3", alias = "s3")]
+    S3,
+}
+
+/// The published limits of a tier and unit count (API-NOTES, "IoT Hub throttles").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HubLimits {
+    /// Job device operations (twin update, direct method) per second: S1 10; S2 max(10, units);
+    /// S3 50 per unit.
+    pub job_device_ops_per_s: u64,
+    /// Twin updates per second: S1 50; S2 max(50, 5 per unit); S3 250 per unit.
+    pub twin_updates_per_s: u64,
+    /// Direct-method 4 KB chunks per second: S1 40 (160 KB/s) per unit; S2 120 (480 KB/s) per
+    /// unit; S3 6,000 (24 MB/s) per unit.
+    pub direct_method_chunks_per_s: u64,
+    /// Jobs running at once: S1 1, S2 5, S3 10 (or the override).
+    pub concurrent_jobs: u32,
+}
+
+impl HubSpec {
+    /// Checks the unit count and the limits.
+    pub fn validate(&self) -> Result<()> {
+        let max = if self.tier == Tier::S3 { 10 } else { 200 };
+        if !(1..=max).contains(&self.units) {
+            return Err(Error::at(
+                "units",
+                ErrorKind::InvalidValue(format!(
+                    "{} units; {:?} allows 1 to {max}",
+                    self.units, self.tier
+                )),
+            ));
+        }
+        if self.concurrent_jobs == Some(0) {
+            return Err(Error::at(
+                "concurrent_jobs",
+                ErrorKind::InvalidValue("at least 1 job must be able to run".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The throttles of this tier and unit count.
+    pub fn limits(&self) -> HubLimits {
+        let u = u64::from(self.units);
+        let (job, twin, chunks, jobs) = match self.tier {
+            Tier::S1 => (10, 50, 40 * u, 1),
+            Tier::S2 => (u.max(10), (5 * u).max(50), 120 * u, 5),
+            Tier::S3 => (50 * u, 250 * u, 6000 * u, 10),
+        };
+        HubLimits {
+            job_device_ops_per_s: job,
+            twin_updates_per_s: twin,
+            direct_method_chunks_per_s: chunks,
+            concurrent_jobs: self.concurrent_jobs.unwrap_or(jobs),
+        }
+    }
+}
+
+/// Which throttle an operation draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Throttle {
+    JobDeviceOps = 0,
+    TwinUpdates = 1,
+    DirectMethods = 2,
+}
+
+/// A token bucket in GCRA form.
+///
+/// Time is scaled by the rate so that everything is an integer: a scaled instant is
+/// `ms * rate_per_s`, one token is worth 1000 scaled units, and the burst tolerance is
+/// `(burst - 1) * 1000`. Granting is O(1) and allocation-free.
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket {
+    rate_per_s: i128,
+    burst: u32,
+    /// Theoretical arrival time of the next conforming token, scaled.
+    tat: i128,
+}
+
+impl Bucket {
+    pub(crate) fn new(rate_per_s: u64) -> Self {
+        Self {
+            rate_per_s: i128::from(rate_per_s.max(1)),
+            burst: u32::try_from(rate_per_s.max(1)).unwrap_or(u32::MAX),
+            tat: i128::MIN / 4,
+        }
+    }
+
+    /// When an operation of `cost` tokens dispatched at `now_ms` may be sent: the earliest
+    /// conforming instant, rounded up to a millisecond. `None` (and nothing taken) when that is
+    /// more than `max_wait_ms` away.
+    pub(crate) fn grant(
+        &mut self,
+        now_ms: i64,
+        cost: u32,
+        max_wait_ms: Option<i64>,
+    ) -> Option<i64> {
+        const TOKEN: i128 = 1000;
+        let cost = i128::from(cost.clamp(1, self.burst));
+        let tau = i128::from(self.burst - 1) * TOKEN;
+        let now = i128::from(now_ms) * self.rate_per_s;
+        let send = now.max(self.tat + (cost - 1) * TOKEN - tau);
+        let send_ms = (send + self.rate_per_s - 1).div_euclid(self.rate_per_s) as i64;
+        if let Some(max) = max_wait_ms {
+            if send_ms - now_ms > max {
+                return None;
+            }
+        }
+        self.tat = self.tat.max(send) + cost * TOKEN;
+        Some(send_ms)
+    }
+}
+
+/// The hub during a simulation: one bucket per throttle and the limits.
+#[derive(Debug, Clone)]
+pub(crate) struct Hub {
+    buckets: [Bucket; 3],
+    max_wait_ms: i64,
+    pub(crate) concurrent_jobs: u32,
+}
+
+impl Hub {
+    pub(crate) fn new(spec: &HubSpec) -> Self {
+        let l = spec.limits();
+        Self {
+            buckets: [
+                Bucket::new(l.job_device_ops_per_s),
+                Bucket::new(l.twin_updates_per_s),
+                Bucket::new(l.direct_method_chunks_per_s),
+            ],
+            max_wait_ms: i64::try_from(spec.max_queue_wait_ms).unwrap_or(i64::MAX),
+            concurrent_jobs: l.concurrent_jobs,
+        }
+    }
+
+    /// When an operation may be sent (see [`Bucket::grant`]); `None`: throttled.
+    #[inline]
+    pub(crate) fn grant(&mut self, throttle: Throttle, now_ms: i64, cost: u32) -> Option<i64> {
+        let max = (throttle != Throttle::JobDeviceOps).then_some(self.max_wait_ms);
+        self.buckets[throttle as usize].grant(now_ms, cost, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_numbers() {
+        let l = HubSpec {
+            tier: Tier::S1,
+            units: 3,
+            ..Default::default()
+        }
+        .limits();
+        assert_eq!(
+            (
+                l.job_device_ops_per_s,
+                l.twin_updates_per_s,
+                l.direct_method_chunks_per_s,
+                l.concurrent_jobs
+            ),
+            (10, 50, 120, 1)
+        );
+        let l = HubSpec {
+            tier: Tier::S3,
+            units: 2,
+            ..Default::default()
+        }
+        .limits();
+        assert_eq!(
+            (
+                l.job_device_ops_per_s,
+                l.twin_updates_per_s,
+                l.direct_method_chunks_per_s,
+                l.concurrent_jobs
+            ),
+            (100, 500, 12_000, 10)
+        );
+        assert!(HubSpec {
+            tier: Tier::S3,
+            units: 11,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+        let t: Tier = serde_json::from_str("\"s2\"").unwrap();
+        assert_eq!(t, Tier::S2);
+    }
+
+    #[test]
+    fn bucket_bursts_then_paces() {
+        let mut b = Bucket::new(10);
+        let sends: Vec<i64> = (0..25).map(|_| b.grant(0, 1, None).unwrap()).collect();
+        assert!(sends[..10].iter().all(|&s| s == 0), "{sends:?}");
+        assert_eq!(sends[10], 100);
+        assert_eq!(sends[24], 1500);
+        // A later request after a quiet period gets a token at once.
+        assert_eq!(b.grant(10_000, 1, None), Some(10_000));
+    }
+
+    #[test]
+    fn bucket_refuses_past_the_queue_bound() {
+        let mut b = Bucket::new(10);
+        for _ in 0..10 {
+            b.grant(0, 1, Some(1000)).unwrap();
+        }
+        // 10 more fit within 1 s of waiting, the next does not.
+        for _ in 0..10 {
+            assert!(b.grant(0, 1, Some(1000)).is_some());
+        }
+        assert_eq!(b.grant(0, 1, Some(1000)), None);
+    }
+
+    #[test]
+    fn fractional_intervals_are_exact() {
+        // 6000/s: 6 per ms after the burst.
+        let mut b = Bucket::new(6000);
+        let sends: Vec<i64> = (0..6012).map(|_| b.grant(0, 1, None).unwrap()).collect();
+        assert_eq!(sends[5999], 0);
+        assert_eq!(sends[6000], 1);
+        assert_eq!(sends[6005], 1);
+        assert_eq!(sends[6006], 2);
+    }
+}

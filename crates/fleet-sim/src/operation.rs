@@ -1,0 +1,195 @@
+//! [`Operation`]: what a job does to each target device, and its semantics in the simulator.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// What a job does to each target device (DESIGN.md section 6, "Operation semantics").
+///
+/// | operation | round trip | throttle | succeeds when | effect on the fleet |
+/// |---|---|---|---|---|
+/// | `property` | device | twin updates | the device acknowledges | desired value and `$version` on dispatch; reported value and `$version` on acknowledgement |
+/// | `cloud_property` | none | none | at once, if the template has it | the stored value |
+/// | `command` | device | direct methods | the device answers within the response timeout | none |
+/// | `template_migration` | none | none | at once | the device's template |
+/// | `update_twin` | hub only | job device operations | the hub applies the patch | tags and desired properties (`null` removes), desired `$version` |
+/// | `device_method` | device | job device operations | the device answers within the response timeout | none |
+///
+/// Failures, by reason (see [`crate::Reason`]):
+///
+/// - **Template checks** (IoT Central operations, checked at dispatch, failing at once with
+///   `not_in_template`): a property, cloud property or command that the device's template does
+///   not define, or a device without a template; a value whose JSON type does not match the
+///   property's schema fails with `schema_mismatch`. A template migration to a template that
+///   is not among the fleet's templates makes the whole run fail (status `failed`) when it
+///   starts. "Compatible" here means only that the target template exists: properties the new
+///   template lacks are kept on the device, not deleted. A device method (IoT Hub) is not
+///   checked by the hub; a device whose template lacks the method answers after its latency
+///   with `not_in_template` (HTTP 501), a device without a template accepts every method.
+/// - **Offline devices.** A property reaches an offline device when it next connects and is
+///   acknowledged after the device's latency from then, if that happens before the run's
+///   deadline or device timeout (else the device times out; one that never reconnects never
+///   answers). A command or device method to an offline device fails at once with `offline`,
+///   or, with a `connect_timeout_ms` above 0, waits up to that long for the device to connect
+///   and fails with `offline` when it does not.
+/// - **Device faults** (only for operations that reach a device): with the behaviour's
+///   probabilities, the device crashes, rejects or fails; one uniform draw per (device,
+///   attempt) decides, in that order of the probability line, so raising one probability
+///   turns successes into that fault without changing other devices' fates. A crash gives no
+///   answer: a command or device method then times out after its response timeout (reason
+///   `crashed`); a property is acknowledged after the device comes back from its crash
+///   downtime (a device re-reads its desired properties when it reconnects).
+/// - **Timeouts.** A command or device method whose answer would take longer than
+///   `response_timeout_ms` times out (reason `response_timeout`) when that time has passed.
+///   Disconnections while a device handles an operation are not modelled: once a device has
+///   received an operation it answers after its latency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    /// Set a writable property (IoT Central property job).
+    Property {
+        /// The property name.
+        name: String,
+        /// The value (any JSON; must match the template's schema).
+        value: Value,
+    },
+    /// Set a cloud property (IoT Central cloud property job).
+    CloudProperty {
+        /// The cloud property name.
+        name: String,
+        /// The value.
+        value: Value,
+    },
+    /// Run a command (IoT Central command job).
+    Command {
+        /// The command name.
+        name: String,
+        /// The request payload.
+        #[serde(default)]
+        payload: Value,
+        /// How long to wait for the device's answer once it has the command (default 30 s).
+        #[serde(default = "default_response_timeout")]
+        response_timeout_ms: i64,
+        /// How long to wait for an offline device to connect (default 0: fail at once).
+        #[serde(default)]
+        connect_timeout_ms: i64,
+    },
+    /// Migrate devices to another template (IoT Central device template migration job).
+    TemplateMigration {
+        /// The target template id.
+        template: String,
+    },
+    /// Patch device twins (IoT Hub `scheduleUpdateTwin`).
+    UpdateTwin {
+        /// Tags to set (`null` removes one).
+        #[serde(default)]
+        tags: Map<String, Value>,
+        /// Desired properties to set (`null` removes one).
+        #[serde(default)]
+        desired: Map<String, Value>,
+    },
+    /// Invoke a direct method (IoT Hub `scheduleDeviceMethod`).
+    DeviceMethod {
+        /// The method name.
+        name: String,
+        /// The request payload.
+        #[serde(default)]
+        payload: Value,
+        /// How long to wait for the device's answer once it has the request (default 30 s).
+        #[serde(default = "default_response_timeout")]
+        response_timeout_ms: i64,
+        /// How long to wait for an offline device to connect (default 0: fail at once).
+        #[serde(default)]
+        connect_timeout_ms: i64,
+    },
+}
+
+fn default_response_timeout() -> i64 {
+    30_000
+}
+
+impl Operation {
+    /// A short word for the kind of operation (`property`, `command`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Property { .. } => "property",
+            Self::CloudProperty { .. } => "cloud_property",
+            Self::Command { .. } => "command",
+            Self::TemplateMigration { .. } => "template_migration",
+            Self::UpdateTwin { .. } => "update_twin",
+            Self::DeviceMethod { .. } => "device_method",
+        }
+    }
+
+    /// Checks names and timeouts; the error names the field (`response_timeout_ms`).
+    pub fn validate(&self) -> Result<()> {
+        let name_ok = |name: &str| {
+            if name.is_empty() {
+                Err(Error::at(
+                    "name",
+                    ErrorKind::InvalidValue("a name must not be empty".into()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Self::Property { name, .. } | Self::CloudProperty { name, .. } => name_ok(name),
+            Self::Command {
+                name,
+                response_timeout_ms,
+                connect_timeout_ms,
+                ..
+            }
+            | Self::DeviceMethod {
+                name,
+                response_timeout_ms,
+                connect_timeout_ms,
+                ..
+            } => {
+                name_ok(name)?;
+                if *response_timeout_ms <= 0 {
+                    return Err(Error::at(
+                        "response_timeout_ms",
+                        ErrorKind::InvalidValue(format!("{response_timeout_ms}: must be positive")),
+                    ));
+                }
+                if *connect_timeout_ms < 0 {
+                    return Err(Error::at(
+                        "connect_timeout_ms",
+                        ErrorKind::NegativeDuration(*connect_timeout_ms as f64),
+                    ));
+                }
+                Ok(())
+            }
+            Self::TemplateMigration { template } => {
+                if template.is_empty() {
+                    return Err(Error::at(
+                        "template",
+                        ErrorKind::InvalidValue("empty template id".into()),
+                    ));
+                }
+                Ok(())
+            }
+            Self::UpdateTwin { tags, desired } => {
+                if tags.is_empty() && desired.is_empty() {
+                    return Err(Error::at(
+                        "desired",
+                        ErrorKind::InvalidValue(
+                            "a twin patch needs tags or desired properties".into(),
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The number of 4 KB chunks the payload of a command or method counts for in the
+    /// direct-methods throttle (at least 1).
+    pub(crate) fn chunks(payload: &Value) -> u32 {
+        let bytes = payload.to_string().len();
+        u32::try_from(bytes.div_ceil(4096).max(1)).unwrap_or(u32::MAX)
+    }
+}

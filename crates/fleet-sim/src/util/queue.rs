@@ -1,0 +1,283 @@
+//! The executor's event queue: a calendar queue with one-millisecond buckets, and the binary
+//! heap it was measured against.
+//!
+//! Public only for the benchmarks (`benches/benches/queue.rs`); not part of the stable API.
+//! todo: numbers.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// A priority queue of events keyed by (time, insertion order): [`EventQueue::pop`] gives the
+/// earliest event, and events of equal time in the order they were pushed (FIFO). A pushed
+/// time must not be earlier than the last popped one (time never goes back).
+pub trait EventQueue {
+    /// Adds an event.
+    fn push(&mut self, at_ms: i64, payload: u64);
+    /// Removes the earliest event.
+    fn pop(&mut self) -> Option<(i64, u64)>;
+    /// Number of pending events.
+    fn len(&self) -> usize;
+    /// Whether no event is pending.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A binary heap of (time, sequence, payload), 24 bytes per event. O(log n) push and pop.
+#[derive(Debug, Default, Clone)]
+pub struct HeapQueue {
+    heap: BinaryHeap<Reverse<(i64, u64, u64)>>,
+    seq: u64,
+}
+
+impl HeapQueue {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl EventQueue for HeapQueue {
+    #[inline]
+    fn push(&mut self, at_ms: i64, payload: u64) {
+        self.heap.push(Reverse((at_ms, self.seq, payload)));
+        self.seq += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<(i64, u64)> {
+        self.heap.pop().map(|Reverse((t, _, p))| (t, p))
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+/// Width of the calendar's window in one-millisecond buckets (2^16 ms = 65.5 s).
+const WINDOW: usize = 1 << 16;
+const MASK: usize = WINDOW - 1;
+
+/// A calendar queue: a ring of one-millisecond buckets covering the next 65.5 s, and a binary
+/// heap for events further away.
+///
+/// # How it works
+///
+/// Virtual time is an integer number of milliseconds, so a bucket holds events of exactly one
+/// time and needs no sorting: a push into the window appends the 8-byte payload to its bucket
+/// (the time is implied by the bucket), which keeps FIFO order for free. A pop takes events from
+/// the current bucket in order; when it is empty, a bitmap of non-empty buckets finds the next
+/// one (a scan of 64 buckets per word). Events beyond the window wait in a heap of (time,
+/// sequence, payload); when the window moves forward, those now inside it move into their
+/// buckets, before any event pushed later for the same time (which keeps FIFO). When the ring
+/// is empty the window jumps straight to the heap's earliest event.
+///
+/// # Cost and trade-offs
+///
+/// Push and pop are O(1) amortised for events within the window (device latencies and
+/// timeouts are seconds to tens of seconds) plus the bitmap scan over empty stretches; events
+/// further away pay the heap's O(log n) once. Memory: 8 bytes per pending event in the window
+/// plus about 1.5 MB of bucket headers; buckets keep their capacity, so a steady state
+/// allocates nothing. A jump to a far event is O(1); a long sparse stretch costs one word of
+/// bitmap per 64 ms.
+#[derive(Debug, Clone)]
+pub struct CalendarQueue {
+    buckets: Vec<Vec<u64>>,
+    /// One bit per bucket: non-empty.
+    occupied: Vec<u64>,
+    /// The time of the current bucket: the window is `[base_ms, base_ms + WINDOW)`.
+    base_ms: i64,
+    /// The events of `base_ms` being popped, and the position of the next one.
+    current: Vec<u64>,
+    current_pos: usize,
+    /// Events in `buckets`.
+    in_ring: usize,
+    far: BinaryHeap<Reverse<(i64, u64, u64)>>,
+    seq: u64,
+}
+
+impl Default for CalendarQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CalendarQueue {
+    /// An empty queue at time 0.
+    pub fn new() -> Self {
+        Self {
+            buckets: vec![Vec::new(); WINDOW],
+            occupied: vec![0; WINDOW / 64],
+            base_ms: 0,
+            current: Vec::new(),
+            current_pos: 0,
+            in_ring: 0,
+            far: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+
+    #[inline]
+    fn slot(at_ms: i64) -> usize {
+        (at_ms as u64 as usize) & MASK
+    }
+
+    #[inline]
+    fn put(&mut self, at_ms: i64, payload: u64) {
+        let s = Self::slot(at_ms);
+        self.buckets[s].push(payload);
+        self.occupied[s / 64] |= 1 << (s % 64);
+        self.in_ring += 1;
+    }
+
+    /// Moves far events that are now within the window into their buckets.
+    fn migrate(&mut self) {
+        let end = self.base_ms.saturating_add(WINDOW as i64);
+        while let Some(&Reverse((t, _, p))) = self.far.peek() {
+            if t >= end {
+                break;
+            }
+            self.far.pop();
+            self.put(t, p);
+        }
+    }
+
+    /// The distance in buckets from the current one to the next non-empty bucket (1..WINDOW),
+    /// if any bucket is non-empty.
+    fn next_occupied(&self) -> Option<usize> {
+        if self.in_ring == 0 {
+            return None;
+        }
+        let start = Self::slot(self.base_ms);
+        // Scan from the bucket after `start`, circularly; the current bucket is empty.
+        let words = self.occupied.len();
+        let pos = (start + 1) & MASK;
+        let mut w = pos / 64;
+        let mut mask = !0u64 << (pos % 64);
+        for _ in 0..=words {
+            let bits = self.occupied[w] & mask;
+            if bits != 0 {
+                let s = w * 64 + bits.trailing_zeros() as usize;
+                return Some((s + WINDOW - start) & MASK);
+            }
+            w = (w + 1) % words;
+            mask = !0;
+        }
+        unreachable!("in_ring > 0 but no bucket is occupied")
+    }
+}
+
+impl EventQueue for CalendarQueue {
+    #[inline]
+    fn push(&mut self, at_ms: i64, payload: u64) {
+        debug_assert!(
+            at_ms >= self.base_ms,
+            "time went back: {at_ms} < {}",
+            self.base_ms
+        );
+        if at_ms < self.base_ms.saturating_add(WINDOW as i64) {
+            self.put(at_ms, payload);
+        } else {
+            self.far.push(Reverse((at_ms, self.seq, payload)));
+            self.seq += 1;
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<(i64, u64)> {
+        loop {
+            if let Some(&p) = self.current.get(self.current_pos) {
+                self.current_pos += 1;
+                return Some((self.base_ms, p));
+            }
+            self.current.clear();
+            self.current_pos = 0;
+            let s = Self::slot(self.base_ms);
+            if !self.buckets[s].is_empty() {
+                // Events pushed for the current time while it was being popped.
+                std::mem::swap(&mut self.buckets[s], &mut self.current);
+                self.occupied[s / 64] &= !(1 << (s % 64));
+                self.in_ring -= self.current.len();
+                continue;
+            }
+            match self.next_occupied() {
+                Some(k) => self.base_ms += k as i64,
+                None => {
+                    let &Reverse((t, _, _)) = self.far.peek()?;
+                    self.base_ms = t;
+                }
+            }
+            self.migrate();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.in_ring + self.far.len() + (self.current.len() - self.current_pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain<Q: EventQueue>(q: &mut Q) -> Vec<(i64, u64)> {
+        std::iter::from_fn(|| q.pop()).collect()
+    }
+
+    #[test]
+    fn fifo_within_a_time_and_far_events() {
+        for far in [0i64, 10, WINDOW as i64, 3 * WINDOW as i64 + 5] {
+            let mut c = CalendarQueue::new();
+            let mut h = HeapQueue::new();
+            let pushes = [
+                (5 + far, 1),
+                (5 + far, 2),
+                (3, 3),
+                (5 + far, 4),
+                (WINDOW as i64 * 2 + far, 5),
+                (3, 6),
+            ];
+            for (t, p) in pushes {
+                c.push(t, p);
+                h.push(t, p);
+            }
+            assert_eq!(c.len(), 6);
+            let a = drain(&mut c);
+            assert_eq!(a, drain(&mut h));
+            assert_eq!(a[0], (3, 3));
+            assert_eq!(a[1], (3, 6));
+        }
+    }
+
+    #[test]
+    fn agrees_with_the_heap_on_a_hold_model() {
+        let mut c = CalendarQueue::new();
+        let mut h = HeapQueue::new();
+        let mut x: u64 = 12345;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..1000 {
+            let t = (next() % 100_000) as i64;
+            c.push(t, i);
+            h.push(t, i);
+        }
+        for i in 1000..20_000u64 {
+            let a = c.pop().unwrap();
+            assert_eq!(Some(a), h.pop());
+            let dt = match next() % 4 {
+                0 => 0,
+                1 => (next() % 10) as i64,
+                2 => (next() % 100_000) as i64,
+                _ => (next() % 1_000_000) as i64,
+            };
+            c.push(a.0 + dt, i);
+            h.push(a.0 + dt, i);
+            assert_eq!(c.len(), h.len());
+        }
+        assert_eq!(drain(&mut c), drain(&mut h));
+    }
+}
