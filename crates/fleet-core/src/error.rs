@@ -39,6 +39,17 @@ pub enum ErrorKind {
     InvalidValue(String),
     /// A required field is missing.
     MissingField(&'static str),
+    /// A field that the model knows but that is not allowed where it appears: a `template` on a
+    /// property entry, an `updateTwin` on a `scheduleDeviceMethod` job, an `end` on a schedule
+    /// that does not recur.
+    UnexpectedField(&'static str),
+    /// A twin property or tag name that IoT Hub would refuse.
+    InvalidPropertyName {
+        /// The offending name.
+        name: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
     /// A command that the run's current status does not allow (resume a running run, stop a
     /// finished one, rerun a running one). The run is unchanged.
     IllegalCommand {
@@ -110,6 +121,10 @@ impl fmt::Display for Error {
             ErrorKind::MixedData(m) => write!(f, "mixed data types: {m}"),
             ErrorKind::InvalidValue(m) => write!(f, "invalid value: {m}"),
             ErrorKind::MissingField(name) => write!(f, "missing required field `{name}`"),
+            ErrorKind::UnexpectedField(name) => write!(f, "field `{name}` is not allowed here"),
+            ErrorKind::InvalidPropertyName { name, reason } => {
+                write!(f, "invalid property name {name:?}: {reason}")
+            }
             ErrorKind::IllegalCommand { command, status } => {
                 write!(f, "cannot {command} a run that is {status}")
             }

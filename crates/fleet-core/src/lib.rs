@@ -56,6 +56,7 @@ mod batch;
 mod builder;
 mod config;
 mod error;
+pub mod model;
 mod percent;
 mod retry;
 mod run;
