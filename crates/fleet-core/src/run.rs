@@ -188,7 +188,8 @@ impl JobRun {
         &self.batches
     }
 
-    /// The batch being run, or `None` before start and after the last batch has started.
+    /// The batch being run (the last one included, while it runs), or `None` before start and
+    /// once the run is complete, cancelled or failed (even while stragglers are in flight).
     pub fn current_batch(&self) -> Option<u32> {
         (self.started_ms.is_some() && self.batch < self.plan.count()).then_some(self.batch)
     }
@@ -306,7 +307,8 @@ impl JobRun {
         }
         self.started_ms = Some(now_ms);
         self.set_status(RunStatus::Running, actions);
-        if let Some(duration_ms) = self.config.max_execution_ms {
+        // A run without targets completes at once and needs no deadline.
+        if let (Some(duration_ms), true) = (self.config.max_execution_ms, self.plan.total() > 0) {
             actions.push(Action::SetTimer {
                 at_ms: now_ms.saturating_add(duration_ms),
                 timer: Timer::Deadline,

@@ -413,7 +413,8 @@ impl Model {
                 } else {
                     self.started_at = Some(now);
                     self.set_status(RunStatus::Running, &mut x);
-                    if let Some(t) = self.cfg.deadline_ms {
+                    // A run without targets completes at once and asks for no deadline.
+                    if let (Some(t), true) = (self.cfg.deadline_ms, self.n > 0) {
                         x.timers.push((now + t, Timer::Deadline));
                     }
                     self.advance(now, &mut x);
@@ -1456,11 +1457,11 @@ proptest! {
         let mut actions = Vec::new();
         let mut run = d.run.clone();
         run.handle(1_000, Input::Start, &mut actions).unwrap();
-        let mut want = vec![Action::Status(RunStatus::Running)];
-        if let Some(ms) = cfg.deadline_ms {
-            want.push(Action::SetTimer { at_ms: 1_000 + ms, timer: Timer::Deadline });
-        }
-        want.push(Action::Status(RunStatus::Complete));
+        // No deadline timer: a run without targets completes at once.
+        let want = vec![
+            Action::Status(RunStatus::Running),
+            Action::Status(RunStatus::Complete),
+        ];
         prop_assert_eq!(actions, want);
         prop_assert!(run.is_settled());
         prop_assert_eq!(run.finished_ms(), Some(1_000));
