@@ -75,6 +75,70 @@ impl SimBuilder {
         }
     }
 
+    /// The reference rollout of DESIGN.md section 9, the workload of the performance targets:
+    /// `devices` generated devices of one template (ids `device-{:08}`); a job that sets a
+    /// writable property in batches of 10 %, with a job-wide cancellation threshold of 10 % and
+    /// a per-device timeout of 30 s; log-normal latency with a median of 2 s and sigma 0.5;
+    /// 1 % of the devices offline from the start (they time out); 2 % of the others fail.
+    pub fn reference_rollout(devices: u32, seed: u64) -> Self {
+        use fleet_core::{BatchSize, RunBuilder, Threshold};
+
+        use crate::behaviour::{BehaviourRule, Offline};
+        use crate::distribution::Distribution;
+        use crate::generator::TemplateShare;
+        use crate::operation::Operation;
+        use crate::template::{PropertySpec, Schema};
+
+        const TEMPLATE: &str = "dtmi:fleetsim:reference;1";
+        let template = TemplateSpec {
+            id: TEMPLATE.into(),
+            properties: vec![PropertySpec {
+                name: "setpoint".into(),
+                schema: Schema::Double,
+            }],
+            ..TemplateSpec::default()
+        };
+        let fleet = FleetSpec {
+            devices,
+            id_pattern: "device-{:08}".into(),
+            templates: vec![TemplateShare {
+                template: TEMPLATE.into(),
+                share: Some(1.0),
+                count: None,
+            }],
+            ..FleetSpec::default()
+        };
+        let behaviour = BehaviourSpec {
+            swarm: false,
+            rules: vec![BehaviourRule {
+                latency: Some(Distribution::Lognormal {
+                    median_ms: 2000.0,
+                    sigma: 0.5,
+                }),
+                offline: Some(Offline::Fraction(0.01)),
+                failure_probability: Some(0.02),
+                ..BehaviourRule::default()
+            }],
+        };
+        let run = RunBuilder::new()
+            .batch(BatchSize::percentage(10.0).expect("10 % is a valid batch"))
+            .threshold(Threshold::percentage(10.0, false).expect("10 % is a valid threshold"))
+            .device_timeout_ms(30_000);
+        let job = JobSpec::new(
+            "reference",
+            Operation::Property {
+                name: "setpoint".into(),
+                value: serde_json::json!(21.5),
+            },
+        )
+        .run(run);
+        Self::new(seed)
+            .templates(vec![template])
+            .fleet(fleet)
+            .behaviour(behaviour)
+            .job(job)
+    }
+
     /// Replaces the seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;

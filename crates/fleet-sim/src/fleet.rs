@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::generator::{pick, template_counts, FleetSpec, IdPattern};
 use crate::rng::{self, Purpose};
 use crate::template::TemplateSpec;
-use crate::util::column::{Column, NONE};
+use crate::util::column::{Columns, NONE};
 
 /// The template index of a device without a template.
 pub(crate) const NO_TEMPLATE: u16 = u16::MAX;
@@ -49,10 +49,10 @@ pub struct Fleet {
     templates: Vec<TemplateSpec>,
     template_of: Vec<u16>,
     flags: Vec<u8>,
-    pub(crate) tags: BTreeMap<String, Column>,
-    pub(crate) desired: BTreeMap<String, Column>,
-    pub(crate) reported: BTreeMap<String, Column>,
-    pub(crate) cloud: BTreeMap<String, Column>,
+    pub(crate) tags: Columns,
+    pub(crate) desired: Columns,
+    pub(crate) reported: Columns,
+    pub(crate) cloud: Columns,
     /// Writes of desired properties per device (`$version` = 1 + writes); empty until the first.
     desired_writes: Vec<u32>,
     /// Writes of reported properties per device (`$version` = 1 + writes); empty until the first.
@@ -228,7 +228,13 @@ impl Fleet {
         ] {
             for (k, v) in specs.iter().enumerate() {
                 let cumulative = v.cumulative();
-                let mut column = Column::default();
+                let columns = if purpose == Purpose::Tag {
+                    &mut fleet.tags
+                } else {
+                    &mut fleet.reported
+                };
+                let id = columns.id(&v.name);
+                let mut column = std::mem::take(columns.by_id(id));
                 let indices: Vec<u32> = v.values.iter().map(|w| column.intern(&w.value)).collect();
                 for i in 0..n {
                     let choice = if indices.len() == 1 {
@@ -246,7 +252,7 @@ impl Fleet {
                 } else {
                     &mut fleet.reported
                 };
-                columns.insert(v.name.clone(), column);
+                *columns.by_id(id) = column;
             }
         }
         Ok(fleet)
@@ -305,7 +311,8 @@ impl Fleet {
                 (&mut fleet.cloud, &d.cloud_properties),
             ] {
                 for (name, value) in map {
-                    let c = columns.entry(name.clone()).or_default();
+                    let id = columns.id(name);
+                    let c = columns.by_id(id);
                     let v = c.intern(value);
                     c.set(i, v, n);
                 }
@@ -327,10 +334,10 @@ impl Fleet {
             templates,
             template_of: Vec::new(),
             flags: Vec::new(),
-            tags: BTreeMap::new(),
-            desired: BTreeMap::new(),
-            reported: BTreeMap::new(),
-            cloud: BTreeMap::new(),
+            tags: Columns::default(),
+            desired: Columns::default(),
+            reported: Columns::default(),
+            cloud: Columns::default(),
             desired_writes: Vec::new(),
             reported_writes: Vec::new(),
         }
@@ -465,10 +472,10 @@ impl Fleet {
 
     /// An owned copy of device `index`'s state.
     pub fn snapshot(&self, index: u32) -> DeviceSnapshot {
-        let collect = |columns: &BTreeMap<String, Column>| {
+        let collect = |columns: &Columns| {
             columns
                 .iter()
-                .filter_map(|(name, c)| c.get(index).map(|v| (name.clone(), v.clone())))
+                .filter_map(|(name, c)| c.get(index).map(|v| (name.to_string(), v.clone())))
                 .collect()
         };
         DeviceSnapshot {
@@ -496,11 +503,7 @@ impl Fleet {
                     + keys.capacity() * 8
             }
         };
-        let columns = |m: &BTreeMap<String, Column>| -> usize {
-            m.iter()
-                .map(|(k, c)| k.capacity() + c.heap_bytes() + 64)
-                .sum()
-        };
+        let columns = |m: &Columns| m.heap_bytes();
         let templates: usize = self
             .templates
             .iter()
@@ -533,60 +536,46 @@ impl Fleet {
 
     // ----- writing (the simulator's job effects) -----
 
-    /// The column of desired property `name`, created if new.
-    pub(crate) fn desired_column(&mut self, name: &str) -> &mut Column {
-        self.desired.entry(name.to_string()).or_default()
-    }
-
-    /// Sets desired property values on device `index` and bumps its desired `$version` once.
-    pub(crate) fn write_desired(&mut self, index: u32, name: &str, value: u32) {
+    /// Sets desired property column `column` of device `index` to interned `value` and bumps
+    /// its desired `$version`.
+    #[inline]
+    pub(crate) fn write_desired(&mut self, index: u32, column: u32, value: u32) {
         let n = self.len();
-        if let Some(c) = self.desired.get_mut(name) {
-            c.set(index, value, n);
-        }
+        self.desired.by_id(column).set(index, value, n);
         bump(&mut self.desired_writes, index, n);
     }
 
-    /// Sets reported property `name` on device `index` to the interned value of the desired
-    /// column's `value` and bumps the reported `$version`.
-    pub(crate) fn write_reported(&mut self, index: u32, name: &str, value: &Value) {
+    /// Sets reported property column `column` of device `index` to interned `value` and bumps
+    /// its reported `$version`.
+    #[inline]
+    pub(crate) fn write_reported(&mut self, index: u32, column: u32, value: u32) {
         let n = self.len();
-        let c = self.reported.entry(name.to_string()).or_default();
-        let v = c.intern(value);
-        c.set(index, v, n);
+        self.reported.by_id(column).set(index, value, n);
         bump(&mut self.reported_writes, index, n);
     }
 
-    /// Merges a twin patch into device `index`: each tag or desired property set (a `null`
-    /// removes it); the desired `$version` is bumped once if `desired` is not empty.
-    pub(crate) fn patch_twin(
-        &mut self,
-        index: u32,
-        tags: &[(String, u32)],
-        desired: &[(String, u32)],
-    ) {
+    /// Merges an interned twin patch (see [`Fleet::intern_patch`]) into device `index`; the
+    /// desired `$version` is bumped once if `desired` is not empty.
+    pub(crate) fn patch_twin(&mut self, index: u32, tags: &[(u32, u32)], desired: &[(u32, u32)]) {
         let n = self.len();
-        for (name, v) in tags {
-            if let Some(c) = self.tags.get_mut(name) {
-                c.set(index, *v, n);
-            }
+        for &(c, v) in tags {
+            self.tags.by_id(c).set(index, v, n);
         }
-        for (name, v) in desired {
-            if let Some(c) = self.desired.get_mut(name) {
-                c.set(index, *v, n);
-            }
+        for &(c, v) in desired {
+            self.desired.by_id(c).set(index, v, n);
         }
         if !desired.is_empty() {
             bump(&mut self.desired_writes, index, n);
         }
     }
 
-    /// Interns a patch (`null` becomes [`NONE`]) into the columns of `tags` or `desired`.
+    /// Interns a patch of tags or desired properties: (column id, value index) per entry, a
+    /// `null` becoming [`NONE`] (removal).
     pub(crate) fn intern_patch(
         &mut self,
         desired: bool,
         patch: &Map<String, Value>,
-    ) -> Vec<(String, u32)> {
+    ) -> Vec<(u32, u32)> {
         let columns = if desired {
             &mut self.desired
         } else {
@@ -595,34 +584,50 @@ impl Fleet {
         patch
             .iter()
             .map(|(name, value)| {
-                let c = columns.entry(name.clone()).or_default();
+                let id = columns.id(name);
+                let c = columns.by_id(id);
                 let v = if value.is_null() {
                     NONE
                 } else {
                     c.intern(value)
                 };
-                (name.clone(), v)
+                (id, v)
             })
             .collect()
     }
 
-    /// Stores a cloud property value.
-    pub(crate) fn write_cloud(&mut self, index: u32, name: &str, value: u32) {
-        let n = self.len();
-        if let Some(c) = self.cloud.get_mut(name) {
-            c.set(index, value, n);
-        }
+    /// Interns `value` into the column `name` of the desired (`Desired`), reported or cloud
+    /// properties, creating the column if new. Returns (column id, value index).
+    pub(crate) fn intern(&mut self, kind: ColumnKind, name: &str, value: &Value) -> (u32, u32) {
+        let columns = match kind {
+            ColumnKind::Desired => &mut self.desired,
+            ColumnKind::Reported => &mut self.reported,
+            ColumnKind::Cloud => &mut self.cloud,
+        };
+        let id = columns.id(name);
+        (id, columns.by_id(id).intern(value))
     }
 
-    /// The column of cloud property `name`, created if new.
-    pub(crate) fn cloud_column(&mut self, name: &str) -> &mut Column {
-        self.cloud.entry(name.to_string()).or_default()
+    /// Stores interned cloud property `value` in column `column` of device `index`.
+    #[inline]
+    pub(crate) fn write_cloud(&mut self, index: u32, column: u32, value: u32) {
+        let n = self.len();
+        self.cloud.by_id(column).set(index, value, n);
     }
 
     /// Migrates device `index` to template `template`.
+    #[inline]
     pub(crate) fn set_template(&mut self, index: u32, template: u16) {
         self.template_of[index as usize] = template;
     }
+}
+
+/// Which property columns [`Fleet::intern`] writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnKind {
+    Desired,
+    Reported,
+    Cloud,
 }
 
 fn bump(writes: &mut Vec<u32>, index: u32, n: u32) {

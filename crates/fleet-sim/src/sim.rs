@@ -7,7 +7,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use crate::behaviour::{Behaviour, Flapping};
-use crate::fleet::{Fleet, NO_TEMPLATE};
+use crate::fleet::{ColumnKind, Fleet, NO_TEMPLATE};
 use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::job::{JobCommand, JobSpec};
 use crate::operation::Operation;
@@ -89,16 +89,16 @@ fn outcome_of(reason: u8) -> Outcome {
 #[derive(Debug, Clone)]
 enum Op {
     Property {
-        name: String,
-        value: Value,
-        /// The interned value in the desired column.
-        desired: u32,
+        /// Column and interned value in the desired properties.
+        desired: (u32, u32),
+        /// Column and interned value in the reported properties.
+        reported: (u32, u32),
         /// Per template index: reason code if the template refuses it, else 0.
         check: Vec<u8>,
     },
     CloudProperty {
-        name: String,
-        value: u32,
+        /// Column and interned value in the cloud properties.
+        value: (u32, u32),
         check: Vec<u8>,
     },
     Command {
@@ -111,8 +111,8 @@ enum Op {
         template: Option<u16>,
     },
     UpdateTwin {
-        tags: Vec<(String, u32)>,
-        desired: Vec<(String, u32)>,
+        tags: Vec<(u32, u32)>,
+        desired: Vec<(u32, u32)>,
     },
     Method {
         /// Per template index: whether the template lacks the method.
@@ -132,17 +132,15 @@ impl Op {
         };
         match op {
             Operation::Property { name, value } => Op::Property {
-                name: name.clone(),
-                value: value.clone(),
-                desired: fleet.desired_column(name).intern(value),
+                desired: fleet.intern(ColumnKind::Desired, name, value),
+                reported: fleet.intern(ColumnKind::Reported, name, value),
                 check: templates
                     .iter()
                     .map(|t| schema_check(t.property(name), value))
                     .collect(),
             },
             Operation::CloudProperty { name, value } => Op::CloudProperty {
-                name: name.clone(),
-                value: fleet.cloud_column(name).intern(value),
+                value: fleet.intern(ColumnKind::Cloud, name, value),
                 check: templates
                     .iter()
                     .map(|t| schema_check(t.cloud_property(name), value))
@@ -641,9 +639,12 @@ impl Simulation {
     fn answer(&mut self, j: usize, target: u32, attempt: u8, reason: u8) {
         // The fleet sees the device's answer even when the run no longer waits for it.
         if reason == OK {
-            if let Op::Property { name, value, .. } = &self.jobs[j].op {
+            if let Op::Property {
+                reported: (c, v), ..
+            } = self.jobs[j].op
+            {
                 let d = self.jobs[j].device(target);
-                self.fleet.write_reported(d, name, value);
+                self.fleet.write_reported(d, c, v);
             }
         }
         if !self.in_flight(j, target, attempt) {
@@ -707,13 +708,12 @@ impl Simulation {
         let template = self.fleet.template_of(d);
         match &job.op {
             Op::CloudProperty {
-                name,
-                value,
+                value: (c, v),
                 check: table,
             } => {
                 let r = check(table, template);
                 if r == OK {
-                    self.fleet.write_cloud(d, name, *value);
+                    self.fleet.write_cloud(d, *c, *v);
                 }
                 self.schedule_answer(j, target, attempt, now, r)
             }
@@ -741,14 +741,11 @@ impl Simulation {
                 if r != OK {
                     return self.schedule_answer(j, target, attempt, now, r);
                 }
-                let desired = *desired;
+                let (c, v) = *desired;
                 let Some(send) = self.grant(Throttle::TwinUpdates, 1) else {
                     return self.schedule_answer(j, target, attempt, now, Reason::Throttled as u8);
                 };
-                let Op::Property { name, .. } = &self.jobs[j].op else {
-                    unreachable!()
-                };
-                self.fleet.write_desired(d, name, desired);
+                self.fleet.write_desired(d, c, v);
                 self.device_property(j, target, attempt, d, send)
             }
             Op::Command {

@@ -11,7 +11,7 @@
 //! its JSON text. A column with a distinct value per device (serial numbers) still works, at
 //! the cost of one interned `Value` per device.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -111,6 +111,54 @@ impl Column {
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.cells.capacity() * 4 + self.table.heap_bytes()
+    }
+}
+
+/// Named columns (the tags, or the desired properties, of a fleet), each addressed by a stable
+/// `u32` id so that the hot path never looks a name up. Names are kept in a `BTreeMap`, so
+/// listings are in name order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Columns {
+    names: BTreeMap<String, u32>,
+    columns: Vec<Column>,
+}
+
+impl Columns {
+    /// The column named `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&Column> {
+        self.names.get(name).map(|&id| &self.columns[id as usize])
+    }
+
+    /// The id of column `name`, created empty if new.
+    pub(crate) fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.names.get(name) {
+            return id;
+        }
+        let id = self.columns.len() as u32;
+        self.columns.push(Column::default());
+        self.names.insert(name.to_string(), id);
+        id
+    }
+
+    /// The column with id `id`.
+    #[inline]
+    pub(crate) fn by_id(&mut self, id: u32) -> &mut Column {
+        &mut self.columns[id as usize]
+    }
+
+    /// The columns in name order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Column)> {
+        self.names
+            .iter()
+            .map(|(name, &id)| (name.as_str(), &self.columns[id as usize]))
+    }
+
+    /// Approximate heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.iter()
+            .map(|(name, c)| name.len() + 64 + c.heap_bytes())
+            .sum::<usize>()
+            + self.columns.capacity() * std::mem::size_of::<Column>()
     }
 }
 
