@@ -405,10 +405,11 @@ fn swarm_rule(rule: &BehaviourRule, i: usize, seed: u64) -> BehaviourRule {
             &mut r.failure_probability,
             &mut r.reject_probability,
             &mut r.crash_probability,
-        ] {
-            if let Some(p) = p {
-                *p /= total;
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *p /= total;
         }
     }
     r

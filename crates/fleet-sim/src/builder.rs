@@ -25,6 +25,7 @@ use crate::template::TemplateSpec;
 /// | `command` | none |
 /// | `until_ms` | none: run until no event is left |
 /// | `series_samples` | 500 samples per job's time series |
+/// | `record_events` | false |
 ///
 /// ```
 /// use fleet_sim::{FleetSpec, JobSpec, Operation, SimBuilder, TemplateSpec, PropertySpec, Schema};
@@ -56,6 +57,7 @@ pub struct SimBuilder {
     pub(crate) commands: Vec<(i64, String, JobCommand)>,
     pub(crate) until_ms: Option<i64>,
     pub(crate) series_samples: usize,
+    pub(crate) record_events: bool,
 }
 
 impl SimBuilder {
@@ -72,6 +74,7 @@ impl SimBuilder {
             commands: Vec::new(),
             until_ms: None,
             series_samples: 500,
+            record_events: false,
         }
     }
 
@@ -202,6 +205,13 @@ impl SimBuilder {
         self
     }
 
+    /// Records every processed event in [`crate::SimResult::events`] (memory grows with the
+    /// number of events: for tests, debugging and small scenarios).
+    pub fn record_events(mut self, record: bool) -> Self {
+        self.record_events = record;
+        self
+    }
+
     /// Validates everything and builds the simulation. The error names the field
     /// (`jobs[1].operation.response_timeout_ms`, `behaviour.rules[0].latency.sigma`).
     pub fn build(self) -> Result<Simulation> {
@@ -270,6 +280,7 @@ impl SimBuilder {
             commands,
             self.until_ms,
             self.series_samples,
+            self.record_events,
         ))
     }
 }

@@ -98,7 +98,7 @@ impl PartialEq<&str> for DeviceId<'_> {
     fn eq(&self, other: &&str) -> bool {
         match self.0 {
             IdRepr::Str(s) => s == *other,
-            IdRepr::Pattern(..) => self.to_string() == *other,
+            IdRepr::Pattern(p, n) => p.number_of(other) == Some(n),
         }
     }
 }

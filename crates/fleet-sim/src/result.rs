@@ -32,6 +32,10 @@ pub struct SimResult {
     pub swarm: Option<Vec<SwarmDraw>>,
     /// One entry per job, in the order they were added.
     pub jobs: Vec<JobResult>,
+    /// Every event processed, in order, if recording was asked for
+    /// ([`crate::SimBuilder::record_events`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<TraceEvent>>,
     #[serde(skip)]
     pub(crate) fleet: Fleet,
 }
@@ -158,6 +162,27 @@ pub struct Sample {
     pub failed: u32,
     /// Cancelled devices.
     pub cancelled: u32,
+}
+
+/// One processed event, as recorded with [`crate::SimBuilder::record_events`] (the same
+/// events, in the same order, that the trace hash folds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TraceEvent {
+    /// When.
+    pub at_ms: i64,
+    /// `start` (a job submitted), `answer` (a device's or the hub's answer),
+    /// `device_timeout`, `deadline` or `command`.
+    pub kind: &'static str,
+    /// Index of the job in [`SimResult::jobs`].
+    pub job: u16,
+    /// The target index within the job's run (`answer`, `device_timeout`), or the command's
+    /// index (`command`).
+    pub device: u32,
+    /// The attempt (`answer`, `device_timeout`).
+    pub attempt: u8,
+    /// For an answer: `succeeded` or the [`Reason`] word.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
 }
 
 /// A command sent to a run and its fate.

@@ -11,7 +11,9 @@ use crate::fleet::{ColumnKind, Fleet, NO_TEMPLATE};
 use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::job::{JobCommand, JobSpec};
 use crate::operation::Operation;
-use crate::result::{BatchRow, CommandRow, DeviceResults, JobResult, Reason, SimResult, TripRow};
+use crate::result::{
+    BatchRow, CommandRow, DeviceResults, JobResult, Reason, SimResult, TraceEvent, TripRow,
+};
 use crate::rng::{self, unit_f64, Purpose};
 use crate::selector::TargetSpec;
 use crate::template::Schema;
@@ -264,6 +266,8 @@ pub struct Simulation {
     now_ms: i64,
     events: u64,
     trace: Trace,
+    /// The processed events, when recording is on.
+    log: Option<Vec<TraceEvent>>,
     actions: Vec<Action>,
     /// Devices that crashed, and until when they are offline. Ordered, never iterated for
     /// results.
@@ -286,6 +290,7 @@ impl Simulation {
         commands: Vec<(i64, usize, JobCommand)>,
         until_ms: Option<i64>,
         series_samples: usize,
+        record_events: bool,
     ) -> Self {
         let jobs: Vec<Job> = jobs
             .iter()
@@ -336,6 +341,7 @@ impl Simulation {
             now_ms: 0,
             events: 0,
             trace: Trace::new(seed),
+            log: record_events.then(Vec::new),
             actions: Vec::new(),
             crashed_until: BTreeMap::new(),
             flap_cursor: HashMap::new(),
@@ -416,6 +422,9 @@ impl Simulation {
         self.now_ms = at_ms;
         self.events += 1;
         self.trace.event(at_ms, payload);
+        if let Some(log) = &mut self.log {
+            log.push(TraceEvent::decode(at_ms, payload));
+        }
         for job in &mut self.jobs {
             if job.series.next_ms < at_ms {
                 if let Some(run) = &job.run {
@@ -489,6 +498,7 @@ impl Simulation {
                 .map_or(now, |u| if self.held.is_some() { u } else { now }),
             hub: self.hub_limits,
             swarm: self.behaviour.swarm.clone(),
+            events: self.log.take(),
             jobs,
             fleet: self.fleet,
         }
@@ -1040,6 +1050,31 @@ fn job_result(job: Job) -> JobResult {
             attempts: (0..n).map(|d| run.attempts(d)).collect(),
             reasons: job.reasons,
         },
+    }
+}
+
+impl TraceEvent {
+    fn decode(at_ms: i64, payload: u64) -> Self {
+        let (kind, reason, attempt, job, device) = unpack(payload);
+        let kind = match kind {
+            KIND_START => "start",
+            KIND_ANSWER => "answer",
+            KIND_TIMEOUT => "device_timeout",
+            KIND_DEADLINE => "deadline",
+            _ => "command",
+        };
+        let outcome = (kind == "answer").then(|| match Reason::from_u8(reason) {
+            None => "succeeded",
+            Some(r) => r.as_str(),
+        });
+        Self {
+            at_ms,
+            kind,
+            job,
+            device,
+            attempt,
+            outcome,
+        }
     }
 }
 

@@ -1,0 +1,10 @@
+//! Integration tests of fleet-sim: one test binary, one module per concern.
+
+mod common;
+mod determinism;
+mod faults;
+mod hub;
+mod memory;
+mod operations;
+mod props;
+mod validation;
