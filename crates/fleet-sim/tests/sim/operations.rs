@@ -416,3 +416,47 @@ fn the_series_starts_at_the_start_and_ends_with_the_final_counts() {
         .windows(2)
         .all(|w| w[0].at_ms < w[1].at_ms && w[0].succeeded <= w[1].succeeded));
 }
+
+#[test]
+fn progress_is_reported_every_n_events_and_at_the_end() {
+    let sim = SimBuilder::new(1)
+        .templates(templates())
+        .fleet(thermostats(1000))
+        .job(set_temp("j", 1.0))
+        .build()
+        .unwrap();
+    let mut seen = Vec::new();
+    let r = sim.run_with_progress(100, &mut |p| seen.push(*p));
+    assert_eq!(r.events_processed, 1001);
+    assert_eq!(seen.len(), 11);
+    assert!(seen
+        .windows(2)
+        .all(|w| w[0].events_processed < w[1].events_processed));
+    let last = seen.last().unwrap();
+    assert_eq!((last.devices_total, last.devices_terminal), (1000, 1000));
+    assert_eq!((last.jobs_total, last.jobs_settled), (1, 1));
+}
+
+#[test]
+fn a_horizon_stops_the_simulation_with_the_job_running() {
+    let r = SimBuilder::new(1)
+        .templates(templates())
+        .fleet(thermostats(10))
+        .behaviour(behaviour(
+            json!({"rules": [{"latency": {"type": "uniform", "min_ms": 0, "max_ms": 10000}}]}),
+        ))
+        .job(set_temp("j", 1.0))
+        .until_ms(5000)
+        .build()
+        .unwrap()
+        .run();
+    let job = &r.jobs[0];
+    assert_eq!(job.status, "running");
+    assert_eq!(r.end_ms, 5000);
+    assert!(
+        job.counts.in_flight > 0 && job.counts.succeeded > 0,
+        "{:?}",
+        job.counts
+    );
+    assert_eq!(job.finished_ms, None);
+}
