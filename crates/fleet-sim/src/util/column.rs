@@ -2,11 +2,14 @@
 //!
 //! # Representation and trade-offs
 //!
-//! A [`Column`] holds one `u32` per device: an index into the column's [`Interner`], or
-//! [`NONE`] when the device has no value. Fleets have few distinct values per tag or property
-//! (a job writes the same value to every target), so a million devices with a tag cost 4 MB
-//! plus a handful of interned values, where a `HashMap` per device would cost hundreds of bytes
-//! each. The per-device vector is allocated on the first write, so a property that no job
+//! A [`Column`] holds one small integer per device: an index into the column's [`Interner`],
+//! or "none" when the device has no value. The integers are one byte wide while the column has
+//! fewer than 255 distinct values, and widen to two and then four bytes when it gets more
+//! ([`Cells`]). Fleets have few distinct values per tag or property (a job writes the same value
+//! to every target), so a million devices with a tag cost 1 MB plus a handful of interned
+//! values, where a `HashMap` per device would cost hundreds of bytes each; narrow cells also
+//! keep the simulator's random accesses (acknowledgements arrive in random device order) in
+//! cache. The per-device vector is allocated on the first write, so a property that no job
 //! touches costs nothing. Reading and writing are O(1); interning a new value is one hash of
 //! its JSON text. A column with a distinct value per device (serial numbers) still works, at
 //! the cost of one interned `Value` per device.
@@ -66,7 +69,7 @@ impl Interner {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Column {
     /// Per device; empty until the first write.
-    cells: Vec<u32>,
+    cells: Cells,
     table: Interner,
 }
 
@@ -74,7 +77,7 @@ impl Column {
     /// The value index of `device`, or [`NONE`].
     #[inline]
     pub(crate) fn index(&self, device: u32) -> u32 {
-        self.cells.get(device as usize).copied().unwrap_or(NONE)
+        self.cells.get(device)
     }
 
     /// The value of `device`.
@@ -99,18 +102,101 @@ impl Column {
     /// size, used to allocate the cells on the first write.
     #[inline]
     pub(crate) fn set(&mut self, device: u32, index: u32, devices: u32) {
-        if self.cells.is_empty() {
-            if index == NONE {
-                return;
-            }
-            self.cells = vec![NONE; devices as usize];
-        }
-        self.cells[device as usize] = index;
+        self.cells.set(device, index, devices);
     }
 
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.cells.capacity() * 4 + self.table.heap_bytes()
+        self.cells.heap_bytes() + self.table.heap_bytes()
+    }
+}
+
+/// Per-device value indices, as narrow as the largest index allows: `u8` below 255, `u16` below
+/// 65,535, else `u32`; the largest value of each width means "none". Widening copies the vector
+/// once (O(N)), which happens at most twice per column.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Cells {
+    /// Not allocated: every device has no value.
+    #[default]
+    Empty,
+    /// One byte per device.
+    U8(Vec<u8>),
+    /// Two bytes per device.
+    U16(Vec<u16>),
+    /// Four bytes per device.
+    U32(Vec<u32>),
+}
+
+impl Cells {
+    #[inline]
+    fn get(&self, device: u32) -> u32 {
+        let d = device as usize;
+        match self {
+            Self::Empty => NONE,
+            Self::U8(v) => match v.get(d) {
+                Some(&x) if x != u8::MAX => u32::from(x),
+                _ => NONE,
+            },
+            Self::U16(v) => match v.get(d) {
+                Some(&x) if x != u16::MAX => u32::from(x),
+                _ => NONE,
+            },
+            Self::U32(v) => v.get(d).copied().unwrap_or(NONE),
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, device: u32, index: u32, devices: u32) {
+        let d = device as usize;
+        match self {
+            Self::U8(v) if index < u32::from(u8::MAX) || index == NONE => {
+                v[d] = if index == NONE { u8::MAX } else { index as u8 };
+            }
+            Self::U16(v) if index < u32::from(u16::MAX) || index == NONE => {
+                v[d] = if index == NONE {
+                    u16::MAX
+                } else {
+                    index as u16
+                };
+            }
+            Self::U32(v) => v[d] = index,
+            Self::Empty if index == NONE => {}
+            _ => {
+                self.widen(index, devices);
+                self.set(device, index, devices);
+            }
+        }
+    }
+
+    /// Reallocates wide enough for `index`.
+    #[cold]
+    fn widen(&mut self, index: u32, devices: u32) {
+        let n = devices as usize;
+        let get = |c: &Self, d: usize| c.get(d as u32);
+        *self = if index < u32::from(u8::MAX) {
+            debug_assert!(matches!(self, Self::Empty));
+            Self::U8(vec![u8::MAX; n])
+        } else if index < u32::from(u16::MAX) {
+            Self::U16(
+                (0..n)
+                    .map(|d| match get(self, d) {
+                        NONE => u16::MAX,
+                        x => x as u16,
+                    })
+                    .collect(),
+            )
+        } else {
+            Self::U32((0..n).map(|d| get(self, d)).collect())
+        };
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Self::Empty => 0,
+            Self::U8(v) => v.capacity(),
+            Self::U16(v) => v.capacity() * 2,
+            Self::U32(v) => v.capacity() * 4,
+        }
     }
 }
 
@@ -181,5 +267,30 @@ mod tests {
         assert_eq!(c.get(5), None);
         assert_eq!(c.lookup(&json!("us")), Some(b));
         assert_eq!(c.lookup(&json!("asia")), None);
+    }
+
+    #[test]
+    fn cells_widen_and_keep_their_values() {
+        let mut c = Column::default();
+        let n = 400;
+        let first = c.intern(&json!(0));
+        c.set(0, first, n);
+        c.set(1, NONE, n);
+        assert!(matches!(c.cells, Cells::U8(_)));
+        for i in 1..300u32 {
+            let v = c.intern(&json!(i));
+            c.set(i, v, n);
+        }
+        assert!(matches!(c.cells, Cells::U16(_)));
+        for i in 0..300u32 {
+            assert_eq!(c.get(i), Some(&json!(i)), "{i}");
+        }
+        assert_eq!(c.get(350), None);
+        c.set(5, NONE, n);
+        assert_eq!(c.get(5), None);
+        c.set(6, 70_000, n);
+        assert!(matches!(c.cells, Cells::U32(_)));
+        assert_eq!(c.index(6), 70_000);
+        assert_eq!(c.get(7), Some(&json!(7)));
     }
 }
