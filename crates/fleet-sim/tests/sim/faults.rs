@@ -151,3 +151,48 @@ fn a_correlated_fault_fails_a_whole_subset_and_trips_the_threshold() {
     assert_eq!((trip.batch, trip.limit, trip.failures), (0, 50, 50));
     assert_eq!(job.counts.cancelled, n - 1000);
 }
+
+#[test]
+fn later_rules_override_the_fields_they_set() {
+    let f = fleet(json!([
+        {"id": "a", "template": THERMOSTAT, "tags": {"ring": 0}},
+        {"id": "b", "template": THERMOSTAT, "tags": {"ring": 1}},
+        {"id": "c", "template": SENSOR, "tags": {"ring": 1}}
+    ]));
+    let ring1 = Selector {
+        tags: [("ring".to_string(), json!(1))].into(),
+        ..Selector::default()
+    };
+    assert!(!ring1.matches(&f, 0));
+    assert!(ring1.matches(&f, 1) && ring1.matches(&f, 2));
+    let sensor = Selector {
+        template: Some(SENSOR.into()),
+        ..Selector::default()
+    };
+    assert!(sensor.matches(&f, 2) && !sensor.matches(&f, 1));
+    // Everything fails; ring 1 does not; but its latency is still the first rule's.
+    let rules = behaviour(json!({"rules": [
+        {"failure_probability": 1.0, "latency": {"type": "fixed", "ms": 700}},
+        {"selector": {"tags": {"ring": 1}}, "failure_probability": 0.0}
+    ]}));
+    let r = SimBuilder::new(1)
+        .with_fleet(f)
+        .behaviour(rules)
+        .record_events(true)
+        .job(JobSpec::new(
+            "m",
+            Operation::DeviceMethod {
+                name: "reboot".into(),
+                payload: json!(null),
+                response_timeout_ms: 5000,
+                connect_timeout_ms: 0,
+            },
+        ))
+        .build()
+        .unwrap()
+        .run();
+    assert_eq!(fate(&r, "a").1, Some("device_error"));
+    assert_eq!(fate(&r, "b").0, fleet_core::DeviceState::Succeeded);
+    assert_eq!(fate(&r, "c").1, Some("not_in_template"));
+    assert_eq!(answered_at(&r, 0, 1), Some(700));
+}
