@@ -1,1 +1,3 @@
+//! End-to-end tests of the `fleetsim` command line: one test binary, modules inside.
 
+mod cli;

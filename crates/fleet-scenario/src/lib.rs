@@ -1,0 +1,21 @@
+//! fleet-scenario: fleetsim's scenario files, expectations and reports.
+//!
+//! A scenario states a fleet, its behaviour and faults, an optional IoT Hub model, jobs pasted
+//! as the APIs take them, and `expect` assertions on the outcome. [`Scenario::load`] reads and
+//! validates one (TOML or JSON, errors naming file, line and field); [`run`] simulates it with
+//! `fleet-sim` and checks the expectations; the [`report`] module renders the result as text,
+//! JSON, HTML and CSV.
+
+#![deny(missing_docs)]
+
+mod error;
+pub mod expect;
+pub mod report;
+mod run;
+mod scenario;
+pub mod source;
+
+pub use error::{Error, ErrorKind, Result};
+pub use run::{run, RunOptions};
+pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};
+pub use source::Format;

@@ -1,0 +1,128 @@
+//! The HTML report: one self-contained file (inline SVG charts, no scripts, no external assets).
+
+use std::fmt::Write;
+
+use super::{chart, duration, Report};
+
+/// The report as one self-contained HTML page.
+pub fn render(report: &Report) -> String {
+    let r = &report.result;
+    let mut out = String::new();
+    let title = escape(&report.scenario);
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} - fleetsim</title>\n<style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
+    );
+    let _ = writeln!(
+        out,
+        "<p>{} devices &middot; seed {} &middot; virtual time {} &middot; trace <code>{}</code> &middot; {} events in {:.3} s wall</p>",
+        report.devices,
+        report.seed,
+        duration(r.end_ms),
+        r.trace_hash,
+        r.events_processed,
+        report.wall_s
+    );
+    if !report.expectations.is_empty() {
+        let verdict = if report.passed { "pass" } else { "fail" };
+        let _ = writeln!(
+            out,
+            "<h2>Expectations: <span class=\"{verdict}\">{verdict}</span></h2>\n<table><tr><th>job</th><th>check</th><th>expected</th><th>actual</th><th></th></tr>"
+        );
+        for c in &report.expectations {
+            let mark = if c.passed { "pass" } else { "fail" };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{mark}\">{mark}</td></tr>",
+                escape(&c.job),
+                escape(&c.what),
+                escape(&c.expected),
+                escape(&c.actual)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    for (i, job) in r.jobs.iter().enumerate() {
+        let c = &job.counts;
+        let _ = writeln!(
+            out,
+            "<h2>Job {} ({}): {}</h2>\n<p>{} devices: {} succeeded, {} failed, {} cancelled; took {}</p>",
+            escape(&job.id),
+            job.operation,
+            job.status,
+            c.total,
+            c.succeeded,
+            c.failed,
+            c.cancelled,
+            job.duration_ms.map_or("-".to_string(), duration)
+        );
+        if let Some(t) = job.threshold_trip {
+            let _ = writeln!(
+                out,
+                "<p class=\"fail\">Cancellation threshold tripped in batch {} at {}: {} failures reached the limit of {}.</p>",
+                t.batch + 1,
+                duration(t.at_ms),
+                t.failures,
+                t.limit
+            );
+        }
+        let threshold = report.thresholds.get(i).and_then(Option::as_ref);
+        if let Some(svg) = chart::svg(job, threshold) {
+            out.push_str("<figure>");
+            out.push_str(&svg);
+            out.push_str("<figcaption>Stacked device states over virtual time; vertical lines mark batch starts.</figcaption></figure>\n");
+        }
+        out.push_str("<table><tr><th>batch</th><th>devices</th><th>start</th><th>end</th><th>succeeded</th><th>failed</th><th>cancelled</th></tr>\n");
+        let time = |t: Option<i64>| t.map_or("-".to_string(), duration);
+        for b in &job.batches {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                b.index + 1,
+                b.size,
+                time(b.started_ms),
+                time(b.finished_ms),
+                b.succeeded,
+                b.failed,
+                b.cancelled
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}\
+th{background:#f4f4f4}.pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}\
+figure{margin:1em 0}figcaption{color:#666;font-size:90%}";
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Reports of a scenario run: a terminal summary ([`text`]), JSON ([`Report::to_json`], schema in
+//! `docs/report-format.md`), a self-contained HTML page with a chart ([`html`]) and per-device
+//! CSV ([`csv`]).
+
+mod chart;
+pub mod csv;
+pub mod html;
+pub mod text;
+
+use fleet_core::Threshold;
+use fleet_sim::SimResult;
+use serde::Serialize;
+
+use crate::expect::Check;
+use crate::scenario::Scenario;
+
+/// The version of the JSON report's schema; it changes only when a field changes meaning or
+/// goes away (fields may be added).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run produced: the simulator's result, the expectation checks and timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The version of fleetsim that made the report.
+    pub fleetsim_version: &'static str,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file, if it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The seed of the run.
+    pub seed: u64,
+    /// Devices in the fleet.
+    pub devices: u32,
+    /// Wall-clock seconds the run took (the only field that varies between identical runs).
+    pub wall_s: f64,
+    /// Simulation events processed per wall-clock second.
+    pub events_per_s: f64,
+    /// Whether every expectation held.
+    pub passed: bool,
+    /// Each expectation check, in file order.
+    pub expectations: Vec<Check>,
+    /// The simulator's result: `trace_hash`, `events_processed`, `end_ms` and `jobs`.
+    #[serde(flatten)]
+    pub result: SimResult,
+    /// Each job's cancellation threshold, as `(per_batch, limit for the whole run or for a
+    /// full batch)`, for charts.
+    #[serde(skip)]
+    pub thresholds: Vec<Option<Threshold>>,
+}
+
+impl Report {
+    /// Assembles a report.
+    pub fn new(
+        scenario: &Scenario,
+        seed: u64,
+        devices: u32,
+        wall_s: f64,
+        result: SimResult,
+        expectations: Vec<Check>,
+    ) -> Self {
+        let events_per_s = if wall_s > 0.0 {
+            result.events_processed as f64 / wall_s
+        } else {
+            0.0
+        };
+        Self {
+            schema_version: SCHEMA_VERSION,
+            fleetsim_version: env!("CARGO_PKG_VERSION"),
+            scenario: scenario.name(),
+            file: scenario.path.as_ref().map(|p| p.display().to_string()),
+            seed,
+            devices,
+            wall_s,
+            events_per_s,
+            passed: expectations.iter().all(|c| c.passed),
+            expectations,
+            result,
+            thresholds: scenario.thresholds.clone(),
+        }
+    }
+
+    /// The report as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+
+    /// The checks that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.expectations.iter().filter(|c| !c.passed)
+    }
+}
+
+/// Virtual milliseconds as `1h02m03.4s`, `2m05.0s` or `4.25s`.
+pub(crate) fn duration(ms: i64) -> String {
+    let s = ms as f64 / 1000.0;
+    if s < 60.0 {
+        format!("{s:.2}s")
+    } else if s < 3600.0 {
+        format!("{}m{:04.1}s", (s / 60.0).floor(), s % 60.0)
+    } else {
+        format!(
+            "{}h{:02}m{:04.1}s",
+            (s / 3600.0).floor(),
+            ((s % 3600.0) / 60.0).floor() as u32,
+            s % 60.0
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(4_250), "4.25s");
+        assert_eq!(duration(125_000), "2m05.0s");
+        assert_eq!(duration(3_723_400), "1h02m03.4s");
+    }
+}

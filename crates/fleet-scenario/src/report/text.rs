@@ -1,0 +1,126 @@
+//! The terminal summary.
+
+use std::fmt::Write;
+
+use super::{duration, Report};
+
+/// The report as text for a terminal: per job its status, counts, duration, a per-batch table
+/// and the threshold trip; then the expectations; then the seed, trace hash and speed.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let r = &report.result;
+    let _ = writeln!(
+        out,
+        "{}: {} devices, seed {}, virtual time {}",
+        report.scenario,
+        report.devices,
+        report.seed,
+        duration(r.end_ms)
+    );
+    for job in &r.jobs {
+        let c = &job.counts;
+        let _ = writeln!(out, "\njob {} ({}): {}", job.id, job.operation, job.status);
+        let _ = writeln!(
+            out,
+            "  devices {}: succeeded {}, failed {}, cancelled {}, pending {}, in flight {}",
+            c.total, c.succeeded, c.failed, c.cancelled, c.pending, c.in_flight
+        );
+        match (job.started_ms, job.duration_ms) {
+            (Some(start), Some(d)) => {
+                let _ = writeln!(
+                    out,
+                    "  started at {}, took {} of virtual time",
+                    duration(start),
+                    duration(d)
+                );
+            }
+            (Some(start), None) => {
+                let _ = writeln!(out, "  started at {}, not finished", duration(start));
+            }
+            _ => {
+                let _ = writeln!(out, "  never started");
+            }
+        }
+        if job.queued_ms > 0 {
+            let _ = writeln!(
+                out,
+                "  waited {} for a job slot on the hub",
+                duration(job.queued_ms)
+            );
+        }
+        if let Some(trip) = job.threshold_trip {
+            let _ = writeln!(
+                out,
+                "  cancellation threshold tripped in batch {} at {}: {} failures reached the limit of {}",
+                trip.batch + 1,
+                duration(trip.at_ms),
+                trip.failures,
+                trip.limit
+            );
+        }
+        if !job.failure_reasons.is_empty() {
+            let reasons: Vec<String> = job
+                .failure_reasons
+                .iter()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect();
+            let _ = writeln!(out, "  failures by reason: {}", reasons.join(", "));
+        }
+        write_batches(&mut out, job);
+    }
+    if !report.expectations.is_empty() {
+        let _ = writeln!(out, "\nexpectations:");
+        for c in &report.expectations {
+            let mark = if c.passed { "ok  " } else { "FAIL" };
+            let _ = writeln!(
+                out,
+                "  {mark} {} {}: expected {}, got {}",
+                c.job, c.what, c.expected, c.actual
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\ntrace {} | {} events in {:.3} s wall ({:.1} M events/s)",
+        r.trace_hash,
+        r.events_processed,
+        report.wall_s,
+        report.events_per_s / 1e6
+    );
+    out
+}
+
+/// At most this many batch rows are printed; the rest are summarised.
+const BATCH_ROWS_MAX: usize = 20;
+
+fn write_batches(out: &mut String, job: &fleet_sim::JobResult) {
+    if job.batches.len() <= 1 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:>5} {:>8} {:>12} {:>12} {:>9} {:>7} {:>9}",
+        "batch", "devices", "start", "end", "succeeded", "failed", "cancelled"
+    );
+    let time = |t: Option<i64>| t.map_or("-".to_string(), duration);
+    for b in job.batches.iter().take(BATCH_ROWS_MAX) {
+        let _ = writeln!(
+            out,
+            "  {:>5} {:>8} {:>12} {:>12} {:>9} {:>7} {:>9}",
+            b.index + 1,
+            b.size,
+            time(b.started_ms),
+            time(b.finished_ms),
+            b.succeeded,
+            b.failed,
+            b.cancelled
+        );
+    }
+    if job.batches.len() > BATCH_ROWS_MAX {
+        let _ = writeln!(
+            out,
+            "  ... {} more batches (see --format json)",
+            job.batches.len() - BATCH_ROWS_MAX
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! [`Scenario`]: a fleet, its behaviour, a hub, jobs and expectations, read from TOML or JSON.
+
+use std::path::{Path, PathBuf};
+
+use fleet_core::model::{JobData, JobDefinition, JobRequest, Operation as CentralOperation};
+use fleet_core::{RetryPolicy, Threshold};
+use fleet_sim::{
+    BehaviourSpec, FleetSpec, HubSpec, JobSpec, Operation, Selector, TargetSpec, TemplateSpec,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::expect::Expectation;
+use crate::source::{self, Format};
+
+/// A scenario file as written. See `docs/scenario-format.md` for every field.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// A short name for reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What the scenario checks, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The seed of every random draw (`--seed` overrides it).
+    #[serde(default)]
+    pub seed: u64,
+    /// The generated fleet.
+    pub fleet: FleetSpec,
+    /// Device templates.
+    #[serde(default)]
+    pub templates: Vec<TemplateSpec>,
+    /// Device groups that IoT Central jobs target.
+    #[serde(default)]
+    pub groups: Vec<GroupEntry>,
+    /// Latency and faults.
+    #[serde(default)]
+    pub behaviour: BehaviourSpec,
+    /// The IoT Hub model; absent = no throttling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubSpec>,
+    /// The jobs to run.
+    #[serde(default)]
+    pub jobs: Vec<JobEntry>,
+    /// Assertions on the outcome.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+/// A device group (IoT Central). Until the query language lands, membership is a selector:
+/// template, tag equality and the provisioned / simulated flags.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntry {
+    /// The group id that jobs name in `group`.
+    pub id: String,
+    /// A name for people.
+    #[serde(
+        default,
+        rename = "displayName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub display_name: Option<String>,
+    /// A description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Which devices belong to the group; absent = every device.
+    #[serde(default)]
+    pub selector: Selector,
+}
+
+/// One job of a scenario: the job JSON exactly as the API takes it (IoT Central job or IoT Hub
+/// JobRequest), given either as a JSON string (`json`) or as a table (`job`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobEntry {
+    /// The job id, when the JSON has none (IoT Central takes the id from the URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When the job starts, in virtual seconds after the simulation starts.
+    #[serde(default)]
+    pub start_after_s: f64,
+    /// The job JSON as text, pasted from the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    /// The job as a table with the API's field names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Value>,
+    /// fleetsim extension: a device that has not answered this many seconds after its
+    /// dispatch times out (what AWS calls `inProgressTimeoutInMinutes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_timeout_s: Option<f64>,
+    /// fleetsim extension: retries of failed and timed-out devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryEntry>,
+}
+
+/// Retries of a job, by failure type (each 0 to 10).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryEntry {
+    /// Retries after a device reports failure.
+    #[serde(default)]
+    pub failed: u8,
+    /// Retries after a device times out.
+    #[serde(default)]
+    pub timed_out: u8,
+}
+
+/// A loaded, validated scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Where it was read from, if from a file.
+    pub path: Option<PathBuf>,
+    /// The file's content, validated.
+    pub file: ScenarioFile,
+    /// The jobs, converted for the simulator, in file order.
+    pub jobs: Vec<JobSpec>,
+    /// Each job's cancellation threshold, if it has one (for reports and charts).
+    pub thresholds: Vec<Option<Threshold>>,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file (`.toml` or `.json`). Errors name the file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let with_file = |e: Error| e.with_file(path);
+        let format = Format::of_path(path).map_err(with_file)?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(ErrorKind::Io(e)))
+            .map_err(with_file)?;
+        let mut scenario = Self::from_str(&text, format).map_err(with_file)?;
+        scenario.path = Some(path.to_path_buf());
+        Ok(scenario)
+    }
+
+    /// Reads and validates a scenario from text.
+    pub fn from_str(text: &str, format: Format) -> Result<Self> {
+        let file: ScenarioFile = source::parse(text, format)?;
+        Self::from_file(file)
+    }
+
+    /// Validates a parsed scenario and converts its jobs.
+    pub fn from_file(file: ScenarioFile) -> Result<Self> {
+        file.fleet.validate().map_err(|e| sim_error("fleet", &e))?;
+        for (i, t) in file.templates.iter().enumerate() {
+            t.validate()
+                .map_err(|e| sim_error(&format!("templates[{i}]"), &e))?;
+        }
+        file.behaviour
+            .validate()
+            .map_err(|e| sim_error("behaviour", &e))?;
+        if let Some(hub) = &file.hub {
+            hub.validate().map_err(|e| sim_error("hub", &e))?;
+        }
+        for (i, g) in file.groups.iter().enumerate() {
+            g.selector
+                .validate()
+                .map_err(|e| sim_error(&format!("groups[{i}].selector"), &e))?;
+            if file.groups[..i].iter().any(|o| o.id == g.id) {
+                return Err(Error::invalid(
+                    format!("groups[{i}].id"),
+                    format!("group {:?} is defined twice", g.id),
+                ));
+            }
+        }
+        let mut jobs = Vec::with_capacity(file.jobs.len());
+        let mut thresholds = Vec::with_capacity(file.jobs.len());
+        for (i, entry) in file.jobs.iter().enumerate() {
+            let field = format!("jobs[{i}]");
+            let (job, threshold) =
+                convert_job(entry, &file).map_err(|e| e.with_field(field.clone()))?;
+            thresholds.push(threshold);
+            if jobs.iter().any(|j: &JobSpec| j.id == job.id) {
+                return Err(Error::invalid(
+                    format!("{field}.id"),
+                    format!("job id {:?} is used twice", job.id),
+                ));
+            }
+            jobs.push(job);
+        }
+        for (i, e) in file.expect.iter().enumerate() {
+            let field = format!("expect[{i}]");
+            e.validate(&field)?;
+            if !jobs.iter().any(|j| j.id == e.job) {
+                return Err(Error::invalid(
+                    format!("{field}.job"),
+                    format!("no job with id {:?} in this scenario", e.job),
+                ));
+            }
+        }
+        Ok(Self {
+            path: None,
+            file,
+            jobs,
+            thresholds,
+        })
+    }
+
+    /// The scenario's name: its `name`, else its file name.
+    pub fn name(&self) -> String {
+        self.file.name.clone().unwrap_or_else(|| {
+            self.path
+                .as_ref()
+                .and_then(|p| p.file_name())
+                .map_or("scenario".to_string(), |n| n.to_string_lossy().into_owned())
+        })
+    }
+
+    /// The same scenario with the fleet rescaled to `devices` devices (`--devices`). Template
+    /// entries given as a `count` are scaled in proportion; shares are kept.
+    pub fn with_devices(mut self, devices: u32) -> Result<Self> {
+        let before = self.file.fleet.devices;
+        for share in &mut self.file.fleet.templates {
+            if let (Some(count), true) = (share.count.as_mut(), before > 0) {
+                *count = (u64::from(*count) * u64::from(devices) / u64::from(before)) as u32;
+            }
+        }
+        self.file.fleet.devices = devices;
+        self.file
+            .fleet
+            .validate()
+            .map_err(|e| sim_error("fleet", &e))?;
+        Ok(self)
+    }
+}
+
+/// Converts a fleet-sim error, keeping its field under `parent`.
+pub(crate) fn sim_error(parent: &str, e: &fleet_sim::Error) -> Error {
+    let message = fleet_sim::Error::new(e.kind().clone()).to_string();
+    let err = Error::new(ErrorKind::Invalid(message));
+    match e.field() {
+        Some(f) => err.with_field(format!("{parent}.{f}")),
+        None => err.with_field(parent),
+    }
+}
+
+fn convert_job(entry: &JobEntry, file: &ScenarioFile) -> Result<(JobSpec, Option<Threshold>)> {
+    let (definition, body_field) = match (&entry.json, &entry.job) {
+        (Some(text), None) => (
+            JobDefinition::from_json(text).map_err(|e| Error::from(e).with_field("json"))?,
+            "json",
+        ),
+        (None, Some(value)) => (
+            JobDefinition::from_value(value.clone())
+                .map_err(|e| Error::from(e).with_field("job"))?,
+            "job",
+        ),
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "json",
+                "give the job as `json` or as `job`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(Error::invalid(
+                "",
+                "a job needs `json` (the job JSON as text) or `job` (a table)",
+            ))
+        }
+    };
+    let in_body = |e: fleet_core::Error| Error::from(e).with_field(body_field);
+    let mut run = definition.run_builder().map_err(in_body)?;
+    if let Some(timeout_s) = entry.device_timeout_s {
+        if !(timeout_s.is_finite() && timeout_s > 0.0) {
+            return Err(Error::invalid(
+                "device_timeout_s",
+                format!("{timeout_s} is not a timeout: it must be more than 0 seconds"),
+            ));
+        }
+        run = run.device_timeout_ms((timeout_s * 1000.0).round().max(1.0) as i64);
+    }
+    if let Some(retry) = entry.retry {
+        let policy = RetryPolicy::new(retry.failed, retry.timed_out)
+            .map_err(|e| Error::from(e).with_field("retry"))?;
+        run = run.retry(policy);
+    }
+    if !entry.start_after_s.is_finite() || entry.start_after_s < 0.0 {
+        return Err(Error::invalid(
+            "start_after_s",
+            format!(
+                "{} is not a time: it must be 0 or more seconds",
+                entry.start_after_s
+            ),
+        ));
+    }
+    let start_ms = (entry.start_after_s * 1000.0).round() as i64;
+    let (id, operation, targets) = match &definition {
+        JobDefinition::Central(job) => {
+            let id = entry.id.clone().or_else(|| job.id.clone());
+            let targets = group_targets(&job.group, file).map_err(|e| e.with_field(body_field))?;
+            (
+                id,
+                central_operation(&job.data).map_err(|e| e.with_field(body_field))?,
+                targets,
+            )
+        }
+        JobDefinition::Scheduled(job) => {
+            return Err(Error::invalid(
+                body_field,
+                format!(
+                    "scheduled job {:?}: scheduled jobs are not simulated yet; give a plain job",
+                    job.id.as_deref().unwrap_or("")
+                ),
+            ))
+        }
+        JobDefinition::Hub(request) => {
+            let id = entry.id.clone().or_else(|| request.job_id.clone());
+            let operation = hub_operation(request).map_err(|e| e.with_field(body_field))?;
+            let targets = query_targets(request.query_condition.as_deref())
+                .map_err(|e| e.with_field(body_field))?;
+            (id, operation, targets)
+        }
+    };
+    let id =
+        id.ok_or_else(|| Error::invalid("id", "the job has no id: set `id` here or in the JSON"))?;
+    let threshold = match &definition {
+        JobDefinition::Central(job) => match &job.cancellation_threshold {
+            Some(t) => Some(t.to_threshold().map_err(in_body)?),
+            None => None,
+        },
+        _ => None,
+    };
+    let spec = JobSpec::new(id, operation)
+        .targets(targets)
+        .run(run)
+        .start_ms(start_ms);
+    Ok((spec, threshold))
+}
+
+fn group_targets(group: &str, file: &ScenarioFile) -> Result<TargetSpec> {
+    let found = file.groups.iter().find(|g| g.id == group).ok_or_else(|| {
+        let known: Vec<&str> = file.groups.iter().map(|g| g.id.as_str()).collect();
+        Error::invalid(
+            "group",
+            format!("no device group {group:?} in the scenario (groups: {known:?})"),
+        )
+    })?;
+    Ok(if found.selector.is_all() {
+        TargetSpec::All
+    } else {
+        TargetSpec::Selector(found.selector.clone())
+    })
+}
+
+/// IoT Hub `queryCondition`: `*` (or none) means every device. Other conditions need the device
+/// query language, which is not in this version.
+fn query_targets(condition: Option<&str>) -> Result<TargetSpec> {
+    match condition.map(str::trim) {
+        None | Some("*") | Some("") => Ok(TargetSpec::All),
+        Some(other) => Err(Error::invalid(
+            "queryCondition",
+            format!("{other:?}: only \"*\" is supported until the device query language lands"),
+        )),
+    }
+}
+
+fn central_operation(data: &[JobData]) -> Result<Operation> {
+    let [entry] = data else {
+        return Err(Error::invalid(
+            "data",
+            format!(
+                "{} entries: the simulator runs one operation per job; split them into one job each",
+                data.len()
+            ),
+        ));
+    };
+    let op = entry
+        .operation()
+        .map_err(|e| Error::from(e).with_field("data[0]"))?;
+    Ok(match op {
+        CentralOperation::Property { path, value, .. } => Operation::Property {
+            name: path.to_string(),
+            value: value.clone(),
+        },
+        CentralOperation::CloudProperty { path, value, .. } => Operation::CloudProperty {
+            name: path.to_string(),
+            value: value.clone(),
+        },
+        CentralOperation::Command { path, value, .. } => Operation::Command {
+            name: path.to_string(),
+            payload: value.cloned().unwrap_or(Value::Null),
+            response_timeout_ms: 30_000,
+            connect_timeout_ms: 0,
+        },
+        CentralOperation::DeviceTemplateMigration { template } => Operation::TemplateMigration {
+            template: template.to_string(),
+        },
+        CentralOperation::DeviceManifestMigration { .. } => {
+            return Err(Error::invalid(
+                "data[0].type",
+                "deviceManifestMigration (IoT Edge) is not simulated",
+            ))
+        }
+    })
+}
+
+fn hub_operation(request: &JobRequest) -> Result<Operation> {
+    // `validate()` has already checked that the payload matches the type.
+    if let Some(method) = &request.cloud_to_device_method {
+        let seconds = |s: Option<i64>, default: i64| s.unwrap_or(default) * 1000;
+        return Ok(Operation::DeviceMethod {
+            name: method.method_name.clone().unwrap_or_default(),
+            payload: method.payload.clone().unwrap_or(Value::Null),
+            response_timeout_ms: seconds(method.response_timeout_in_seconds, 30),
+            connect_timeout_ms: seconds(method.connect_timeout_in_seconds, 0),
+        });
+    }
+    if let Some(patch) = &request.update_twin {
+        return Ok(Operation::UpdateTwin {
+            tags: patch.tags.clone().unwrap_or_default(),
+            desired: patch
+                .properties
+                .as_ref()
+                .and_then(|p| p.desired.clone())
+                .unwrap_or_default(),
+        });
+    }
+    Err(Error::invalid(
+        "type",
+        "an IoT Hub job needs `cloudToDeviceMethod` or `updateTwin`",
+    ))
+}

@@ -1,0 +1,119 @@
+//! Command-line arguments and the commands they run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use fleet_scenario::{report, RunOptions, Scenario};
+
+use crate::progress::Progress;
+
+/// Exit code when an expectation of the scenario does not hold.
+pub const EXIT_EXPECTATION_FAILED: u8 = 1;
+/// Exit code for bad input: a malformed scenario, an unknown field, an impossible value.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// fleetsim: see what a bulk IoT job will do before running it on real devices.
+#[derive(Debug, Parser)]
+#[command(name = "fleetsim", version, about, long_about = None)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate a scenario and check its expectations (exit 0: all hold, 1: one failed, 2: bad input).
+    Run(RunArgs),
+    /// Parse and check a scenario without running it.
+    Validate {
+        /// The scenario file (.toml or .json).
+        scenario: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The scenario file (.toml or .json).
+    scenario: PathBuf,
+    /// The seed of every random draw (default: the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Rescale the fleet to this many devices.
+    #[arg(long)]
+    devices: Option<u32>,
+    /// The report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also write an HTML report with a chart to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Also write per-device results (one row per device per job) as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    devices_csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Runs the command; `Err` is bad input (exit 2).
+pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::Run(run) => execute_run(run),
+        Command::Validate { scenario } => {
+            let loaded = Scenario::load(&scenario)?;
+            println!(
+                "{}: ok ({} devices, {} jobs, {} expectations)",
+                scenario.display(),
+                loaded.file.fleet.devices,
+                loaded.jobs.len(),
+                loaded.file.expect.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut scenario = Scenario::load(&args.scenario)?;
+    if let Some(devices) = args.devices {
+        scenario = scenario.with_devices(devices)?;
+    }
+    let mut progress = Progress::new(scenario.name());
+    let options = RunOptions { seed: args.seed };
+    let report = fleet_scenario::run(&scenario, options, &mut |done, total| {
+        progress.update(done, total)
+    });
+    progress.finish();
+    let report = report?;
+    match args.format {
+        Format::Text => print!("{}", report::text::render(&report)),
+        Format::Json => println!("{}", report.to_json()),
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html::render(&report))
+            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+    }
+    if let Some(path) = &args.devices_csv {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        report::csv::write(&report, &mut out)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
+    }
+    if report.passed {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for failure in report.failures() {
+        eprintln!(
+            "expectation failed: job {} {}: expected {}, got {}",
+            failure.job, failure.what, failure.expected, failure.actual
+        );
+    }
+    Ok(ExitCode::from(EXIT_EXPECTATION_FAILED))
+}

@@ -1,0 +1,266 @@
+//! The command line: exit codes, reports, determinism and errors, over real scenario files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fleetsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the fleetsim binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A small scenario: 200 devices, batches of 25 %, a job-wide threshold of 50 %.
+const SMALL: &str = r#"
+seed = 5
+
+[fleet]
+devices = 200
+id_pattern = "dev-{:04}"
+templates = [{ template = "dtmi:t;1", share = 1.0 }]
+
+[[templates]]
+id = "dtmi:t;1"
+properties = [{ name = "p", schema = "integer" }]
+
+[[groups]]
+id = "g"
+
+[[behaviour.rules]]
+latency = { type = "uniform", min_ms = 100, max_ms = 900 }
+failure_probability = 0.1
+
+[[jobs]]
+json = '''{"id": "j", "group": "g", "batch": {"type": "percentage", "value": 25},
+  "cancellationThreshold": {"type": "percentage", "value": 50, "batch": false},
+  "data": [{"type": "property", "target": "dtmi:t;1", "path": "p", "value": 3}]}'''
+
+[[expect]]
+job = "j"
+status = "complete"
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write the scenario");
+    path
+}
+
+fn json_report(args: &[&str]) -> serde_json::Value {
+    let out = fleetsim(args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).expect("the JSON report parses")
+}
+
+#[test]
+fn every_example_runs_and_its_expectations_hold() {
+    let mut ran = 0;
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml" || e == "json") {
+            let out = fleetsim(&["run", path.to_str().unwrap()]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}{}",
+                path.display(),
+                stdout(&out),
+                stderr(&out)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 4, "expected at least four examples, found {ran}");
+}
+
+#[test]
+fn same_seed_same_trace_hash_other_seed_other_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", SMALL);
+    let p = path.to_str().unwrap();
+    let a = json_report(&["run", p, "--format", "json"]);
+    let b = json_report(&["run", p, "--format", "json"]);
+    let c = json_report(&["run", p, "--format", "json", "--seed", "6"]);
+    assert_eq!(a["trace_hash"], b["trace_hash"]);
+    assert_eq!(a["jobs"], b["jobs"]);
+    assert_ne!(a["trace_hash"], c["trace_hash"]);
+    assert_eq!(a["seed"], 5);
+    assert_eq!(c["seed"], 6);
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", SMALL);
+    let r = json_report(&["run", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["devices"], 200);
+    assert_eq!(r["passed"], true);
+    let job = &r["jobs"][0];
+    assert_eq!(job["id"], "j");
+    assert_eq!(job["status"], "complete");
+    let c = &job["counts"];
+    let sum: u64 = ["pending", "in_flight", "succeeded", "failed", "cancelled"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 200);
+    // 200 devices in batches of 25 % = 4 batches of 50.
+    let sizes: Vec<u64> = job["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [50, 50, 50, 50]);
+    assert_eq!(r["expectations"][0]["what"], "status");
+}
+
+#[test]
+fn devices_rescales_the_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", SMALL);
+    let r = json_report(&[
+        "run",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--devices",
+        "1000",
+    ]);
+    assert_eq!(r["devices"], 1000);
+    assert_eq!(r["jobs"][0]["counts"]["total"], 1000);
+}
+
+#[test]
+fn html_and_csv_reports_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", SMALL);
+    let html = dir.path().join("r.html");
+    let csv = dir.path().join("d.csv");
+    let out = fleetsim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--devices-csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("<svg"), "the page has an inline chart");
+    assert!(
+        !page.contains("<script"),
+        "the page is self-contained and static"
+    );
+    let table = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "job,device_id,status,attempts,error");
+    assert_eq!(lines.len(), 201, "one row per device plus the header");
+    assert!(lines[1].starts_with("j,dev-0000,"), "{}", lines[1]);
+    let failed = lines.iter().filter(|l| l.contains(",failed,")).count();
+    let r = json_report(&["run", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(
+        failed as u64,
+        r["jobs"][0]["counts"]["failed"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn a_failed_expectation_exits_1_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = SMALL.replace("status = \"complete\"", "status = \"cancelled\"");
+    let path = write(dir.path(), "s.toml", &text);
+    let out = fleetsim(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("expectation failed: job j status: expected cancelled, got complete"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn assert_bad_input(text: &str, name: &str, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), name, text);
+    for command in ["run", "validate"] {
+        let out = fleetsim(&[command, path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{err}");
+        for needle in needles {
+            assert!(
+                err.contains(needle),
+                "{command}: {err:?} should contain {needle:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unknown_field_names_file_line_and_field() {
+    let text = SMALL.replace("failure_probability = 0.1", "failure_probabilty = 0.1");
+    assert_bad_input(
+        &text,
+        "typo.toml",
+        &[
+            "typo.toml:18:",
+            "behaviour.rules[0].failure_probabilty",
+            "unknown field",
+        ],
+    );
+}
+
+#[test]
+fn impossible_values_are_rejected() {
+    let text = SMALL.replace("failure_probability = 0.1", "failure_probability = 1.5");
+    assert_bad_input(&text, "p.toml", &["failure_probability"]);
+    let text = SMALL.replace("min_ms = 100", "min_ms = -100");
+    assert_bad_input(&text, "lat.toml", &["min_ms"]);
+    let text = SMALL.replace("\"value\": 25}", "\"value\": 0}");
+    assert_bad_input(&text, "batch.toml", &["jobs[0]", "batch"]);
+}
+
+#[test]
+fn a_job_naming_a_missing_group_is_rejected() {
+    let text = SMALL.replace("\"group\": \"g\"", "\"group\": \"nope\"");
+    assert_bad_input(&text, "group.toml", &["jobs[0]", "nope"]);
+}
+
+#[test]
+fn malformed_files_are_rejected() {
+    assert_bad_input("seed = [", "broken.toml", &["broken.toml:1:"]);
+    assert_bad_input("{\"seed\": 1,}", "broken.json", &["broken.json"]);
+    assert_bad_input("seed = 1", "missing.toml", &["fleet"]);
+    let out = fleetsim(&["run", "no/such/file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = fleetsim(&["run", "README.md"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(".toml or .json"));
+}
+
+#[test]
+fn json_scenarios_read_like_toml_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml_path = write(dir.path(), "s.toml", SMALL);
+    let file: toml::Value = toml::from_str(SMALL).unwrap();
+    let json_path = write(
+        dir.path(),
+        "s.json",
+        &serde_json::to_string_pretty(&file).unwrap(),
+    );
+    let a = json_report(&["run", toml_path.to_str().unwrap(), "--format", "json"]);
+    let b = json_report(&["run", json_path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(a["trace_hash"], b["trace_hash"]);
+}
