@@ -264,3 +264,38 @@ fn json_scenarios_read_like_toml_ones() {
     let b = json_report(&["run", json_path.to_str().unwrap(), "--format", "json"]);
     assert_eq!(a["trace_hash"], b["trace_hash"]);
 }
+
+#[test]
+fn each_example_gives_the_same_trace_twice_and_another_with_another_seed() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if !path.extension().is_some_and(|e| e == "toml" || e == "json") {
+            continue;
+        }
+        let p = path.to_str().unwrap();
+        let a = json_report(&["run", p, "--format", "json"]);
+        let b = json_report(&["run", p, "--format", "json"]);
+        assert_eq!(a["trace_hash"], b["trace_hash"], "{p}");
+        assert_eq!(a["jobs"], b["jobs"], "{p}");
+        // Another seed: expectations may fail (exit 1), but the report is still printed.
+        let out = fleetsim(&["run", p, "--format", "json", "--seed", "987654321"]);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{p}: {}",
+            stderr(&out)
+        );
+        let c: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_ne!(a["trace_hash"], c["trace_hash"], "{p}");
+    }
+}
+
+#[test]
+fn a_job_naming_a_missing_template_is_rejected() {
+    let text = SMALL.replace("\"target\": \"dtmi:t;1\"", "\"target\": \"dtmi:other;1\"");
+    assert_bad_input(
+        &text,
+        "template.toml",
+        &["jobs[0].json.data[0].target", "dtmi:other;1"],
+    );
+}

@@ -290,11 +290,9 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile) -> Result<(JobSpec, Option
         JobDefinition::Central(job) => {
             let id = entry.id.clone().or_else(|| job.id.clone());
             let targets = group_targets(&job.group, file).map_err(|e| e.with_field(body_field))?;
-            (
-                id,
-                central_operation(&job.data).map_err(|e| e.with_field(body_field))?,
-                targets,
-            )
+            let operation = central_operation(&job.data, &file.templates)
+                .map_err(|e| e.with_field(body_field))?;
+            (id, operation, targets)
         }
         JobDefinition::Scheduled(job) => {
             return Err(Error::invalid(
@@ -356,7 +354,19 @@ fn query_targets(condition: Option<&str>) -> Result<TargetSpec> {
     }
 }
 
-fn central_operation(data: &[JobData]) -> Result<Operation> {
+/// Checks that template `id` is one of the scenario's; the error names `field`.
+fn known_template(id: &str, templates: &[TemplateSpec], field: &str) -> Result<()> {
+    if templates.iter().any(|t| t.id == id) {
+        return Ok(());
+    }
+    let known: Vec<&str> = templates.iter().map(|t| t.id.as_str()).collect();
+    Err(Error::invalid(
+        field,
+        format!("no device template {id:?} in the scenario (templates: {known:?})"),
+    ))
+}
+
+fn central_operation(data: &[JobData], templates: &[TemplateSpec]) -> Result<Operation> {
     let [entry] = data else {
         return Err(Error::invalid(
             "data",
@@ -369,6 +379,17 @@ fn central_operation(data: &[JobData]) -> Result<Operation> {
     let op = entry
         .operation()
         .map_err(|e| Error::from(e).with_field("data[0]"))?;
+    match op {
+        CentralOperation::Property { target, .. }
+        | CentralOperation::CloudProperty { target, .. }
+        | CentralOperation::Command { target, .. } => {
+            known_template(target, templates, "data[0].target")?
+        }
+        CentralOperation::DeviceTemplateMigration { template } => {
+            known_template(template, templates, "data[0].template")?
+        }
+        CentralOperation::DeviceManifestMigration { .. } => {}
+    }
     Ok(match op {
         CentralOperation::Property { path, value, .. } => Operation::Property {
             name: path.to_string(),

@@ -410,9 +410,16 @@ impl Simulation {
     /// Processes the next event. Returns `false` when there is none left (or the next one is
     /// past the horizon).
     pub fn step(&mut self) -> bool {
-        let next = self.held.take().or_else(|| self.queue.pop());
-        let Some((at_ms, payload)) = next else {
-            return false;
+        let (at_ms, payload) = loop {
+            let next = self.held.take().or_else(|| self.queue.pop());
+            let Some((at_ms, payload)) = next else {
+                return false;
+            };
+            // The deadline of a run that has already settled changes nothing: dropping it keeps
+            // the virtual end time at the last event that mattered.
+            if !self.is_stale_deadline(payload) {
+                break (at_ms, payload);
+            }
         };
         if self.until_ms.is_some_and(|u| at_ms > u) {
             self.held = Some((at_ms, payload));
@@ -454,6 +461,16 @@ impl Simulation {
             _ => unreachable!("unknown event kind {kind}"),
         }
         true
+    }
+
+    /// Whether `payload` is the deadline of a job whose run has settled.
+    fn is_stale_deadline(&self, payload: u64) -> bool {
+        let (kind, _, _, job, _) = unpack(payload);
+        kind == KIND_DEADLINE
+            && self.jobs[usize::from(job)]
+                .run
+                .as_ref()
+                .is_some_and(|run| run.is_settled())
     }
 
     /// Runs to the end (no event left, or the horizon) and returns the result.

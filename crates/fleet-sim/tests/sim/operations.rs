@@ -460,3 +460,22 @@ fn a_horizon_stops_the_simulation_with_the_job_running() {
     );
     assert_eq!(job.finished_ms, None);
 }
+
+#[test]
+fn the_deadline_of_a_settled_run_does_not_stretch_virtual_time() {
+    let fleet = Fleet::generate(&thermostats(20), &templates(), 1).unwrap();
+    let job = JobSpec::new("j", command("reboot", 30_000, 0))
+        .run(fleet_core::RunBuilder::new().max_execution_ms(3_600_000));
+    let result = run(
+        fleet,
+        serde_json::json!({"rules": [{"latency": {"type": "fixed", "ms": 500}}]}),
+        vec![job],
+    );
+    let job = &result.jobs[0];
+    assert_eq!(job.status, "complete");
+    assert_eq!(job.finished_ms, Some(500));
+    assert_eq!(
+        result.end_ms, 500,
+        "the pending deadline at 1 h is dropped, not waited for"
+    );
+}

@@ -1,0 +1,35 @@
+//! `fleetsim run examples/rollout.toml --devices N` without process start-up and printing:
+//! load and validate the scenario file, rescale it, generate the fleet, simulate, check the
+//! expectations. Target (issue 3): 1,000,000 devices in at most 0.3 s on one thread.
+
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use fleet_scenario::{RunOptions, Scenario};
+
+fn scenario(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rollout.toml");
+    let mut group = c.benchmark_group("rollout_toml");
+    group.sample_size(10);
+    for n in [10_000u32, 100_000, 1_000_000] {
+        group.throughput(Throughput::Elements(u64::from(n)));
+        group.bench_with_input(BenchmarkId::new("run", n), &n, |b, &n| {
+            b.iter(|| {
+                let scenario = Scenario::load(&path)
+                    .and_then(|s| s.with_devices(std::hint::black_box(n)))
+                    .expect("the example is valid");
+                let report = fleet_scenario::run(&scenario, RunOptions::default(), &mut |_, _| {})
+                    .expect("the example runs");
+                assert!(
+                    report.passed,
+                    "the example's expectations hold at {n} devices"
+                );
+                report.result.events_processed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scenario);
+criterion_main!(benches);
