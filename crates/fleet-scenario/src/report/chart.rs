@@ -40,30 +40,34 @@ fn draw<'a>(
 ) -> Result<(), Box<dyn std::error::Error + 'a>> {
     let root = SVGBackend::with_string(svg, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
     root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(HEIGHT_PX * 62 / 100);
     let first = job.series.first().map_or(0, |s| s.at_ms);
     let last = job.series.last().map_or(0, |s| s.at_ms).max(first + 1);
+    let x_range = seconds(first)..seconds(last);
+    let integer = |v: &f64| format!("{v:.0}");
+
+    // Top: stacked device states.
     let total = f64::from(job.counts.total);
-    let mut chart = ChartBuilder::on(&root)
+    let mut chart = ChartBuilder::on(&top)
         .caption(
             format!("job {}: devices by state", job.id),
             ("sans-serif", 18),
         )
         .margin(12)
-        .x_label_area_size(36)
+        .x_label_area_size(28)
         .y_label_area_size(64)
-        .build_cartesian_2d(seconds(first)..seconds(last), 0.0..total * 1.02)?;
+        .build_cartesian_2d(x_range.clone(), 0.0..total * 1.02)?;
     chart
         .configure_mesh()
-        .x_desc("virtual time (s)")
         .y_desc("devices")
+        .y_label_formatter(&integer)
         .light_line_style(WHITE)
         .draw()?;
-
-    // Stacked areas: draw the tallest (all layers) first, then each lower stack on top of it.
-    for top in (0..LAYERS.len()).rev() {
-        let (name, colour, _) = LAYERS[top];
+    // Draw the tallest stack (all layers) first, then each lower stack over it.
+    for layer in (0..LAYERS.len()).rev() {
+        let (name, colour, _) = LAYERS[layer];
         let points = job.series.iter().map(|s| {
-            let height: u32 = LAYERS[..=top].iter().map(|(_, _, f)| f(s)).sum();
+            let height: u32 = LAYERS[..=layer].iter().map(|(_, _, f)| f(s)).sum();
             (seconds(s.at_ms), f64::from(height))
         });
         chart
@@ -71,38 +75,58 @@ fn draw<'a>(
             .label(name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
     }
+    draw_batch_starts(&mut chart, job, total)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
 
-    // Batch boundaries.
-    for batch in job.batches.iter().skip(1) {
-        if let Some(start) = batch.started_ms {
-            let x = seconds(start);
-            chart.draw_series(LineSeries::new(
-                [(x, 0.0), (x, total)],
-                BLACK.mix(0.35).stroke_width(1),
-            ))?;
-        }
-    }
-
-    // Failures against the threshold: the line the failures must not reach.
+    // Bottom: failures against the cancellation threshold, on their own scale.
+    let limits = threshold.map(|t| threshold_line(job, t, last));
+    let failed_max = job.series.iter().map(|s| s.failed).max().unwrap_or(0);
+    let limit_max = limits.iter().flatten().map(|&(_, y)| y).fold(0.0, f64::max);
+    let y_max = (f64::from(failed_max).max(limit_max) * 1.15).max(1.0);
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x_range, 0.0..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc("virtual time (s)")
+        .y_desc("failed devices")
+        .y_label_formatter(&integer)
+        .light_line_style(WHITE)
+        .draw()?;
+    draw_batch_starts(&mut chart, job, y_max)?;
     let failed_line = job
         .series
         .iter()
         .map(|s| (seconds(s.at_ms), f64::from(s.failed)));
     chart
-        .draw_series(LineSeries::new(
-            failed_line,
-            RGBColor(160, 20, 20).stroke_width(2),
-        ))?
-        .label("failed (count)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], RGBColor(160, 20, 20)));
-    if let Some(points) = threshold.map(|t| threshold_line(job, t, last)) {
+        .draw_series(LineSeries::new(failed_line, FAILED.stroke_width(2)))?
+        .label("failed")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], FAILED));
+    if let Some(points) = limits {
         chart
-            .draw_series(LineSeries::new(
-                points,
-                RGBColor(120, 0, 160).stroke_width(2),
-            ))?
-            .label("cancellation threshold")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], RGBColor(120, 0, 160)));
+            .draw_series(LineSeries::new(points, THRESHOLD.stroke_width(2)))?
+            .label("cancelled when failed reaches this line")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], THRESHOLD));
+    }
+    if let Some(trip) = job.threshold_trip {
+        // The trip lies on the threshold line: per batch, the failures before the batch plus
+        // the batch's failures; job-wide, the failures.
+        let before: u32 = match threshold {
+            Some(t) if t.per_batch => job.batches[..trip.batch as usize]
+                .iter()
+                .map(|b| b.failed)
+                .sum(),
+            _ => 0,
+        };
+        let at = (seconds(trip.at_ms), f64::from(before + trip.failures));
+        chart.draw_series([Circle::new(at, 5, THRESHOLD.filled())])?;
     }
     chart
         .configure_series_labels()
@@ -111,6 +135,33 @@ fn draw<'a>(
         .position(SeriesLabelPosition::UpperLeft)
         .draw()?;
     root.present()?;
+    Ok(())
+}
+
+const FAILED: RGBColor = RGBColor(200, 30, 30);
+const THRESHOLD: RGBColor = RGBColor(120, 0, 160);
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Vertical lines where batches after the first start.
+fn draw_batch_starts<'b>(
+    chart: &mut Chart<'_, 'b>,
+    job: &JobResult,
+    height: f64,
+) -> Result<(), Box<dyn std::error::Error + 'b>> {
+    for batch in job.batches.iter().skip(1) {
+        if let Some(start) = batch.started_ms {
+            let x = seconds(start);
+            chart.draw_series(LineSeries::new(
+                [(x, 0.0), (x, height)],
+                BLACK.mix(0.35).stroke_width(1),
+            ))?;
+        }
+    }
     Ok(())
 }
 
