@@ -556,9 +556,12 @@ impl Simulation {
                 Some(v)
             }
         };
+        // Targets are sorted and unique, so a list as long as the fleet is every device: use the
+        // identity mapping and keep the per-device indirection off the hot path.
+        let targets = targets.filter(|t: &Vec<u32>| t.len() != self.fleet.len() as usize);
         let n = targets
             .as_ref()
-            .map_or(self.fleet.len(), |t: &Vec<u32>| t.len() as u32);
+            .map_or(self.fleet.len(), |t| t.len() as u32);
         let job = &mut self.jobs[j];
         let run = job
             .builder

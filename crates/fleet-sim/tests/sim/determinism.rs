@@ -181,3 +181,41 @@ fn swarm_mode_draws_the_fault_mix_from_the_seed() {
         .iter()
         .any(|m| m[0].effective.failure_probability.unwrap() > 0.0));
 }
+
+#[test]
+fn a_selector_matching_every_device_runs_exactly_like_all_devices() {
+    let run = |targets: TargetSpec| {
+        let job = JobSpec::new(
+            "j",
+            Operation::Property {
+                name: "temp".into(),
+                value: serde_json::json!(20.5),
+            },
+        )
+        .targets(targets)
+        .run(fleet_core::RunBuilder::new().device_timeout_ms(30_000));
+        SimBuilder::new(9)
+            .templates(templates())
+            .fleet(thermostats(500))
+            .behaviour(behaviour(serde_json::json!({"rules": [
+                {"latency": {"type": "exponential", "mean_ms": 700}, "failure_probability": 0.1}
+            ]})))
+            .job(job)
+            .build()
+            .unwrap()
+            .run()
+    };
+    let all = run(TargetSpec::All);
+    let selected = run(TargetSpec::Selector(Selector {
+        template: Some(THERMOSTAT.into()),
+        ..Selector::default()
+    }));
+    assert_eq!(all.trace_hash, selected.trace_hash);
+    let rows = |r: &SimResult| {
+        r.device_rows(0)
+            .map(|d| (d.id.to_string(), d.state, d.attempts))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&all), rows(&selected));
+    assert!(all.jobs[0].counts.failed > 0);
+}
