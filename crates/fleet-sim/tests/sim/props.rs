@@ -95,7 +95,7 @@ fn simulate(c: &Case) -> SimResult {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: ProptestConfig::default().cases.max(256), ..ProptestConfig::default() })]
 
     #[test]
     fn counts_sum_to_the_total_and_every_run_settles(c in case()) {
