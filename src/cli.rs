@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use fleet_scenario::{report, RunOptions, Scenario};
+use fleet_scenario::{report, ReplicationOptions, RunOptions, Scenario};
 
 use crate::progress::Progress;
 
@@ -52,6 +52,13 @@ struct RunArgs {
     /// Also write per-device results (one row per device per job) as CSV to this file.
     #[arg(long, value_name = "FILE")]
     devices_csv: Option<PathBuf>,
+    /// Run K seeded replications (seeds seed, seed+1, ...) and report percentiles and
+    /// probabilities instead of one run.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["html", "devices_csv"])]
+    replications: Option<u32>,
+    /// Worker threads for replications (default: every core).
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..), requires = "replications")]
+    threads: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -83,6 +90,9 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(devices) = args.devices {
         scenario = scenario.with_devices(devices)?;
     }
+    if let Some(replications) = args.replications {
+        return execute_replications(&args, &scenario, replications);
+    }
     let mut progress = Progress::new(scenario.name());
     let options = RunOptions { seed: args.seed };
     let report = fleet_scenario::run(&scenario, options, &mut |done, total| {
@@ -113,6 +123,48 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "expectation failed: job {} {}: expected {}, got {}",
             failure.job, failure.what, failure.expected, failure.actual
+        );
+    }
+    Ok(ExitCode::from(EXIT_EXPECTATION_FAILED))
+}
+
+fn execute_replications(
+    args: &RunArgs,
+    scenario: &Scenario,
+    replications: u32,
+) -> anyhow::Result<ExitCode> {
+    let threads = match args.threads {
+        Some(t) => t as usize,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let options = ReplicationOptions {
+        seed: args.seed,
+        replications,
+        threads,
+    };
+    let mut progress = Progress::new(format!("{} x{replications}", scenario.name()));
+    let report = fleet_scenario::run_replications(scenario, options, &mut |done, total| {
+        progress.update(done, total)
+    });
+    progress.finish();
+    let report = report?;
+    match args.format {
+        Format::Text => print!("{}", report::replications::render(&report)),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("cannot serialize the report")?
+        ),
+    }
+    if report.passed {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in report.expectations.iter().filter(|e| !e.passed) {
+        eprintln!(
+            "expectation failed: job {} (expect[{}]) held in {:.1}% of runs, required {:.1}%",
+            e.job,
+            e.index,
+            100.0 * e.probability,
+            100.0 * e.required_probability
         );
     }
     Ok(ExitCode::from(EXIT_EXPECTATION_FAILED))

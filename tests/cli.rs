@@ -299,3 +299,75 @@ fn a_job_naming_a_missing_template_is_rejected() {
         &["jobs[0].json.data[0].target", "dtmi:other;1"],
     );
 }
+
+#[test]
+fn replications_report_percentiles_and_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", SMALL);
+    let p = path.to_str().unwrap();
+    let one = json_report(&[
+        "run",
+        p,
+        "--format",
+        "json",
+        "--replications",
+        "6",
+        "--threads",
+        "1",
+    ]);
+    let two = json_report(&[
+        "run",
+        p,
+        "--format",
+        "json",
+        "--replications",
+        "6",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(one["mode"], "replications");
+    assert_eq!(one["replications"], 6);
+    assert_eq!(one["seed_first"], 5);
+    for field in ["runs_hash", "jobs", "expectations", "passed"] {
+        assert_eq!(
+            one[field], two[field],
+            "{field} must not depend on the thread count"
+        );
+    }
+    let d = &one["jobs"][0]["duration_s"];
+    assert!(d["min"].as_f64() <= d["p50"].as_f64() && d["p50"].as_f64() <= d["max"].as_f64());
+    assert_eq!(one["expectations"][0]["held"], 6);
+    let text = stdout(&fleetsim(&["run", p, "--replications", "6"]));
+    assert!(text.contains("6 replications (seeds 5 to 10)"), "{text}");
+    assert!(text.contains("held in 100.0% of runs (6 of 6)"), "{text}");
+}
+
+#[test]
+fn a_probability_not_reached_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10 % of 200 devices fail, so a failed count of at most 15 holds in some seeds only.
+    let text = SMALL.replace(
+        "status = \"complete\"",
+        "failed = { max = 18 }\nprobability = 0.99",
+    );
+    let path = write(dir.path(), "s.toml", &text);
+    let out = fleetsim(&["run", path.to_str().unwrap(), "--replications", "40"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("required 99.0%"), "{}", stderr(&out));
+}
+
+#[test]
+fn replication_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", SMALL);
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["run", p, "--replications", "0"],
+        vec!["run", p, "--threads", "2"],
+        vec!["run", p, "--replications", "3", "--threads", "0"],
+        vec!["run", p, "--replications", "3", "--html", "x.html"],
+    ] {
+        let out = fleetsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}

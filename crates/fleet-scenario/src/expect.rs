@@ -139,6 +139,10 @@ pub struct Expectation {
     /// The job's duration in virtual seconds, from start until it settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<Bound>,
+    /// The share of replications (0 to 1) in which every other assertion of this entry must
+    /// hold together (`--replications`). Default 1: it must hold in every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 /// The facts about a job's outcome that expectations are checked against.
@@ -187,6 +191,14 @@ pub fn parse_status(word: &str) -> Option<RunStatus> {
 impl Expectation {
     /// Checks the expectation's own values (status words, bounds); `field` is its path.
     pub fn validate(&self, field: &str) -> Result<()> {
+        if let Some(p) = self.probability {
+            if !(p.is_finite() && p > 0.0 && p <= 1.0) {
+                return Err(Error::invalid(
+                    format!("{field}.probability"),
+                    format!("{p} is not a probability in (0, 1]"),
+                ));
+            }
+        }
         if let Some(word) = &self.status {
             if parse_status(word).is_none() {
                 return Err(Error::invalid(
@@ -219,6 +231,27 @@ impl Expectation {
             ("cancelled_percent", self.cancelled_percent),
             ("duration_s", self.duration_s),
         ]
+    }
+
+    /// The share of runs in which the entry must hold (default 1).
+    pub fn required_probability(&self) -> f64 {
+        self.probability.unwrap_or(1.0)
+    }
+
+    /// Each assertion of this entry as `(what, expected)`, in the order [`Self::check`] returns
+    /// them.
+    pub fn describe(&self) -> Vec<(String, String)> {
+        let nothing = JobFacts {
+            id: &self.job,
+            status: RunStatus::Pending,
+            counts: Counts::default(),
+            duration_ms: None,
+            trip_batch: None,
+        };
+        self.check(&nothing)
+            .into_iter()
+            .map(|c| (c.what, c.expected))
+            .collect()
     }
 
     /// Checks every assertion of this expectation against `facts`, in a fixed order.

@@ -10,12 +10,14 @@
 
 mod error;
 pub mod expect;
+pub mod replicate;
 pub mod report;
 mod run;
 mod scenario;
 pub mod source;
 
 pub use error::{Error, ErrorKind, Result};
+pub use replicate::{run_replications, ReplicationOptions, ReplicationReport};
 pub use run::{run, RunOptions};
 pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};
 pub use source::Format;

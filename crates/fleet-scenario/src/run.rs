@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use fleet_sim::SimBuilder;
+use fleet_sim::{SimBuilder, SimResult};
 
 use crate::error::Result;
 use crate::expect::{parse_status, Check, JobFacts};
@@ -30,7 +30,19 @@ pub fn run(
 ) -> Result<Report> {
     let seed = options.seed.unwrap_or(scenario.file.seed);
     let wall = Instant::now();
+    let result = simulate(scenario, seed, progress)?;
+    let wall_s = wall.elapsed().as_secs_f64();
+    let checks = check_all(scenario, &result);
     let devices = scenario.file.fleet.devices;
+    Ok(Report::new(scenario, seed, devices, wall_s, result, checks))
+}
+
+/// One simulation of `scenario` with `seed`.
+pub(crate) fn simulate(
+    scenario: &Scenario,
+    seed: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SimResult> {
     let mut builder = SimBuilder::new(seed)
         .templates(scenario.file.templates.clone())
         .fleet(scenario.file.fleet.clone())
@@ -42,37 +54,39 @@ pub fn run(
         builder = builder.job(job.clone());
     }
     let sim = builder.build().map_err(|e| sim_error("", &e))?;
-    let result = sim.run_with_progress(PROGRESS_EVERY_EVENTS, &mut |p| {
+    Ok(sim.run_with_progress(PROGRESS_EVERY_EVENTS, &mut |p| {
         progress(p.devices_terminal, p.devices_total)
-    });
-    let wall_s = wall.elapsed().as_secs_f64();
-    let checks = check_all(scenario, &result);
-    Ok(Report::new(scenario, seed, devices, wall_s, result, checks))
+    }))
+}
+
+/// The facts that expectations check, for job `id` of `result`.
+pub(crate) fn job_facts<'a>(result: &'a SimResult, id: &str) -> Option<JobFacts<'a>> {
+    let job = result.job(id)?;
+    let c = job.counts;
+    Some(JobFacts {
+        id: &job.id,
+        status: parse_status(job.status).unwrap_or(fleet_core::RunStatus::Pending),
+        counts: fleet_core::Counts {
+            total: c.total,
+            pending: c.pending,
+            in_flight: c.in_flight,
+            succeeded: c.succeeded,
+            failed: c.failed,
+            cancelled: c.cancelled,
+        },
+        duration_ms: job.duration_ms,
+        trip_batch: job.threshold_trip.map(|t| t.batch),
+    })
 }
 
 /// Checks every expectation, in file order.
-fn check_all(scenario: &Scenario, result: &fleet_sim::SimResult) -> Vec<Check> {
+fn check_all(scenario: &Scenario, result: &SimResult) -> Vec<Check> {
     let mut checks = Vec::new();
     for expectation in &scenario.file.expect {
-        let Some(job) = result.job(&expectation.job) else {
-            continue; // validated at load: every expectation names a job
-        };
-        let counts = fleet_core::Counts {
-            total: job.counts.total,
-            pending: job.counts.pending,
-            in_flight: job.counts.in_flight,
-            succeeded: job.counts.succeeded,
-            failed: job.counts.failed,
-            cancelled: job.counts.cancelled,
-        };
-        let facts = JobFacts {
-            id: &job.id,
-            status: parse_status(job.status).unwrap_or(fleet_core::RunStatus::Pending),
-            counts,
-            duration_ms: job.duration_ms,
-            trip_batch: job.threshold_trip.map(|t| t.batch),
-        };
-        checks.extend(expectation.check(&facts));
+        // Validated at load: every expectation names a job of the scenario.
+        if let Some(facts) = job_facts(result, &expectation.job) {
+            checks.extend(expectation.check(&facts));
+        }
     }
     checks
 }

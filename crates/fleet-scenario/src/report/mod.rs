@@ -5,6 +5,7 @@
 mod chart;
 pub mod csv;
 pub mod html;
+pub mod replications;
 pub mod text;
 
 use fleet_core::Threshold;
