@@ -15,9 +15,9 @@ use crate::util::column::{Columns, NONE};
 /// The template index of a device without a template.
 pub(crate) const NO_TEMPLATE: u16 = u16::MAX;
 
-const PROVISIONED: u8 = 1;
-const SIMULATED: u8 = 2;
-const DISCONNECTED: u8 = 4;
+pub(crate) const PROVISIONED: u8 = 1;
+pub(crate) const SIMULATED: u8 = 2;
+pub(crate) const DISCONNECTED: u8 = 4;
 
 /// The devices of a simulation: ids, templates, tags, desired, reported and cloud properties with
 /// versions, and the provisioned, simulated and connected flags.
@@ -410,6 +410,16 @@ impl Fleet {
     #[inline]
     pub(crate) fn template_of(&self, index: u32) -> u16 {
         self.template_of[index as usize]
+    }
+
+    /// The template index of every device ([`NO_TEMPLATE`] if none), for compiled queries.
+    pub(crate) fn template_cells(&self) -> &[u16] {
+        &self.template_of
+    }
+
+    /// The flag byte of every device, for compiled queries.
+    pub(crate) fn flag_bytes(&self) -> &[u8] {
+        &self.flags
     }
 
     /// The template of device `index`, if it has one.

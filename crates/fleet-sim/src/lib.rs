@@ -78,6 +78,7 @@ mod generator;
 mod hub;
 mod job;
 mod operation;
+mod query;
 mod result;
 mod rng;
 mod selector;

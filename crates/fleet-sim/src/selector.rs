@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use fleet_query::Query;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::fleet::Fleet;
 use crate::util::column::Column;
@@ -12,20 +14,28 @@ use crate::util::column::Column;
 /// A device selector: every condition given must hold (an empty selector selects every
 /// device).
 ///
-/// For now the conditions are equalities: the template id, top-level tag values, and the
-/// provisioned and simulated flags. A query language (IoT Hub / IoT Central `WHERE` clauses)
-/// will replace this type later; code that selects devices goes through
-/// [`Selector::matches`], so only this file changes then.
+/// The conditions are a device query (`query`: the IoT Hub query language, see
+/// `docs/query-language.md`) and the shorthand equalities of the table form: the template id,
+/// top-level tag values, and the provisioned and simulated flags.
+///
+/// In a file, a selector is either a table (`{ template = "...", tags = { firmware = "1.2" },
+/// query = "..." }`) or a string, which is a query: a `WHERE` condition, `*`, or a whole
+/// `SELECT [TOP n] * FROM devices WHERE ...`. A query that does not parse is an error at load
+/// time, with its column.
 ///
 /// ```
 /// use fleet_sim::Selector;
 ///
 /// let s: Selector = serde_json::from_str(r#"{"template": "dtmi:x;1", "tags": {"firmware": "1.2"}}"#)?;
 /// assert!(!s.is_all());
+/// let q: Selector = serde_json::from_str(r#""tags.firmware = '1.2' AND $template = 'dtmi:x;1'""#)?;
+/// assert!(q.query.is_some());
+/// let e = serde_json::from_str::<Selector>(r#""tags.firmware = ""#).unwrap_err();
+/// assert!(e.to_string().contains("expected a value after '=', found the end of the query at column 17"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub struct Selector {
     /// The device's template id equals this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,12 +49,74 @@ pub struct Selector {
     /// The device's simulated flag equals this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated: Option<bool>,
+    /// The device query holds (with `TOP n`: the device is among the first n that match, in
+    /// id order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Query>,
+}
+
+/// The table form of a [`Selector`] as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct SelectorTable {
+    #[serde(default)]
+    template: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, Value>,
+    #[serde(default)]
+    provisioned: Option<bool>,
+    #[serde(default)]
+    simulated: Option<bool>,
+    #[serde(default)]
+    query: Option<Query>,
+}
+
+impl<'de> Deserialize<'de> for Selector {
+    /// A table (the fields of [`Selector`]) or a string (a query: a condition, `*` or a whole
+    /// `SELECT`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Selector;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a selector: a device query string or a table")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Selector, E> {
+                let query =
+                    Query::parse_any(v).map_err(|e| E::custom(format!("invalid query: {e}")))?;
+                Ok(Selector::from_query(query))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Selector, A::Error> {
+                let t =
+                    SelectorTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Selector {
+                    template: t.template,
+                    tags: t.tags,
+                    provisioned: t.provisioned,
+                    simulated: t.simulated,
+                    query: t.query.filter(|q| !q.is_all()),
+                })
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl Selector {
     /// The selector of every device.
     pub fn all() -> Self {
         Self::default()
+    }
+
+    /// The selector of the devices that `query` selects (every device for `*`).
+    pub fn from_query(query: Query) -> Self {
+        Self {
+            query: Some(query).filter(|q| !q.is_all()),
+            ..Self::default()
+        }
     }
 
     /// Whether this selector has no condition.
@@ -98,6 +170,7 @@ impl Selector {
             tags,
             provisioned: self.provisioned,
             simulated: self.simulated,
+            query: self.query.as_ref().map(|q| q.compile(fleet)),
         }
     }
 }
@@ -109,6 +182,7 @@ pub(crate) struct Compiled<'f> {
     tags: Vec<(&'f Column, u32)>,
     provisioned: Option<bool>,
     simulated: Option<bool>,
+    query: Option<fleet_query::Compiled<'f>>,
 }
 
 impl Compiled<'_> {
@@ -123,6 +197,7 @@ impl Compiled<'_> {
             && self
                 .simulated
                 .is_none_or(|s| fleet.is_simulated(index) == s)
+            && self.query.as_ref().is_none_or(|q| q.matches(index))
     }
 }
 

@@ -56,6 +56,11 @@ impl Interner {
         &self.values[index as usize]
     }
 
+    /// Every interned value, by index.
+    pub(crate) fn values(&self) -> &[Value] {
+        &self.values
+    }
+
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         let text: usize = self.index.keys().map(|k| k.capacity() + 2 * k.len()).sum();
@@ -108,6 +113,21 @@ impl Column {
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.cells.heap_bytes() + self.table.heap_bytes()
+    }
+
+    /// The per-device value indices, for compiled queries (same "none" conventions).
+    pub(crate) fn query_cells(&self) -> fleet_query::Cells<'_> {
+        match &self.cells {
+            Cells::Empty => fleet_query::Cells::None,
+            Cells::U8(v) => fleet_query::Cells::U8(v),
+            Cells::U16(v) => fleet_query::Cells::U16(v),
+            Cells::U32(v) => fleet_query::Cells::U32(v),
+        }
+    }
+
+    /// The column's distinct values, by index.
+    pub(crate) fn values(&self) -> &[Value] {
+        self.table.values()
     }
 }
 

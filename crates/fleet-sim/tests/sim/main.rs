@@ -7,4 +7,5 @@ mod hub;
 mod memory;
 mod operations;
 mod props;
+mod query;
 mod validation;
