@@ -60,6 +60,7 @@ pub mod model;
 mod percent;
 mod retry;
 mod run;
+pub mod schedule;
 mod stats;
 mod status;
 mod target;
