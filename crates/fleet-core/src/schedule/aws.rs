@@ -46,6 +46,12 @@ impl EndBehavior {
     }
 }
 
+impl std::fmt::Display for EndBehavior {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One AWS `maintenanceWindows[]` element: `{"startTime": "cron(...)", "durationInMinutes": n}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
