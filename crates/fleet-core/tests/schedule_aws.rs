@@ -1,5 +1,6 @@
-//! AWS IoT Jobs' `schedulingConfig` (`docs/semantics.md`, section 13): reading and writing the
-//! JSON, the checks, the engine input of each end behaviour, and the dispatch gate.
+//! AWS IoT Jobs' `schedulingConfig` (`docs/semantics.md`, "Schedules and maintenance windows"):
+//! reading and writing the JSON, the checks, the engine input of each end behaviour, and the
+//! dispatch gate.
 
 use fleet_core::schedule::{
     EndAction, EndBehavior, Gate, MaintenanceWindow, MaintenanceWindows, ScheduleErrorKind,

@@ -1,6 +1,6 @@
-//! The scheduled-job state machine (`docs/semantics.md`, section 13): runs per occurrence,
-//! disabled schedules, occurrences that come while a run is active, `completed`, updates and
-//! etags, deletion; then properties over random sequences of inputs.
+//! The scheduled-job state machine (`docs/semantics.md`, "Schedules and maintenance windows"):
+//! runs per occurrence, disabled schedules, occurrences that come while a run is active,
+//! `completed`, updates and etags, deletion; then properties over random sequences of inputs.
 
 use fleet_core::model::{
     JobData, Nullable, Recurrence, Schedule, ScheduleEnd, SchedulePatch, ScheduledJob,

@@ -1,7 +1,7 @@
-//! AWS cron expressions and maintenance windows (`docs/semantics.md`, section 13): the grammar,
-//! AWS's documented examples, the day wildcards, and properties that compare `is_open`,
-//! `next_open_ms` and `close_ms` with a brute-force minute-by-minute model built from the
-//! generated fields (not from the parser).
+//! AWS cron expressions and maintenance windows (`docs/semantics.md`, "Schedules and maintenance
+//! windows"): the grammar, AWS's documented examples, the day wildcards, and properties that
+//! compare `is_open`, `next_open_ms` and `close_ms` with a brute-force minute-by-minute model
+//! built from the generated fields (not from the parser).
 
 use fleet_core::schedule::{
     CronExpr, MaintenanceWindow, MaintenanceWindows, ScheduleErrorKind, WindowState,

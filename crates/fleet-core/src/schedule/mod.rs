@@ -19,7 +19,8 @@
 //!   maps to.
 //!
 //! The decisions (monthly from the 31st, daylight-saving transitions, inclusive end dates,
-//! skipped occurrences, etags) are written down in `docs/semantics.md`, section 13.
+//! skipped occurrences, etags) are written down in `docs/semantics.md`, section "Schedules and
+//! maintenance windows".
 //!
 //! # Example
 //!

@@ -62,7 +62,7 @@ enum Step {
 /// the day clamped to the month's last day), then turned back into an instant with jiff's
 /// "compatible" disambiguation (a wall-clock time that a daylight-saving gap skips moves forward
 /// by the gap; one that a fold repeats takes the earlier instant). Occurrence 0 is the start
-/// instant itself. See `docs/semantics.md`, section 13.
+/// instant itself. See `docs/semantics.md`, "Schedules and maintenance windows".
 ///
 /// Cost: building is O(1) plus one time zone lookup; each occurrence is O(1) civil arithmetic
 /// and one offset lookup (O(log transitions)). The plan is small and cheap to clone (the time

@@ -141,7 +141,7 @@ impl Cursor {
 
 /// One scheduled job as a pure state machine: timestamped inputs in, [`ScheduleEvent`]s out.
 ///
-/// # Rules (see `docs/semantics.md`, section 13)
+/// # Rules (see `docs/semantics.md`, "Schedules and maintenance windows")
 ///
 /// - Each occurrence of the schedule, when its time comes, creates a run
 ///   `{scheduledJobId}-{k}` (k = 1, 2, ...) unless the scheduled job is **disabled** (the
