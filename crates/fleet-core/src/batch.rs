@@ -10,6 +10,10 @@ pub enum BatchSize {
     Percentage(Percent),
     /// `n` devices per batch, `n >= 1`.
     Number(u32),
+    /// `k` batches as equal as possible (hawkBit `amountGroups`), `k >= 1`: with N targets,
+    /// `min(k, N)` batches; the first `N mod k` hold `ceil(N / k)` devices, the others
+    /// `floor(N / k)`.
+    Groups(u32),
 }
 
 impl BatchSize {
@@ -30,36 +34,72 @@ impl BatchSize {
         Ok(Self::Number(value))
     }
 
-    /// Devices per batch for `total` targets (at least 1 even when `total` is 0).
+    /// `count` batches as equal as possible; rejects 0.
+    pub fn groups(count: u32) -> Result<Self> {
+        if count == 0 {
+            return Err(Error::new(ErrorKind::BatchOutOfRange(
+                "0 groups; the number of groups must be at least 1".into(),
+            )));
+        }
+        Ok(Self::Groups(count))
+    }
+
+    /// Devices in the largest batch for `total` targets (at least 1 even when `total` is 0).
     pub fn per_batch(self, total: u32) -> u32 {
         let size = match self {
             Self::Percentage(p) => p.of_ceil(total),
             Self::Number(n) => n.min(total),
+            Self::Groups(k) => total.div_ceil(k.min(total).max(1)),
         };
         size.max(1)
     }
 }
 
-/// The batches of one run: consecutive slices of the target order, all of `size` devices but the
-/// last, which holds the remainder.
+/// The batches of one run: consecutive slices of the target order. Either all of `size` devices
+/// but the last, which holds the remainder (percentage and number batches), or, for
+/// [`BatchSize::Groups`], a number of batches as equal as possible: the first `big` of `size`
+/// devices, the others of `size - 1`.
 ///
-/// Nothing is stored per batch or per device: the batch of device `d` is `d / size` and batch
-/// `k` is `k*size .. min((k+1)*size, total)`, both O(1).
+/// Nothing is stored per batch or per device: the batch of device `d` and the range of batch `k`
+/// are a division or two, O(1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchPlan {
     total: u32,
     size: u32,
+    /// Equal groups: (number of batches, number of leading batches of `size` devices).
+    equal: Option<(u32, u32)>,
 }
 
 impl BatchPlan {
     /// The plan for `total` targets; `None` is one batch of all targets.
     pub fn new(total: u32, batch: Option<BatchSize>) -> Self {
+        if let Some(BatchSize::Groups(k)) = batch {
+            let count = k.min(total);
+            if count == 0 {
+                return Self {
+                    total,
+                    size: 1,
+                    equal: Some((0, 0)),
+                };
+            }
+            let (q, r) = (total / count, total % count);
+            let (size, big) = if r == 0 { (q, count) } else { (q + 1, r) };
+            return Self {
+                total,
+                size,
+                equal: Some((count, big)),
+            };
+        }
         let size = match batch {
             Some(b) => b.per_batch(total),
             None => total.max(1),
         };
         debug_assert!(size >= 1);
-        Self { total, size }
+        Self {
+            total,
+            size,
+            equal: None,
+        }
     }
 
     /// Number of targets.
@@ -67,27 +107,53 @@ impl BatchPlan {
         self.total
     }
 
-    /// Devices per batch (all batches but possibly the last).
+    /// Devices in the largest batch (every batch but possibly the last, or, for equal groups,
+    /// the first `N mod k`).
     pub fn size(&self) -> u32 {
         self.size
     }
 
     /// Number of batches (0 when there are no targets).
     pub fn count(&self) -> u32 {
-        self.total.div_ceil(self.size)
+        match self.equal {
+            None => self.total.div_ceil(self.size),
+            Some((count, _)) => count,
+        }
     }
 
     /// The batch that device `device` belongs to.
+    #[inline]
     pub fn batch_of(&self, device: u32) -> u32 {
         debug_assert!(device < self.total);
-        device / self.size
+        match self.equal {
+            None => device / self.size,
+            Some((_, big)) => {
+                let cut = big * self.size;
+                if device < cut {
+                    device / self.size
+                } else {
+                    big + (device - cut) / (self.size - 1)
+                }
+            }
+        }
     }
 
     /// The device indices of batch `k`.
     pub fn range(&self, k: u32) -> std::ops::Range<u32> {
-        let start = k.saturating_mul(self.size).min(self.total);
-        let end = start.saturating_add(self.size).min(self.total);
-        start..end
+        let Some((count, big)) = self.equal else {
+            let start = k.saturating_mul(self.size).min(self.total);
+            let end = start.saturating_add(self.size).min(self.total);
+            return start..end;
+        };
+        if k >= count {
+            return self.total..self.total;
+        }
+        if k < big {
+            k * self.size..(k + 1) * self.size
+        } else {
+            let start = big * self.size + (k - big) * (self.size - 1);
+            start..start + self.size - 1
+        }
     }
 
     /// The number of devices in batch `k`.
@@ -122,6 +188,13 @@ mod tests {
         assert_eq!(sizes(5, None), vec![5]);
         assert_eq!(sizes(0, None), Vec::<u32>::new());
         assert_eq!(sizes(0, pct(10.0)), Vec::<u32>::new());
+        let groups = |k| Some(BatchSize::groups(k).unwrap());
+        assert_eq!(sizes(10, groups(4)), vec![3, 3, 2, 2]);
+        assert_eq!(sizes(12, groups(4)), vec![3, 3, 3, 3]);
+        assert_eq!(sizes(3, groups(5)), vec![1, 1, 1]);
+        assert_eq!(sizes(7, groups(1)), vec![7]);
+        assert_eq!(sizes(0, groups(3)), Vec::<u32>::new());
+        assert!(BatchSize::groups(0).is_err());
     }
 
     #[test]
@@ -137,10 +210,20 @@ mod tests {
 
     #[test]
     fn batch_of_agrees_with_range() {
-        let plan = BatchPlan::new(23, Some(BatchSize::number(5).unwrap()));
-        for k in 0..plan.count() {
-            for d in plan.range(k) {
-                assert_eq!(plan.batch_of(d), k);
+        for batch in [BatchSize::number(5).unwrap(), BatchSize::groups(5).unwrap()] {
+            for total in [0, 1, 4, 5, 6, 23, 25, 101] {
+                let plan = BatchPlan::new(total, Some(batch));
+                let mut next = 0;
+                for k in 0..plan.count() {
+                    let range = plan.range(k);
+                    assert_eq!(range.start, next, "batches are consecutive");
+                    assert!(!range.is_empty(), "no empty batch");
+                    next = range.end;
+                    for d in range {
+                        assert_eq!(plan.batch_of(d), k);
+                    }
+                }
+                assert_eq!(next, total, "the batches cover the targets");
             }
         }
     }

@@ -1,8 +1,11 @@
 //! The public builder of [`JobRun`]s.
 
+use crate::abort::AbortCriterion;
 use crate::batch::BatchSize;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::gate::GroupGate;
+use crate::rate::{DispatchRate, ExponentialRamp};
 use crate::retry::RetryPolicy;
 use crate::run::JobRun;
 use crate::threshold::Threshold;
@@ -11,13 +14,20 @@ use crate::threshold::Threshold;
 ///
 /// Defaults, each changed by the method of the same name:
 ///
-/// | setting | default |
-/// |---|---|
-/// | `batch` | none: one batch of all targets |
-/// | `threshold` | none: the run is never cancelled by failures |
-/// | `max_execution_ms` | none: no run deadline (IoT Hub `maxExecutionTimeInSeconds`) |
-/// | `device_timeout_ms` | none: a device may stay in flight forever (AWS `inProgressTimeoutInMinutes`) |
-/// | `retry` | no retries |
+/// | setting | default | rule in `docs/semantics.md` |
+/// |---|---|---|
+/// | `batch` | none: one batch of all targets | 2 |
+/// | `threshold` | none: the run is never cancelled by failures | 4 |
+/// | `max_execution_ms` | none: no run deadline (IoT Hub `maxExecutionTimeInSeconds`) | 9 |
+/// | `device_timeout_ms` | none: a device may stay in flight forever (AWS `inProgressTimeoutInMinutes`) | 9 |
+/// | `retry` | no retries | 10 |
+/// | `max_per_minute` | none: every device of a batch is dispatched at once (AWS `maximumPerMinute`) | 13 |
+/// | `ramp` | none: a constant rate (AWS `exponentialRate`) | 13 |
+/// | `abort` | no abort criteria (AWS `abortConfig`); each call adds one | 14 |
+/// | `gate` | none: batch k+1 starts when batch k is terminal (hawkBit group conditions) | 16 |
+///
+/// With every new option off, a run behaves exactly as before they existed, and costs nothing
+/// more per device.
 ///
 /// ```
 /// use fleet_core::{BatchSize, RunBuilder, Threshold};
@@ -70,7 +80,44 @@ impl RunBuilder {
         self
     }
 
-    /// The run over targets `0..targets`, status pending. Fails if a duration is not positive.
+    /// Notifies at most this many devices in any 60-second window (at least 1). With a ramp,
+    /// this caps the ramp.
+    pub fn max_per_minute(mut self, per_minute: u32) -> Self {
+        let rate = self.config.rate.get_or_insert(DispatchRate {
+            max_per_minute: None,
+            ramp: None,
+        });
+        rate.max_per_minute = Some(per_minute);
+        self
+    }
+
+    /// Ramps the dispatch rate up exponentially from the ramp's base rate (capped by
+    /// `max_per_minute`, if set).
+    pub fn ramp(mut self, ramp: ExponentialRamp) -> Self {
+        let rate = self.config.rate.get_or_insert(DispatchRate {
+            max_per_minute: None,
+            ramp: None,
+        });
+        rate.ramp = Some(ramp);
+        self
+    }
+
+    /// Adds an abort criterion; the first criterion that holds cancels the run.
+    pub fn abort(mut self, criterion: AbortCriterion) -> Self {
+        let mut list = self.config.abort.to_vec();
+        list.push(criterion);
+        self.config.abort = list.into();
+        self
+    }
+
+    /// Gates the start of each next batch (hawkBit success and error conditions).
+    pub fn gate(mut self, gate: GroupGate) -> Self {
+        self.config.gate = Some(gate);
+        self
+    }
+
+    /// The run over targets `0..targets`, status pending. Fails if a duration is not positive,
+    /// a rate is 0, or a ramp starts above its cap.
     pub fn build(&self, targets: u32) -> Result<JobRun> {
         for (name, value) in [
             ("max_execution_ms", self.config.max_execution_ms),
@@ -83,6 +130,25 @@ impl RunBuilder {
                 ));
             }
         }
-        Ok(JobRun::new(self.config, targets))
+        if let Some(rate) = self.config.rate {
+            if rate.max_per_minute == Some(0) {
+                return Err(Error::at(
+                    "max_per_minute",
+                    ErrorKind::InvalidValue("a rate of 0 devices per minute".into()),
+                ));
+            }
+            if let (Some(max), Some(ramp)) = (rate.max_per_minute, rate.ramp) {
+                if ramp.base_per_minute() > max {
+                    return Err(Error::at(
+                        "ramp.base_per_minute",
+                        ErrorKind::InvalidValue(format!(
+                            "the ramp starts at {} per minute, above the maximum of {max}",
+                            ramp.base_per_minute()
+                        )),
+                    ));
+                }
+            }
+        }
+        Ok(JobRun::new(self.config.clone(), targets))
     }
 }

@@ -68,6 +68,11 @@ pub enum ErrorKind {
     },
     /// A device index outside the run's targets.
     NoSuchDevice(u32),
+    /// A trigger-next-batch on a run whose batches have all started. The run is unchanged.
+    NoNextBatch {
+        /// The run's number of batches.
+        batches: u32,
+    },
 }
 
 impl Error {
@@ -132,6 +137,12 @@ impl fmt::Display for Error {
                 write!(f, "device {device} is not in flight with attempt {attempt}")
             }
             ErrorKind::NoSuchDevice(d) => write!(f, "device index {d} is not a target of this run"),
+            ErrorKind::NoNextBatch { batches } => {
+                write!(
+                    f,
+                    "no batch left to start: all {batches} batches have started"
+                )
+            }
         }
     }
 }

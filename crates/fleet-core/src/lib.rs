@@ -52,12 +52,15 @@
 
 #![deny(missing_docs)]
 
+mod abort;
 mod batch;
 mod builder;
 mod config;
 mod error;
+mod gate;
 pub mod model;
 mod percent;
+mod rate;
 mod retry;
 mod run;
 pub mod schedule;
@@ -66,10 +69,16 @@ mod status;
 mod target;
 mod threshold;
 
+pub use abort::{AbortCriterion, AbortTrip, FailureType};
 pub use batch::{BatchPlan, BatchSize};
 pub use builder::RunBuilder;
 pub use error::{Error, ErrorKind, Result};
+pub use gate::{GatePercent, GroupGate, Pause, PauseReason, SuccessAction, SuccessCondition};
 pub use percent::Percent;
+pub use rate::{
+    DispatchRate, ExponentialRamp, RampCriterion, INCREMENT_FACTOR_MAX, INCREMENT_FACTOR_MIN,
+    RATE_WINDOW_MS,
+};
 pub use retry::{RetryPolicy, RETRIES_MAX};
 pub use run::{Action, Input, JobRun, ThresholdTrip, Timer};
 pub use stats::{BatchStats, Counts};

@@ -36,6 +36,11 @@ impl Percent {
         self.micros as f64 / MICROS_PER_PERCENT as f64
     }
 
+    /// The value in millionths of a percent.
+    pub(crate) fn micros(self) -> u64 {
+        self.micros
+    }
+
     /// `ceil(self * n / 100)`, exactly.
     pub fn of_ceil(self, n: u32) -> u32 {
         let scaled = u128::from(self.micros) * u128::from(n);

@@ -11,12 +11,20 @@
 //! two bytes. The [`Counts`] and per-batch [`BatchStats`] are updated on every transition, so
 //! statistics are O(1). Handling an outcome is O(1); starting a batch is O(batch size) for its
 //! dispatches; a cancel or a deadline is O(N) once, to mark the remaining devices.
+//!
+//! The rollout policies of AWS IoT Jobs and hawkBit (a dispatch rate, abort criteria, group
+//! gates) keep their state per run or per batch, not per device; retries add one byte per
+//! device, and only when the retry policy retries anything. With none of them configured, a run
+//! does exactly the work it did before they existed.
 
 use std::collections::VecDeque;
 
+use crate::abort::{AbortTrip, FailureType};
 use crate::batch::BatchPlan;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::gate::{GroupGate, Pause, PauseReason, SuccessAction};
+use crate::rate::RateState;
 use crate::stats::{BatchStats, Counts};
 use crate::status::{DeviceState, Outcome, RunStatus};
 
@@ -33,6 +41,9 @@ pub enum Timer {
         /// The attempt the timeout belongs to; a timer for an older attempt is ignored.
         attempt: u8,
     },
+    /// The dispatch rate allows more devices again (the oldest dispatch in the 60-second
+    /// window leaves it). The run asks for at most one at a time.
+    Dispatch,
 }
 
 /// What the driver tells the run.
@@ -65,6 +76,10 @@ pub enum Input {
     /// The run could not execute at all (its group is missing, its data does not match the
     /// devices' template). Only a pending run can fail; its targets are cancelled.
     Fail,
+    /// Start the next batch now, whatever the gate of the current one says (hawkBit's manual
+    /// trigger of the next group). Allowed on a running or paused run that has a batch not yet
+    /// started; a paused run is running again.
+    TriggerNextBatch,
 }
 
 /// What the run asks its driver to do. Appended in the order they must happen.
@@ -128,29 +143,56 @@ pub struct JobRun {
     counts: Counts,
     batches: Vec<BatchStats>,
     status: RunStatus,
-    /// The batch being run; `plan.count()` once every batch has been started.
+    /// The newest batch started (while running, it has started); `plan.count()` once every
+    /// batch has been started. With gates, earlier batches may still have devices in flight or
+    /// not yet dispatched.
     batch: u32,
     /// The next device never dispatched, in target order.
     cursor: u32,
-    /// Devices waiting to be dispatched again (retries that came while stopped).
-    retry_queue: VecDeque<u32>,
+    /// Devices waiting to be dispatched again (retries that came while stopped or paused), and
+    /// whether the attempt before timed out.
+    retry_queue: VecDeque<(u32, bool)>,
     trip: Option<ThresholdTrip>,
     started_ms: Option<i64>,
     finished_ms: Option<i64>,
+    /// The dispatch rate's window and ramp, if the run has a rate.
+    rate: Option<RateState>,
+    /// When the dispatch timer the run asked for comes due, while one is outstanding.
+    dispatch_timer: Option<i64>,
+    /// Per device: retries dispatched after timeouts (retries after failures are the rest of
+    /// the attempts). Empty when the retry policy retries nothing.
+    timeouts_retried: Vec<u8>,
+    /// Devices that ended failed, rejected and timed out (for abort criteria).
+    failures_by_kind: [u32; 3],
+    abort_trip: Option<AbortTrip>,
+    pauses: Vec<Pause>,
+    /// The batch a resume or trigger released: the next batch starts whatever its gate says.
+    released: Option<u32>,
+    /// Per batch: whether its error condition tripped. Empty without an error gate.
+    error_tripped: Vec<bool>,
 }
 
 impl JobRun {
     pub(crate) fn new(config: Config, targets: u32) -> Self {
         let plan = BatchPlan::new(targets, config.batch);
-        let batches = plan
+        let batches: Vec<BatchStats> = plan
             .sizes()
             .map(|size| BatchStats {
                 size,
                 ..BatchStats::default()
             })
             .collect();
+        let error_tripped = match config.gate {
+            Some(GroupGate { error: Some(_), .. }) => vec![false; batches.len()],
+            _ => Vec::new(),
+        };
+        let timeouts_retried = if config.retry.is_none() {
+            Vec::new()
+        } else {
+            vec![0; targets as usize]
+        };
         Self {
-            config,
+            rate: config.rate.map(RateState::new),
             plan,
             states: vec![DeviceState::Pending; targets as usize],
             attempts: vec![0; targets as usize],
@@ -163,6 +205,14 @@ impl JobRun {
             trip: None,
             started_ms: None,
             finished_ms: None,
+            dispatch_timer: None,
+            timeouts_retried,
+            failures_by_kind: [0; 3],
+            abort_trip: None,
+            pauses: Vec::new(),
+            released: None,
+            error_tripped,
+            config,
         }
     }
 
@@ -214,6 +264,44 @@ impl JobRun {
         self.trip
     }
 
+    /// The abort criterion that cancelled the run, if one did.
+    pub fn abort_trip(&self) -> Option<AbortTrip> {
+        self.abort_trip
+    }
+
+    /// Every pause by a group gate, in order.
+    pub fn pauses(&self) -> &[Pause] {
+        &self.pauses
+    }
+
+    /// Devices that ended with a failure of this type (`All`: failed, rejected or timed out).
+    pub fn failures_of(&self, failure_type: FailureType) -> u32 {
+        match failure_type {
+            FailureType::Failed => self.failures_by_kind[0],
+            FailureType::Rejected => self.failures_by_kind[1],
+            FailureType::TimedOut => self.failures_by_kind[2],
+            FailureType::All => self.counts.failed,
+        }
+    }
+
+    /// The retries of target `device` dispatched so far: (after failures, after timeouts).
+    pub fn retries_used(&self, device: u32) -> (u8, u8) {
+        let d = device as usize;
+        let timed_out = self.timeouts_retried.get(d).copied().unwrap_or(0);
+        (self.attempts[d].saturating_sub(1) - timed_out, timed_out)
+    }
+
+    /// The dispatch rate now, in devices per minute (`None` without a rate).
+    pub fn rate_per_minute(&self) -> Option<u32> {
+        self.rate.as_ref().map(RateState::per_minute)
+    }
+
+    /// When the outstanding dispatch timer comes due, if the run waits for one (it is blocked
+    /// by its dispatch rate).
+    pub fn dispatch_timer(&self) -> Option<i64> {
+        self.dispatch_timer
+    }
+
     /// When the run started.
     pub fn started_ms(&self) -> Option<i64> {
         self.started_ms
@@ -247,7 +335,7 @@ impl JobRun {
             return Err(self.illegal("rerun"));
         }
         let failed: Vec<u32> = self.failed_devices().collect();
-        let run = JobRun::new(self.config, failed.len() as u32);
+        let run = JobRun::new(self.config.clone(), failed.len() as u32);
         Ok((run, failed))
     }
 
@@ -279,10 +367,19 @@ impl JobRun {
                 }
                 Ok(())
             }
+            Input::Timer(Timer::Dispatch) => {
+                // Only the timer the run asked for, and only while running: a stopped or paused
+                // run asks again when it goes on.
+                if self.dispatch_timer.take().is_some() && self.status == RunStatus::Running {
+                    self.progress(now_ms, actions);
+                }
+                Ok(())
+            }
             Input::Stop => self.stop(actions),
             Input::Resume => self.resume(now_ms, actions),
             Input::Cancel { force } => self.cancel(now_ms, force, actions),
             Input::Fail => self.fail(now_ms, actions),
+            Input::TriggerNextBatch => self.trigger_next_batch(now_ms, actions),
         }
     }
 
@@ -327,9 +424,27 @@ impl JobRun {
     }
 
     fn resume(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> Result<()> {
-        if self.status != RunStatus::Stopped {
-            return Err(self.illegal("resume"));
+        match self.status {
+            RunStatus::Stopped => {}
+            // Going on after a gate paused the run releases the batch that paused it.
+            RunStatus::Paused => self.released = self.pauses.last().map(|p| p.batch),
+            _ => return Err(self.illegal("resume")),
         }
+        self.set_status(RunStatus::Running, actions);
+        self.progress(now_ms, actions);
+        Ok(())
+    }
+
+    fn trigger_next_batch(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> Result<()> {
+        if !matches!(self.status, RunStatus::Running | RunStatus::Paused) {
+            return Err(self.illegal("trigger the next batch of"));
+        }
+        if self.batch + 1 >= self.plan.count() {
+            return Err(Error::new(ErrorKind::NoNextBatch {
+                batches: self.plan.count(),
+            }));
+        }
+        self.released = Some(self.batch);
         self.set_status(RunStatus::Running, actions);
         self.progress(now_ms, actions);
         Ok(())
@@ -347,7 +462,9 @@ impl JobRun {
 
     fn cancel(&mut self, now_ms: i64, force: bool, actions: &mut Vec<Action>) -> Result<()> {
         let allowed = match self.status {
-            RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => true,
+            RunStatus::Pending | RunStatus::Running | RunStatus::Stopped | RunStatus::Paused => {
+                true
+            }
             // A forced cancel may follow a soft one to abandon the stragglers.
             RunStatus::Cancelled => force && self.counts.in_flight > 0,
             RunStatus::Complete | RunStatus::Failed => false,
@@ -359,7 +476,15 @@ impl JobRun {
         if force {
             self.abandon_in_flight(DeviceState::Cancelled, actions);
         }
-        // Abandoned devices, or a retry that was waiting, may have been the last of their batch.
+        self.finish_done_batches(now_ms, actions);
+        self.set_status(RunStatus::Cancelled, actions);
+        self.settle_if_done(now_ms);
+        Ok(())
+    }
+
+    /// Reports the started batches that a cancel made terminal: abandoned devices, a retry that
+    /// was waiting, or devices of a started batch that the rate had not let out yet.
+    fn finish_done_batches(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
         for (k, stats) in self.batches.iter_mut().enumerate() {
             if stats.started_ms.is_some()
                 && stats.finished_ms.is_none()
@@ -369,9 +494,6 @@ impl JobRun {
                 actions.push(Action::BatchFinished { batch: k as u32 });
             }
         }
-        self.set_status(RunStatus::Cancelled, actions);
-        self.settle_if_done(now_ms);
-        Ok(())
     }
 
     fn outcome(
@@ -409,26 +531,54 @@ impl JobRun {
     ) {
         let d = device as usize;
         debug_assert_eq!(self.states[d], DeviceState::InFlight);
-        let may_retry =
-            !self.status.is_final() && self.config.retry.retries(outcome, self.attempts[d]);
-        if may_retry {
-            if self.status == RunStatus::Running {
-                self.dispatch(now_ms, device, actions);
-            } else {
-                self.states[d] = DeviceState::Pending;
-                self.counts.in_flight -= 1;
-                self.counts.pending += 1;
-                self.retry_queue.push_back(device);
+        if !self.timeouts_retried.is_empty() && !self.status.is_final() {
+            let timed_out = self.timeouts_retried[d];
+            let failed = self.attempts[d] - 1 - timed_out;
+            if self.config.retry.retries(outcome, failed, timed_out) {
+                self.retry(now_ms, device, outcome == Outcome::TimedOut, actions);
+                return;
             }
-            return;
         }
         self.counts.in_flight -= 1;
         self.terminate(device, DeviceState::from_outcome(outcome));
         let batch = self.plan.batch_of(device);
-        if outcome != Outcome::Succeeded {
+        if outcome == Outcome::Succeeded {
+            if let Some(rate) = &mut self.rate {
+                rate.on_succeeded(self.counts.succeeded);
+            }
+        } else {
             self.check_threshold(now_ms, batch, actions);
+            self.check_error_gate(now_ms, batch, actions);
+        }
+        if !self.config.abort.is_empty() {
+            self.check_abort(now_ms, batch, actions);
         }
         self.after_terminal(now_ms, batch, actions);
+    }
+
+    /// Dispatches a device again at once, or, while stopped or paused, queues it.
+    fn retry(&mut self, now_ms: i64, device: u32, timed_out: bool, actions: &mut Vec<Action>) {
+        if self.status == RunStatus::Running {
+            self.dispatch_retry(now_ms, device, timed_out, actions);
+        } else {
+            self.states[device as usize] = DeviceState::Pending;
+            self.counts.in_flight -= 1;
+            self.counts.pending += 1;
+            self.retry_queue.push_back((device, timed_out));
+        }
+    }
+
+    fn dispatch_retry(
+        &mut self,
+        now_ms: i64,
+        device: u32,
+        timed_out: bool,
+        actions: &mut Vec<Action>,
+    ) {
+        if timed_out {
+            self.timeouts_retried[device as usize] += 1;
+        }
+        self.dispatch(now_ms, device, actions);
     }
 
     /// Records a terminal state for a device whose previous state is already uncounted.
@@ -448,9 +598,70 @@ impl JobRun {
             _ => {
                 self.counts.failed += 1;
                 batch.failed += 1;
+                self.failures_by_kind[state as usize - DeviceState::Failed as usize] += 1;
             }
         }
         debug_assert!(self.counts.is_consistent());
+    }
+
+    /// The abort criteria, in order: the first that holds cancels the run (semantics rule 14).
+    fn check_abort(&mut self, now_ms: i64, batch: u32, actions: &mut Vec<Action>) {
+        if self.status.is_final() {
+            return;
+        }
+        let executed = self.counts.succeeded + self.counts.failed;
+        let tripped = self.config.abort.iter().enumerate().find_map(|(i, c)| {
+            let failures = self.failures_of(c.failure_type);
+            c.trips(executed, failures).then_some(AbortTrip {
+                criterion: i as u32,
+                failure_type: c.failure_type,
+                batch,
+                at_ms: now_ms,
+                executed,
+                failures,
+            })
+        });
+        if let Some(trip) = tripped {
+            self.abort_trip = Some(trip);
+            self.cancel_undispatched();
+            self.set_status(RunStatus::Cancelled, actions);
+            self.finish_done_batches(now_ms, actions);
+        }
+    }
+
+    /// The error condition of `batch`'s gate: the run pauses when the batch's failures go over
+    /// the error threshold, at most once per batch (semantics rule 16).
+    fn check_error_gate(&mut self, now_ms: i64, batch: u32, actions: &mut Vec<Action>) {
+        let Some(GroupGate {
+            error: Some(threshold),
+            ..
+        }) = self.config.gate
+        else {
+            return;
+        };
+        if self.status.is_final() || self.error_tripped[batch as usize] {
+            return;
+        }
+        let stats = &self.batches[batch as usize];
+        let limit = threshold.more_than(stats.size);
+        if stats.failed < limit {
+            return;
+        }
+        self.error_tripped[batch as usize] = true;
+        let reason = PauseReason::ErrorCondition {
+            failures: stats.failed,
+            limit,
+        };
+        self.pause(now_ms, batch, reason, actions);
+    }
+
+    fn pause(&mut self, now_ms: i64, batch: u32, reason: PauseReason, actions: &mut Vec<Action>) {
+        self.pauses.push(Pause {
+            batch,
+            at_ms: now_ms,
+            reason,
+        });
+        self.set_status(RunStatus::Paused, actions);
     }
 
     fn check_threshold(&mut self, now_ms: i64, batch: u32, actions: &mut Vec<Action>) {
@@ -481,6 +692,7 @@ impl JobRun {
         });
         self.cancel_undispatched();
         self.set_status(RunStatus::Cancelled, actions);
+        self.finish_done_batches(now_ms, actions);
     }
 
     /// After a device of `batch` became terminal: finish the batch, move on, or settle.
@@ -495,41 +707,111 @@ impl JobRun {
         }
         match self.status {
             RunStatus::Running => self.progress(now_ms, actions),
-            RunStatus::Stopped if self.counts.terminal() == self.counts.total => {
+            RunStatus::Stopped | RunStatus::Paused
+                if self.counts.terminal() == self.counts.total =>
+            {
                 self.complete(now_ms, actions)
             }
             _ => self.settle_if_done(now_ms),
         }
     }
 
-    /// Dispatches what may be dispatched and starts batches whose predecessor is done; completes
-    /// the run when every target is terminal. Only called while running.
+    /// Dispatches what may be dispatched and starts the batches whose gate opens; completes the
+    /// run when every target is terminal. Only called while running.
+    ///
+    /// Order: the retries that waited, then the devices never dispatched (in target order, as
+    /// the rate allows) up to the end of the newest batch started, then the gate of that batch:
+    /// it opens (the next batch starts, and the loop goes on), stays shut, or pauses the run.
     fn progress(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
         debug_assert_eq!(self.status, RunStatus::Running);
-        while let Some(device) = self.retry_queue.pop_front() {
-            self.dispatch(now_ms, device, actions);
+        while let Some((device, timed_out)) = self.retry_queue.pop_front() {
+            self.dispatch_retry(now_ms, device, timed_out, actions);
         }
+        let mut blocked;
         loop {
             if self.batch >= self.plan.count() {
+                blocked = !self.dispatch_until(now_ms, self.plan.total(), actions);
                 if self.counts.terminal() == self.counts.total {
                     self.complete(now_ms, actions);
                 }
-                return;
+                break;
             }
-            let stats = &self.batches[self.batch as usize];
-            if stats.started_ms.is_none() {
+            if self.batches[self.batch as usize].started_ms.is_none() {
                 self.start_batch(now_ms, actions);
             }
-            let range = self.plan.range(self.batch);
-            while self.cursor < range.end {
-                self.dispatch(now_ms, self.cursor, actions);
-                self.cursor += 1;
-            }
-            let stats = &self.batches[self.batch as usize];
-            if stats.terminal() < stats.size {
-                return;
+            let end = self.plan.range(self.batch).end;
+            blocked = !self.dispatch_until(now_ms, end, actions);
+            if !self.gate_opens(now_ms, actions) {
+                break;
             }
             self.batch += 1;
+        }
+        if blocked && self.status == RunStatus::Running && self.dispatch_timer.is_none() {
+            let at_ms = self
+                .rate
+                .as_ref()
+                .and_then(RateState::next_slot_ms)
+                .expect("a blocked rate has a dispatch in its window");
+            self.dispatch_timer = Some(at_ms);
+            actions.push(Action::SetTimer {
+                at_ms,
+                timer: Timer::Dispatch,
+            });
+        }
+    }
+
+    /// Dispatches the devices never dispatched, in target order, up to `end`, as the rate allows.
+    /// Returns `false` if the rate stopped it short.
+    #[inline]
+    fn dispatch_until(&mut self, now_ms: i64, end: u32, actions: &mut Vec<Action>) -> bool {
+        while self.cursor < end {
+            if let Some(rate) = &mut self.rate {
+                if !rate.allows(now_ms) {
+                    return false;
+                }
+                rate.record(now_ms);
+            }
+            self.dispatch(now_ms, self.cursor, actions);
+            self.cursor += 1;
+        }
+        true
+    }
+
+    /// Whether the batch after the newest one started may start now (semantics rules 3 and 16).
+    /// May pause the run (a success condition with the action `Pause`, or a batch that finished
+    /// below its success threshold).
+    fn gate_opens(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> bool {
+        let b = self.batch;
+        if self.released == Some(b) {
+            return true;
+        }
+        let stats = self.batches[b as usize];
+        let done = stats.terminal() == stats.size;
+        let last = b + 1 == self.plan.count();
+        let success = match self.config.gate {
+            Some(GroupGate {
+                success: Some(success),
+                ..
+            }) if !last => success,
+            _ => return done,
+        };
+        let limit = success.threshold.at_least(stats.size);
+        let succeeded = stats.succeeded;
+        if succeeded >= limit {
+            match success.action {
+                SuccessAction::NextBatch => true,
+                SuccessAction::Pause => {
+                    let reason = PauseReason::SuccessReached { succeeded, limit };
+                    self.pause(now_ms, b, reason, actions);
+                    false
+                }
+            }
+        } else {
+            if done {
+                let reason = PauseReason::BelowSuccess { succeeded, limit };
+                self.pause(now_ms, b, reason, actions);
+            }
+            false
         }
     }
 
@@ -537,7 +819,7 @@ impl JobRun {
         let batch = self.batch;
         self.batches[batch as usize].started_ms = Some(now_ms);
         actions.push(Action::BatchStarted { batch });
-        debug_assert_eq!(self.cursor, self.plan.range(batch).start);
+        debug_assert!(self.cursor <= self.plan.range(batch).start);
     }
 
     fn dispatch(&mut self, now_ms: i64, device: u32, actions: &mut Vec<Action>) {
@@ -578,7 +860,7 @@ impl JobRun {
     /// Marks every device that was never dispatched, and every one waiting for a retry, as
     /// cancelled.
     fn cancel_undispatched(&mut self) {
-        while let Some(device) = self.retry_queue.pop_front() {
+        while let Some((device, _)) = self.retry_queue.pop_front() {
             self.counts.pending -= 1;
             self.terminate(device, DeviceState::Cancelled);
         }
@@ -612,7 +894,7 @@ impl JobRun {
         if self.is_settled() {
             return;
         }
-        while let Some(device) = self.retry_queue.pop_front() {
+        while let Some((device, _)) = self.retry_queue.pop_front() {
             self.counts.pending -= 1;
             self.terminate(device, DeviceState::TimedOut);
         }

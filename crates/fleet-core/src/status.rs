@@ -7,13 +7,14 @@ use std::fmt;
 /// The status of a job run.
 ///
 /// ```text
-///            start              all targets terminal
-/// Pending ─────────► Running ───────────────────────► Complete
-///    │ fail            │  ▲ stop/resume                 ▲
-///    ▼                 ▼  │                              │ (all terminal while stopped)
-///  Failed            Stopped ────────────────────────────┘
-///                      │
-///   cancel / threshold / end behaviour (from Pending, Running or Stopped)
+///            start                all targets terminal
+/// Pending ─────────► Running ─────────────────────────► Complete
+///    │ fail           │   ▲                               ▲
+///    ▼       stop, or │   │ resume, or trigger-next-batch │ all targets terminal
+///  Failed   a gate    ▼   │ (from paused)                 │ while stopped or paused
+///           pauses  Stopped / Paused ─────────────────────┘
+///
+///   cancel, threshold or abort criterion (from Pending, Running, Stopped or Paused)
 ///                      ▼
 ///                  Cancelled
 /// ```
@@ -25,10 +26,14 @@ pub enum RunStatus {
     Running,
     /// Stopped by a command: nothing new is dispatched; in-flight devices finish.
     Stopped,
+    /// Paused by a group gate (hawkBit error action `PAUSE`, success action `PAUSE`, or a batch
+    /// that finished below its success threshold): nothing new is dispatched; in-flight devices
+    /// finish. A resume or a trigger-next-batch continues it.
+    Paused,
     /// Every target is terminal and the run was not cancelled (some devices may have failed).
     Complete,
-    /// Cancelled by a command or by the cancellation threshold. In-flight devices may still be
-    /// finishing (soft cancel); nothing more is dispatched.
+    /// Cancelled by a command, by the cancellation threshold or by an abort criterion. In-flight
+    /// devices may still be finishing (soft cancel); nothing more is dispatched.
     Cancelled,
     /// The run could not execute at all (its group does not exist, its data does not match).
     Failed,
@@ -40,12 +45,14 @@ impl RunStatus {
         matches!(self, Self::Complete | Self::Cancelled | Self::Failed)
     }
 
-    /// The IoT Central word (`pending`, `running`, `stopped`, `complete`, `cancelled`, `failed`).
+    /// The engine's word: IoT Central's (`pending`, `running`, `stopped`, `complete`,
+    /// `cancelled`, `failed`), and hawkBit's `paused`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Running => "running",
             Self::Stopped => "stopped",
+            Self::Paused => "paused",
             Self::Complete => "complete",
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",

@@ -2,36 +2,77 @@
 //!
 //! A driver plays the part of the simulator: it hands the run generated inputs (outcomes for the
 //! devices it saw dispatched, the timers the run asked for, stops, resumes, soft and forced
-//! cancels, and inputs that must be refused), then drives the run to settlement. After every
-//! input it compares the run with an independent reference model written straight from the rules
-//! (a different representation: no cursor, no retry queue, batches found by scanning), and checks
-//! the invariants of the rules directly:
+//! cancels, manual triggers of the next batch, and inputs that must be refused), then drives the
+//! run to settlement. After every input it compares the run with an independent reference model
+//! written straight from the rules (a different representation: no retry queue, batches as a
+//! list of ranges, the rate's window found by searching every dispatch time, the ramp's rate
+//! computed with its own big numbers), and checks the invariants of the rules directly:
 //!
 //! - the counts sum to the number of targets, and agree with the model;
-//! - nothing is dispatched unless the run is running afterwards (not while stopped, not after a
-//!   cancel), and a batch's devices are dispatched only when every device of the batches before
-//!   it is terminal, all of them when the batch starts;
-//! - the threshold trips exactly when the model says (same batch, time, failures, limit);
-//! - a retry is dispatched only while retries of the last outcome's type remain;
+//! - nothing is dispatched unless the run is running (not while stopped or paused, not after a
+//!   cancel); in an input that pauses the run, every dispatch comes before the pause; without
+//!   gates, a batch's devices are dispatched only when every device of the batches before it is
+//!   terminal, all of them when the batch starts (without a rate);
+//! - the threshold and the abort criteria trip exactly when the model says (same batch, time,
+//!   counts); the gates pause exactly when the model says;
+//! - a retry is dispatched only while retries of the last outcome's type remain (per type, or
+//!   shared for `ALL`);
+//! - no 60-second window holds more first dispatches than the rate allows;
 //! - a refused input returns the error the model expects and changes nothing observable;
-//! - the actions are enough to know which devices are in flight;
+//! - the actions are enough to know which devices are in flight and which timer is due;
 //! - after settlement every device is terminal, and a rerun targets exactly the failed devices;
 //! - the same inputs always give the same actions.
 
 use fleet_core::{
-    Action, BatchPlan, BatchSize, BatchStats, Counts, DeviceState, ErrorKind, Input, JobRun,
-    Outcome, RetryPolicy, RunBuilder, RunStatus, Threshold, ThresholdTrip, Timer,
+    AbortCriterion, AbortTrip, Action, BatchPlan, BatchSize, BatchStats, Counts, DeviceState,
+    ErrorKind, ExponentialRamp, FailureType, GatePercent, GroupGate, Input, JobRun, Outcome, Pause,
+    PauseReason, RampCriterion, RetryPolicy, RunBuilder, RunStatus, SuccessAction,
+    SuccessCondition, Threshold, ThresholdTrip, Timer, RATE_WINDOW_MS,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
 // ===================== configurations =====================
 
-/// A percentage in millionths of a percent, or a number.
+/// A percentage in millionths of a percent, a number, or a number of equal groups.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Size {
     Pct(u64),
     Num(u32),
+    Groups(u32),
+}
+
+/// An exponential ramp: base per minute, factor in tenths, increase after `every` notified
+/// (`true`) or succeeded (`false`) devices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ramp {
+    base: u32,
+    factor_tenths: u32,
+    notified: bool,
+    every: u32,
+}
+
+/// A dispatch rate: the cap and the ramp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rate {
+    max: Option<u32>,
+    ramp: Option<Ramp>,
+}
+
+/// An abort criterion: failure type, threshold in millionths of a percent, minimum executed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Abort {
+    kind: FailureType,
+    micros: u64,
+    min_executed: u32,
+}
+
+/// A gate: the success threshold (millionths of a percent) and whether its action pauses; the
+/// error threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Gate {
+    success: Option<(u64, bool)>,
+    error: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,21 +84,24 @@ struct Cfg {
     device_timeout_ms: Option<i64>,
     retry_failed: u8,
     retry_timed_out: u8,
+    /// A shared allowance (AWS `ALL`); when above 0, the two above are 0.
+    retry_all: u8,
+    rate: Option<Rate>,
+    abort: Vec<Abort>,
+    gate: Option<Gate>,
 }
 
 impl Cfg {
     fn builder(&self) -> RunBuilder {
         let mut b = RunBuilder::new();
-        match self.batch {
-            Some(Size::Pct(m)) => b = b.batch(BatchSize::percentage(m as f64 / 1e6).unwrap()),
-            Some(Size::Num(n)) => b = b.batch(BatchSize::number(n).unwrap()),
-            None => {}
+        if let Some(size) = self.batch_size() {
+            b = b.batch(size);
         }
         match self.threshold {
             Some((Size::Pct(m), per_batch)) => {
                 b = b.threshold(Threshold::percentage(m as f64 / 1e6, per_batch).unwrap())
             }
-            Some((Size::Num(n), per_batch)) => {
+            Some((Size::Num(n) | Size::Groups(n), per_batch)) => {
                 b = b.threshold(Threshold::number(n, per_batch).unwrap())
             }
             None => {}
@@ -68,15 +112,79 @@ impl Cfg {
         if let Some(ms) = self.device_timeout_ms {
             b = b.device_timeout_ms(ms);
         }
-        b.retry(RetryPolicy::new(self.retry_failed, self.retry_timed_out).unwrap())
+        if let Some(rate) = self.rate {
+            if let Some(max) = rate.max {
+                b = b.max_per_minute(max);
+            }
+            if let Some(r) = rate.ramp {
+                let criterion = if r.notified {
+                    RampCriterion::Notified(r.every)
+                } else {
+                    RampCriterion::Succeeded(r.every)
+                };
+                let factor = f64::from(r.factor_tenths) / 10.0;
+                b = b.ramp(ExponentialRamp::new(r.base, factor, criterion).unwrap());
+            }
+        }
+        for a in &self.abort {
+            let p = a.micros as f64 / 1e6;
+            b = b.abort(AbortCriterion::new(a.kind, p, a.min_executed).unwrap());
+        }
+        if let Some(g) = self.gate {
+            let pct = |m: u64| GatePercent::new(m as f64 / 1e6).unwrap();
+            b = b.gate(GroupGate {
+                success: g.success.map(|(m, pause)| SuccessCondition {
+                    threshold: pct(m),
+                    action: if pause {
+                        SuccessAction::Pause
+                    } else {
+                        SuccessAction::NextBatch
+                    },
+                }),
+                error: g.error.map(pct),
+            });
+        }
+        let retry = if self.retry_all > 0 {
+            RetryPolicy::all(self.retry_all).unwrap()
+        } else {
+            RetryPolicy::new(self.retry_failed, self.retry_timed_out).unwrap()
+        };
+        b.retry(retry)
     }
 
     fn batch_size(&self) -> Option<BatchSize> {
         match self.batch {
             Some(Size::Pct(m)) => Some(BatchSize::percentage(m as f64 / 1e6).unwrap()),
             Some(Size::Num(n)) => Some(BatchSize::number(n).unwrap()),
+            Some(Size::Groups(k)) => Some(BatchSize::groups(k).unwrap()),
             None => None,
         }
+    }
+
+    /// The most attempts a device can make.
+    fn attempts_max(&self) -> u8 {
+        1 + (self.retry_failed + self.retry_timed_out).max(self.retry_all)
+    }
+
+    /// Whether a device whose last attempt ended in `o`, with `f` retries after failures and
+    /// `t` after timeouts so far, is retried.
+    fn retries(&self, o: Outcome, f: u8, t: u8) -> bool {
+        match o {
+            Outcome::Failed | Outcome::TimedOut if self.retry_all > 0 => f + t < self.retry_all,
+            Outcome::Failed => f < self.retry_failed,
+            Outcome::TimedOut => t < self.retry_timed_out,
+            _ => false,
+        }
+    }
+
+    fn success_gate(&self) -> bool {
+        matches!(
+            self.gate,
+            Some(Gate {
+                success: Some(_),
+                ..
+            })
+        )
     }
 }
 
@@ -148,6 +256,43 @@ fn pct_of(micros: u64, base: u32) -> u32 {
     (v as u32).max(1)
 }
 
+/// `floor(base × (f / 10)^k)` with base-10^9 limbs: multiply by `f` k times, then divide by 10
+/// k times (long division). Saturates at `u64::MAX`.
+fn ramp_formula(base: u32, f_tenths: u32, k: u32) -> u64 {
+    const LIMB: u64 = 1_000_000_000;
+    let mut limbs: Vec<u64> = vec![u64::from(base)]; // little-endian
+    for _ in 0..k {
+        let mut carry = 0u64;
+        for l in limbs.iter_mut() {
+            let x = *l * u64::from(f_tenths) + carry;
+            *l = x % LIMB;
+            carry = x / LIMB;
+        }
+        if carry > 0 {
+            limbs.push(carry);
+        }
+    }
+    for _ in 0..k {
+        let mut rem = 0u64;
+        for l in limbs.iter_mut().rev() {
+            let x = rem * LIMB + *l;
+            *l = x / 10;
+            rem = x % 10;
+        }
+        while limbs.len() > 1 && *limbs.last().unwrap() == 0 {
+            limbs.pop();
+        }
+    }
+    match limbs.len() {
+        1 => limbs[0],
+        2 => limbs[1]
+            .checked_mul(LIMB)
+            .and_then(|v| v.checked_add(limbs[0]))
+            .unwrap_or(u64::MAX),
+        _ => u64::MAX,
+    }
+}
+
 /// What the model expects one input to produce.
 #[derive(Debug, Default)]
 struct Expect {
@@ -165,61 +310,119 @@ struct Expect {
     all: bool,
 }
 
-/// The rules, written plainly: a device's batch is `d / size`, the current batch is found by
-/// scanning for the first batch with a non-terminal device, and retries that wait are a list.
+/// The rules, written plainly: batches are a list of ranges (a device's batch is found by
+/// searching it), the first dispatches are a list of times (the rate's window is found by
+/// searching it), the ramp's rate is recomputed from its formula, and retries that wait are a
+/// list.
 #[derive(Debug, Clone)]
 struct Model {
     n: u32,
-    size: u32,
-    batches: u32,
+    /// The batches' ranges, in order.
+    bounds: Vec<(u32, u32)>,
     cfg: Cfg,
     status: RunStatus,
     started_at: Option<i64>,
     states: Vec<DeviceState>,
     attempts: Vec<u8>,
-    waiting: Vec<u32>,
-    batch_dispatched: Vec<bool>,
+    /// Retries dispatched after timeouts, per device.
+    t_used: Vec<u8>,
+    /// Retries waiting for the run to go on, and whether the attempt before timed out.
+    waiting: Vec<(u32, bool)>,
+    batch_started: Vec<bool>,
     batch_terminal: Vec<u32>,
     batch_failures: Vec<u32>,
+    batch_succeeded: Vec<u32>,
     batch_finished: Vec<bool>,
     failures: u32,
-    scan: u32,
+    /// Failed, rejected, timed out.
+    kinds: [u32; 3],
+    /// The newest batch started.
+    cur: u32,
+    /// The next device never dispatched.
+    next: u32,
     counts: [u32; CLASSES],
     trip: Option<ThresholdTrip>,
+    abort_trip: Option<AbortTrip>,
+    pauses: Vec<Pause>,
+    released: Option<u32>,
+    error_tripped: Vec<bool>,
+    /// The time of every first dispatch, in order.
+    notified: Vec<i64>,
+    timer: Option<i64>,
+    /// The ramp's rates by level, as far as computed.
+    rates: Vec<u32>,
 }
 
 impl Model {
     fn new(cfg: &Cfg, n: u32) -> Self {
-        let size = match cfg.batch {
-            None => n.max(1),
-            Some(Size::Pct(m)) => pct_of(m, n),
-            Some(Size::Num(k)) => k.min(n).max(1),
-        };
-        let batches = n.div_ceil(size);
-        let b = batches as usize;
+        let mut bounds = Vec::new();
+        match cfg.batch {
+            Some(Size::Groups(k)) => {
+                let k = k.min(n);
+                let mut start = 0;
+                for i in 0..k {
+                    let len = n / k + u32::from(i < n % k);
+                    bounds.push((start, start + len));
+                    start += len;
+                }
+            }
+            other => {
+                let size = match other {
+                    None => n.max(1),
+                    Some(Size::Pct(m)) => pct_of(m, n),
+                    Some(Size::Num(k)) => k.min(n).max(1),
+                    Some(Size::Groups(_)) => unreachable!(),
+                };
+                let mut start = 0;
+                while start < n {
+                    bounds.push((start, (start + size).min(n)));
+                    start += size;
+                }
+            }
+        }
+        let b = bounds.len();
         Self {
             n,
-            size,
-            batches,
+            bounds,
             cfg: cfg.clone(),
             status: RunStatus::Pending,
             started_at: None,
             states: vec![DeviceState::Pending; n as usize],
             attempts: vec![0; n as usize],
+            t_used: vec![0; n as usize],
             waiting: Vec::new(),
-            batch_dispatched: vec![false; b],
+            batch_started: vec![false; b],
             batch_terminal: vec![0; b],
             batch_failures: vec![0; b],
+            batch_succeeded: vec![0; b],
             batch_finished: vec![false; b],
             failures: 0,
-            scan: 0,
+            kinds: [0; 3],
+            cur: 0,
+            next: 0,
             counts: [n, 0, 0, 0, 0],
             trip: None,
+            abort_trip: None,
+            pauses: Vec::new(),
+            released: None,
+            error_tripped: vec![false; b],
+            notified: Vec::new(),
+            timer: None,
+            rates: Vec::new(),
         }
     }
 
+    fn batches(&self) -> u32 {
+        self.bounds.len() as u32
+    }
+
     fn batch_len(&self, k: u32) -> u32 {
-        (self.n - k * self.size).min(self.size)
+        let (s, e) = self.bounds[k as usize];
+        e - s
+    }
+
+    fn batch_of(&self, d: u32) -> u32 {
+        self.bounds.partition_point(|&(_, e)| e <= d) as u32
     }
 
     fn is_final(&self) -> bool {
@@ -257,14 +460,23 @@ impl Model {
         if !x.all {
             x.dirty.push(d);
         }
-        let b = d / self.size;
+        let b = self.batch_of(d);
         if terminal(s) && !terminal(old) {
             self.batch_terminal[b as usize] += 1;
+            if s == DeviceState::Succeeded {
+                self.batch_succeeded[b as usize] += 1;
+            }
             if failure(s) {
                 self.failures += 1;
                 self.batch_failures[b as usize] += 1;
+                let kind = match s {
+                    DeviceState::Failed => 0,
+                    DeviceState::Rejected => 1,
+                    _ => 2,
+                };
+                self.kinds[kind] += 1;
             }
-            if self.batch_dispatched[b as usize]
+            if self.batch_started[b as usize]
                 && !self.batch_finished[b as usize]
                 && self.batch_terminal[b as usize] == self.batch_len(b)
             {
@@ -272,6 +484,35 @@ impl Model {
                 x.finished.push(b);
             }
         }
+    }
+
+    /// The rate now, devices per minute (`None` without a rate).
+    fn rate(&mut self) -> Option<u32> {
+        let rate = self.cfg.rate?;
+        let cap = rate.max.unwrap_or(u32::MAX);
+        let Some(ramp) = rate.ramp else {
+            return Some(cap);
+        };
+        let count = if ramp.notified {
+            self.notified.len() as u32
+        } else {
+            self.counts[2]
+        };
+        let level = (count / ramp.every) as usize;
+        while self.rates.len() <= level && self.rates.last() != Some(&cap) {
+            let k = self.rates.len() as u32;
+            let v = ramp_formula(ramp.base, ramp.factor_tenths, k).min(u64::from(cap));
+            self.rates.push(v as u32);
+        }
+        Some(self.rates[level.min(self.rates.len() - 1)])
+    }
+
+    /// First dispatches in the window that ends at `now`.
+    fn in_window(&self, now: i64) -> u32 {
+        let out = self
+            .notified
+            .partition_point(|&t| t + RATE_WINDOW_MS <= now);
+        (self.notified.len() - out) as u32
     }
 
     fn dispatch(&mut self, now: i64, d: u32, x: &mut Expect) {
@@ -290,31 +531,106 @@ impl Model {
         }
     }
 
-    /// While running: dispatch the waiting retries, then the first batch with a non-terminal
-    /// device if it was never dispatched; complete when there is none.
+    /// Dispatches never-dispatched devices up to `end`, as the rate allows; `false` if the rate
+    /// stopped it.
+    fn dispatch_new(&mut self, now: i64, end: u32, x: &mut Expect) -> bool {
+        while self.next < end {
+            if let Some(rate) = self.rate() {
+                if self.in_window(now) >= rate {
+                    return false;
+                }
+                self.notified.push(now);
+            }
+            let d = self.next;
+            self.dispatch(now, d, x);
+            self.next += 1;
+        }
+        true
+    }
+
+    fn pause(&mut self, now: i64, batch: u32, reason: PauseReason, x: &mut Expect) {
+        self.pauses.push(Pause {
+            batch,
+            at_ms: now,
+            reason,
+        });
+        x.changed = true;
+        self.set_status(RunStatus::Paused, x);
+    }
+
+    /// Whether the batch after the newest one started may start (may pause the run).
+    fn gate_opens(&mut self, now: i64, x: &mut Expect) -> bool {
+        let b = self.cur;
+        if self.released == Some(b) {
+            return true;
+        }
+        let len = self.batch_len(b);
+        let done = self.batch_terminal[b as usize] == len;
+        let last = b + 1 == self.batches();
+        let Some(Gate {
+            success: Some((micros, pause)),
+            ..
+        }) = self.cfg.gate
+        else {
+            return done;
+        };
+        if last {
+            return done;
+        }
+        let limit = (u128::from(micros) * u128::from(len)).div_ceil(100_000_000) as u32;
+        let succeeded = self.batch_succeeded[b as usize];
+        if succeeded >= limit {
+            if pause {
+                self.pause(now, b, PauseReason::SuccessReached { succeeded, limit }, x);
+                return false;
+            }
+            true
+        } else {
+            if done {
+                self.pause(now, b, PauseReason::BelowSuccess { succeeded, limit }, x);
+            }
+            false
+        }
+    }
+
+    /// While running: dispatch the waiting retries, the devices never dispatched up to the end
+    /// of the newest batch started (as the rate allows), then open gates; complete when every
+    /// target is terminal; ask for a dispatch timer when the rate blocks.
     fn advance(&mut self, now: i64, x: &mut Expect) {
         if self.status != RunStatus::Running {
             return;
         }
-        for d in std::mem::take(&mut self.waiting) {
+        for (d, timed_out) in std::mem::take(&mut self.waiting) {
+            self.t_used[d as usize] += u8::from(timed_out);
             self.dispatch(now, d, x);
         }
-        while self.scan < self.batches
-            && self.batch_terminal[self.scan as usize] == self.batch_len(self.scan)
-        {
-            self.scan += 1;
-        }
-        if self.scan == self.batches {
-            self.set_status(RunStatus::Complete, x);
-            return;
-        }
-        let k = self.scan;
-        if !self.batch_dispatched[k as usize] {
-            self.batch_dispatched[k as usize] = true;
-            x.started.push(k);
-            for d in k * self.size..k * self.size + self.batch_len(k) {
-                self.dispatch(now, d, x);
+        let mut blocked;
+        loop {
+            if self.cur >= self.batches() {
+                blocked = !self.dispatch_new(now, self.n, x);
+                if self.all_terminal() {
+                    self.set_status(RunStatus::Complete, x);
+                }
+                break;
             }
+            let k = self.cur;
+            if !self.batch_started[k as usize] {
+                self.batch_started[k as usize] = true;
+                x.started.push(k);
+                x.changed = true;
+            }
+            let end = self.bounds[k as usize].1;
+            blocked = !self.dispatch_new(now, end, x);
+            if !self.gate_opens(now, x) {
+                break;
+            }
+            self.cur += 1;
+        }
+        if blocked && self.status == RunStatus::Running && self.timer.is_none() {
+            let oldest = self.notified[self.notified.len() - self.in_window(now) as usize];
+            let at = oldest + RATE_WINDOW_MS;
+            self.timer = Some(at);
+            x.timers.push((at, Timer::Dispatch));
         }
     }
 
@@ -327,6 +643,7 @@ impl Model {
                 self.set_state(d, to, x);
             }
         }
+        self.next = self.n;
     }
 
     fn end_in_flight(&mut self, to: DeviceState, x: &mut Expect) {
@@ -342,24 +659,98 @@ impl Model {
     fn limit(&self, base: u32) -> u32 {
         match self.cfg.threshold {
             Some((Size::Pct(m), _)) => pct_of(m, base),
-            Some((Size::Num(k), _)) => k,
+            Some((Size::Num(k) | Size::Groups(k), _)) => k,
             None => u32::MAX,
         }
     }
 
-    fn finish(&mut self, now: i64, d: u32, o: Outcome, x: &mut Expect) {
-        let used = self.attempts[d as usize] - 1;
-        let allowed = match o {
-            Outcome::Failed => self.cfg.retry_failed,
-            Outcome::TimedOut => self.cfg.retry_timed_out,
-            _ => 0,
+    fn check_threshold(&mut self, now: i64, b: u32, x: &mut Expect) {
+        let Some((_, per_batch)) = self.cfg.threshold else {
+            return;
         };
-        if !self.is_final() && used < allowed {
+        if self.is_final() {
+            return;
+        }
+        let (failures, base) = if per_batch {
+            (self.batch_failures[b as usize], self.batch_len(b))
+        } else {
+            (self.failures, self.n)
+        };
+        let limit = self.limit(base);
+        if failures >= limit {
+            self.trip = Some(ThresholdTrip {
+                batch: b,
+                at_ms: now,
+                failures,
+                limit,
+            });
+            self.end_pending(DeviceState::Cancelled, x);
+            self.set_status(RunStatus::Cancelled, x);
+        }
+    }
+
+    fn check_error_gate(&mut self, now: i64, b: u32, x: &mut Expect) {
+        let Some(Gate {
+            error: Some(micros),
+            ..
+        }) = self.cfg.gate
+        else {
+            return;
+        };
+        if self.is_final() || self.error_tripped[b as usize] {
+            return;
+        }
+        let len = self.batch_len(b);
+        let failures = self.batch_failures[b as usize];
+        // More than p % of the batch: failures × 100 > p × len.
+        if u128::from(failures) * 100_000_000 > u128::from(micros) * u128::from(len) {
+            self.error_tripped[b as usize] = true;
+            let limit = (u128::from(micros) * u128::from(len) / 100_000_000) as u32 + 1;
+            self.pause(now, b, PauseReason::ErrorCondition { failures, limit }, x);
+        }
+    }
+
+    fn check_abort(&mut self, now: i64, b: u32, x: &mut Expect) {
+        if self.is_final() {
+            return;
+        }
+        let executed = self.counts[2] + self.counts[3];
+        for (i, a) in self.cfg.abort.clone().iter().enumerate() {
+            let failures = match a.kind {
+                FailureType::Failed => self.kinds[0],
+                FailureType::Rejected => self.kinds[1],
+                FailureType::TimedOut => self.kinds[2],
+                FailureType::All => self.failures,
+            };
+            let holds = executed >= a.min_executed
+                && u128::from(failures) * 100_000_000
+                    >= u128::from(a.micros) * u128::from(executed);
+            if holds {
+                self.abort_trip = Some(AbortTrip {
+                    criterion: i as u32,
+                    failure_type: a.kind,
+                    batch: b,
+                    at_ms: now,
+                    executed,
+                    failures,
+                });
+                self.end_pending(DeviceState::Cancelled, x);
+                self.set_status(RunStatus::Cancelled, x);
+                return;
+            }
+        }
+    }
+
+    fn finish(&mut self, now: i64, d: u32, o: Outcome, x: &mut Expect) {
+        let t = self.t_used[d as usize];
+        let f = self.attempts[d as usize] - 1 - t;
+        if !self.is_final() && self.cfg.retries(o, f, t) {
             if self.status == RunStatus::Running {
+                self.t_used[d as usize] += u8::from(o == Outcome::TimedOut);
                 self.dispatch(now, d, x);
             } else {
                 self.set_state(d, DeviceState::Pending, x);
-                self.waiting.push(d);
+                self.waiting.push((d, o == Outcome::TimedOut));
             }
             return;
         }
@@ -370,30 +761,19 @@ impl Model {
             Outcome::TimedOut => DeviceState::TimedOut,
         };
         self.set_state(d, s, x);
-        if failure(s) && !self.is_final() {
-            if let Some((_, per_batch)) = self.cfg.threshold {
-                let b = d / self.size;
-                let (failures, base) = if per_batch {
-                    (self.batch_failures[b as usize], self.batch_len(b))
-                } else {
-                    (self.failures, self.n)
-                };
-                let limit = self.limit(base);
-                if failures >= limit {
-                    self.trip = Some(ThresholdTrip {
-                        batch: b,
-                        at_ms: now,
-                        failures,
-                        limit,
-                    });
-                    self.end_pending(DeviceState::Cancelled, x);
-                    self.set_status(RunStatus::Cancelled, x);
-                }
-            }
+        let b = self.batch_of(d);
+        if failure(s) {
+            self.check_threshold(now, b, x);
+            self.check_error_gate(now, b, x);
+        }
+        if !self.cfg.abort.is_empty() {
+            self.check_abort(now, b, x);
         }
         match self.status {
             RunStatus::Running => self.advance(now, x),
-            RunStatus::Stopped if self.all_terminal() => self.set_status(RunStatus::Complete, x),
+            RunStatus::Stopped | RunStatus::Paused if self.all_terminal() => {
+                self.set_status(RunStatus::Complete, x)
+            }
             _ => {}
         }
     }
@@ -427,10 +807,26 @@ impl Model {
                     self.set_status(RunStatus::Stopped, &mut x);
                 }
             }
-            Input::Resume => {
-                if self.status != RunStatus::Stopped {
-                    x.result = self.illegal("resume");
+            Input::Resume => match self.status {
+                RunStatus::Stopped | RunStatus::Paused => {
+                    if self.status == RunStatus::Paused {
+                        self.released = self.pauses.last().map(|p| p.batch);
+                    }
+                    self.set_status(RunStatus::Running, &mut x);
+                    self.advance(now, &mut x);
+                }
+                _ => x.result = self.illegal("resume"),
+            },
+            Input::TriggerNextBatch => {
+                if !matches!(self.status, RunStatus::Running | RunStatus::Paused) {
+                    x.result = self.illegal("trigger the next batch of");
+                } else if self.cur + 1 >= self.batches() {
+                    x.result = Some(ErrorKind::NoNextBatch {
+                        batches: self.batches(),
+                    });
                 } else {
+                    self.released = Some(self.cur);
+                    x.changed = true;
                     self.set_status(RunStatus::Running, &mut x);
                     self.advance(now, &mut x);
                 }
@@ -445,7 +841,10 @@ impl Model {
             }
             Input::Cancel { force } => {
                 let allowed = match self.status {
-                    RunStatus::Pending | RunStatus::Running | RunStatus::Stopped => true,
+                    RunStatus::Pending
+                    | RunStatus::Running
+                    | RunStatus::Stopped
+                    | RunStatus::Paused => true,
                     RunStatus::Cancelled => force && self.counts[1] > 0,
                     _ => false,
                 };
@@ -475,6 +874,12 @@ impl Model {
             Input::Timer(Timer::DeviceTimeout { device, attempt }) => {
                 if self.in_flight_with(device, attempt) {
                     self.finish(now, device, Outcome::TimedOut, &mut x);
+                }
+            }
+            Input::Timer(Timer::Dispatch) => {
+                if self.timer.take().is_some() {
+                    x.changed = true;
+                    self.advance(now, &mut x);
                 }
             }
             Input::Timer(Timer::Deadline) => {
@@ -517,6 +922,11 @@ struct Snapshot {
     batches: Vec<BatchStats>,
     current_batch: Option<u32>,
     trip: Option<ThresholdTrip>,
+    abort_trip: Option<AbortTrip>,
+    pauses: Vec<Pause>,
+    dispatch_timer: Option<i64>,
+    rate: Option<u32>,
+    retries_used: Vec<(u8, u8)>,
     started: Option<i64>,
     finished: Option<i64>,
     settled: bool,
@@ -532,6 +942,13 @@ impl Snapshot {
             batches: run.batches().to_vec(),
             current_batch: run.current_batch(),
             trip: run.threshold_trip(),
+            abort_trip: run.abort_trip(),
+            pauses: run.pauses().to_vec(),
+            dispatch_timer: run.dispatch_timer(),
+            rate: run.rate_per_minute(),
+            retries_used: (0..run.counts().total)
+                .map(|d| run.retries_used(d))
+                .collect(),
             started: run.started_ms(),
             finished: run.finished_ms(),
             settled: run.is_settled(),
@@ -602,6 +1019,15 @@ struct Driver {
     deadline_fired: bool,
     /// The outcome type that ended each device's previous attempt (for the retry check).
     last_outcome: Vec<Option<Outcome>>,
+    /// Retries seen per device: (after failures, after timeouts).
+    retried: Vec<(u8, u8)>,
+    /// The dispatch timer the run asked for and the driver has not handed back.
+    dispatch_at: Option<i64>,
+    /// The time of every first dispatch, in order.
+    first_dispatches: Vec<i64>,
+    /// Whether a resume of a paused run or a trigger released a batch (then batches may
+    /// overlap).
+    released: bool,
     log: Vec<LogEntry>,
     /// Statistics of what happened, for the targeted properties.
     refused: usize,
@@ -626,6 +1052,10 @@ impl Driver {
             deadline: None,
             deadline_fired: false,
             last_outcome: vec![None; n as usize],
+            retried: vec![(0, 0); n as usize],
+            dispatch_at: None,
+            first_dispatches: Vec::new(),
+            released: false,
             log: Vec::new(),
             refused: 0,
             dispatches: 0,
@@ -691,6 +1121,10 @@ impl Driver {
             Input::Timer(Timer::DeviceTimeout { device, .. }) if timer_hit => {
                 self.last_outcome[device as usize] = Some(Outcome::TimedOut)
             }
+            // The run consumes the dispatch timer it asked for (and may ask again below).
+            Input::Timer(Timer::Dispatch) => self.dispatch_at = None,
+            Input::TriggerNextBatch => self.released = true,
+            Input::Resume if status_before == RunStatus::Paused => self.released = true,
             _ => {}
         }
 
@@ -713,6 +1147,7 @@ impl Driver {
         let timer_key = |t: &(i64, Timer)| match t.1 {
             Timer::Deadline => (t.0, 0, 0, 0),
             Timer::DeviceTimeout { device, attempt } => (t.0, 1, device, attempt),
+            Timer::Dispatch => (t.0, 2, 0, 0),
         };
         let mut want_timers = x.timers.clone();
         want_timers.sort_by_key(timer_key);
@@ -747,6 +1182,30 @@ impl Driver {
                 Action::Dispatch { device, attempt } => {
                     self.in_flight.insert(device, attempt);
                     self.dispatches += 1;
+                    if attempt == 1 {
+                        self.first_dispatches.push(now);
+                    } else {
+                        // Retries within their limit, per type (or shared for ALL): the
+                        // retries seen so far allow one more after the last outcome's type.
+                        let last =
+                            self.last_outcome[device as usize].expect("a retry follows an outcome");
+                        let (f, t) = self.retried[device as usize];
+                        assert!(
+                            matches!(last, Outcome::Failed | Outcome::TimedOut),
+                            "device {device} retried after {last:?}"
+                        );
+                        assert!(
+                            self.cfg.retries(last, f, t),
+                            "device {device} attempt {attempt} after {last:?} with {f} + {t} retries"
+                        );
+                        let r = &mut self.retried[device as usize];
+                        if last == Outcome::TimedOut {
+                            r.1 += 1;
+                        } else {
+                            r.0 += 1;
+                        }
+                        assert_eq!(attempt, 1 + r.0 + r.1, "attempts count every retry");
+                    }
                 }
                 Action::Abandon { device, attempt } => {
                     assert_eq!(self.in_flight.remove(device), Some(attempt), "{}", ctx());
@@ -756,13 +1215,19 @@ impl Driver {
                         assert!(self.deadline.is_none(), "one deadline timer per run");
                         self.deadline = Some(at_ms);
                     }
+                    Timer::Dispatch => {
+                        assert!(self.dispatch_at.is_none(), "one dispatch timer at a time");
+                        assert!(at_ms > now, "a dispatch timer is in the future");
+                        self.dispatch_at = Some(at_ms);
+                    }
                     t => self.device_timers.push((at_ms, t)),
                 },
                 _ => {}
             }
         }
 
-        self.check_invariants(status_before, input, &actions, &x);
+        let model_rate = self.model.rate();
+        self.check_invariants(status_before, input, &actions, &x, model_rate);
         result
     }
 
@@ -772,6 +1237,7 @@ impl Driver {
         input: Input,
         actions: &[Action],
         x: &Expect,
+        model_rate: Option<u32>,
     ) {
         let run = &self.run;
         let c = run.counts();
@@ -824,24 +1290,71 @@ impl Driver {
             }
         }
 
+        // The trips and pauses are exactly the model's; so are the rate and the timer.
+        assert_eq!(
+            run.abort_trip(),
+            self.model.abort_trip,
+            "abort after {input:?}"
+        );
+        assert_eq!(
+            run.pauses(),
+            &self.model.pauses[..],
+            "pauses after {input:?}"
+        );
+        assert_eq!(
+            run.dispatch_timer(),
+            self.dispatch_at,
+            "timer view after {input:?}"
+        );
+        assert_eq!(
+            run.dispatch_timer(),
+            self.model.timer,
+            "timer after {input:?}"
+        );
+        assert_eq!(run.rate_per_minute(), model_rate, "rate after {input:?}");
+        if let Some(trip) = run.abort_trip() {
+            // No abort before the minimum executed count; the percentage is reached.
+            let a = self.cfg.abort[trip.criterion as usize];
+            assert!(trip.executed >= a.min_executed, "{trip:?} before {a:?}");
+            assert!(
+                u128::from(trip.failures) * 100_000_000
+                    >= u128::from(a.micros) * u128::from(trip.executed),
+                "{trip:?} under {a:?}"
+            );
+        }
+
         let plan = run.plan();
         let mut dispatched_now: Vec<u32> = Vec::new();
         let mut batches_checked: Vec<u32> = Vec::new();
-        for a in actions {
+        // Gates and manual triggers may start a batch before the one before it is terminal.
+        let in_sequence = !self.cfg.success_gate() && !self.released;
+        let paused_at = actions
+            .iter()
+            .position(|a| *a == Action::Status(RunStatus::Paused));
+        for (i, a) in actions.iter().enumerate() {
             if let Action::Dispatch { device, attempt } = *a {
-                // Nothing is dispatched while stopped, after a cancel or a completion: a run
-                // that dispatches is running afterwards, and was running or just started or
-                // resumed.
-                assert_eq!(run.status(), RunStatus::Running, "dispatch by {input:?}");
+                // Nothing is dispatched while stopped or paused, after a cancel or a
+                // completion: a run that dispatches is running afterwards (or paused by a gate
+                // after the dispatch, in the same input), and was running or just started,
+                // resumed or triggered.
+                match paused_at {
+                    None => assert_eq!(run.status(), RunStatus::Running, "dispatch by {input:?}"),
+                    Some(p) => assert!(i < p, "dispatch after a pause by {input:?}: {actions:?}"),
+                }
                 assert!(
                     status_before == RunStatus::Running
-                        || matches!(input, Input::Start | Input::Resume),
+                        || matches!(
+                            input,
+                            Input::Start | Input::Resume | Input::TriggerNextBatch
+                        ),
                     "dispatch by {input:?} from {status_before:?}"
                 );
                 let b = plan.batch_of(device);
+                // A device is dispatched only once its batch has started.
+                assert!(run.batches()[b as usize].started_ms.is_some());
                 // Batches in sequence: every device of the batch before is terminal (and, by
                 // induction, of every earlier batch).
-                if b > 0 && !batches_checked.contains(&b) {
+                if in_sequence && b > 0 && !batches_checked.contains(&b) {
                     batches_checked.push(b);
                     for d in plan.range(b - 1) {
                         assert!(
@@ -853,26 +1366,11 @@ impl Driver {
                     }
                 }
                 // Later batches have not started.
-                if b + 1 < plan.count() {
+                if in_sequence && b + 1 < plan.count() {
                     assert_eq!(run.batches()[(b + 1) as usize].started_ms, None);
                 }
-                // Retries within their limit: retries used before this one (attempt - 2) are
-                // fewer than those allowed for the outcome that ended the previous attempt.
-                if attempt > 1 {
-                    let last =
-                        self.last_outcome[device as usize].expect("a retry follows an outcome");
-                    let allowed = match last {
-                        Outcome::Failed => self.cfg.retry_failed,
-                        Outcome::TimedOut => self.cfg.retry_timed_out,
-                        other => panic!("device {device} retried after {other:?}"),
-                    };
-                    assert!(
-                        attempt - 2 < allowed,
-                        "device {device} attempt {attempt} after {last:?}; allowed {allowed}"
-                    );
-                }
                 assert!(
-                    attempt <= 1 + self.cfg.retry_failed.max(self.cfg.retry_timed_out),
+                    attempt <= self.cfg.attempts_max(),
                     "attempt {attempt} over the limit"
                 );
                 if attempt == 1 {
@@ -880,10 +1378,13 @@ impl Driver {
                 }
             }
         }
-        // A batch that starts has all its devices dispatched at once.
+        // Without a rate, a batch that starts has all its devices dispatched at once.
         dispatched_now.sort_unstable();
         for a in actions {
             if let Action::BatchStarted { batch } = *a {
+                if self.cfg.rate.is_some() {
+                    continue;
+                }
                 for d in plan.range(batch) {
                     assert!(
                         dispatched_now.binary_search(&d).is_ok(),
@@ -892,12 +1393,36 @@ impl Driver {
                 }
             }
         }
-        // A settled run stays settled; a running one always has something in flight.
+        // The rate: no 60-second window ending now holds more first dispatches than the cap,
+        // nor, for those of this input, than the rate when they were made.
+        if let Some(rate) = self.cfg.rate {
+            let cap = rate.max.unwrap_or(u32::MAX) as usize;
+            let t = self.now;
+            let in_window = self.first_dispatches.len()
+                - self
+                    .first_dispatches
+                    .partition_point(|&d| d + RATE_WINDOW_MS <= t);
+            assert!(
+                in_window <= cap,
+                "{in_window} dispatches in the minute to {t}"
+            );
+            if let Some(r) = run.rate_per_minute() {
+                assert!(
+                    in_window <= r as usize,
+                    "{in_window} over the rate {r} at {t}"
+                );
+            }
+        }
+        // A running run always has something in flight or waits for its dispatch timer.
         if run.status() == RunStatus::Running {
             assert!(
-                c.in_flight > 0,
-                "a running run with nothing in flight is stuck"
+                c.in_flight > 0 || run.dispatch_timer().is_some(),
+                "a running run with nothing in flight and no timer is stuck"
             );
+        }
+        // A paused run has a reason.
+        if run.status() == RunStatus::Paused {
+            assert!(!run.pauses().is_empty());
         }
     }
 
@@ -920,6 +1445,16 @@ impl Driver {
             }
             Step::Fail => {
                 let _ = self.send(Input::Fail);
+            }
+            Step::Trigger => {
+                let _ = self.send(Input::TriggerNextBatch);
+            }
+            Step::FireDispatch => {
+                if let Some(at) = self.dispatch_at {
+                    self.now = self.now.max(at);
+                    self.send(Input::Timer(Timer::Dispatch))
+                        .expect("timers are never refused");
+                }
             }
             Step::Resolve(pick, outcome) => {
                 if let Some((device, attempt)) = self.in_flight.pick(pick) {
@@ -1027,7 +1562,9 @@ impl Driver {
                         device: n + 1,
                         attempt: 1,
                     }),
-                ][pick % 7];
+                    Input::TriggerNextBatch,
+                    Input::Timer(Timer::Dispatch),
+                ][pick % 9];
                 let _ = self.send(input);
             }
         }
@@ -1037,7 +1574,8 @@ impl Driver {
     /// every in-flight device with the fleet's fault mix.
     fn settle(&mut self) {
         let n = u64::from(self.n());
-        let bound = 10 + n * (2 + u64::from(self.cfg.retry_failed.max(self.cfg.retry_timed_out)));
+        // Each target needs at most its attempts, a dispatch timer and a pause (and resume).
+        let bound = 10 + n * (4 + u64::from(self.cfg.attempts_max()));
         let mut inputs = 0u64;
         while !self.run.is_settled() {
             inputs += 1;
@@ -1047,16 +1585,21 @@ impl Driver {
                     self.send(Input::Start).unwrap();
                     continue;
                 }
-                RunStatus::Stopped => {
+                RunStatus::Stopped | RunStatus::Paused => {
                     self.send(Input::Resume).unwrap();
                     continue;
                 }
                 _ => {}
             }
-            let (device, attempt) = self
-                .in_flight
-                .pick(usize::MAX)
-                .expect("an unsettled run has a device in flight");
+            let Some((device, attempt)) = self.in_flight.pick(usize::MAX) else {
+                // Nothing in flight: the run waits for its dispatch timer.
+                let at = self
+                    .dispatch_at
+                    .expect("an unsettled run has a device in flight or a dispatch timer");
+                self.now = self.now.max(at);
+                self.send(Input::Timer(Timer::Dispatch)).unwrap();
+                continue;
+            };
             self.now += 10;
             let outcome = self.faults.outcome(device, attempt);
             self.send(Input::Outcome {
@@ -1105,7 +1648,7 @@ impl Driver {
             );
         }
         // Attempts within the retry limit.
-        let max = 1 + self.cfg.retry_failed.max(self.cfg.retry_timed_out);
+        let max = self.cfg.attempts_max();
         for d in 0..self.n() {
             assert!(run.attempts(d) <= max);
             if run.device_state(d) == DeviceState::Rejected {
@@ -1157,6 +1700,10 @@ enum Step {
     Resume,
     Cancel(bool),
     Fail,
+    /// Trigger the next batch.
+    Trigger,
+    /// Hand the dispatch timer back at its time.
+    FireDispatch,
     /// Answer one in-flight device (chosen by index) with this outcome, or the fleet's.
     Resolve(usize, Option<Outcome>),
     /// Answer up to this many in-flight devices with the fleet's outcomes (compact, for big N).
@@ -1185,28 +1732,158 @@ fn size() -> impl Strategy<Value = Size> {
     ]
 }
 
-fn cfg_with(threshold: BoxedStrategy<Option<(Size, bool)>>) -> impl Strategy<Value = Cfg> {
+fn batch_size() -> impl Strategy<Value = Size> {
+    prop_oneof![
+        3 => size(),
+        1 => (1u32..=12).prop_map(Size::Groups),
+    ]
+}
+
+/// A rate: mostly small caps (so that the window fills), sometimes a ramp.
+fn rate() -> impl Strategy<Value = Rate> {
+    let max = prop_oneof![
+        3 => (1u32..=20).prop_map(Some),
+        1 => (1u32..=1_000).prop_map(Some),
+        1 => Just(None),
+    ];
+    let ramp = prop::option::weighted(
+        0.5,
+        (1u32..=50, 11u32..=50, any::<bool>(), 1u32..=60).prop_map(
+            |(base, factor_tenths, notified, every)| Ramp {
+                base,
+                factor_tenths,
+                notified,
+                every,
+            },
+        ),
+    );
+    (max, ramp).prop_map(|(max, ramp)| {
+        let mut max = max;
+        let ramp = ramp.map(|mut r: Ramp| {
+            // A ramp starts at or under its cap.
+            if let Some(m) = max {
+                r.base = r.base.min(m);
+            }
+            r
+        });
+        if max.is_none() && ramp.is_none() {
+            max = Some(5);
+        }
+        Rate { max, ramp }
+    })
+}
+
+fn failure_type() -> impl Strategy<Value = FailureType> {
+    prop_oneof![
+        Just(FailureType::Failed),
+        Just(FailureType::Rejected),
+        Just(FailureType::TimedOut),
+        Just(FailureType::All),
+    ]
+}
+
+/// Abort criteria: thresholds with two decimals, as AWS takes them.
+fn aborts(max: usize) -> impl Strategy<Value = Vec<Abort>> {
+    prop::collection::vec(
+        (failure_type(), 1u64..=10_000, 1u32..=50).prop_map(|(kind, hundredths, min)| Abort {
+            kind,
+            micros: hundredths * 10_000,
+            min_executed: min,
+        }),
+        0..=max,
+    )
+}
+
+fn gate_percent() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        Just(100_000_000u64),
+        (0u64..=100).prop_map(|p| p * 1_000_000),
+        0u64..=100_000_000,
+    ]
+}
+
+fn gate() -> impl Strategy<Value = Gate> {
     (
-        prop::option::weighted(0.8, size()),
+        prop::option::weighted(0.7, (gate_percent(), any::<bool>())),
+        prop::option::weighted(0.5, gate_percent()),
+    )
+        .prop_map(|(success, error)| Gate { success, error })
+}
+
+/// Retries: none, per type (FAILED and TIMED_OUT), or shared (ALL).
+fn retries() -> impl Strategy<Value = (u8, u8, u8)> {
+    prop_oneof![
+        2 => Just((0u8, 0u8, 0u8)),
+        2 => (0u8..=3, 0u8..=3).prop_map(|(f, t)| (f, t, 0)),
+        1 => (0u8..=10, 0u8..=10).prop_map(|(f, t)| (f, t, 0)),
+        1 => (1u8..=10).prop_map(|a| (0, 0, a)),
+    ]
+}
+
+/// The policies of AWS and hawkBit, each off most of the time.
+#[derive(Debug, Clone)]
+struct Policies {
+    rate: Option<Rate>,
+    abort: Vec<Abort>,
+    gate: Option<Gate>,
+}
+
+/// `Some` with probability `p` (which may be 1).
+fn maybe<T: std::fmt::Debug + Clone + 'static>(
+    p: f64,
+    s: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Option<T>> {
+    if p >= 1.0 {
+        s.prop_map(Some).boxed()
+    } else {
+        prop::option::weighted(p, s).boxed()
+    }
+}
+
+fn policies(rate_p: f64, abort_p: f64, gate_p: f64) -> impl Strategy<Value = Policies> {
+    (
+        maybe(rate_p, rate()),
+        maybe(abort_p, aborts(3)),
+        maybe(gate_p, gate()),
+    )
+        .prop_map(|(rate, abort, gate)| Policies {
+            rate,
+            abort: abort.unwrap_or_default(),
+            gate,
+        })
+}
+
+fn cfg_full(
+    threshold: BoxedStrategy<Option<(Size, bool)>>,
+    policies: BoxedStrategy<Policies>,
+) -> impl Strategy<Value = Cfg> {
+    (
+        prop::option::weighted(0.8, batch_size()),
         threshold,
         prop::option::weighted(0.3, 1i64..=100_000),
         prop::option::weighted(0.3, 1i64..=5_000),
-        prop_oneof![
-            2 => Just((0u8, 0u8)),
-            2 => (0u8..=3, 0u8..=3),
-            1 => (0u8..=10, 0u8..=10),
-        ],
+        retries(),
+        policies,
     )
         .prop_map(
-            |(batch, threshold, deadline_ms, device_timeout_ms, (rf, rt))| Cfg {
+            |(batch, threshold, deadline_ms, device_timeout_ms, (rf, rt, ra), p)| Cfg {
                 batch,
                 threshold,
                 deadline_ms,
                 device_timeout_ms,
                 retry_failed: rf,
                 retry_timed_out: rt,
+                retry_all: ra,
+                rate: p.rate,
+                abort: p.abort,
+                gate: p.gate,
             },
         )
+}
+
+fn cfg_with(threshold: BoxedStrategy<Option<(Size, bool)>>) -> impl Strategy<Value = Cfg> {
+    cfg_full(threshold, policies(0.2, 0.2, 0.2).boxed())
 }
 
 fn any_threshold() -> BoxedStrategy<Option<(Size, bool)>> {
@@ -1255,6 +1932,8 @@ fn step_weighted(resolve: u32, command: u32, illegal: u32) -> impl Strategy<Valu
         command * 2 => Just(Step::Resume),
         command => any::<bool>().prop_map(Step::Cancel),
         command => Just(Step::Start),
+        command => Just(Step::Trigger),
+        resolve => Just(Step::FireDispatch),
         1 => Just(Step::Fail),
         1 => Just(Step::Deadline),
         2 => (0u16..=2_000).prop_map(Step::Wait),
@@ -1331,7 +2010,7 @@ proptest! {
         let (value, per_batch) = cfg.threshold.unwrap();
         let limit = |base: u32| match value {
             Size::Pct(m) => pct_of(m, base),
-            Size::Num(k) => k,
+            Size::Num(k) | Size::Groups(k) => k,
         };
         match run.threshold_trip() {
             Some(trip) => {
@@ -1350,7 +2029,7 @@ proptest! {
                 let cancelled_by_command = d.log.iter().any(|(_, i, r, _)| {
                     matches!(i, Input::Cancel { .. } | Input::Fail) && r.is_ok()
                 });
-                if !deadline_fired && !cancelled_by_command {
+                if !deadline_fired && !cancelled_by_command && run.abort_trip().is_none() {
                     prop_assert_eq!(run.status(), RunStatus::Complete);
                     if per_batch {
                         for (k, b) in run.batches().iter().enumerate() {
@@ -1416,7 +2095,8 @@ proptest! {
             let dispatches = actions.iter().any(|a| matches!(a, Action::Dispatch { .. }));
             if result.is_ok() {
                 match input {
-                    Input::Resume => stopped = false,
+                    // A trigger goes on with a run that a gate paused (perhaps while stopped).
+                    Input::Resume | Input::TriggerNextBatch => stopped = false,
                     Input::Stop => stopped = true,
                     Input::Cancel { .. } | Input::Fail => cancelled = true,
                     _ => {}
@@ -1431,21 +2111,187 @@ proptest! {
         }
     }
 
-    /// Retries, often: every retry is within the limit of the outcome type that caused it, and
-    /// rejections are never retried (checked on every dispatch and at settlement).
+    /// Retries, often: every retry is within the limit of the outcome type that caused it (per
+    /// type for FAILED and TIMED_OUT, shared for ALL), and rejections are never retried
+    /// (checked on every dispatch and at settlement).
     #[test]
     fn retries_never_exceed_their_limit(
         cfg in cfg_with(prop::option::weighted(0.2, (size(), any::<bool>())).boxed())
-            .prop_map(|mut c| { c.retry_failed = c.retry_failed.max(1); c }),
+            .prop_map(|mut c| {
+                if c.retry_all == 0 {
+                    c.retry_failed = c.retry_failed.max(1);
+                }
+                c
+            }),
         n in 0u32..=300,
         faults in (20u8..=70, 0u8..=20, 0u8..=30, any::<u64>())
             .prop_map(|(fail, reject, timeout, seed)| Faults { fail, reject, timeout, seed }),
         steps in steps(),
     ) {
         let d = drive(&cfg, n, faults, &steps);
-        let max = 1 + cfg.retry_failed.max(cfg.retry_timed_out);
         for dev in 0..n {
-            prop_assert!(d.run.attempts(dev) <= max);
+            let (f, t) = d.run.retries_used(dev);
+            prop_assert_eq!((f, t), d.retried[dev as usize]);
+            if cfg.retry_all > 0 {
+                prop_assert!(f + t <= cfg.retry_all);
+            } else {
+                prop_assert!(f <= cfg.retry_failed && t <= cfg.retry_timed_out);
+            }
+            let attempts = d.run.attempts(dev);
+            prop_assert!(attempts == 1 + f + t || (attempts == 0 && f + t == 0));
+        }
+    }
+
+    /// Rates, always: no 60-second window, anywhere in the run, holds more first dispatches than
+    /// `max_per_minute` (windows ending at each dispatch are the fullest). The rate at every
+    /// input agrees with the model, which computes the ramp from its formula.
+    #[test]
+    fn the_rate_is_never_exceeded_in_any_minute(
+        cfg in cfg_full(any_threshold(), policies(1.0, 0.2, 0.3).boxed()),
+        n in targets(),
+        faults in faults(),
+        steps in steps_with(step_weighted(4, 1, 1), 80),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        let rate = cfg.rate.unwrap();
+        let cap = rate.max.unwrap_or(u32::MAX) as usize;
+        let times = &d.first_dispatches;
+        prop_assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        for (i, &t) in times.iter().enumerate() {
+            let from = times.partition_point(|&u| u + RATE_WINDOW_MS <= t);
+            let in_window = i + 1 - from;
+            prop_assert!(in_window <= cap, "{} dispatches in the minute to {}", in_window, t);
+        }
+        // A constant rate at a cap below N needs more than one minute.
+        if rate.ramp.is_none() && n as usize > cap && d.run.counts().cancelled == 0
+            && !d.log.iter().any(|(_, i, _, _)| matches!(i, Input::Timer(Timer::Deadline)))
+        {
+            prop_assert!(times.last().unwrap() - times[0] >= RATE_WINDOW_MS);
+        }
+    }
+
+    /// The ramp's schedule is its formula: rate k = min(cap, floor(base × factor^k)), computed
+    /// exactly; cross-checked against floating point where that is exact (factors with a
+    /// binary fraction and products below 2^53).
+    #[test]
+    fn the_ramp_follows_its_formula(
+        base in 1u32..=1_000,
+        factor_tenths in 11u32..=50,
+        cap in prop_oneof![1u32..=1_000, 1_000u32..=10_000_000, Just(u32::MAX)],
+    ) {
+        let cap = cap.max(base);
+        let ramp = ExponentialRamp::new(base, f64::from(factor_tenths) / 10.0, RampCriterion::Notified(1)).unwrap();
+        let schedule = ramp.schedule(cap);
+        prop_assert_eq!(schedule[0], base);
+        prop_assert_eq!(*schedule.last().unwrap(), cap);
+        prop_assert!(schedule.windows(2).all(|w| w[0] <= w[1]));
+        for (k, &r) in schedule.iter().enumerate() {
+            let exact = ramp_formula(base, factor_tenths, k as u32).min(u64::from(cap));
+            prop_assert_eq!(u64::from(r), exact, "level {}", k);
+            if k + 1 < schedule.len() {
+                prop_assert!(r < cap);
+            }
+            let factor = f64::from(factor_tenths) / 10.0;
+            let float = f64::from(base) * factor.powi(k as i32);
+            if factor_tenths % 5 == 0 && float < 9.0e15 {
+                prop_assert_eq!(exact, (float.floor() as u64).min(u64::from(cap)));
+            }
+        }
+    }
+
+    /// Abort criteria, often tripping: the trip agrees with the model (checked on every input),
+    /// never comes before its criterion's minimum of executed devices, and a run that ends
+    /// complete never met any criterion at its end.
+    #[test]
+    fn no_abort_before_the_minimum_executed_count(
+        cfg in cfg_full(prop::option::weighted(0.2, (size(), any::<bool>())).boxed(),
+            (prop::option::weighted(0.3, rate()), aborts(4).prop_filter("criteria", |a| !a.is_empty()),
+             prop::option::weighted(0.2, gate()))
+                .prop_map(|(rate, abort, gate)| Policies { rate, abort, gate }).boxed()),
+        n in targets(),
+        faults in (10u8..=60, 0u8..=20, 0u8..=20, any::<u64>())
+            .prop_map(|(fail, reject, timeout, seed)| Faults { fail, reject, timeout, seed }),
+        steps in steps_with(step_weighted(8, 1, 1), 40),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        let run = &d.run;
+        match run.abort_trip() {
+            Some(trip) => {
+                prop_assert_eq!(run.status(), RunStatus::Cancelled);
+                let a = cfg.abort[trip.criterion as usize];
+                prop_assert_eq!(trip.failure_type, a.kind);
+                prop_assert!(trip.executed >= a.min_executed);
+                prop_assert!(trip.failures <= trip.executed);
+            }
+            None if run.status() == RunStatus::Complete => {
+                let deadline_fired = d.log.iter().any(|(_, i, r, a)| {
+                    matches!(i, Input::Timer(Timer::Deadline)) && r.is_ok() && !a.is_empty()
+                });
+                if !deadline_fired {
+                    let c = run.counts();
+                    let executed = c.succeeded + c.failed;
+                    for a in &cfg.abort {
+                        let failures = run.failures_of(a.kind);
+                        prop_assert!(
+                            executed < a.min_executed
+                                || u128::from(failures) * 100_000_000
+                                    < u128::from(a.micros) * u128::from(executed),
+                            "{:?} held at the end: {} of {}", a, failures, executed
+                        );
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Gates, often pausing: a paused run dispatches nothing until it is resumed or triggered
+    /// (checked on every input: dispatches come only from running runs, and in an input that
+    /// pauses, before the pause), and every pause has the reason the gate gives.
+    #[test]
+    fn a_paused_run_dispatches_nothing(
+        cfg in cfg_full(prop::option::weighted(0.2, (size(), any::<bool>())).boxed(),
+            policies(0.3, 0.1, 1.0).boxed())
+            .prop_map(|mut c| { c.batch = Some(c.batch.unwrap_or(Size::Groups(4))); c }),
+        n in targets(),
+        faults in (0u8..=50, 0u8..=20, 0u8..=20, any::<u64>())
+            .prop_map(|(fail, reject, timeout, seed)| Faults { fail, reject, timeout, seed }),
+        steps in steps_with(step_weighted(6, 2, 1), 60),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        let mut paused = false;
+        for (_, input, result, actions) in &d.log {
+            if result.is_err() {
+                continue;
+            }
+            let mut dispatched_after_pause = false;
+            let mut in_input_paused = paused
+                && !matches!(input, Input::Resume | Input::TriggerNextBatch);
+            for a in actions {
+                match a {
+                    Action::Status(RunStatus::Paused) => in_input_paused = true,
+                    Action::Status(_) => in_input_paused = false,
+                    Action::Dispatch { .. } if in_input_paused => dispatched_after_pause = true,
+                    _ => {}
+                }
+            }
+            prop_assert!(!dispatched_after_pause, "{:?} dispatched while paused: {:?}", input, actions);
+            paused = in_input_paused;
+        }
+        for p in d.run.pauses() {
+            let stats = d.run.batches()[p.batch as usize];
+            match p.reason {
+                PauseReason::ErrorCondition { failures, limit } => {
+                    prop_assert!(failures >= limit);
+                    let micros = cfg.gate.unwrap().error.unwrap();
+                    prop_assert!(u128::from(failures) * 100_000_000 > u128::from(micros) * u128::from(stats.size));
+                }
+                PauseReason::SuccessReached { succeeded, limit } => prop_assert!(succeeded >= limit),
+                PauseReason::BelowSuccess { succeeded, limit } => {
+                    prop_assert!(succeeded < limit);
+                    prop_assert!(p.batch + 1 < d.run.plan().count(), "the last batch does not pause below success");
+                }
+            }
         }
     }
 

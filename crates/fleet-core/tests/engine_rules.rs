@@ -4,9 +4,12 @@
 //! The tables of the doc marked `<!-- checked: ... -->` are parsed and checked by the
 //! `doc_tables_*` tests at the end, so the doc cannot drift from the engine.
 
+use fleet_core::model::AwsExecutionStatus;
 use fleet_core::{
-    Action, BatchPlan, BatchSize, Counts, DeviceState, ErrorKind, Input, JobRun, Outcome,
-    RetryPolicy, RunBuilder, RunStatus, Targets, Threshold, ThresholdTrip, Timer,
+    AbortCriterion, AbortTrip, Action, BatchPlan, BatchSize, Counts, DeviceState, ErrorKind,
+    ExponentialRamp, FailureType, GatePercent, GroupGate, Input, JobRun, Outcome, Pause,
+    PauseReason, RampCriterion, RetryPolicy, RunBuilder, RunStatus, SuccessAction,
+    SuccessCondition, Targets, Threshold, ThresholdTrip, Timer,
 };
 
 // ----- harness -----
@@ -107,6 +110,9 @@ struct Snapshot {
     batches: Vec<fleet_core::BatchStats>,
     current_batch: Option<u32>,
     trip: Option<ThresholdTrip>,
+    abort: Option<AbortTrip>,
+    pauses: Vec<Pause>,
+    dispatch_timer: Option<i64>,
     started: Option<i64>,
     finished: Option<i64>,
 }
@@ -121,6 +127,9 @@ impl Snapshot {
             batches: run.batches().to_vec(),
             current_batch: run.current_batch(),
             trip: run.threshold_trip(),
+            abort: run.abort_trip(),
+            pauses: run.pauses().to_vec(),
+            dispatch_timer: run.dispatch_timer(),
             started: run.started_ms(),
             finished: run.finished_ms(),
         }
@@ -1346,16 +1355,39 @@ fn r10_each_outcome_type_has_its_own_allowance() {
 }
 
 #[test]
-fn r10_retries_used_count_every_earlier_attempt() {
-    // failed: 1, timed_out: 3. Two timeouts use two retries; a failure then finds its allowance
-    // of 1 used up (retries used 2 >= 1) and is final, after 3 attempts.
+fn r10_each_type_counts_its_own_retries() {
+    // FAILED 1, TIMED_OUT 3 (AWS: each criterion counts its own retries). Two timeouts use two
+    // of the three retries after timeouts; the first failure still has its one retry; the
+    // second failure is final, after 4 attempts.
     let mut h = H::new(RunBuilder::new().retry(RetryPolicy::new(1, 3).unwrap()), 1);
     h.start();
     assert_eq!(h.out(0, Outcome::TimedOut), [dispatch(0, 2)]);
     assert_eq!(h.out(0, Outcome::TimedOut), [dispatch(0, 3)]);
+    assert_eq!(h.run.retries_used(0), (0, 2));
+    assert_eq!(h.fail(0), [dispatch(0, 4)]);
+    assert_eq!(h.run.retries_used(0), (1, 2));
     h.fail(0);
     assert_eq!(h.states(), [F]);
+    assert_eq!(h.run.attempts(0), 4);
+}
+
+#[test]
+fn r10_all_shares_one_allowance() {
+    // ALL 2: a timeout and a failure use both retries; the next timeout is final.
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::all(2).unwrap()), 1);
+    h.start();
+    assert_eq!(h.out(0, Outcome::TimedOut), [dispatch(0, 2)]);
+    assert_eq!(h.fail(0), [dispatch(0, 3)]);
+    assert_eq!(h.run.retries_used(0), (1, 1));
+    h.out(0, Outcome::TimedOut);
+    assert_eq!(h.states(), [T]);
     assert_eq!(h.run.attempts(0), 3);
+    // Rejections are not retried under ALL either.
+    let mut h = H::new(RunBuilder::new().retry(RetryPolicy::all(10).unwrap()), 1);
+    h.start();
+    h.out(0, Outcome::Rejected);
+    assert_eq!((h.states(), h.run.attempts(0)), (vec![R], 1));
+    assert!(RetryPolicy::all(11).is_err());
 }
 
 #[test]
@@ -1395,6 +1427,7 @@ fn r12_internal_vocabulary() {
         RunStatus::Pending,
         RunStatus::Running,
         RunStatus::Stopped,
+        RunStatus::Paused,
         RunStatus::Complete,
         RunStatus::Cancelled,
         RunStatus::Failed,
@@ -1408,6 +1441,7 @@ fn r12_internal_vocabulary() {
             "pending",
             "running",
             "stopped",
+            "paused",
             "complete",
             "cancelled",
             "failed"
@@ -1430,6 +1464,574 @@ fn r12_internal_vocabulary() {
     assert!(![P, I].iter().any(|s| s.is_terminal()));
     assert!([F, R, T].iter().all(|s| s.is_failure()));
     assert!(RunStatus::Complete.is_final() && !RunStatus::Stopped.is_final());
+    assert!(!RunStatus::Paused.is_final());
+}
+
+// ===== 13. Dispatch rate and exponential ramp-up =====
+
+fn timer_at(actions: &[Action]) -> Option<i64> {
+    actions.iter().find_map(|a| match a {
+        Action::SetTimer {
+            at_ms,
+            timer: Timer::Dispatch,
+        } => Some(*at_ms),
+        _ => None,
+    })
+}
+
+#[test]
+fn r13_a_rate_dispatches_what_the_minute_allows_and_waits() {
+    // N = 5, one batch, 2 per minute, started at 0 s (the doc's first example).
+    let mut h = H::new(RunBuilder::new().max_per_minute(2), 5);
+    let a = h.start();
+    assert_eq!(dispatched(&a), [0, 1]);
+    assert_eq!(timer_at(&a), Some(60_000));
+    assert_eq!(h.run.dispatch_timer(), Some(60_000));
+    h.at(1_000);
+    assert_eq!(dispatched(&h.ok(0)), Vec::<u32>::new());
+    assert_eq!(dispatched(&h.ok(1)), Vec::<u32>::new());
+    assert_eq!(
+        h.status(),
+        RunStatus::Running,
+        "running, waiting for its timer"
+    );
+    assert_eq!(h.counts(), (3, 0, 2, 0, 0));
+    h.at(60_000);
+    let a = h.step(Input::Timer(Timer::Dispatch));
+    assert_eq!(dispatched(&a), [2, 3]);
+    assert_eq!(timer_at(&a), Some(120_000));
+    h.at(120_000);
+    let a = h.step(Input::Timer(Timer::Dispatch));
+    assert_eq!(dispatched(&a), [4]);
+    assert_eq!(timer_at(&a), None, "nothing left to wait for");
+    h.at(121_000);
+    for d in 2..5 {
+        h.ok(d);
+    }
+    assert_eq!(h.status(), RunStatus::Complete);
+}
+
+#[test]
+fn r13_the_window_slides_it_is_not_aligned_to_minutes() {
+    // 2 per minute: dispatches at 0 s and 30 s fill the window (−30 s, 30 s]; the next may go
+    // at 60 s (the one of 0 s leaves), not at 30 s + 60 s nor at a minute boundary.
+    let mut h = H::new(RunBuilder::new().batch(num_batch(1)).max_per_minute(2), 4);
+    h.start(); // device 0 at 0 s
+    h.at(30_000);
+    assert_eq!(dispatched(&h.ok(0)), [1]); // batch 1 starts at 30 s
+    let a = h.ok(1); // batch 2 at 30 s: the window holds 2
+    assert_eq!(dispatched(&a), Vec::<u32>::new());
+    assert_eq!(timer_at(&a), Some(60_000));
+    h.at(60_000);
+    assert_eq!(dispatched(&h.step(Input::Timer(Timer::Dispatch))), [2]);
+}
+
+#[test]
+fn r13_retries_are_not_rate_limited() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .max_per_minute(1)
+            .retry(RetryPolicy::new(2, 0).unwrap()),
+        2,
+    );
+    h.start();
+    assert_eq!(h.fail(0), [dispatch(0, 2)], "a retry goes at once");
+    assert_eq!(h.fail(0), [dispatch(0, 3)]);
+}
+
+#[test]
+fn r13_a_stopped_run_uses_up_its_timer_and_asks_again() {
+    let mut h = H::new(RunBuilder::new().max_per_minute(1), 3);
+    h.start();
+    h.step(Input::Stop);
+    h.at(60_000);
+    assert_eq!(h.step(Input::Timer(Timer::Dispatch)), []);
+    assert_eq!(h.run.dispatch_timer(), None);
+    h.at(70_000);
+    let a = h.step(Input::Resume);
+    assert_eq!(dispatched(&a), [1]);
+    assert_eq!(timer_at(&a), Some(130_000));
+    // A timer the run never asked for is ignored.
+    let mut h = H::new(RunBuilder::new(), 2);
+    h.start();
+    assert_eq!(h.step(Input::Timer(Timer::Dispatch)), []);
+}
+
+#[test]
+fn r13_a_cancel_cancels_what_the_rate_held_back() {
+    let mut h = H::new(RunBuilder::new().max_per_minute(2), 5);
+    h.start();
+    let a = h.step(Input::Cancel { force: false });
+    assert_eq!(h.counts(), (0, 2, 0, 0, 3));
+    assert!(!a.contains(&Action::BatchFinished { batch: 0 }));
+    let a = h.ok(0);
+    assert!(!a.contains(&Action::BatchFinished { batch: 0 }));
+    assert_eq!(h.ok(1), [Action::BatchFinished { batch: 0 }]);
+    assert!(h.run.is_settled());
+}
+
+#[test]
+fn r13_the_ramp_counts_notified_devices() {
+    // The doc's ramp example: base 2, factor 2, every 4 notified, maximum 8, N = 20.
+    let ramp = ExponentialRamp::new(2, 2.0, RampCriterion::Notified(4)).unwrap();
+    let mut h = H::new(RunBuilder::new().max_per_minute(8).ramp(ramp), 20);
+    let a = h.start();
+    assert_eq!(dispatched(&a), [0, 1]);
+    assert_eq!(h.run.rate_per_minute(), Some(2));
+    h.at(60_000);
+    let a = h.step(Input::Timer(Timer::Dispatch));
+    assert_eq!(dispatched(&a), [2, 3, 4, 5]);
+    assert_eq!(h.run.rate_per_minute(), Some(4));
+    assert_eq!(timer_at(&a), Some(120_000));
+    h.at(120_000);
+    let a = h.step(Input::Timer(Timer::Dispatch));
+    assert_eq!(dispatched(&a), (6..14).collect::<Vec<_>>());
+    assert_eq!(h.run.rate_per_minute(), Some(8));
+    h.at(180_000);
+    let a = h.step(Input::Timer(Timer::Dispatch));
+    assert_eq!(dispatched(&a), (14..20).collect::<Vec<_>>());
+    assert_eq!(timer_at(&a), None);
+}
+
+#[test]
+fn r13_the_ramp_counts_succeeded_devices() {
+    // base 1, factor 2, every 2 succeeded, maximum 4: successes, not dispatches, raise it.
+    let ramp = ExponentialRamp::new(1, 2.0, RampCriterion::Succeeded(2)).unwrap();
+    let mut h = H::new(RunBuilder::new().max_per_minute(4).ramp(ramp), 10);
+    assert_eq!(dispatched(&h.start()), [0]);
+    h.at(1_000);
+    h.ok(0);
+    assert_eq!(
+        h.run.rate_per_minute(),
+        Some(1),
+        "1 succeeded: no increase yet"
+    );
+    h.at(60_000);
+    assert_eq!(dispatched(&h.step(Input::Timer(Timer::Dispatch))), [1]);
+    h.at(61_000);
+    // 2 succeeded: rate 2; the window (1 s, 61 s] holds one dispatch: one more goes now.
+    assert_eq!(dispatched(&h.ok(1)), [2]);
+    assert_eq!(h.run.rate_per_minute(), Some(2));
+    h.at(62_000);
+    h.fail(2); // failures do not count
+    assert_eq!(h.run.rate_per_minute(), Some(2));
+}
+
+// ===== 14. Abort criteria =====
+
+#[test]
+fn r14_the_first_criterion_that_holds_cancels_the_run() {
+    // The doc's example: N = 10, batches of 5, FAILED 50 % after 4, TIMED_OUT 20 % after 5.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(5))
+            .abort(AbortCriterion::new(FailureType::Failed, 50.0, 4).unwrap())
+            .abort(AbortCriterion::new(FailureType::TimedOut, 20.0, 5).unwrap()),
+        10,
+    );
+    h.start();
+    h.at(1_000);
+    h.fail(0);
+    h.at(2_000);
+    h.ok(1);
+    h.at(3_000);
+    h.fail(2);
+    assert_eq!(
+        h.status(),
+        RunStatus::Running,
+        "2 failures, but only 3 executed"
+    );
+    h.at(4_000);
+    let a = h.out(3, Outcome::TimedOut);
+    assert_eq!(a, [Action::Status(RunStatus::Cancelled)]);
+    assert_eq!(
+        h.run.abort_trip(),
+        Some(AbortTrip {
+            criterion: 0,
+            failure_type: FailureType::Failed,
+            batch: 0,
+            at_ms: 4_000,
+            executed: 4,
+            failures: 2,
+        })
+    );
+    assert_eq!(h.counts(), (0, 1, 1, 3, 5));
+    assert_eq!(h.run.threshold_trip(), None);
+    // Device 4 finishes with its real outcome; nothing trips again.
+    h.fail(4);
+    assert_eq!(h.run.abort_trip().unwrap().executed, 4);
+    assert!(h.run.is_settled());
+}
+
+#[test]
+fn r14_a_success_can_bring_the_minimum_and_trip() {
+    // FAILED 20 % after 5 executed: 2 failures among 4 executed do not trip; the 5th executed
+    // device succeeds: 2 of 5 = 40 %: trip.
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(5))
+            .abort(AbortCriterion::new(FailureType::Failed, 20.0, 5).unwrap()),
+        10,
+    );
+    h.start();
+    h.fail(0);
+    h.fail(1);
+    h.ok(2);
+    h.ok(3);
+    assert_eq!(h.status(), RunStatus::Running);
+    h.ok(4);
+    assert_eq!(h.status(), RunStatus::Cancelled);
+    assert_eq!(
+        h.run.abort_trip().map(|t| (t.executed, t.failures)),
+        Some((5, 2))
+    );
+    // Batch 1 never started.
+    assert_eq!(h.counts(), (0, 0, 3, 2, 5));
+}
+
+#[test]
+fn r14_types_count_their_own_failures() {
+    // REJECTED 50 % after 2: two failures do not count, two rejections do.
+    let mut h = H::new(
+        RunBuilder::new().abort(AbortCriterion::new(FailureType::Rejected, 50.0, 2).unwrap()),
+        6,
+    );
+    h.start();
+    h.fail(0);
+    h.fail(1);
+    h.out(2, Outcome::Rejected);
+    assert_eq!(h.status(), RunStatus::Running, "1 rejection of 3 executed");
+    h.out(3, Outcome::Rejected);
+    assert_eq!(h.status(), RunStatus::Cancelled);
+    assert_eq!(h.run.failures_of(FailureType::Rejected), 2);
+    assert_eq!(h.run.failures_of(FailureType::Failed), 2);
+    assert_eq!(h.run.failures_of(FailureType::All), 4);
+}
+
+#[test]
+fn r14_retried_failures_and_deadline_timeouts_do_not_count() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .retry(RetryPolicy::new(1, 0).unwrap())
+            .max_execution_ms(10_000)
+            .abort(AbortCriterion::new(FailureType::All, 50.0, 1).unwrap()),
+        3,
+    );
+    h.start();
+    assert_eq!(h.fail(0), [dispatch(0, 2)], "retried: not a failure yet");
+    assert_eq!(h.status(), RunStatus::Running);
+    h.ok(0);
+    h.at(10_000);
+    h.step(Input::Timer(Timer::Deadline));
+    assert_eq!(
+        h.status(),
+        RunStatus::Complete,
+        "the deadline's timeouts do not abort"
+    );
+    assert_eq!(h.run.abort_trip(), None);
+}
+
+#[test]
+fn r14_the_threshold_is_checked_first() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .threshold(Threshold::number(1, false).unwrap())
+            .abort(AbortCriterion::new(FailureType::All, 1.0, 1).unwrap()),
+        3,
+    );
+    h.start();
+    h.fail(0);
+    assert!(h.run.threshold_trip().is_some());
+    assert_eq!(h.run.abort_trip(), None);
+}
+
+// ===== 15. Cancel with force (AWS) =====
+
+fn aws_words(h: &H) -> Vec<&'static str> {
+    h.states()
+        .into_iter()
+        .map(|s| AwsExecutionStatus::from(s).as_str())
+        .collect()
+}
+
+#[test]
+fn r15_force_false_cancels_only_queued_executions() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 4);
+    h.start();
+    h.ok(0);
+    assert_eq!(
+        aws_words(&h),
+        ["SUCCEEDED", "IN_PROGRESS", "QUEUED", "QUEUED"]
+    );
+    h.step(Input::Cancel { force: false });
+    assert_eq!(
+        aws_words(&h),
+        ["SUCCEEDED", "IN_PROGRESS", "CANCELED", "CANCELED"]
+    );
+    h.fail(1);
+    assert_eq!(
+        aws_words(&h),
+        ["SUCCEEDED", "FAILED", "CANCELED", "CANCELED"]
+    );
+}
+
+#[test]
+fn r15_force_true_cancels_in_progress_executions_too() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 4);
+    h.start();
+    h.ok(0);
+    let a = h.step(Input::Cancel { force: true });
+    assert!(a.contains(&Action::Abandon {
+        device: 1,
+        attempt: 1
+    }));
+    assert_eq!(
+        aws_words(&h),
+        ["SUCCEEDED", "CANCELED", "CANCELED", "CANCELED"]
+    );
+    assert!(matches!(
+        h.refuse(Input::Outcome {
+            device: 1,
+            attempt: 1,
+            outcome: Outcome::Succeeded
+        }),
+        ErrorKind::NotInFlight { .. }
+    ));
+}
+
+// ===== 16. Group gates =====
+
+fn success_gate(p: f64, action: SuccessAction) -> GroupGate {
+    GroupGate {
+        success: Some(SuccessCondition {
+            threshold: GatePercent::new(p).unwrap(),
+            action,
+        }),
+        error: None,
+    }
+}
+
+#[test]
+fn r16_nextgroup_starts_the_next_batch_at_the_success_threshold() {
+    // The doc's example: N = 12, 3 groups, success 50 % NEXTGROUP, error 25 % PAUSE.
+    let gate = GroupGate {
+        error: Some(GatePercent::new(25.0).unwrap()),
+        ..success_gate(50.0, SuccessAction::NextBatch)
+    };
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(BatchSize::groups(3).unwrap())
+            .gate(gate),
+        12,
+    );
+    assert_eq!(dispatched(&h.start()), [0, 1, 2, 3]);
+    h.at(1_000);
+    assert_eq!(dispatched(&h.ok(0)), Vec::<u32>::new());
+    let a = h.ok(1);
+    assert_eq!(a[0], Action::BatchStarted { batch: 1 });
+    assert_eq!(dispatched(&a), [4, 5, 6, 7]);
+    assert_eq!(h.run.current_batch(), Some(1));
+    h.at(2_000);
+    assert_eq!(h.fail(4), []);
+    h.at(3_000);
+    assert_eq!(h.fail(5), [Action::Status(RunStatus::Paused)]);
+    assert_eq!(
+        h.run.pauses(),
+        [Pause {
+            batch: 1,
+            at_ms: 3_000,
+            reason: PauseReason::ErrorCondition {
+                failures: 2,
+                limit: 2
+            },
+        }]
+    );
+    h.at(4_000);
+    for d in [2, 3, 6, 7] {
+        assert_eq!(dispatched(&h.ok(d)), Vec::<u32>::new(), "paused");
+    }
+    assert_eq!(h.status(), RunStatus::Paused);
+    assert_eq!(h.run.batches()[2].started_ms, None);
+    h.at(10_000);
+    let a = h.step(Input::Resume);
+    assert_eq!(dispatched(&a), [8, 9, 10, 11]);
+    h.at(11_000);
+    for d in 8..12 {
+        h.ok(d);
+    }
+    assert_eq!(h.status(), RunStatus::Complete);
+    assert_eq!(h.counts(), (0, 0, 10, 2, 0));
+}
+
+#[test]
+fn r16_pause_action_waits_for_a_trigger() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(BatchSize::groups(2).unwrap())
+            .gate(success_gate(100.0, SuccessAction::Pause)),
+        4,
+    );
+    h.start();
+    h.ok(0);
+    assert_eq!(
+        h.ok(1),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Paused)
+        ]
+    );
+    assert_eq!(
+        h.run.pauses()[0].reason,
+        PauseReason::SuccessReached {
+            succeeded: 2,
+            limit: 2
+        }
+    );
+    let a = h.step(Input::TriggerNextBatch);
+    assert_eq!(
+        a,
+        [
+            Action::Status(RunStatus::Running),
+            Action::BatchStarted { batch: 1 },
+            dispatch(2, 1),
+            dispatch(3, 1)
+        ]
+    );
+    // The last batch has no next batch: no pause, and no trigger.
+    assert_eq!(
+        h.refuse(Input::TriggerNextBatch),
+        ErrorKind::NoNextBatch { batches: 2 }
+    );
+    h.ok(2);
+    h.ok(3);
+    assert_eq!(h.status(), RunStatus::Complete);
+    assert_eq!(h.run.pauses().len(), 1);
+}
+
+#[test]
+fn r16_a_batch_that_finishes_below_its_success_threshold_pauses() {
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(BatchSize::groups(2).unwrap())
+            .gate(success_gate(100.0, SuccessAction::NextBatch)),
+        4,
+    );
+    h.start();
+    h.ok(0);
+    h.fail(1);
+    assert_eq!(h.status(), RunStatus::Paused);
+    assert_eq!(
+        h.run.pauses()[0].reason,
+        PauseReason::BelowSuccess {
+            succeeded: 1,
+            limit: 2
+        }
+    );
+    assert_eq!(dispatched(&h.step(Input::Resume)), [2, 3]);
+    // The last batch below its threshold completes.
+    h.ok(2);
+    h.fail(3);
+    assert_eq!(h.status(), RunStatus::Complete);
+}
+
+#[test]
+fn r16_a_paused_run_dispatches_nothing_not_even_a_retry() {
+    let gate = GroupGate {
+        success: None,
+        error: Some(GatePercent::new(0.0).unwrap()),
+    };
+    let mut h = H::new(
+        RunBuilder::new()
+            .batch(num_batch(2))
+            .retry(RetryPolicy::new(0, 1).unwrap())
+            .gate(gate),
+        4,
+    );
+    h.start();
+    assert_eq!(h.fail(0), [Action::Status(RunStatus::Paused)]);
+    // A retry waits while paused.
+    assert_eq!(h.out(1, Outcome::TimedOut), []);
+    assert_eq!(h.counts(), (3, 0, 0, 1, 0));
+    // Stop is not for a paused run; cancel is.
+    assert!(matches!(
+        h.refuse(Input::Stop),
+        ErrorKind::IllegalCommand {
+            status: RunStatus::Paused,
+            ..
+        }
+    ));
+    // Resume releases batch 0: the retry goes, and batch 1 starts at once.
+    let a = h.step(Input::Resume);
+    assert_eq!(dispatched(&a), [1, 2, 3]);
+    assert!(a.contains(&dispatch(1, 2)));
+}
+
+#[test]
+fn r16_the_error_condition_pauses_a_stopped_run_and_trips_once_per_batch() {
+    let gate = GroupGate {
+        success: None,
+        error: Some(GatePercent::new(40.0).unwrap()),
+    };
+    let mut h = H::new(RunBuilder::new().batch(num_batch(5)).gate(gate), 10);
+    h.start();
+    h.step(Input::Stop);
+    h.fail(0);
+    h.fail(1);
+    assert_eq!(
+        h.status(),
+        RunStatus::Stopped,
+        "2 of 5 is not more than 40 %"
+    );
+    h.fail(2);
+    assert_eq!(h.status(), RunStatus::Paused);
+    h.step(Input::Resume);
+    // Batch 0 was released: batch 1 is running; more failures in batch 0 do not pause again.
+    h.fail(3);
+    assert_eq!(h.status(), RunStatus::Running);
+    assert_eq!(h.run.pauses().len(), 1);
+}
+
+#[test]
+fn r16_trigger_starts_the_next_batch_early_without_a_gate() {
+    let mut h = H::new(RunBuilder::new().batch(num_batch(2)), 6);
+    h.start();
+    let a = h.step(Input::TriggerNextBatch);
+    assert_eq!(
+        a,
+        [
+            Action::BatchStarted { batch: 1 },
+            dispatch(2, 1),
+            dispatch(3, 1)
+        ]
+    );
+    assert_eq!(h.run.current_batch(), Some(1));
+    // Batch 2 waits for batch 1 (section 3), not for batch 0.
+    h.ok(2);
+    assert_eq!(dispatched(&h.ok(3)), [4, 5]);
+    // Stopped runs refuse the trigger.
+    h.step(Input::Stop);
+    assert!(matches!(
+        h.refuse(Input::TriggerNextBatch),
+        ErrorKind::IllegalCommand {
+            command: "trigger the next batch of",
+            status: RunStatus::Stopped
+        }
+    ));
+}
+
+#[test]
+fn r16_all_terminal_while_paused_completes() {
+    let gate = GroupGate {
+        success: None,
+        error: Some(GatePercent::new(0.0).unwrap()),
+    };
+    let mut h = H::new(RunBuilder::new().gate(gate), 2);
+    h.start();
+    h.fail(0);
+    assert_eq!(h.status(), RunStatus::Paused);
+    h.ok(1);
+    assert_eq!(h.status(), RunStatus::Complete);
+    assert!(h.run.is_settled());
 }
 
 // ===== the doc's tables =====
@@ -1460,10 +2062,13 @@ fn doc_table(name: &str) -> Vec<Vec<String>> {
     rows
 }
 
-/// `25%` -> a percentage, `3` -> a number, `none` -> no batch.
+/// `25%` -> a percentage, `3` -> a number, `4 groups` -> equal groups, `none` -> no batch.
 fn doc_batch(cell: &str) -> Option<BatchSize> {
     match cell {
         "none" => None,
+        c if c.ends_with(" groups") => {
+            Some(BatchSize::groups(c.trim_end_matches(" groups").parse().unwrap()).unwrap())
+        }
         c if c.ends_with('%') => Some(pct_batch(c.trim_end_matches('%').parse().unwrap())),
         c => Some(num_batch(c.parse().unwrap())),
     }
@@ -1514,12 +2119,13 @@ fn doc_tables_threshold_limits() {
 
 #[test]
 fn doc_tables_illegal_commands() {
-    // | status | start | stop | resume | cancel | fail | rerun |  (ok / error)
+    // | status | start | stop | resume | cancel | fail | rerun | trigger next batch |
     let rows = doc_table("commands");
     let statuses = [
         "pending",
         "running",
         "stopped",
+        "paused",
         "complete",
         "cancelled (in-flight devices finishing)",
         "cancelled (settled)",
@@ -1530,8 +2136,14 @@ fn doc_tables_illegal_commands() {
         statuses
     );
     for row in rows {
+        // Two batches of one device, so that a next batch exists to trigger.
         let make = || -> H {
-            let mut h = H::new(RunBuilder::new(), 2);
+            let builder = RunBuilder::new().batch(num_batch(1));
+            let mut h = match row[0].as_str() {
+                // A gate that pauses once device 0 has succeeded.
+                "paused" => H::new(builder.gate(success_gate(100.0, SuccessAction::Pause)), 2),
+                _ => H::new(builder, 2),
+            };
             match row[0].as_str() {
                 "pending" => {}
                 "running" => {
@@ -1540,6 +2152,11 @@ fn doc_tables_illegal_commands() {
                 "stopped" => {
                     h.start();
                     h.step(Input::Stop);
+                }
+                "paused" => {
+                    h.start();
+                    h.ok(0);
+                    assert_eq!(h.status(), RunStatus::Paused);
                 }
                 "complete" => {
                     h.start();
@@ -1567,10 +2184,9 @@ fn doc_tables_illegal_commands() {
             None, // cancel: soft and forced are checked below
             Some(Input::Fail),
         ];
-        for (i, input) in commands.iter().enumerate() {
-            let expected = row[i + 1].as_str();
+        let check = |input: Option<Input>, expected: &str, column: usize| {
             let inputs = match input {
-                Some(input) => vec![*input],
+                Some(input) => vec![input],
                 None => vec![
                     Input::Cancel { force: false },
                     Input::Cancel { force: true },
@@ -1584,6 +2200,7 @@ fn doc_tables_illegal_commands() {
                 let r = h.run.handle(h.now, input, &mut actions);
                 if r.is_err() {
                     assert_eq!(Snapshot::of(&h.run), before);
+                    assert!(actions.is_empty());
                 }
                 results.push(r.is_ok());
             }
@@ -1593,7 +2210,10 @@ fn doc_tables_illegal_commands() {
                 [false, true] => "forced only",
                 other => panic!("unexpected {other:?}"),
             };
-            assert_eq!(got, expected, "row {row:?}, column {}", i + 1);
+            assert_eq!(got, expected, "row {row:?}, column {column}");
+        };
+        for (i, input) in commands.iter().enumerate() {
+            check(*input, row[i + 1].as_str(), i + 1);
         }
         let rerun = if make().run.rerun().is_ok() {
             "ok"
@@ -1601,5 +2221,79 @@ fn doc_tables_illegal_commands() {
             "error"
         };
         assert_eq!(rerun, row[6], "row {row:?}, rerun");
+        check(Some(Input::TriggerNextBatch), row[7].as_str(), 7);
+    }
+}
+
+#[test]
+fn doc_tables_aws_device_states() {
+    // | device state | AWS execution status |
+    use fleet_core::model::Vocabulary;
+    let rows = doc_table("aws-device-states");
+    assert_eq!(rows.len(), 7);
+    for row in rows {
+        let state = [P, I, S, F, R, T, C]
+            .into_iter()
+            .find(|s| s.as_str() == row[0])
+            .unwrap_or_else(|| panic!("unknown state {}", row[0]));
+        let word = AwsExecutionStatus::from(state);
+        assert_eq!(word.as_str(), row[1], "row {row:?}");
+        assert_eq!(word.device_state(), state);
+        assert_eq!(AwsExecutionStatus::parse_word(&row[1]).unwrap().0, word);
+    }
+    assert_eq!(AwsExecutionStatus::Removed.device_state(), C);
+}
+
+#[test]
+fn doc_tables_ramp_rates() {
+    // | base | factor | maximum | rates |
+    for row in doc_table("ramp-rates") {
+        let base: u32 = row[0].parse().unwrap();
+        let factor: f64 = row[1].parse().unwrap();
+        let max: u32 = row[2].parse().unwrap();
+        let rates: Vec<u32> = row[3]
+            .split_whitespace()
+            .map(|w| w.parse().unwrap())
+            .collect();
+        let ramp = ExponentialRamp::new(base, factor, RampCriterion::Notified(1)).unwrap();
+        assert_eq!(ramp.schedule(max), rates, "row {row:?}");
+        // And the run climbs through them, one increase per device notified.
+        let mut h = H::new(RunBuilder::new().max_per_minute(max).ramp(ramp), 1);
+        assert_eq!(h.run.rate_per_minute(), Some(base));
+        h.start();
+        assert_eq!(h.run.rate_per_minute(), Some(rates[1.min(rates.len() - 1)]));
+    }
+}
+
+#[test]
+fn doc_tables_abort_criteria() {
+    // | type | threshold | minimum | executed | failures | holds |
+    for row in doc_table("abort-criteria") {
+        let kind = match row[0].as_str() {
+            "FAILED" => FailureType::Failed,
+            "REJECTED" => FailureType::Rejected,
+            "TIMED_OUT" => FailureType::TimedOut,
+            "ALL" => FailureType::All,
+            other => panic!("unknown type {other}"),
+        };
+        let p: f64 = row[1].trim_end_matches('%').parse().unwrap();
+        let c = AbortCriterion::new(kind, p, row[2].parse().unwrap()).unwrap();
+        let holds = c.trips(row[3].parse().unwrap(), row[4].parse().unwrap());
+        assert_eq!(if holds { "yes" } else { "no" }, row[5], "row {row:?}");
+    }
+}
+
+#[test]
+fn doc_tables_gate_limits() {
+    // | condition | threshold | batch size | devices needed |
+    for row in doc_table("gate-limits") {
+        let p = GatePercent::new(row[1].trim_end_matches('%').parse().unwrap()).unwrap();
+        let size: u32 = row[2].parse().unwrap();
+        let needed = match row[0].as_str() {
+            "success" => p.at_least(size),
+            "error" => p.more_than(size),
+            other => panic!("unknown condition {other}"),
+        };
+        assert_eq!(needed, row[3].parse::<u32>().unwrap(), "row {row:?}");
     }
 }

@@ -9,8 +9,9 @@ use crate::selector::TargetSpec;
 
 /// A job for the simulator: what to do, to which devices, with which rollout policy, when.
 ///
-/// This is the engine-facing form; the scenario layer builds it from IoT Central job JSON or
-/// IoT Hub JobRequest JSON. Not a serde type, because [`RunBuilder`] is the engine's.
+/// This is the engine-facing form; the scenario layer builds it from IoT Central job JSON, IoT
+/// Hub JobRequest JSON, AWS IoT CreateJob JSON or a hawkBit rollout. Not a serde type, because
+/// [`RunBuilder`] is the engine's.
 ///
 /// ```
 /// use fleet_core::{BatchSize, RunBuilder};
@@ -109,16 +110,41 @@ pub enum JobCommand {
         #[serde(default)]
         force: bool,
     },
+    /// Start the next batch now (hawkBit's manual trigger of the next group).
+    TriggerNextBatch,
 }
 
 impl JobCommand {
-    /// A short word (`stop`, `resume`, `cancel`, `force_cancel`).
+    /// A short word (`stop`, `resume`, `cancel`, `force_cancel`, `trigger_next_batch`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Stop => "stop",
             Self::Resume => "resume",
             Self::Cancel { force: false } => "cancel",
             Self::Cancel { force: true } => "force_cancel",
+            Self::TriggerNextBatch => "trigger_next_batch",
+        }
+    }
+
+    /// The command a short word names (the words of [`JobCommand::as_str`]).
+    pub fn from_word(word: &str) -> Option<Self> {
+        Some(match word {
+            "stop" => Self::Stop,
+            "resume" => Self::Resume,
+            "cancel" => Self::Cancel { force: false },
+            "force_cancel" => Self::Cancel { force: true },
+            "trigger_next_batch" => Self::TriggerNextBatch,
+            _ => return None,
+        })
+    }
+
+    /// The engine input that carries out this command.
+    pub fn input(self) -> fleet_core::Input {
+        match self {
+            Self::Stop => fleet_core::Input::Stop,
+            Self::Resume => fleet_core::Input::Resume,
+            Self::Cancel { force } => fleet_core::Input::Cancel { force },
+            Self::TriggerNextBatch => fleet_core::Input::TriggerNextBatch,
         }
     }
 }

@@ -98,8 +98,8 @@ pub use hub::{HubLimits, HubSpec, Tier};
 pub use job::{JobCommand, JobSpec};
 pub use operation::Operation;
 pub use result::{
-    BatchRow, CommandRow, CountsRow, DeviceRow, JobResult, Reason, Sample, SimResult, TraceEvent,
-    TripRow,
+    AbortTripRow, BatchRow, CommandRow, CountsRow, DeviceRow, JobResult, PauseRow, Reason, Sample,
+    SimResult, TraceEvent, TripRow,
 };
 pub use selector::{Selector, TargetSpec};
 pub use sim::{Progress, Simulation};

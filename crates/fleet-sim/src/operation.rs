@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// | `template_migration` | none | none | at once | the device's template |
 /// | `update_twin` | hub only | job device operations | the hub applies the patch | tags and desired properties (`null` removes), desired `$version` |
 /// | `device_method` | device | job device operations | the device answers within the response timeout | none |
+/// | `job_document` | device | none | the device reports success | none |
 ///
 /// Failures, by reason (see [`crate::Reason`]):
 ///
@@ -32,7 +33,10 @@ use crate::error::{Error, ErrorKind, Result};
 ///   deadline or device timeout (else the device times out; one that never reconnects never
 ///   answers). A command or device method to an offline device fails at once with `offline`,
 ///   or, with a `connect_timeout_ms` above 0, waits up to that long for the device to connect
-///   and fails with `offline` when it does not.
+///   and fails with `offline` when it does not. A job document (AWS IoT job, hawkBit
+///   deployment) is fetched by the device when it next connects, like a property: it runs it
+///   after its latency from then and reports (an AWS job's in-progress timeout is the run's
+///   device timeout).
 /// - **Device faults** (only for operations that reach a device): with the behaviour's
 ///   probabilities, the device crashes, rejects or fails; one uniform draw per (device,
 ///   attempt) decides, in that order of the probability line, so raising one probability
@@ -89,6 +93,13 @@ pub enum Operation {
         #[serde(default)]
         desired: Map<String, Value>,
     },
+    /// Deliver a job document (an AWS IoT job's `document`, a hawkBit rollout's deployment):
+    /// the device fetches it once online, runs it, and reports success, failure or rejection.
+    JobDocument {
+        /// The document the device runs (any JSON; not interpreted by the simulator).
+        #[serde(default)]
+        document: Value,
+    },
     /// Invoke a direct method (IoT Hub `scheduleDeviceMethod`).
     DeviceMethod {
         /// The method name.
@@ -119,6 +130,7 @@ impl Operation {
             Self::TemplateMigration { .. } => "template_migration",
             Self::UpdateTwin { .. } => "update_twin",
             Self::DeviceMethod { .. } => "device_method",
+            Self::JobDocument { .. } => "job_document",
         }
     }
 
@@ -172,6 +184,7 @@ impl Operation {
                 }
                 Ok(())
             }
+            Self::JobDocument { .. } => Ok(()),
             Self::UpdateTwin { tags, desired } => {
                 if tags.is_empty() && desired.is_empty() {
                     return Err(Error::at(

@@ -47,9 +47,9 @@ pub struct JobResult {
     pub id: String,
     /// The kind of operation (`property`, `command`, ...).
     pub operation: &'static str,
-    /// The run's status word (`pending`, `running`, `stopped`, `complete`, `cancelled`,
-    /// `failed`); `pending` for a job that never started (still waiting for a hub slot when
-    /// the simulation ended).
+    /// The run's status word (`pending`, `running`, `stopped`, `paused`, `complete`,
+    /// `cancelled`, `failed`); `pending` for a job that never started (still waiting for a hub
+    /// slot when the simulation ended).
     pub status: &'static str,
     /// The device counts at the end.
     pub counts: CountsRow,
@@ -67,6 +67,12 @@ pub struct JobResult {
     pub batches: Vec<BatchRow>,
     /// The cancellation threshold's trip, if it tripped.
     pub threshold_trip: Option<TripRow>,
+    /// The abort criterion that cancelled the run, if one did (AWS `abortConfig`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_trip: Option<AbortTripRow>,
+    /// The pauses of the run by its group gates, in order (hawkBit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pauses: Vec<PauseRow>,
     /// Failed devices by reason (name order).
     pub failure_reasons: BTreeMap<&'static str, u32>,
     /// Device state counts over virtual time, for charts (see [`Sample`]).
@@ -141,6 +147,39 @@ pub struct TripRow {
     pub limit: u32,
 }
 
+/// The trip of an abort criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AbortTripRow {
+    /// Index of the criterion, from 0, in the order the job gives them.
+    pub criterion: u32,
+    /// Its failure type (`FAILED`, `REJECTED`, `TIMED_OUT`, `ALL`).
+    pub failure_type: &'static str,
+    /// The batch of the device whose outcome tripped it.
+    pub batch: u32,
+    /// When.
+    pub at_ms: i64,
+    /// Devices with a final outcome then.
+    pub executed: u32,
+    /// Of those, failures of the criterion's type.
+    pub failures: u32,
+}
+
+/// One pause of a run by a group gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PauseRow {
+    /// The batch whose gate paused the run.
+    pub batch: u32,
+    /// When.
+    pub at_ms: i64,
+    /// Why: `success_reached`, `below_success` or `error_condition`.
+    pub reason: &'static str,
+    /// Devices of the batch that had succeeded (`success_reached`, `below_success`) or failed
+    /// (`error_condition`).
+    pub count: u32,
+    /// The number the gate compares it with.
+    pub limit: u32,
+}
+
 /// The device counts of one job at one instant.
 ///
 /// A series holds at most [`crate::SimBuilder::series_samples`] samples (default 500) whatever
@@ -171,7 +210,8 @@ pub struct TraceEvent {
     /// When.
     pub at_ms: i64,
     /// `start` (a job submitted), `answer` (a device's or the hub's answer),
-    /// `device_timeout`, `deadline` or `command`.
+    /// `device_timeout`, `deadline`, `dispatch_timer` (the dispatch rate allows more) or
+    /// `command`.
     pub kind: &'static str,
     /// Index of the job in [`SimResult::jobs`].
     pub job: u16,

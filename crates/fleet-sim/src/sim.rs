@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use fleet_core::{Action, DeviceState, Input, JobRun, Outcome, RunBuilder, RunStatus, Timer};
+use fleet_core::{
+    Action, DeviceState, Input, JobRun, Outcome, PauseReason, RunBuilder, RunStatus, Timer,
+};
 use rand::Rng;
 use serde_json::Value;
 
@@ -12,7 +14,8 @@ use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::job::{JobCommand, JobSpec};
 use crate::operation::Operation;
 use crate::result::{
-    BatchRow, CommandRow, DeviceResults, JobResult, Reason, SimResult, TraceEvent, TripRow,
+    AbortTripRow, BatchRow, CommandRow, DeviceResults, JobResult, PauseRow, Reason, SimResult,
+    TraceEvent, TripRow,
 };
 use crate::rng::{self, unit_f64, Purpose};
 use crate::selector::TargetSpec;
@@ -49,6 +52,7 @@ const KIND_ANSWER: u64 = 1;
 const KIND_TIMEOUT: u64 = 2;
 const KIND_DEADLINE: u64 = 3;
 const KIND_COMMAND: u64 = 4;
+const KIND_DISPATCH: u64 = 5;
 
 /// Reason code 0: the attempt succeeded.
 const OK: u8 = 0;
@@ -122,6 +126,8 @@ enum Op {
         response_timeout_ms: i64,
         connect_timeout_ms: i64,
     },
+    /// An AWS job document or hawkBit deployment: fetched by the device once online.
+    JobDocument,
 }
 
 impl Op {
@@ -185,6 +191,7 @@ impl Op {
                 response_timeout_ms: *response_timeout_ms,
                 connect_timeout_ms: *connect_timeout_ms,
             },
+            Operation::JobDocument { .. } => Op::JobDocument,
         }
     }
 }
@@ -415,9 +422,9 @@ impl Simulation {
             let Some((at_ms, payload)) = next else {
                 return false;
             };
-            // The deadline of a run that has already settled changes nothing: dropping it keeps
-            // the virtual end time at the last event that mattered.
-            if !self.is_stale_deadline(payload) {
+            // The deadline or dispatch timer of a run that has already settled changes nothing:
+            // dropping it keeps the virtual end time at the last event that mattered.
+            if !self.is_stale_timer(payload) {
                 break (at_ms, payload);
             }
         };
@@ -457,16 +464,19 @@ impl Simulation {
                 self.jobs[job].deadline_passed = true;
                 self.handle(job, Input::Timer(Timer::Deadline));
             }
+            KIND_DISPATCH => {
+                self.handle(job, Input::Timer(Timer::Dispatch));
+            }
             KIND_COMMAND => self.command(device as usize),
             _ => unreachable!("unknown event kind {kind}"),
         }
         true
     }
 
-    /// Whether `payload` is the deadline of a job whose run has settled.
-    fn is_stale_deadline(&self, payload: u64) -> bool {
+    /// Whether `payload` is the deadline or dispatch timer of a job whose run has settled.
+    fn is_stale_timer(&self, payload: u64) -> bool {
         let (kind, _, _, job, _) = unpack(payload);
-        kind == KIND_DEADLINE
+        (kind == KIND_DEADLINE || kind == KIND_DISPATCH)
             && self.jobs[usize::from(job)]
                 .run
                 .as_ref()
@@ -621,6 +631,9 @@ impl Simulation {
                     Timer::Deadline => self
                         .queue
                         .push(at_ms, pack(KIND_DEADLINE, 0, 0, j as u16, 0)),
+                    Timer::Dispatch => self
+                        .queue
+                        .push(at_ms, pack(KIND_DISPATCH, 0, 0, j as u16, 0)),
                 },
                 Action::Abandon { .. }
                 | Action::BatchStarted { .. }
@@ -697,12 +710,7 @@ impl Simulation {
         let error = if self.jobs[j].run.is_none() {
             Some("the job has not started".to_string())
         } else {
-            let input = match command {
-                JobCommand::Stop => Input::Stop,
-                JobCommand::Resume => Input::Resume,
-                JobCommand::Cancel { force } => Input::Cancel { force },
-            };
-            self.handle(j, input).map(|e| e.to_string())
+            self.handle(j, command.input()).map(|e| e.to_string())
         };
         self.jobs[j].commands.push(CommandRow {
             at_ms,
@@ -794,6 +802,7 @@ impl Simulation {
                 };
                 self.device_method(j, target, attempt, d, send, rt, ct, false)
             }
+            Op::JobDocument => self.device_property(j, target, attempt, d, now),
             Op::Method {
                 missing,
                 response_timeout_ms,
@@ -1015,6 +1024,8 @@ fn job_result(job: Job) -> JobResult {
             queued_ms: 0,
             batches: Vec::new(),
             threshold_trip: None,
+            abort_trip: None,
+            pauses: Vec::new(),
             failure_reasons: BTreeMap::new(),
             series: Vec::new(),
             commands: job.commands,
@@ -1061,6 +1072,32 @@ fn job_result(job: Job) -> JobResult {
             failures: t.failures,
             limit: t.limit,
         }),
+        abort_trip: run.abort_trip().map(|t| AbortTripRow {
+            criterion: t.criterion,
+            failure_type: t.failure_type.as_str(),
+            batch: t.batch,
+            at_ms: t.at_ms,
+            executed: t.executed,
+            failures: t.failures,
+        }),
+        pauses: run
+            .pauses()
+            .iter()
+            .map(|p| {
+                let (count, limit) = match p.reason {
+                    PauseReason::SuccessReached { succeeded, limit }
+                    | PauseReason::BelowSuccess { succeeded, limit } => (succeeded, limit),
+                    PauseReason::ErrorCondition { failures, limit } => (failures, limit),
+                };
+                PauseRow {
+                    batch: p.batch,
+                    at_ms: p.at_ms,
+                    reason: p.reason.as_str(),
+                    count,
+                    limit,
+                }
+            })
+            .collect(),
         failure_reasons,
         series: job.series.into_samples(),
         commands: job.commands,
@@ -1081,6 +1118,7 @@ impl TraceEvent {
             KIND_ANSWER => "answer",
             KIND_TIMEOUT => "device_timeout",
             KIND_DEADLINE => "deadline",
+            KIND_DISPATCH => "dispatch_timer",
             _ => "command",
         };
         let outcome = (kind == "answer").then(|| match Reason::from_u8(reason) {

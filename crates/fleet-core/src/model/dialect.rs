@@ -8,11 +8,14 @@
 //! | `Pending` | `pending` |
 //! | `Running` | `running` |
 //! | `Stopped` | `stopped` |
+//! | `Paused` | `stopped` |
 //! | `Complete` | `complete` (read also: `completed`) |
 //! | `Cancelled` | `cancelled` (read also: `canceled`) |
 //! | `Failed` | `failed` |
 //!
-//! The mapping is one to one in both directions.
+//! The mapping is one to one in both directions, but for `Paused`: IoT Central has no pause, and
+//! a run paused by a group gate (hawkBit) is, like a stopped one, dispatching nothing until it is
+//! resumed; it reads back as `Stopped`.
 //!
 //! Per-device status ([`DeviceStatus`]): `Succeeded` is `completed`; `Failed`, `Rejected` and
 //! `TimedOut` are `failed`; `Pending`, `InFlight` **and `Cancelled`** are `pending`. A cancelled
@@ -30,6 +33,7 @@
 //! | `Pending` | `scheduled` while its `startTime` is in the future, else `queued` |
 //! | `Running` | `running` |
 //! | `Stopped` | `running` |
+//! | `Paused` | `running` |
 //! | `Complete` | `completed` |
 //! | `Cancelled` | `cancelled` |
 //! | `Failed` | `failed` |
@@ -42,6 +46,29 @@
 //! `deviceJobStatistics` ([`DeviceJobStatistics`]): `deviceCount = total`,
 //! `succeededCount = succeeded`, `failedCount = failed`, `runningCount = in_flight`,
 //! `pendingCount = pending + cancelled`; the four counts add up to `deviceCount`.
+//!
+//! # AWS IoT Jobs
+//!
+//! Per-device job execution status ([`AwsExecutionStatus`]):
+//!
+//! | [`DeviceState`] | execution `status` |
+//! |---|---|
+//! | `Pending` | `QUEUED` |
+//! | `InFlight` | `IN_PROGRESS` |
+//! | `Succeeded` | `SUCCEEDED` |
+//! | `Failed` | `FAILED` |
+//! | `Rejected` | `REJECTED` |
+//! | `TimedOut` | `TIMED_OUT` |
+//! | `Cancelled` | `CANCELED` |
+//!
+//! `REMOVED` (the thing was deleted from the job's targets) is never written: a run's targets are
+//! a snapshot (semantics rule 1). It reads back as `Cancelled`: the device did not run the job
+//! and did not fail it.
+//!
+//! Job status ([`AwsJobStatus`]): `Pending` is `SCHEDULED` (waiting for its start), `Running`,
+//! `Stopped` and `Paused` are `IN_PROGRESS`, `Complete` is `COMPLETED`, `Cancelled` is
+//! `CANCELED`. AWS has no word for a job that could not run at all; `Failed` is `CANCELED`, the
+//! only final word of a job that did not complete.
 
 use crate::model::central::Progress;
 use crate::model::hub::DeviceJobStatistics;
@@ -100,12 +127,90 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// The `status` of one device's job execution in AWS IoT Jobs.
+    pub enum AwsExecutionStatus {
+        /// `QUEUED`: not sent to the device yet (or waiting for a retry).
+        Queued = "QUEUED",
+        /// `IN_PROGRESS`: the device has it and has not answered.
+        InProgress = "IN_PROGRESS",
+        /// `SUCCEEDED`.
+        Succeeded = "SUCCEEDED",
+        /// `FAILED`.
+        Failed = "FAILED",
+        /// `TIMED_OUT`: the in-progress timeout (or the run's deadline) passed.
+        TimedOut = "TIMED_OUT",
+        /// `REJECTED`: the device refused the job.
+        Rejected = "REJECTED",
+        /// `REMOVED`: the thing was deleted (never written by fleetsim).
+        Removed = "REMOVED",
+        /// `CANCELED`: never run because the job was cancelled, or abandoned by a forced cancel.
+        Canceled = "CANCELED",
+    }
+}
+
+vocabulary! {
+    /// The `status` of an AWS IoT job.
+    pub enum AwsJobStatus {
+        /// `IN_PROGRESS`.
+        InProgress = "IN_PROGRESS",
+        /// `CANCELED`.
+        Canceled = "CANCELED",
+        /// `DELETION_IN_PROGRESS`.
+        DeletionInProgress = "DELETION_IN_PROGRESS",
+        /// `COMPLETED`.
+        Completed = "COMPLETED",
+        /// `SCHEDULED`: waiting for its start.
+        Scheduled = "SCHEDULED",
+    }
+}
+
+impl From<DeviceState> for AwsExecutionStatus {
+    fn from(state: DeviceState) -> Self {
+        match state {
+            DeviceState::Pending => Self::Queued,
+            DeviceState::InFlight => Self::InProgress,
+            DeviceState::Succeeded => Self::Succeeded,
+            DeviceState::Failed => Self::Failed,
+            DeviceState::Rejected => Self::Rejected,
+            DeviceState::TimedOut => Self::TimedOut,
+            DeviceState::Cancelled => Self::Canceled,
+        }
+    }
+}
+
+impl AwsExecutionStatus {
+    /// The engine's state for an AWS word (`REMOVED` reads as `Cancelled`).
+    pub fn device_state(self) -> DeviceState {
+        match self {
+            Self::Queued => DeviceState::Pending,
+            Self::InProgress => DeviceState::InFlight,
+            Self::Succeeded => DeviceState::Succeeded,
+            Self::Failed => DeviceState::Failed,
+            Self::TimedOut => DeviceState::TimedOut,
+            Self::Rejected => DeviceState::Rejected,
+            Self::Removed | Self::Canceled => DeviceState::Cancelled,
+        }
+    }
+}
+
+impl From<RunStatus> for AwsJobStatus {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Pending => Self::Scheduled,
+            RunStatus::Running | RunStatus::Stopped | RunStatus::Paused => Self::InProgress,
+            RunStatus::Complete => Self::Completed,
+            RunStatus::Cancelled | RunStatus::Failed => Self::Canceled,
+        }
+    }
+}
+
 impl From<RunStatus> for CentralJobStatus {
     fn from(status: RunStatus) -> Self {
         match status {
             RunStatus::Pending => Self::Pending,
             RunStatus::Running => Self::Running,
-            RunStatus::Stopped => Self::Stopped,
+            RunStatus::Stopped | RunStatus::Paused => Self::Stopped,
             RunStatus::Complete => Self::Complete,
             RunStatus::Cancelled => Self::Cancelled,
             RunStatus::Failed => Self::Failed,
@@ -143,7 +248,7 @@ impl HubJobStatus {
         match status {
             RunStatus::Pending if scheduled => Self::Scheduled,
             RunStatus::Pending => Self::Queued,
-            RunStatus::Running | RunStatus::Stopped => Self::Running,
+            RunStatus::Running | RunStatus::Stopped | RunStatus::Paused => Self::Running,
             RunStatus::Complete => Self::Completed,
             RunStatus::Cancelled => Self::Cancelled,
             RunStatus::Failed => Self::Failed,

@@ -83,7 +83,7 @@ pub use central::{
 };
 pub use data::{DataType, JobData, Operation};
 pub use definition::JobDefinition;
-pub use dialect::{CentralJobStatus, DeviceStatus, HubJobStatus};
+pub use dialect::{AwsExecutionStatus, AwsJobStatus, CentralJobStatus, DeviceStatus, HubJobStatus};
 pub use group::DeviceGroup;
 pub use hub::{
     CloudToDeviceMethod, DeviceJobStatistics, HubError, HubJobType, JobRequest, JobResponse,

@@ -6,6 +6,7 @@ mod faults;
 mod hub;
 mod memory;
 mod operations;
+mod policies;
 mod props;
 mod query;
 mod validation;
