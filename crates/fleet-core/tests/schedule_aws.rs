@@ -214,3 +214,90 @@ fn the_end_time_cuts_a_window_short() {
         }
     );
 }
+
+// ===================== property: the gate =====================
+
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+const CRONS: [&str; 6] = [
+    "cron(0 22 * * ? *)",
+    "cron(30 1 ? * MON-FRI *)",
+    "cron(0 */6 * * ? *)",
+    "cron(15 12 ? * SAT,SUN *)",
+    "cron(0 3 L * ? *)",
+    "cron(45 23 ? * 6#2 *)",
+];
+
+fn gate_config() -> ProptestConfig {
+    let mut config = ProptestConfig::with_cases(ProptestConfig::default().cases.max(256));
+    config.failure_persistence = Some(Box::new(FileFailurePersistence::Direct(
+        "proptest-regressions/schedule_aws.txt",
+    )));
+    config
+}
+
+/// 2024-01-01T00:00Z.
+const T0: i64 = 1_704_067_200_000;
+
+proptest! {
+    #![proptest_config(gate_config())]
+
+    /// The gate opens only after the start, before the end and inside a window (never outside
+    /// one), and its instants are right: `Open { until }` is allowed up to `until` and not at
+    /// it; `Waiting { opens }` is not allowed before `opens` and is at it; `Ended` from the end
+    /// on.
+    #[test]
+    fn the_gate_allows_dispatch_only_inside(
+        windows in prop::collection::vec((prop::sample::select(&CRONS[..]), 1u32..=1430), 0..3),
+        start in prop::option::of(0i64..(20 * DAY)),
+        length in prop::option::of((30 * MIN)..(40 * DAY)),
+        at in 0i64..(60 * DAY),
+        probes in prop::collection::vec(0.0f64..1.0, 8),
+    ) {
+        let start = start.map(|s| T0 + s);
+        let end = length.map(|l| start.unwrap_or(T0) + l);
+        let windows = MaintenanceWindows::new(
+            windows.iter().map(|(c, d)| MaintenanceWindow::parse(c, *d).unwrap()).collect(),
+        );
+        let has_windows = !windows.is_empty();
+        let s = Scheduling::new(start, end.map(|e| (e, EndBehavior::StopRollout)), Some(windows.clone()));
+        let allowed = |t: i64| {
+            start.is_none_or(|s| t >= s)
+                && end.is_none_or(|e| t < e)
+                && (!has_windows || windows.is_open(t))
+        };
+        let t = T0 + at;
+        match s.gate(t) {
+            Gate::Ended => prop_assert!(end.is_some_and(|e| t >= e)),
+            Gate::Open { until_ms } => {
+                prop_assert!(allowed(t));
+                if has_windows {
+                    prop_assert!(windows.is_open(t));
+                }
+                match until_ms {
+                    Some(u) => {
+                        prop_assert!(u > t);
+                        prop_assert!(!allowed(u));
+                        for p in &probes {
+                            prop_assert!(allowed(t + ((u - t) as f64 * p) as i64));
+                        }
+                    }
+                    None => prop_assert!(end.is_none() && !has_windows),
+                }
+            }
+            Gate::Waiting { opens_ms } => {
+                prop_assert!(!allowed(t));
+                prop_assert!(end.is_none_or(|e| t < e));
+                let horizon = opens_ms.unwrap_or(t + 60 * DAY);
+                if let Some(o) = opens_ms {
+                    prop_assert!(o > t);
+                    prop_assert!(allowed(o));
+                }
+                for p in &probes {
+                    prop_assert!(!allowed(t + ((horizon - t) as f64 * p) as i64));
+                }
+            }
+        }
+    }
+}

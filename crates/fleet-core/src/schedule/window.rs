@@ -114,10 +114,11 @@ impl MaintenanceWindow {
 ///
 /// Cost, for `w` windows: [`is_open`](Self::is_open) O(w);
 /// [`next_open_ms`](Self::next_open_ms) O(w) cron searches (each skips non-matching years and
-/// months); [`close_ms`](Self::close_ms) O(w x 1440) per UTC day that the merged opening covers
-/// (a day's coverage is built at once from the starts of that day and the day before, so even
-/// windows that never close, such as a 2-minute window every minute, cost a day at a time up to
-/// the cron range's end in 2199).
+/// months); [`close_ms`](Self::close_ms) O(w x 1440) for the day of `t`, then O(w) per further
+/// UTC day that the merged opening covers plus O(w x 1440) per distinct pattern of firing
+/// windows (a day's coverage depends only on which windows fire that day and the day before).
+/// Windows that never close, such as a 2-minute window every minute, cost O(w) per day up to
+/// the cron range's end in 2199: about 64,000 days.
 ///
 /// ```
 /// use fleet_core::schedule::{MaintenanceWindow, MaintenanceWindows};
@@ -177,22 +178,62 @@ impl MaintenanceWindows {
             return None;
         }
         let (mut date, minute) = utc_date_minute(t_ms)?;
-        let mut from = minute;
-        loop {
-            let mut diff = [0i32; DAY_MINUTES as usize + 1];
-            for w in &self.windows {
-                w.add_coverage(date, &mut diff);
-            }
-            let mut open = 0;
-            for (m, delta) in diff.iter().enumerate().take(DAY_MINUTES as usize) {
-                open += delta;
-                if m as u16 >= from && open == 0 {
-                    return Some(utc_ms(date, m as u16));
-                }
-            }
-            date = date.tomorrow().ok()?;
-            from = 0;
+        if let Some(m) = self.first_closed_minute(date, minute) {
+            return Some(utc_ms(date, m));
         }
+        // A day's coverage depends only on which windows fire that day and the day before:
+        // days with the same pattern have the same answer, so each pattern is computed once
+        // (with at most 64 windows; more are computed day by day).
+        let mut known: Vec<(u128, Option<u16>)> = Vec::new();
+        let mut fired = self.fired(date);
+        loop {
+            date = date.tomorrow().ok()?;
+            let today = self.fired(date);
+            let key = today
+                .zip(fired)
+                .map(|(a, b)| u128::from(a) << 64 | u128::from(b));
+            fired = today;
+            let first = match key.and_then(|k| known.iter().find(|(kk, _)| *kk == k)) {
+                Some((_, first)) => *first,
+                None => {
+                    let first = self.first_closed_minute(date, 0);
+                    if let Some(k) = key {
+                        known.push((k, first));
+                    }
+                    first
+                }
+            };
+            if let Some(m) = first {
+                return Some(utc_ms(date, m));
+            }
+        }
+    }
+
+    /// Which windows fire on UTC day `date` (bit i for window i), if there are at most 64.
+    fn fired(&self, date: Date) -> Option<u64> {
+        (self.windows.len() <= 64).then(|| {
+            self.windows
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.start.matches_date(date))
+                .fold(0, |mask, (i, _)| mask | 1 << i)
+        })
+    }
+
+    /// The first minute of UTC day `date` at or after `from` that no window covers.
+    fn first_closed_minute(&self, date: Date, from: u16) -> Option<u16> {
+        let mut diff = [0i32; DAY_MINUTES as usize + 1];
+        for w in &self.windows {
+            w.add_coverage(date, &mut diff);
+        }
+        let mut open = 0;
+        for (m, delta) in diff.iter().enumerate().take(DAY_MINUTES as usize) {
+            open += delta;
+            if m as u16 >= from && open == 0 {
+                return Some(m as u16);
+            }
+        }
+        None
     }
 
     /// [`next_open_ms`](Self::next_open_ms) and [`close_ms`](Self::close_ms) together: what a
