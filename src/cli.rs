@@ -31,6 +31,30 @@ enum Command {
         /// The scenario file (.toml or .json).
         scenario: PathBuf,
     },
+    /// Count the devices of a scenario's fleet that a device query (or a group) selects, and
+    /// list the first ones: check a group before running a job.
+    Query(QueryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct QueryArgs {
+    /// The scenario file (.toml or .json).
+    scenario: PathBuf,
+    /// The query: SELECT [TOP n] * FROM devices [WHERE ...], or a WHERE condition alone.
+    #[arg(required_unless_present = "group")]
+    query: Option<String>,
+    /// Select the devices of this group of the scenario instead of a query.
+    #[arg(long, conflicts_with = "query")]
+    group: Option<String>,
+    /// How many matching device ids to print.
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// The seed that generates the fleet (default: the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Rescale the fleet to this many devices.
+    #[arg(long)]
+    devices: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,7 +106,47 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Query(query) => execute_query(query),
     }
+}
+
+fn execute_query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let query = match &args.query {
+        Some(text) => Some(
+            fleet_query::Query::parse_any(text)
+                .map_err(|e| anyhow::anyhow!("invalid query: {}", e.caret(text)))?,
+        ),
+        None => None,
+    };
+    let mut scenario = Scenario::load(&args.scenario)?;
+    if let Some(devices) = args.devices {
+        scenario = scenario.with_devices(devices)?;
+    }
+    let fleet = scenario.fleet(args.seed)?;
+    let selected: Vec<u32> = match (&query, &args.group) {
+        (Some(query), _) => query.compile(&fleet).select(),
+        (None, Some(group)) => {
+            let found = scenario
+                .file
+                .groups
+                .iter()
+                .find(|g| &g.id == group)
+                .with_context(|| format!("no device group {group:?} in the scenario"))?;
+            match found.members() {
+                Some(selector) => selector.select(&fleet),
+                None => (0..fleet.len()).collect(),
+            }
+        }
+        (None, None) => unreachable!("clap requires a query or --group"),
+    };
+    println!("{} of {} devices match", selected.len(), fleet.len());
+    for &d in selected.iter().take(args.limit) {
+        println!("  {}", fleet.id(d));
+    }
+    if selected.len() > args.limit {
+        println!("  ... and {} more", selected.len() - args.limit);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {

@@ -371,3 +371,134 @@ fn replication_flags_are_checked() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// SMALL with a firmware tag and a group defined by an IoT Central filter.
+fn small_with_filter() -> String {
+    SMALL
+        .replace(
+            "templates = [{ template = \"dtmi:t;1\", share = 1.0 }]",
+            "templates = [{ template = \"dtmi:t;1\", share = 1.0 }]\ntags = [{ name = \"fw\", values = [{ value = \"1.2\", weight = 1 }, { value = \"1.3\", weight = 1 }] }]",
+        )
+        .replace(
+            "[[groups]]\nid = \"g\"",
+            "[[groups]]\nid = \"g\"\nfilter = \"SELECT * FROM devices WHERE tags.fw = '1.2'\"",
+        )
+}
+
+#[test]
+fn query_counts_and_lists_the_matching_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", &small_with_filter());
+    let p = path.to_str().unwrap();
+    let out = fleetsim(&["query", p, "SELECT * FROM devices WHERE tags.fw = '1.2'"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let first = text.lines().next().unwrap();
+    let count: usize = first.split(' ').next().unwrap().parse().unwrap();
+    assert!(first.ends_with(" of 200 devices match"), "{text}");
+    assert!(count > 60 && count < 140, "{text}");
+    let ids: Vec<&str> = text.lines().skip(1).take(10).map(str::trim).collect();
+    assert_eq!(ids.len(), 10);
+    assert!(ids.iter().all(|id| id.starts_with("dev-")), "{text}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert_eq!(
+        text.lines().last().unwrap().trim(),
+        format!("... and {} more", count - 10)
+    );
+    // The group's filter selects the same devices; a WHERE condition alone works too, and the
+    // run targets exactly them.
+    let group = fleetsim(&["query", p, "--group", "g", "--limit", "10"]);
+    assert_eq!(stdout(&group), text);
+    let condition = fleetsim(&["query", p, "tags.fw = '1.2'"]);
+    assert_eq!(stdout(&condition), text);
+    let report = json_report(&["run", p, "--format", "json"]);
+    assert_eq!(report["jobs"][0]["counts"]["total"], count as u64);
+}
+
+#[test]
+fn query_takes_top_limit_seed_and_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", &small_with_filter());
+    let p = path.to_str().unwrap();
+    let out = fleetsim(&["query", p, "SELECT TOP 3 * FROM devices", "--limit", "5"]);
+    assert_eq!(
+        stdout(&out),
+        "3 of 200 devices match\n  dev-0000\n  dev-0001\n  dev-0002\n"
+    );
+    let out = fleetsim(&["query", p, "deviceId >= 'dev-0995'", "--devices", "1000"]);
+    assert_eq!(
+        stdout(&out),
+        "5 of 1000 devices match\n  dev-0995\n  dev-0996\n  dev-0997\n  dev-0998\n  dev-0999\n"
+    );
+    let count = |seed: &str| {
+        let out = fleetsim(&[
+            "query",
+            p,
+            "tags.fw = '1.2'",
+            "--seed",
+            seed,
+            "--limit",
+            "0",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(count("1"), count("1"));
+    assert_ne!(count("1"), count("2"));
+}
+
+#[test]
+fn a_bad_query_exits_2_with_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "s.toml", SMALL);
+    let p = path.to_str().unwrap();
+    let out = fleetsim(&["query", p, "SELECT * FROM devices WHERE tags.fw ="]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: invalid query: expected a value after '=', found the end of the query at column 38\n"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("\n  {}^", " ".repeat(37))), "{err}");
+    let out = fleetsim(&["query", p, "--group", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no device group \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = fleetsim(&["query", "missing.toml", "*"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = fleetsim(&["query", p]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn bad_filters_and_query_conditions_are_bad_input() {
+    let filter = SMALL.replace(
+        "[[groups]]\nid = \"g\"",
+        "[[groups]]\nid = \"g\"\nfilter = \"SELECT * FROM devices WHERE tags.fw IN ['1.2'\"",
+    );
+    assert_bad_input(
+        &filter,
+        "f.toml",
+        &[
+            "f.toml:",
+            "field `groups[0].filter`",
+            "expected ']' to close the '[', found the end of the query at column 40",
+        ],
+    );
+    let hub = SMALL.replace(
+        "json = '''{\"id\": \"j\", \"group\": \"g\", \"batch\": {\"type\": \"percentage\", \"value\": 25},\n  \"cancellationThreshold\": {\"type\": \"percentage\", \"value\": 50, \"batch\": false},\n  \"data\": [{\"type\": \"property\", \"target\": \"dtmi:t;1\", \"path\": \"p\", \"value\": 3}]}'''",
+        "json = '''{\"jobId\": \"j\", \"type\": \"scheduleDeviceMethod\", \"cloudToDeviceMethod\": {\"methodName\": \"m\"}, \"queryCondition\": \"deviceId = 'a' OR\"}'''",
+    );
+    assert_ne!(hub, SMALL);
+    assert_bad_input(
+        &hub,
+        "h.toml",
+        &[
+            "field `jobs[0].json.queryCondition`",
+            "expected a condition after 'OR', found the end of the query at column 18",
+        ],
+    );
+}

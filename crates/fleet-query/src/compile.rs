@@ -161,21 +161,25 @@ impl<'a> Compiled<'a> {
             cutoff: devices,
         };
         if let Some(n) = query.top() {
+            // The cutoff is just past the n-th match (the whole fleet if fewer match).
+            compiled.cutoff = if n == 0 { 0 } else { devices };
             let mut seen = 0u64;
-            let mut cutoff = 0;
-            if n > 0 {
-                cutoff = devices;
-                for d in 0..devices {
-                    if compiled.root.eval(d) == Truth::True {
-                        seen += 1;
-                        if seen == n {
-                            cutoff = d + 1;
-                            break;
-                        }
-                    }
+            for start in (0..devices).step_by(64) {
+                if n == 0 {
+                    break;
                 }
+                let (mut bits, _) = compiled.root.eval_block(start, (devices - start).min(64));
+                let ones = u64::from(bits.count_ones());
+                if seen + ones < n {
+                    seen += ones;
+                    continue;
+                }
+                for _ in seen + 1..n {
+                    bits &= bits - 1;
+                }
+                compiled.cutoff = start + bits.trailing_zeros() + 1;
+                break;
             }
-            compiled.cutoff = cutoff;
         }
         compiled
     }
@@ -193,9 +197,21 @@ impl<'a> Compiled<'a> {
         self.root.eval(index)
     }
 
-    /// The selected devices, in index order.
+    /// The selected devices, in index order. Devices are evaluated 64 at a time into bit
+    /// masks, which is several times faster than [`Compiled::matches`] per device.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.cutoff).filter(move |&d| self.root.eval(d) == Truth::True)
+        (0..self.cutoff.div_ceil(64)).flat_map(move |block| {
+            let start = block * 64;
+            let len = (self.cutoff - start).min(64);
+            let (mut bits, _) = self.root.eval_block(start, len);
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let k = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    start + k
+                })
+            })
+        })
     }
 
     /// The selected devices, in index order.
@@ -205,7 +221,13 @@ impl<'a> Compiled<'a> {
 
     /// How many devices are selected.
     pub fn count(&self) -> u32 {
-        self.iter().count() as u32
+        (0..self.cutoff.div_ceil(64))
+            .map(|block| {
+                let start = block * 64;
+                let len = (self.cutoff - start).min(64);
+                self.root.eval_block(start, len).0.count_ones()
+            })
+            .sum()
     }
 
     /// Whether every device is selected without looking at any (no condition, or one that
@@ -221,14 +243,148 @@ impl<'a> Compiled<'a> {
     }
 }
 
+/// The bits of a block of `len` (1 to 64) devices.
+#[inline]
+fn block_mask(len: u32) -> u64 {
+    if len >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << len) - 1
+    }
+}
+
+/// Every device of a block (`all`) with truth `t`.
+#[inline]
+fn bits_all(t: Truth, all: u64) -> (u64, u64) {
+    match t {
+        Truth::True => (all, 0),
+        Truth::False => (0, all),
+        Truth::Unknown => (0, 0),
+    }
+}
+
+/// The (true, false) bits of a truth.
+#[inline]
+fn bits(t: Truth) -> (u64, u64) {
+    (u64::from(t == Truth::True), u64::from(t == Truth::False))
+}
+
+/// (true, false) bit masks of `cells[start..start + len]` through `table` (see
+/// [`Node::Cells`]); devices past the slice have no value.
+#[inline]
+fn cells_block<T: Copy>(
+    cells: &[T],
+    start: u32,
+    len: u32,
+    table: &[Truth],
+    index: impl Fn(T) -> usize,
+) -> (u64, u64) {
+    let last = table.len() - 1;
+    let from = (start as usize).min(cells.len());
+    let to = (start as usize + len as usize).min(cells.len());
+    let (mut t, mut f) = (0u64, 0u64);
+    for (k, &x) in cells[from..to].iter().enumerate() {
+        let (bt, bf) = bits(table[index(x).min(last)]);
+        t |= bt << k;
+        f |= bf << k;
+    }
+    // Devices past the end of the cells: no value.
+    let covered = (to - from) as u32;
+    if covered < len {
+        let rest = block_mask(len) & !block_mask(covered);
+        match table[last] {
+            Truth::True => t |= rest,
+            Truth::False => f |= rest,
+            Truth::Unknown => {}
+        }
+    }
+    (t, f)
+}
+
 impl Node<'_> {
+    /// The (true, false) bit masks of devices `start..start + len` (`len` 1 to 64): bit k is
+    /// device `start + k`; a device in neither mask is unknown.
+    fn eval_block(&self, start: u32, len: u32) -> (u64, u64) {
+        let all = block_mask(len);
+        match self {
+            Self::Const(Truth::True) => (all, 0),
+            Self::Const(Truth::False) => (0, all),
+            Self::Const(Truth::Unknown) => (0, 0),
+            Self::Cells { cells, table } => match *cells {
+                Cells::U8(v) => cells_block(v, start, len, table, usize::from),
+                Cells::U16(v) => cells_block(v, start, len, table, usize::from),
+                Cells::U32(v) => cells_block(v, start, len, table, |x| x as usize),
+                Cells::Flag {
+                    bytes,
+                    mask,
+                    equals,
+                } => cells_block(bytes, start, len, table, |b| {
+                    usize::from(b & mask == equals)
+                }),
+                Cells::None => bits_all(table[table.len() - 1], all),
+            },
+            Self::Ranges { .. } => {
+                let (mut t, mut f) = (0, 0);
+                for k in 0..len {
+                    let (bt, bf) = bits(self.eval(start + k));
+                    t |= bt << k;
+                    f |= bf << k;
+                }
+                (t, f)
+            }
+            Self::Not(n) => {
+                let (t, f) = n.eval_block(start, len);
+                (f, t)
+            }
+            Self::And(items) => {
+                let (mut t, mut f) = (all, 0);
+                for n in items.iter() {
+                    let (nt, nf) = n.eval_block(start, len);
+                    t &= nt;
+                    f |= nf;
+                    if f == all {
+                        break;
+                    }
+                }
+                (t, f)
+            }
+            Self::Or(items) => {
+                let (mut t, mut f) = (0, all);
+                for n in items.iter() {
+                    let (nt, nf) = n.eval_block(start, len);
+                    t |= nt;
+                    f &= nf;
+                    if t == all {
+                        break;
+                    }
+                }
+                (t, f)
+            }
+        }
+    }
+
     #[inline]
     fn eval(&self, d: u32) -> Truth {
         match self {
             Self::Const(t) => *t,
             Self::Cells { cells, table } => {
-                let i = (cells.get(d) as usize).min(table.len() - 1);
-                table[i]
+                // The largest cell value of each width (none) and any index past the values
+                // land on the last entry, the truth for "no value".
+                let last = table.len() - 1;
+                let i = match *cells {
+                    Cells::U8(v) => v.get(d as usize).map_or(last, |&x| usize::from(x)),
+                    Cells::U16(v) => v.get(d as usize).map_or(last, |&x| usize::from(x)),
+                    Cells::U32(v) => v.get(d as usize).map_or(last, |&x| x as usize),
+                    Cells::Flag {
+                        bytes,
+                        mask,
+                        equals,
+                    } => bytes
+                        .get(d as usize)
+                        .map_or(last, |&b| usize::from(b & mask == equals)),
+                    Cells::None => last,
+                };
+                table[i.min(last)]
             }
             Self::Ranges {
                 ranges,

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use fleet_core::model::{JobData, JobDefinition, JobRequest, Operation as CentralOperation};
 use fleet_core::{RetryPolicy, Threshold};
+use fleet_query::Query;
 use fleet_sim::{
-    BehaviourSpec, FleetSpec, HubSpec, JobSpec, Operation, Selector, TargetSpec, TemplateSpec,
+    BehaviourSpec, Fleet, FleetSpec, HubSpec, JobSpec, Operation, Selector, TargetSpec,
+    TemplateSpec,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -49,8 +51,9 @@ pub struct ScenarioFile {
     pub expect: Vec<Expectation>,
 }
 
-/// A device group (IoT Central). Until the query language lands, membership is a selector:
-/// template, tag equality and the provisioned / simulated flags.
+/// A device group (IoT Central `DeviceGroup`). Membership is its `filter` (a whole query,
+/// `SELECT * FROM devices WHERE ...`) or a `selector` (a table of equalities, or a query
+/// string); not both; neither = every device.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupEntry {
@@ -66,9 +69,44 @@ pub struct GroupEntry {
     /// A description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Which devices belong to the group; absent = every device.
-    #[serde(default)]
-    pub selector: Selector,
+    /// The IoT Central filter: `SELECT [TOP n] * FROM devices [WHERE ...]`, parsed on load.
+    #[serde(
+        default,
+        deserialize_with = "group_filter",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub filter: Option<Query>,
+    /// Which devices belong to the group, as a selector (instead of `filter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<Selector>,
+    /// The IoT Central ETag, as pasted (not used by the simulation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// IoT Central organizations, as pasted (not used by the simulation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<String>,
+}
+
+impl GroupEntry {
+    /// The devices of the group: its filter, its selector, or every device (`None`).
+    pub fn members(&self) -> Option<Selector> {
+        match (&self.filter, &self.selector) {
+            (Some(q), _) => Some(Selector::from_query(q.clone())),
+            (None, Some(s)) => Some(s.clone()),
+            (None, None) => None,
+        }
+        .filter(|s| !s.is_all())
+    }
+}
+
+/// A group `filter`: a whole `SELECT` query; errors carry the column in the query.
+fn group_filter<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Query>, D::Error> {
+    let text = String::deserialize(d)?;
+    Query::parse(&text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("invalid filter: {e}")))
 }
 
 /// One job of a scenario: the job JSON exactly as the API takes it (IoT Central job or IoT Hub
@@ -155,9 +193,17 @@ impl Scenario {
             hub.validate().map_err(|e| sim_error("hub", &e))?;
         }
         for (i, g) in file.groups.iter().enumerate() {
-            g.selector
-                .validate()
-                .map_err(|e| sim_error(&format!("groups[{i}].selector"), &e))?;
+            if g.filter.is_some() && g.selector.is_some() {
+                return Err(Error::invalid(
+                    format!("groups[{i}]"),
+                    "give the group a `filter` (a query) or a `selector`, not both",
+                ));
+            }
+            if let Some(selector) = &g.selector {
+                selector
+                    .validate()
+                    .map_err(|e| sim_error(&format!("groups[{i}].selector"), &e))?;
+            }
             if file.groups[..i].iter().any(|o| o.id == g.id) {
                 return Err(Error::invalid(
                     format!("groups[{i}].id"),
@@ -206,6 +252,14 @@ impl Scenario {
                 .and_then(|p| p.file_name())
                 .map_or("scenario".to_string(), |n| n.to_string_lossy().into_owned())
         })
+    }
+
+    /// The scenario's fleet as a run with `seed` (default: the scenario's) generates it,
+    /// before any job changes it: for checking a group or a query (`fleetsim query`).
+    pub fn fleet(&self, seed: Option<u64>) -> Result<Fleet> {
+        let seed = seed.unwrap_or(self.file.seed);
+        Fleet::generate(&self.file.fleet, &self.file.templates, seed)
+            .map_err(|e| sim_error("fleet", &e))
     }
 
     /// The same scenario with the fleet rescaled to `devices` devices (`--devices`). Template
@@ -335,23 +389,27 @@ fn group_targets(group: &str, file: &ScenarioFile) -> Result<TargetSpec> {
             format!("no device group {group:?} in the scenario (groups: {known:?})"),
         )
     })?;
-    Ok(if found.selector.is_all() {
-        TargetSpec::All
-    } else {
-        TargetSpec::Selector(found.selector.clone())
-    })
+    Ok(found
+        .members()
+        .map_or(TargetSpec::All, TargetSpec::Selector))
 }
 
-/// IoT Hub `queryCondition`: `*` (or none) means every device. Other conditions need the device
-/// query language, which is not in this version.
+/// IoT Hub `queryCondition`: the `WHERE` part of a device query, or `*` (or none) for every
+/// device.
 fn query_targets(condition: Option<&str>) -> Result<TargetSpec> {
-    match condition.map(str::trim) {
-        None | Some("*") | Some("") => Ok(TargetSpec::All),
-        Some(other) => Err(Error::invalid(
-            "queryCondition",
-            format!("{other:?}: only \"*\" is supported until the device query language lands"),
-        )),
-    }
+    let text = match condition {
+        None => return Ok(TargetSpec::All),
+        Some(t) if t.trim().is_empty() => return Ok(TargetSpec::All),
+        Some(t) => t,
+    };
+    let query = Query::parse_condition(text)
+        .map_err(|e| Error::invalid("queryCondition", format!("{text:?}: {e}")))?;
+    let selector = Selector::from_query(query);
+    Ok(if selector.is_all() {
+        TargetSpec::All
+    } else {
+        TargetSpec::Selector(selector)
+    })
 }
 
 /// Checks that template `id` is one of the scenario's; the error names `field`.

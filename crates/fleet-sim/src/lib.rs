@@ -58,6 +58,8 @@
 //!
 //! - [`FleetSpec`], [`TemplateSpec`], [`Fleet`]: the devices (generated or explicit).
 //! - [`BehaviourSpec`], [`BehaviourRule`], [`Distribution`]: latency and faults by [`Selector`].
+//! - [`Selector`]: device queries (the `fleet-query` crate; a [`Fleet`] is its resolver, and
+//!   [`Fleet::twin`] the document a query sees) and shorthand tables.
 //! - [`HubSpec`]: IoT Hub throttles and the concurrent-jobs limit.
 //! - [`JobSpec`], [`Operation`]: what the jobs do.
 //! - [`SimBuilder`], [`Simulation`], [`SimResult`]: running and reporting.

@@ -135,8 +135,13 @@ impl Selector {
         Ok(())
     }
 
-    /// Whether device `index` of `fleet` is selected. O(conditions) with map look-ups; to test
-    /// many devices, the simulator compiles the selector once (column look-ups resolved).
+    /// The devices of `fleet` that the selector selects, in index order (compiled once).
+    pub fn select(&self, fleet: &Fleet) -> Vec<u32> {
+        self.compile(fleet).select(fleet)
+    }
+
+    /// Whether device `index` of `fleet` is selected. O(conditions) with map look-ups (and a
+    /// compiled query; with `TOP n`, a scan); to test many devices, use [`Selector::select`].
     pub fn matches(&self, fleet: &Fleet, index: u32) -> bool {
         self.compile(fleet).matches(fleet, index)
     }
@@ -188,6 +193,23 @@ pub(crate) struct Compiled<'f> {
 impl Compiled<'_> {
     #[inline]
     pub(crate) fn matches(&self, fleet: &Fleet, index: u32) -> bool {
+        self.matches_table(fleet, index) && self.query.as_ref().is_none_or(|q| q.matches(index))
+    }
+
+    /// The selected devices of `fleet`, in index order (the query part evaluated 64 devices
+    /// at a time).
+    pub(crate) fn select(&self, fleet: &Fleet) -> Vec<u32> {
+        match &self.query {
+            Some(q) => q.iter().filter(|&d| self.matches_table(fleet, d)).collect(),
+            None => (0..fleet.len())
+                .filter(|&d| self.matches_table(fleet, d))
+                .collect(),
+        }
+    }
+
+    /// The table-form conditions (all but the query).
+    #[inline]
+    fn matches_table(&self, fleet: &Fleet, index: u32) -> bool {
         !self.never
             && self.template.is_none_or(|t| fleet.template_of(index) == t)
             && self.tags.iter().all(|(c, v)| c.index(index) == *v)
@@ -197,7 +219,6 @@ impl Compiled<'_> {
             && self
                 .simulated
                 .is_none_or(|s| fleet.is_simulated(index) == s)
-            && self.query.as_ref().is_none_or(|q| q.matches(index))
     }
 }
 

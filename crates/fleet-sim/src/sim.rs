@@ -548,14 +548,7 @@ impl Simulation {
         }
         let targets = match &self.jobs[j].targets_spec {
             TargetSpec::All => None,
-            TargetSpec::Selector(s) => {
-                let c = s.compile(&self.fleet);
-                Some(
-                    (0..self.fleet.len())
-                        .filter(|&d| c.matches(&self.fleet, d))
-                        .collect(),
-                )
-            }
+            TargetSpec::Selector(s) => Some(s.compile(&self.fleet).select(&self.fleet)),
             TargetSpec::Devices(ids) => {
                 let mut v: Vec<u32> = ids
                     .iter()

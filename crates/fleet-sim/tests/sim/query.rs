@@ -541,9 +541,9 @@ fn any_fleet() -> impl Strategy<Value = Fleet> {
             .collect();
         Fleet::from_devices(&templates(), devices).unwrap()
     });
-    let generated = (0u32..40, any::<u64>()).prop_map(|(n, seed)| {
+    let generated = (0u32..200, any::<u64>()).prop_map(|(n, seed)| {
         let spec: FleetSpec = serde_json::from_value(json!({
-            "devices": n, "id_pattern": "d-{:02}", "id_start": 5,
+            "devices": n, "id_pattern": "d-{:03}", "id_start": 5,
             "templates": [{"template": DTDL, "count": n / 3}, {"template": SENSOR, "share": 1}],
             "tags": [{"name": "firmware", "values": [{"value": "1.2", "weight": 1}, {"value": 1.2, "weight": 1}]},
                      {"name": "Location", "values": [{"value": "EU", "weight": 1}, {"value": "eu", "weight": 1}]}],
@@ -607,6 +607,8 @@ fn constant() -> impl Strategy<Value = &'static str> {
         "'d-10'",
         "'d-2'",
         "'d-07'",
+        "'d-050'",
+        "'d-100'",
         "'dev-01'",
         "'z'",
         "'Ä'",
