@@ -5,6 +5,10 @@
 //! `select` compiles the query against the fleet (resolving names, building per-value truth
 //! tables) and evaluates every device; `compile` is the compile step alone; `parse` the text
 //! alone.
+//!
+//! Measured on the project's 2-core machine (criterion median, other work running): select
+//! over 1,000,000 devices 5.8 ms (5.6-6.0 ms; evaluating device by device instead of 64 at a
+//! time into bit masks took 19-22 ms); compile 0.5-0.6 us; parse 3.4-4.6 us.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fleet_query::Query;
