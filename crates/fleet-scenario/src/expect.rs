@@ -139,6 +139,12 @@ pub struct Expectation {
     /// The job's duration in virtual seconds, from start until it settled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<Bound>,
+    /// Whether an abort criterion (AWS `abortConfig`) cancelled the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_tripped: Option<bool>,
+    /// Whether a group gate (hawkBit) paused the job at least once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
     /// The share of replications (0 to 1) in which every other assertion of this entry must
     /// hold together (`--replications`). Default 1: it must hold in every run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +164,10 @@ pub struct JobFacts<'a> {
     pub duration_ms: Option<i64>,
     /// The batch (from 0) where the threshold tripped.
     pub trip_batch: Option<u32>,
+    /// Whether an abort criterion cancelled the job.
+    pub abort_tripped: bool,
+    /// Whether a group gate paused the job at least once.
+    pub paused: bool,
 }
 
 /// The result of one check of one expectation.
@@ -181,6 +191,7 @@ pub fn parse_status(word: &str) -> Option<RunStatus> {
         "pending" => RunStatus::Pending,
         "running" => RunStatus::Running,
         "stopped" => RunStatus::Stopped,
+        "paused" => RunStatus::Paused,
         "complete" | "completed" => RunStatus::Complete,
         "cancelled" | "canceled" => RunStatus::Cancelled,
         "failed" => RunStatus::Failed,
@@ -203,7 +214,7 @@ impl Expectation {
             if parse_status(word).is_none() {
                 return Err(Error::invalid(
                     format!("{field}.status"),
-                    format!("unknown status {word:?}; expected one of pending, running, stopped, complete, cancelled, failed"),
+                    format!("unknown status {word:?}; expected one of pending, running, stopped, paused, complete, cancelled, failed"),
                 ));
             }
         }
@@ -247,6 +258,8 @@ impl Expectation {
             counts: Counts::default(),
             duration_ms: None,
             trip_batch: None,
+            abort_tripped: false,
+            paused: false,
         };
         self.check(&nothing)
             .into_iter()
@@ -320,6 +333,19 @@ impl Expectation {
                 actual == Some(batch),
             );
         }
+        for (what, expected, actual) in [
+            ("abort_tripped", self.abort_tripped, facts.abort_tripped),
+            ("paused", self.paused, facts.paused),
+        ] {
+            if let Some(expected) = expected {
+                push(
+                    what,
+                    expected.to_string(),
+                    actual.to_string(),
+                    expected == actual,
+                );
+            }
+        }
         checks
     }
 }
@@ -351,6 +377,8 @@ mod tests {
             },
             duration_ms: Some(90_500),
             trip_batch: trip,
+            abort_tripped: false,
+            paused: false,
         }
     }
 
@@ -376,6 +404,25 @@ mod tests {
             failed,
             ["status", "failed", "failed_percent", "threshold_batch"]
         );
+    }
+
+    #[test]
+    fn abort_and_pause_assertions() {
+        let e = expectation("job = 'job'\nabort_tripped = true\npaused = false\nstatus = 'paused'");
+        let mut f = facts(RunStatus::Paused, 5, None);
+        f.abort_tripped = true;
+        let checks = e.check(&f);
+        assert_eq!(checks.len(), 3);
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        f.paused = true;
+        f.abort_tripped = false;
+        let failed: Vec<String> = e
+            .check(&f)
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.what)
+            .collect();
+        assert_eq!(failed, ["abort_tripped", "paused"]);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub(crate) fn simulate(
     for job in &scenario.jobs {
         builder = builder.job(job.clone());
     }
+    for (at_ms, job, command) in &scenario.commands {
+        builder = builder.command(*at_ms, job.clone(), *command);
+    }
     let sim = builder.build().map_err(|e| sim_error("", &e))?;
     Ok(sim.run_with_progress(PROGRESS_EVERY_EVENTS, &mut |p| {
         progress(p.devices_terminal, p.devices_total)
@@ -76,6 +79,8 @@ pub(crate) fn job_facts<'a>(result: &'a SimResult, id: &str) -> Option<JobFacts<
         },
         duration_ms: job.duration_ms,
         trip_batch: job.threshold_trip.map(|t| t.batch),
+        abort_tripped: job.abort_trip.is_some(),
+        paused: !job.pauses.is_empty(),
     })
 }
 

@@ -6,7 +6,7 @@ use fleet_core::model::{JobData, JobDefinition, JobRequest, Operation as Central
 use fleet_core::{RetryPolicy, Threshold};
 use fleet_query::Query;
 use fleet_sim::{
-    BehaviourSpec, Fleet, FleetSpec, HubSpec, JobSpec, Operation, Selector, TargetSpec,
+    BehaviourSpec, Fleet, FleetSpec, HubSpec, JobCommand, JobSpec, Operation, Selector, TargetSpec,
     TemplateSpec,
 };
 use serde::{Deserialize, Serialize};
@@ -109,8 +109,9 @@ fn group_filter<'de, D: serde::Deserializer<'de>>(
         .map_err(|e| serde::de::Error::custom(format!("invalid filter: {e}")))
 }
 
-/// One job of a scenario: the job JSON exactly as the API takes it (IoT Central job or IoT Hub
-/// JobRequest), given either as a JSON string (`json`) or as a table (`job`).
+/// One job of a scenario: the job JSON exactly as the API takes it (IoT Central job, IoT Hub
+/// JobRequest, AWS IoT CreateJob body or hawkBit rollout), given either as a JSON string
+/// (`json`) or as a table (`job`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobEntry {
@@ -133,9 +134,20 @@ pub struct JobEntry {
     /// fleetsim extension: retries of failed and timed-out devices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryEntry>,
+    /// For AWS and hawkBit jobs: the device group (of `groups`) the job targets; absent: every
+    /// device. (AWS `targets` ARNs and a hawkBit `targetFilterQuery` are kept but not
+    /// resolved.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Commands sent to the job's run during the simulation, such as an operator's resume or
+    /// hawkBit's manual trigger of the next group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandEntry>,
 }
 
-/// Retries of a job, by failure type (each 0 to 10).
+/// Retries of a job, by failure type (each 0 to 10): `failed` and `timed_out` each count their
+/// own retries (AWS `FAILED` and `TIMED_OUT`); `all` is one allowance both share (AWS `ALL`),
+/// given alone.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryEntry {
@@ -145,6 +157,19 @@ pub struct RetryEntry {
     /// Retries after a device times out.
     #[serde(default)]
     pub timed_out: u8,
+    /// Retries after either, shared.
+    #[serde(default)]
+    pub all: u8,
+}
+
+/// A command sent to a job's run at a virtual time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandEntry {
+    /// When, in virtual seconds after the simulation starts.
+    pub at_s: f64,
+    /// `stop`, `resume`, `cancel`, `force_cancel` (AWS `force=true`) or `trigger_next_batch`.
+    pub command: String,
 }
 
 /// A loaded, validated scenario, ready to run.
@@ -158,6 +183,10 @@ pub struct Scenario {
     pub jobs: Vec<JobSpec>,
     /// Each job's cancellation threshold, if it has one (for reports and charts).
     pub thresholds: Vec<Option<Threshold>>,
+    /// Each job's dialect: `central`, `hub`, `aws` or `hawkbit` (for reports' words).
+    pub dialects: Vec<&'static str>,
+    /// The commands of every job: (virtual ms, job id, command), in file order.
+    pub commands: Vec<(i64, String, JobCommand)>,
 }
 
 impl Scenario {
@@ -213,11 +242,17 @@ impl Scenario {
         }
         let mut jobs = Vec::with_capacity(file.jobs.len());
         let mut thresholds = Vec::with_capacity(file.jobs.len());
+        let mut dialects = Vec::with_capacity(file.jobs.len());
+        let mut commands = Vec::new();
         for (i, entry) in file.jobs.iter().enumerate() {
             let field = format!("jobs[{i}]");
-            let (job, threshold) =
+            let (job, threshold, dialect) =
                 convert_job(entry, &file).map_err(|e| e.with_field(field.clone()))?;
+            for (at_ms, command) in job_commands(entry).map_err(|e| e.with_field(field.clone()))? {
+                commands.push((at_ms, job.id.clone(), command));
+            }
             thresholds.push(threshold);
+            dialects.push(dialect);
             if jobs.iter().any(|j: &JobSpec| j.id == job.id) {
                 return Err(Error::invalid(
                     format!("{field}.id"),
@@ -241,6 +276,8 @@ impl Scenario {
             file,
             jobs,
             thresholds,
+            dialects,
+            commands,
         })
     }
 
@@ -290,7 +327,44 @@ pub(crate) fn sim_error(parent: &str, e: &fleet_sim::Error) -> Error {
     }
 }
 
-fn convert_job(entry: &JobEntry, file: &ScenarioFile) -> Result<(JobSpec, Option<Threshold>)> {
+/// The commands of a job entry, checked: known words, times of 0 or more seconds.
+fn job_commands(entry: &JobEntry) -> Result<Vec<(i64, JobCommand)>> {
+    let mut out = Vec::with_capacity(entry.commands.len());
+    for (i, c) in entry.commands.iter().enumerate() {
+        let field = |f: &str| format!("commands[{i}].{f}");
+        let command = JobCommand::from_word(&c.command).ok_or_else(|| {
+            Error::invalid(
+                field("command"),
+                format!(
+                    "unknown command {:?}; expected one of stop, resume, cancel, force_cancel, \
+                     trigger_next_batch",
+                    c.command
+                ),
+            )
+        })?;
+        if !(c.at_s.is_finite() && c.at_s >= 0.0) {
+            return Err(Error::invalid(
+                field("at_s"),
+                format!("{} is not a time: it must be 0 or more seconds", c.at_s),
+            ));
+        }
+        out.push(((c.at_s * 1000.0).round() as i64, command));
+    }
+    Ok(out)
+}
+
+/// The targets of an AWS or hawkBit job: the entry's `group`, or every device.
+fn entry_group_targets(entry: &JobEntry, file: &ScenarioFile) -> Result<TargetSpec> {
+    match &entry.group {
+        Some(group) => group_targets(group, file),
+        None => Ok(TargetSpec::All),
+    }
+}
+
+fn convert_job(
+    entry: &JobEntry,
+    file: &ScenarioFile,
+) -> Result<(JobSpec, Option<Threshold>, &'static str)> {
     let (definition, body_field) = match (&entry.json, &entry.job) {
         (Some(text), None) => (
             JobDefinition::from_json(text).map_err(|e| Error::from(e).with_field("json"))?,
@@ -316,6 +390,29 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile) -> Result<(JobSpec, Option
     };
     let in_body = |e: fleet_core::Error| Error::from(e).with_field(body_field);
     let mut run = definition.run_builder().map_err(in_body)?;
+    match &definition {
+        JobDefinition::Aws(_) if entry.retry.is_some() => {
+            return Err(Error::invalid(
+                "retry",
+                "an AWS job gives its retries in jobExecutionsRetryConfig",
+            ))
+        }
+        JobDefinition::Aws(_) if entry.device_timeout_s.is_some() => {
+            return Err(Error::invalid(
+                "device_timeout_s",
+                "an AWS job gives its timeout in timeoutConfig.inProgressTimeoutInMinutes",
+            ))
+        }
+        JobDefinition::Aws(_) | JobDefinition::Hawkbit(_) => {}
+        _ if entry.group.is_some() => {
+            return Err(Error::invalid(
+                "group",
+                "`group` is for AWS and hawkBit jobs: an IoT Central job names its group in its \
+                 JSON, an IoT Hub job selects devices with queryCondition",
+            ))
+        }
+        _ => {}
+    }
     if let Some(timeout_s) = entry.device_timeout_s {
         if !(timeout_s.is_finite() && timeout_s > 0.0) {
             return Err(Error::invalid(
@@ -326,8 +423,21 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile) -> Result<(JobSpec, Option
         run = run.device_timeout_ms((timeout_s * 1000.0).round().max(1.0) as i64);
     }
     if let Some(retry) = entry.retry {
-        let policy = RetryPolicy::new(retry.failed, retry.timed_out)
-            .map_err(|e| Error::from(e).with_field("retry"))?;
+        let policy = match retry {
+            RetryEntry { all: 0, .. } => RetryPolicy::new(retry.failed, retry.timed_out),
+            RetryEntry {
+                failed: 0,
+                timed_out: 0,
+                all,
+            } => RetryPolicy::all(all),
+            _ => {
+                return Err(Error::invalid(
+                    "retry.all",
+                    "`all` covers failures and timeouts: give it alone",
+                ))
+            }
+        }
+        .map_err(|e| Error::from(e).with_field("retry"))?;
         run = run.retry(policy);
     }
     if !entry.start_after_s.is_finite() || entry.start_after_s < 0.0 {
@@ -364,6 +474,27 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile) -> Result<(JobSpec, Option
                 .map_err(|e| e.with_field(body_field))?;
             (id, operation, targets)
         }
+        JobDefinition::Aws(job) => {
+            let id = entry.id.clone().or_else(|| job.job_id.clone());
+            // What the devices run: the document, or where it comes from.
+            let document = match (&job.document, &job.document_source, &job.job_template_arn) {
+                (Some(d), _, _) => d.clone(),
+                (None, Some(source), _) => Value::String(source.clone()),
+                (None, None, Some(arn)) => Value::String(arn.clone()),
+                (None, None, None) => Value::Null,
+            };
+            let targets = entry_group_targets(entry, file)?;
+            (id, Operation::JobDocument { document }, targets)
+        }
+        JobDefinition::Hawkbit(rollout) => {
+            let id = entry.id.clone().or_else(|| rollout.name.clone());
+            let document = serde_json::json!({
+                "distributionSetId": rollout.distribution_set_id,
+                "type": rollout.kind.map_or("forced", |k| k.as_str()),
+            });
+            let targets = entry_group_targets(entry, file)?;
+            (id, Operation::JobDocument { document }, targets)
+        }
     };
     let id =
         id.ok_or_else(|| Error::invalid("id", "the job has no id: set `id` here or in the JSON"))?;
@@ -378,7 +509,7 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile) -> Result<(JobSpec, Option
         .targets(targets)
         .run(run)
         .start_ms(start_ms);
-    Ok((spec, threshold))
+    Ok((spec, threshold, definition.dialect()))
 }
 
 fn group_targets(group: &str, file: &ScenarioFile) -> Result<TargetSpec> {

@@ -230,7 +230,7 @@ pub struct TraceEvent {
 pub struct CommandRow {
     /// When.
     pub at_ms: i64,
-    /// Which (`stop`, `resume`, `cancel`, `force_cancel`).
+    /// Which (`stop`, `resume`, `cancel`, `force_cancel`, `trigger_next_batch`).
     pub command: &'static str,
     /// Why the run refused it, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,12 +1,15 @@
 //! A job definition in any dialect, as a user pastes it into a scenario: an IoT Central job, an
-//! IoT Central scheduled job, or an IoT Hub JobRequest (or JobResponse).
+//! IoT Central scheduled job, an IoT Hub JobRequest (or JobResponse), an AWS IoT CreateJob body
+//! or a hawkBit rollout.
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::aws::AwsJob;
 use crate::model::central::Job;
+use crate::model::hawkbit::HawkbitRollout;
 use crate::model::hub::JobRequest;
 use crate::model::parse;
 use crate::model::scheduled::ScheduledJob;
@@ -16,10 +19,17 @@ use crate::RunBuilder;
 /// A job definition, its dialect told from its fields.
 ///
 /// An object with `schedule` is a [`ScheduledJob`]; one with `group`, `data`, `batch` or
-/// `cancellationThreshold` is a Central [`Job`]; one with `jobId`, `type`, `queryCondition`,
-/// `cloudToDeviceMethod`, `updateTwin`, `startTime` or `maxExecutionTimeInSeconds` is a Hub
-/// [`JobRequest`]. A JobResponse is read as its request part when it has only request fields;
-/// the hub's own fields (`status`, `createdTime`, ...) are unknown fields of a request.
+/// `cancellationThreshold` is a Central [`Job`]; one with a field only AWS IoT Jobs has
+/// (`document`, `documentSource`, `targets`, `targetSelection`, `jobExecutionsRolloutConfig`,
+/// `abortConfig`, `timeoutConfig`, `jobExecutionsRetryConfig`, `schedulingConfig`,
+/// `jobTemplateArn`, `presignedUrlConfig`, `documentParameters`, `destinationPackageVersions`,
+/// `namespaceId`) is an [`AwsJob`]; one with a field only hawkBit rollouts have
+/// (`distributionSetId`, `amountGroups`, `groups`, `successCondition`, `successAction`,
+/// `errorCondition`, `errorAction`, `targetFilterQuery`, `forcetime`, `startAt`) is a
+/// [`HawkbitRollout`]; one with `jobId`, `type`, `queryCondition`, `cloudToDeviceMethod`,
+/// `updateTwin`, `startTime` or `maxExecutionTimeInSeconds` is a Hub [`JobRequest`]. A
+/// JobResponse is read as its request part when it has only request fields; the hub's own fields
+/// (`status`, `createdTime`, ...) are unknown fields of a request.
 ///
 /// ```
 /// use fleet_core::model::JobDefinition;
@@ -42,6 +52,10 @@ pub enum JobDefinition {
     Scheduled(ScheduledJob),
     /// An IoT Hub JobRequest.
     Hub(JobRequest),
+    /// An AWS IoT Jobs CreateJob body.
+    Aws(AwsJob),
+    /// A hawkBit rollout create body.
+    Hawkbit(HawkbitRollout),
 }
 
 /// Which dialect a top-level object is in, from its field names.
@@ -50,6 +64,8 @@ enum Dialect {
     Central,
     Scheduled,
     Hub,
+    Aws,
+    Hawkbit,
 }
 
 fn dialect_of(object: &Map<String, Value>) -> Option<Dialect> {
@@ -63,11 +79,43 @@ fn dialect_of(object: &Map<String, Value>) -> Option<Dialect> {
         "startTime",
         "maxExecutionTimeInSeconds",
     ];
+    const AWS: &[&str] = &[
+        "document",
+        "documentSource",
+        "targets",
+        "targetSelection",
+        "jobExecutionsRolloutConfig",
+        "abortConfig",
+        "timeoutConfig",
+        "jobExecutionsRetryConfig",
+        "schedulingConfig",
+        "jobTemplateArn",
+        "presignedUrlConfig",
+        "documentParameters",
+        "destinationPackageVersions",
+        "namespaceId",
+    ];
+    const HAWKBIT: &[&str] = &[
+        "distributionSetId",
+        "amountGroups",
+        "groups",
+        "successCondition",
+        "successAction",
+        "errorCondition",
+        "errorAction",
+        "targetFilterQuery",
+        "forcetime",
+        "startAt",
+    ];
     let has = |names: &[&str]| names.iter().any(|n| object.contains_key(*n));
     if object.contains_key("schedule") {
         Some(Dialect::Scheduled)
     } else if has(CENTRAL) {
         Some(Dialect::Central)
+    } else if has(AWS) {
+        Some(Dialect::Aws)
+    } else if has(HAWKBIT) {
+        Some(Dialect::Hawkbit)
     } else if has(HUB) {
         Some(Dialect::Hub)
     } else {
@@ -78,7 +126,8 @@ fn dialect_of(object: &Map<String, Value>) -> Option<Dialect> {
 fn undetermined() -> Error {
     Error::new(ErrorKind::InvalidValue(
         "not a job definition: expected an IoT Central job (with `group` and `data`), a \
-         scheduled job (with `schedule`) or an IoT Hub JobRequest (with `type`)"
+         scheduled job (with `schedule`), an IoT Hub JobRequest (with `type`), an AWS IoT job \
+         (with `document`) or a hawkBit rollout (with `distributionSetId`)"
             .into(),
     ))
 }
@@ -94,6 +143,8 @@ impl JobDefinition {
             Dialect::Central => Self::Central(parse::from_str(json)?),
             Dialect::Scheduled => Self::Scheduled(parse::from_str(json)?),
             Dialect::Hub => Self::Hub(parse::from_str(json)?),
+            Dialect::Aws => Self::Aws(parse::from_str(json)?),
+            Dialect::Hawkbit => Self::Hawkbit(parse::from_str(json)?),
         })
     }
 
@@ -107,6 +158,8 @@ impl JobDefinition {
             Dialect::Central => Self::Central(parse::from_value(value)?),
             Dialect::Scheduled => Self::Scheduled(parse::from_value(value)?),
             Dialect::Hub => Self::Hub(parse::from_value(value)?),
+            Dialect::Aws => Self::Aws(parse::from_value(value)?),
+            Dialect::Hawkbit => Self::Hawkbit(parse::from_value(value)?),
         })
     }
 
@@ -116,6 +169,19 @@ impl JobDefinition {
             Self::Central(job) => job.run_builder(),
             Self::Scheduled(job) => job.run_builder(),
             Self::Hub(request) => request.run_builder(),
+            Self::Aws(job) => job.run_builder(),
+            Self::Hawkbit(rollout) => rollout.run_builder(),
+        }
+    }
+
+    /// The dialect's name: `central`, `scheduled`, `hub`, `aws` or `hawkbit`.
+    pub fn dialect(&self) -> &'static str {
+        match self {
+            Self::Central(_) => "central",
+            Self::Scheduled(_) => "scheduled",
+            Self::Hub(_) => "hub",
+            Self::Aws(_) => "aws",
+            Self::Hawkbit(_) => "hawkbit",
         }
     }
 }
@@ -126,6 +192,8 @@ impl Validate for JobDefinition {
             Self::Central(job) => job.validate(),
             Self::Scheduled(job) => job.validate(),
             Self::Hub(request) => request.validate(),
+            Self::Aws(job) => job.validate(),
+            Self::Hawkbit(rollout) => rollout.validate(),
         }
     }
 }

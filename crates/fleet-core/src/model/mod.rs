@@ -1,9 +1,11 @@
 //! The JSON model of the jobs APIs: IoT Central jobs, scheduled jobs and device groups
-//! (api-version 2022-07-31), and IoT Hub jobs v2 (api-version 2021-04-12).
+//! (api-version 2022-07-31), IoT Hub jobs v2 (api-version 2021-04-12), AWS IoT Jobs' CreateJob
+//! ([`AwsJob`]) and hawkBit rollouts ([`HawkbitRollout`]).
 //!
 //! The types read and write the documents exactly as the APIs and their documentation show
-//! them, and connect them to the engine: [`Job::run_builder`], [`ScheduledJob::run_builder`] and
-//! [`JobRequest::run_builder`] give a [`crate::RunBuilder`]; [`dialect`] maps the engine's statuses
+//! them, and connect them to the engine: [`Job::run_builder`], [`ScheduledJob::run_builder`],
+//! [`JobRequest::run_builder`], [`AwsJob::run_builder`] and [`HawkbitRollout::run_builder`] give
+//! a [`crate::RunBuilder`]; [`dialect`] maps the engine's statuses
 //! and counts to each API's words.
 //!
 //! # Three layers
@@ -65,11 +67,13 @@
 //! # Ok::<(), fleet_core::Error>(())
 //! ```
 
+mod aws;
 mod central;
 mod data;
 mod definition;
 pub mod dialect;
 mod group;
+mod hawkbit;
 mod hub;
 mod nullable;
 pub mod parse;
@@ -77,6 +81,12 @@ mod scheduled;
 pub mod validate;
 mod word;
 
+pub use aws::{
+    aws_job_id, AwsAbortAction, AwsAbortConfig, AwsAbortCriteria, AwsExponentialRate,
+    AwsFailureType, AwsJob, AwsRateIncreaseCriteria, AwsRetryConfig, AwsRetryCriteria,
+    AwsRolloutConfig, AwsTargetSelection, AwsTimeoutConfig, AWS_IN_PROGRESS_TIMEOUT_MAX_MIN,
+    AWS_JOB_ID_MAX, AWS_RATE_MAX,
+};
 pub use central::{
     BatchFlag, BatchSpec, CancellationThresholdSpec, Collection, CountType, ErrorDetail,
     ErrorResponse, Job, JobDeviceStatus, Progress,
@@ -85,6 +95,12 @@ pub use data::{DataType, JobData, Operation};
 pub use definition::JobDefinition;
 pub use dialect::{AwsExecutionStatus, AwsJobStatus, CentralJobStatus, DeviceStatus, HubJobStatus};
 pub use group::DeviceGroup;
+pub use hawkbit::{
+    HawkbitActionType, HawkbitCondition, HawkbitConditionType, HawkbitErrorAction,
+    HawkbitErrorActionType, HawkbitGroup, HawkbitRollout, HawkbitSuccessAction,
+    HawkbitSuccessActionType, HAWKBIT_DEFAULT_ERROR_PERCENT, HAWKBIT_DEFAULT_SUCCESS_PERCENT,
+    HAWKBIT_GROUPS_MAX,
+};
 pub use hub::{
     CloudToDeviceMethod, DeviceJobStatistics, HubError, HubJobType, JobRequest, JobResponse,
     TwinPatch, TwinPatchProperties, CONNECT_TIMEOUT_DEFAULT_S, CONNECT_TIMEOUT_MAX_S,

@@ -7,14 +7,18 @@ use super::Report;
 /// Writes `job,device_id,status,attempts,error` rows (RFC 4180 quoting) for every target of
 /// every job, in job order and then target order. `status` uses the IoT Central per-device words
 /// where they exist (`completed`, `failed`) and the engine's otherwise (`cancelled`, `pending`,
-/// `in_flight`, and the failure kinds `rejected` / `timed_out` in `error`).
+/// `in_flight`, and the failure kinds `rejected` / `timed_out` in `error`); for a job given in
+/// AWS IoT's JSON, AWS's execution words (`QUEUED`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED`,
+/// `REJECTED`, `TIMED_OUT`, `CANCELED`).
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "job,device_id,status,attempts,error")?;
     let fleet = report.result.fleet();
-    for job in &report.result.jobs {
+    for (j, job) in report.result.jobs.iter().enumerate() {
         let job_id = quote(&job.id);
+        let aws = report.dialects.get(j) == Some(&"aws");
         for row in job.device_rows(fleet) {
             let status = match row.state {
+                s if aws => fleet_core::model::AwsExecutionStatus::from(s).as_str(),
                 fleet_core::DeviceState::Succeeded => "completed",
                 s if s.is_failure() => "failed",
                 s => s.as_str(),

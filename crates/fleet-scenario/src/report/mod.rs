@@ -50,6 +50,9 @@ pub struct Report {
     /// full batch)`, for charts.
     #[serde(skip)]
     pub thresholds: Vec<Option<Threshold>>,
+    /// Each job's dialect (`central`, `hub`, `aws`, `hawkbit`), for the per-device words.
+    #[serde(skip)]
+    pub dialects: Vec<&'static str>,
 }
 
 impl Report {
@@ -80,6 +83,7 @@ impl Report {
             expectations,
             result,
             thresholds: scenario.thresholds.clone(),
+            dialects: scenario.dialects.clone(),
         }
     }
 

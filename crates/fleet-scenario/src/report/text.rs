@@ -4,8 +4,9 @@ use std::fmt::Write;
 
 use super::{duration, Report};
 
-/// The report as text for a terminal: per job its status, counts, duration, a per-batch table
-/// and the threshold trip; then the expectations; then the seed, trace hash and speed.
+/// The report as text for a terminal: per job its status, counts, duration, a per-batch table,
+/// the threshold or abort trip and the gate pauses; then the expectations; then the seed, trace
+/// hash and speed.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let r = &report.result;
@@ -56,6 +57,40 @@ pub fn render(report: &Report) -> String {
                 duration(trip.at_ms),
                 trip.failures,
                 trip.limit
+            );
+        }
+        if let Some(trip) = job.abort_trip {
+            let _ = writeln!(
+                out,
+                "  abort criterion {} ({}) tripped in batch {} at {}: {} of {} executed devices",
+                trip.criterion + 1,
+                trip.failure_type,
+                trip.batch + 1,
+                duration(trip.at_ms),
+                trip.failures,
+                trip.executed
+            );
+        }
+        for p in &job.pauses {
+            let what = match p.reason {
+                "error_condition" => format!(
+                    "{} failures reached the error limit of {}",
+                    p.count, p.limit
+                ),
+                "success_reached" => format!(
+                    "{} successes reached the success limit of {}",
+                    p.count, p.limit
+                ),
+                _ => format!(
+                    "the batch finished with {} successes, below the success limit of {}",
+                    p.count, p.limit
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "  paused by the gate of batch {} at {}: {what}",
+                p.batch + 1,
+                duration(p.at_ms)
             );
         }
         if !job.failure_reasons.is_empty() {
