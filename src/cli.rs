@@ -34,6 +34,39 @@ enum Command {
     /// Count the devices of a scenario's fleet that a device query (or a group) selects, and
     /// list the first ones: check a group before running a job.
     Query(QueryArgs),
+    /// Serve the IoT Central and IoT Hub jobs REST APIs over the simulated fleet (docs/server.md).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The address to listen on (without keys or tokens: a loopback address only).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    bind: std::net::SocketAddr,
+    /// The scenario whose fleet, groups, behaviour and hub model to serve (default: a demo fleet).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// The directory of the SQLite database; jobs survive restarts (default: in memory).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Virtual time runs this many times faster than the wall clock.
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    time_scale: f64,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Verify IoT Hub SharedAccessSignature tokens signed with this key (NAME=BASE64KEY; repeatable).
+    #[arg(long, value_name = "NAME=KEY")]
+    hub_key: Vec<String>,
+    /// Accept this IoT Central API token (repeatable).
+    #[arg(long, value_name = "TOKEN")]
+    central_token: Vec<String>,
+    /// Time out a device that has not answered this many (virtual) seconds after its dispatch.
+    #[arg(long, value_name = "SECONDS")]
+    device_timeout_s: Option<f64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,7 +140,39 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Query(query) => execute_query(query),
+        Command::Serve(serve) => execute_serve(serve),
     }
+}
+
+fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = fleet_server::Config::builder()
+        .bind(args.bind)
+        .time_scale(args.time_scale);
+    if let Some(scenario) = args.scenario {
+        config = config.scenario(scenario);
+    }
+    if let Some(data) = args.data {
+        config = config.data_dir(data);
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config = config.tls(cert, key);
+    }
+    for entry in &args.hub_key {
+        let (name, key) = entry
+            .split_once('=')
+            .with_context(|| format!("--hub-key {entry:?}: expected NAME=BASE64KEY"))?;
+        config = config.hub_key(name, key);
+    }
+    for token in args.central_token {
+        config = config.central_token(token);
+    }
+    if let Some(s) = args.device_timeout_s {
+        config = config.device_timeout_ms((s * 1000.0).round() as i64);
+    }
+    let config = config.build()?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(fleet_server::serve(config))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn execute_query(args: QueryArgs) -> anyhow::Result<ExitCode> {

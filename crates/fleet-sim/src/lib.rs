@@ -79,6 +79,7 @@ mod fleet;
 mod generator;
 mod hub;
 mod job;
+mod live;
 mod operation;
 mod query;
 mod result;
@@ -98,6 +99,7 @@ pub use fleet::{DeviceId, DeviceSnapshot, DeviceSpec, Fleet};
 pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
 pub use hub::{HubLimits, HubSpec, Tier};
 pub use job::{JobCommand, JobSpec};
+pub use live::{Fate, LiveFleet, LiveOp};
 pub use operation::Operation;
 pub use result::{
     AbortTripRow, BatchRow, CommandRow, CountsRow, DeviceRow, JobResult, PauseRow, Reason, Sample,

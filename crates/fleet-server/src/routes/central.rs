@@ -1,0 +1,510 @@
+//! IoT Central: jobs, scheduled jobs and device groups (api-version 2022-07-31 and
+//! 2022-10-31-preview), under `/api`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use fleet_core::model::validate as rules;
+use fleet_core::model::{DeviceGroup, Job, ScheduledJob, ScheduledJobPatch, Validate};
+use serde_json::Value;
+
+use super::{
+    ask, base_url, central_version, if_match, json, json_with_etag, page_size, pairs, param,
+    parse_body, validate_group, validate_scheduled, AppState, St,
+};
+use crate::api_error::{ApiError, CentralError};
+use crate::driver::{Command, Control, Dialect};
+use crate::paging;
+use crate::state::sorted_ids;
+use crate::store::DocKind;
+
+type Result<T> = std::result::Result<T, CentralError>;
+
+/// The IoT Central routes, relative to `/api`.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/jobs", get(list_jobs))
+        .route("/jobs/{id}", get(get_job).put(create_job))
+        .route("/jobs/{id}/devices", get(job_devices))
+        .route("/jobs/{id}/stop", post(stop_job))
+        .route("/jobs/{id}/resume", post(resume_job))
+        .route("/jobs/{id}/rerun/{rerun_id}", put(rerun_job))
+        .route("/scheduledJobs", get(list_scheduled))
+        .route(
+            "/scheduledJobs/{id}",
+            get(get_scheduled)
+                .put(put_scheduled)
+                .patch(patch_scheduled)
+                .delete(delete_scheduled),
+        )
+        .route("/scheduledJobs/{id}/jobs", get(scheduled_runs))
+        .route("/deviceGroups", get(list_groups))
+        .route(
+            "/deviceGroups/{id}",
+            get(get_group)
+                .put(put_group)
+                .patch(patch_group)
+                .delete(delete_group),
+        )
+        .route("/deviceGroups/{id}/devices", get(group_devices))
+}
+
+/// Paging of a request: the page size and the cursor of `$skiptoken`.
+struct Paging {
+    version: &'static str,
+    size: usize,
+    cursor: Option<String>,
+    maxpagesize: Option<String>,
+}
+
+fn paging(state: &AppState, uri: &Uri) -> std::result::Result<Paging, ApiError> {
+    let p = pairs(uri);
+    let version = central_version(&p)?;
+    let asked = param(&p, "maxpagesize");
+    let size = page_size(state.page_size, asked)?;
+    let cursor = match param(&p, "$skiptoken") {
+        Some(t) => Some(paging::cursor(t, "$skiptoken")?),
+        None => None,
+    };
+    Ok(Paging {
+        version,
+        size,
+        cursor,
+        maxpagesize: asked.map(str::to_string),
+    })
+}
+
+/// The absolute `nextLink` of the page after `cursor`.
+fn next_link(state: &AppState, headers: &HeaderMap, uri: &Uri, p: &Paging, cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("api-version", p.version);
+    if let Some(m) = &p.maxpagesize {
+        query.append_pair("maxpagesize", m);
+    }
+    query.append_pair("$skiptoken", &paging::token(cursor));
+    format!(
+        "{}{}?{}",
+        base_url(headers, state.scheme),
+        uri.path(),
+        query.finish()
+    )
+}
+
+/// `{"value": [..], "nextLink"?}` from JSON texts.
+fn collection(items: &[impl AsRef<str>], next_link: Option<String>) -> Response {
+    let mut out = String::from("{\"value\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item.as_ref());
+    }
+    out.push(']');
+    if let Some(link) = next_link {
+        out.push_str(",\"nextLink\":");
+        out.push_str(&Value::from(link).to_string());
+    }
+    out.push('}');
+    json(out)
+}
+
+fn check_id(field: &str, id: &str) -> std::result::Result<(), ApiError> {
+    rules::central_job_id(id).map_err(|e| ApiError::bad(field, e))
+}
+
+fn body_id(field_value: Option<&String>, url_id: &str) -> std::result::Result<(), ApiError> {
+    match field_value {
+        Some(v) if v != url_id => Err(ApiError::bad(
+            "id",
+            format!("the body's id {v:?} is not the URL's {url_id:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+// ----- jobs -----
+
+async fn list_jobs(
+    State(state): St,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = paging(&state, &uri)?;
+    let ids = sorted_ids(&state.shared.central_jobs);
+    let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
+    let items: Vec<Arc<str>> = page
+        .iter()
+        .filter_map(|id| state.shared.central_jobs.get(id).map(|v| v.json.clone()))
+        .collect();
+    let link = next.map(|c| next_link(&state, &headers, &uri, &p, &c));
+    Ok(collection(&items, link))
+}
+
+async fn get_job(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    let view = state
+        .shared
+        .central_jobs
+        .get(&id)
+        .map(|v| v.json.clone())
+        .ok_or_else(|| ApiError::not_found("job", &id))?;
+    Ok(json(view.to_string()))
+}
+
+async fn create_job(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    check_id("id", &id)?;
+    let job: Job = parse_body(&body)?;
+    body_id(job.id.as_ref(), &id)?;
+    job.validate()?;
+    crate::operation::central(&job.data, &state.templates)?;
+    let value = ask(&state.shared, |reply| Command::CreateCentralJob {
+        id,
+        job: Box::new(job),
+        reply,
+    })
+    .await?;
+    Ok(json(value.to_string()))
+}
+
+async fn job_devices(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = paging(&state, &uri)?;
+    let from = match &p.cursor {
+        Some(c) => paging::index_of(c, "$skiptoken")?,
+        None => 0,
+    };
+    let limit = p.size;
+    let page = ask(&state.shared, |reply| Command::JobDevices {
+        id,
+        from,
+        limit,
+        reply,
+    })
+    .await?;
+    items_page(&state, &headers, &uri, &p, page)
+}
+
+/// A driver page (`{"items", "next"?}`) as a collection.
+fn items_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    p: &Paging,
+    page: Value,
+) -> Result<Response> {
+    let items: Vec<String> = page["items"]
+        .as_array()
+        .map(|a| a.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    let link = page["next"]
+        .as_u64()
+        .map(|n| next_link(state, headers, uri, p, &n.to_string()));
+    Ok(collection(&items, link))
+}
+
+async fn control(state: &AppState, id: String, uri: &Uri, command: Control) -> Result<Response> {
+    central_version(&pairs(uri))?;
+    ask(&state.shared, |reply| Command::Control {
+        dialect: Dialect::Central,
+        id,
+        command,
+        reply,
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn stop_job(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response> {
+    control(&state, id, &uri, Control::Stop).await
+}
+
+async fn resume_job(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response> {
+    control(&state, id, &uri, Control::Resume).await
+}
+
+async fn rerun_job(
+    State(state): St,
+    Path((id, rerun_id)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    check_id("rerunId", &rerun_id)?;
+    let value = ask(&state.shared, |reply| Command::Rerun {
+        id,
+        rerun_id,
+        reply,
+    })
+    .await?;
+    Ok(json(value.to_string()))
+}
+
+// ----- scheduled jobs -----
+
+async fn list_scheduled(
+    State(state): St,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = paging(&state, &uri)?;
+    let ids = sorted_ids(&state.shared.scheduled);
+    let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
+    let items: Vec<String> = page
+        .iter()
+        .filter_map(|id| state.shared.scheduled.get(id))
+        .map(|j| serde_json::to_string(&**j).unwrap_or_default())
+        .collect();
+    let link = next.map(|c| next_link(&state, &headers, &uri, &p, &c));
+    Ok(collection(&items, link))
+}
+
+async fn get_scheduled(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    let job = state
+        .shared
+        .scheduled
+        .get(&id)
+        .map(|j| serde_json::to_value(&**j).unwrap_or_default())
+        .ok_or_else(|| ApiError::not_found("scheduled job", &id))?;
+    Ok(json_with_etag(&job))
+}
+
+async fn put_scheduled(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    check_id("id", &id)?;
+    let job: ScheduledJob = parse_body(&body)?;
+    body_id(job.id.as_ref(), &id)?;
+    validate_scheduled(&job, &state.templates)?;
+    let if_match = if_match(&headers);
+    let value = ask(&state.shared, |reply| Command::PutScheduled {
+        id,
+        job: Box::new(job),
+        if_match,
+        reply,
+    })
+    .await?;
+    Ok(json_with_etag(&value))
+}
+
+async fn patch_scheduled(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    let patch: ScheduledJobPatch = parse_body(&body)?;
+    patch.validate()?;
+    let if_match = if_match(&headers);
+    let value = ask(&state.shared, |reply| Command::PatchScheduled {
+        id,
+        patch: Box::new(patch),
+        if_match,
+        reply,
+    })
+    .await?;
+    Ok(json_with_etag(&value))
+}
+
+async fn delete_doc(
+    state: &AppState,
+    kind: DocKind,
+    id: String,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    central_version(&pairs(uri))?;
+    let if_match = if_match(headers);
+    ask(&state.shared, |reply| Command::DeleteDoc {
+        kind,
+        id,
+        if_match,
+        reply,
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn delete_scheduled(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    delete_doc(&state, DocKind::Scheduled, id, &uri, &headers).await
+}
+
+async fn scheduled_runs(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = paging(&state, &uri)?;
+    if !state.shared.scheduled.contains_key(&id) {
+        return Err(ApiError::not_found("scheduled job", &id).into());
+    }
+    let mut ids: Vec<String> = state
+        .shared
+        .central_jobs
+        .iter()
+        .filter(|e| e.value().scheduled_job_id.as_deref() == Some(id.as_str()))
+        .map(|e| e.key().clone())
+        .collect();
+    ids.sort_unstable();
+    let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
+    let items: Vec<Arc<str>> = page
+        .iter()
+        .filter_map(|id| state.shared.central_jobs.get(id).map(|v| v.json.clone()))
+        .collect();
+    let link = next.map(|c| next_link(&state, &headers, &uri, &p, &c));
+    Ok(collection(&items, link))
+}
+
+// ----- device groups -----
+
+async fn list_groups(
+    State(state): St,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = paging(&state, &uri)?;
+    let ids = sorted_ids(&state.shared.groups);
+    let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
+    let items: Vec<String> = page
+        .iter()
+        .filter_map(|id| state.shared.groups.get(id))
+        .map(|g| serde_json::to_string(&**g).unwrap_or_default())
+        .collect();
+    let link = next.map(|c| next_link(&state, &headers, &uri, &p, &c));
+    Ok(collection(&items, link))
+}
+
+async fn get_group(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    let group = state
+        .shared
+        .groups
+        .get(&id)
+        .map(|g| serde_json::to_value(&**g).unwrap_or_default())
+        .ok_or_else(|| ApiError::not_found("device group", &id))?;
+    Ok(json_with_etag(&group))
+}
+
+async fn put_group(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    check_id("id", &id)?;
+    let group: DeviceGroup = parse_body(&body)?;
+    body_id(group.id.as_ref(), &id)?;
+    validate_group(&group)?;
+    let if_match = if_match(&headers);
+    let value = ask(&state.shared, |reply| Command::PutGroup {
+        id,
+        group: Box::new(group),
+        if_match,
+        reply,
+    })
+    .await?;
+    Ok(json_with_etag(&value))
+}
+
+async fn patch_group(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    central_version(&pairs(&uri))?;
+    let patch: Value = parse_body(&body)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad("", "a merge patch is a JSON object").into());
+    }
+    let if_match = if_match(&headers);
+    let value = ask(&state.shared, |reply| Command::PatchGroup {
+        id,
+        patch,
+        if_match,
+        reply,
+    })
+    .await?;
+    Ok(json_with_etag(&value))
+}
+
+async fn delete_group(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    delete_doc(&state, DocKind::Group, id, &uri, &headers).await
+}
+
+async fn group_devices(
+    State(state): St,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = paging(&state, &uri)?;
+    let from = match &p.cursor {
+        Some(c) => paging::index_of(c, "$skiptoken")?,
+        None => 0,
+    };
+    let limit = p.size;
+    let page = ask(&state.shared, |reply| Command::GroupDevices {
+        id,
+        from,
+        limit,
+        reply,
+    })
+    .await?;
+    items_page(&state, &headers, &uri, &p, page)
+}

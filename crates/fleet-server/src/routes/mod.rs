@@ -1,0 +1,325 @@
+//! The HTTP surface: the router, the layers every request passes (body limit, authentication,
+//! error shapes) and what the handlers of both APIs share.
+//!
+//! IoT Central's API is served under `/api` (its base URL is
+//! `https://{app}.azureiotcentral.com/api`), IoT Hub's at the root, as on a hub.
+
+pub(crate) mod central;
+pub(crate) mod hub;
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use fleet_core::model::{DeviceGroup, ScheduledJob, Validate};
+use fleet_query::Query;
+use fleet_sim::TemplateSpec;
+use serde::de::DeserializeOwned;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::api_error::{ApiError, ApiErrorKind};
+use crate::auth::Auth;
+use crate::driver::{Command, Reply};
+use crate::state::Shared;
+use crate::throttle::Throttles;
+
+/// The IoT Central api-versions served.
+pub(crate) const CENTRAL_VERSIONS: [&str; 2] = ["2022-07-31", "2022-10-31-preview"];
+/// The IoT Hub api-version of the Swagger; later ones are accepted too.
+pub(crate) const HUB_VERSION: &str = "2021-04-12";
+
+/// What handlers share.
+pub(crate) struct AppState {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) page_size: usize,
+    pub(crate) auth: Auth,
+    pub(crate) throttles: Option<Throttles>,
+    pub(crate) scheme: &'static str,
+    pub(crate) templates: Vec<TemplateSpec>,
+}
+
+pub(crate) type St = State<Arc<AppState>>;
+
+/// The router of both APIs and `/openapi.json`.
+pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
+    Router::new()
+        .nest("/api", central::routes())
+        .merge(hub::routes())
+        .route("/openapi.json", get(crate::openapi::serve))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(middleware::from_fn(shape_errors))
+        .with_state(state)
+}
+
+/// Whether a path belongs to IoT Central's API.
+pub(crate) fn is_central(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let e = ApiError::new(
+        ApiErrorKind::NotFound,
+        format!("no resource at {}", uri.path()),
+    );
+    if is_central(uri.path()) {
+        e.central_response()
+    } else {
+        e.hub_response()
+    }
+}
+
+/// Rewrites error responses that do not come from a handler (axum's own 405 and body
+/// rejections, the body limit's 413, a caught panic) into the API's error shape.
+async fn shape_errors(request: Request, next: Next) -> Response {
+    let central = is_central(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let kind = match status {
+        StatusCode::UNAUTHORIZED => ApiErrorKind::Unauthorized,
+        StatusCode::NOT_FOUND => ApiErrorKind::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiErrorKind::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiErrorKind::PayloadTooLarge,
+        StatusCode::TOO_MANY_REQUESTS => ApiErrorKind::Throttled,
+        s if s.is_server_error() => ApiErrorKind::Unavailable,
+        _ => ApiErrorKind::BadRequest,
+    };
+    let message = match kind {
+        ApiErrorKind::PayloadTooLarge => "the request body is larger than the limit".to_string(),
+        ApiErrorKind::MethodNotAllowed => "this path does not take this method".to_string(),
+        _ if text.trim().is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
+        _ => text,
+    };
+    let e = ApiError::new(kind, message);
+    let mut shaped = if central {
+        e.central_response()
+    } else {
+        e.hub_response()
+    };
+    if kind == ApiErrorKind::Unavailable {
+        *shaped.status_mut() = status;
+    }
+    shaped
+}
+
+/// Checks credentials when keys or tokens are configured.
+async fn authenticate(State(state): St, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    if !state.auth.enabled() || path == "/openapi.json" {
+        return next.run(request).await;
+    }
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if is_central(&path) {
+        if let Err(e) = state.auth.check_central(header) {
+            return e.central_response();
+        }
+    } else {
+        let host = request
+            .headers()
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("")
+            .to_string();
+        let now_s = crate::clock::wall_ms() / 1000;
+        if let Err(e) = state.auth.check_hub(header, &host, &path, now_s) {
+            return e.hub_response();
+        }
+    }
+    next.run(request).await
+}
+
+// ----- shared helpers -----
+
+/// The query string's pairs, decoded, in order.
+pub(crate) fn pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first value of parameter `name`.
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The IoT Central api-version of a request (required; a repeated one is tolerated when the
+/// copies agree, as clients following `nextLink` may repeat it).
+pub(crate) fn central_version(pairs: &[(String, String)]) -> Result<&'static str, ApiError> {
+    let mut found: Option<&'static str> = None;
+    for (_, v) in pairs.iter().filter(|(k, _)| k == "api-version") {
+        let Some(known) = CENTRAL_VERSIONS.iter().find(|k| **k == v.as_str()) else {
+            return Err(ApiError::bad(
+                "api-version",
+                format!(
+                    "{v:?} is not supported; use one of {}",
+                    CENTRAL_VERSIONS.join(", ")
+                ),
+            ));
+        };
+        if found.is_some_and(|f| f != *known) {
+            return Err(ApiError::bad(
+                "api-version",
+                "given twice with different values",
+            ));
+        }
+        found = Some(known);
+    }
+    found.ok_or_else(|| ApiError::bad("api-version", "the api-version query parameter is required"))
+}
+
+/// The IoT Hub api-version: 2021-04-12 or a later date-stamped version.
+pub(crate) fn hub_version(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let Some(v) = param(pairs, "api-version") else {
+        return Err(ApiError::bad(
+            "api-version",
+            "the api-version query parameter is required",
+        ));
+    };
+    let date = v.get(..10).unwrap_or("");
+    let well_formed = date.len() == 10
+        && date.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if well_formed && date >= HUB_VERSION {
+        Ok(())
+    } else {
+        Err(ApiError::bad(
+            "api-version",
+            format!("{v:?} is not supported; use {HUB_VERSION} or later"),
+        ))
+    }
+}
+
+/// Sends a command to the driver and waits for its reply (503 if the driver is gone).
+pub(crate) async fn ask(
+    shared: &Shared,
+    make: impl FnOnce(tokio::sync::oneshot::Sender<Reply>) -> Command,
+) -> Reply {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let gone = || ApiError::new(ApiErrorKind::Unavailable, "the server is shutting down");
+    shared.commands.send(make(tx)).map_err(|_| gone())?;
+    rx.await.map_err(|_| gone())?
+}
+
+/// The `If-Match` header, if any.
+pub(crate) fn if_match(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("if-match")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+}
+
+/// Reads a JSON body as `T`; errors name the field (`data[0].valu`).
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad(
+            "",
+            "the request body is empty; a JSON document is required",
+        ));
+    }
+    fleet_core::model::parse::from_slice(body).map_err(ApiError::from)
+}
+
+/// A 200 response with a JSON body.
+pub(crate) fn json(body: impl Into<Body>) -> Response {
+    let mut r = (StatusCode::OK, body.into()).into_response();
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
+/// A 200 JSON response with an `ETag` header.
+pub(crate) fn json_with_etag(value: &serde_json::Value) -> Response {
+    let mut r = json(value.to_string());
+    if let Some(etag) = value
+        .get("etag")
+        .and_then(|e| e.as_str())
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
+        r.headers_mut().insert("etag", etag);
+    }
+    r
+}
+
+/// The page size of a request: `maxpagesize` (IoT Central) or `x-ms-max-item-count` /
+/// `pageSize` (IoT Hub), else the server's; at most 1,000.
+pub(crate) fn page_size(default: usize, asked: Option<&str>) -> Result<usize, ApiError> {
+    match asked {
+        None => Ok(default),
+        Some(s) => match s.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n.min(1000)),
+            _ => Err(ApiError::bad(
+                "page size",
+                format!("{s:?}: a page size is a whole number from 1"),
+            )),
+        },
+    }
+}
+
+/// The `scheme://host` of the request, for absolute `nextLink`s.
+pub(crate) fn base_url(headers: &HeaderMap, scheme: &str) -> String {
+    let host = headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
+
+/// The checks of a device group besides its shape: the model's rules and a filter that parses.
+pub(crate) fn validate_group(group: &DeviceGroup) -> Result<(), ApiError> {
+    group.validate()?;
+    Query::parse_any(&group.filter).map_err(|e| ApiError::bad("filter", e))?;
+    Ok(())
+}
+
+/// The checks of a scheduled job besides its shape: the model's rules, and data that fleetsim
+/// can run.
+pub(crate) fn validate_scheduled(
+    job: &ScheduledJob,
+    templates: &[TemplateSpec],
+) -> Result<(), ApiError> {
+    job.validate()?;
+    crate::operation::central(&job.data, templates)?;
+    Ok(())
+}

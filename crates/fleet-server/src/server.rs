@@ -1,0 +1,189 @@
+//! [`Server`]: starting, serving, stopping (gracefully or as a crash).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::driver::{Command, Driver, DriverConfig};
+use crate::error::{Error, ErrorKind, Result};
+use crate::routes::{self, AppState};
+use crate::state::Shared;
+use crate::store::Store;
+use crate::throttle::Throttles;
+use crate::world::World;
+
+/// A running server: the HTTP listener on the tokio runtime and the driver on its own thread.
+pub struct Server {
+    addr: SocketAddr,
+    handle: axum_server::Handle,
+    kill: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    driver: Option<JoinHandle<()>>,
+    banner: String,
+}
+
+impl Server {
+    /// Loads the world, opens (or creates) the store, restores every run, binds and starts
+    /// serving. Call from within a tokio runtime.
+    pub async fn start(config: Config) -> Result<Self> {
+        let world = World::load(config.scenario.as_deref())?;
+        let store = Store::open(config.data_dir.as_deref())?;
+        let (tx, rx) = crossbeam_channel::unbounded::<Command>();
+        let shared = Arc::new(Shared::new(tx));
+        let throttles = world.hub.as_ref().map(Throttles::of);
+        let templates = world.live.fleet().templates().to_vec();
+        let name = world.name.clone();
+        let devices = world.live.fleet().len();
+        let ignored = world.ignored_jobs;
+        let driver = Driver::open(
+            world,
+            store,
+            DriverConfig {
+                time_scale: config.time_scale,
+                device_timeout_ms: config.device_timeout_ms,
+                history_ttl_ms: config.history_ttl_ms,
+                events_per_commit: config.events_per_commit,
+            },
+            shared.clone(),
+        )?;
+        let kill = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (k, s) = (kill.clone(), stop.clone());
+        let driver = std::thread::Builder::new()
+            .name("fleetsim-driver".into())
+            .spawn(move || driver.run(rx, k, s))
+            .map_err(|e| Error::new(ErrorKind::Config, format!("cannot start the driver: {e}")))?;
+        let listener = std::net::TcpListener::bind(config.bind).map_err(|e| {
+            Error::new(
+                ErrorKind::Network,
+                format!("cannot listen on {}: {e}", config.bind),
+            )
+        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::new(ErrorKind::Network, e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::new(ErrorKind::Network, e.to_string()))?;
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let state = Arc::new(AppState {
+            shared: shared.clone(),
+            page_size: config.page_size,
+            auth: Auth {
+                hub_keys: config.hub_keys.clone(),
+                central_tokens: config.central_tokens.clone(),
+            },
+            throttles,
+            scheme,
+            templates,
+        });
+        let app = routes::router(state, config.body_limit);
+        let handle = axum_server::Handle::new();
+        match &config.tls {
+            Some((cert, key)) => {
+                let tls = crate::tls::config(cert, key).await?;
+                let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+                tokio::spawn(async move {
+                    let _ = server.serve(app.into_make_service()).await;
+                });
+            }
+            None => {
+                let server = axum_server::from_tcp(listener).handle(handle.clone());
+                tokio::spawn(async move {
+                    let _ = server.serve(app.into_make_service()).await;
+                });
+            }
+        }
+        let auth = if config.has_auth() {
+            "requests must authenticate (IoT Hub SAS tokens, IoT Central API tokens)".to_string()
+        } else {
+            "no key or token configured: serving WITHOUT authentication, on loopback only"
+                .to_string()
+        };
+        let banner = format!(
+            "fleetsim serve: {name} ({devices} devices) at {scheme}://{addr}\n  IoT Central: \
+             {scheme}://{addr}/api (api-version 2022-07-31, 2022-10-31-preview)\n  IoT Hub:     \
+             {scheme}://{addr} (api-version 2021-04-12)\n  OpenAPI:     {scheme}://{addr}/openapi.json\n  \
+             time scale {}x; data: {}\n  {auth}{}",
+            config.time_scale,
+            config
+                .data_dir
+                .as_ref()
+                .map_or("in memory (nothing survives a restart)".to_string(), |d| d
+                    .display()
+                    .to_string()),
+            if ignored > 0 {
+                format!("\n  the scenario's {ignored} job(s) are not run: create jobs through the API")
+            } else {
+                String::new()
+            }
+        );
+        Ok(Self {
+            addr,
+            handle,
+            kill,
+            stop,
+            shared,
+            driver: Some(driver),
+            banner,
+        })
+    }
+
+    /// The address served (with the port chosen when binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What the server says at start: where it listens, the time scale, the data directory,
+    /// and whether it authenticates.
+    pub fn banner(&self) -> &str {
+        &self.banner
+    }
+
+    /// Stops gracefully: no new connections, the driver commits its last tick and stops.
+    pub async fn shutdown(mut self) {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.shared.commands.send(Command::Wake);
+        self.join().await;
+    }
+
+    /// Stops as a crash would: connections are dropped and the driver stops where it is,
+    /// without committing the tick in progress. For tests of restarts.
+    pub async fn kill(mut self) {
+        self.kill.store(true, Ordering::SeqCst);
+        self.handle.shutdown();
+        let _ = self.shared.commands.send(Command::Wake);
+        self.join().await;
+    }
+
+    async fn join(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            let _ = tokio::task::spawn_blocking(move || driver.join()).await;
+        }
+    }
+}
+
+/// Starts a server, prints its banner, and serves until Ctrl-C.
+pub async fn serve(config: Config) -> Result<()> {
+    let quiet = config.quiet;
+    let server = Server::start(config).await?;
+    if !quiet {
+        eprintln!("{}", server.banner());
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    if !quiet {
+        eprintln!("fleetsim serve: stopping");
+    }
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! [`Shared`]: what request handlers read without asking the driver, kept current by it.
+//!
+//! The driver owns every run, the fleet and the database, and is the only writer. After each
+//! commit it publishes what changed: the rendered JSON of each job that changed, the device
+//! groups and the scheduled jobs. Reads of these (the hot path: clients poll a job's status)
+//! are a map lookup and a clone of an `Arc`, and never wait for the driver.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use fleet_core::model::{DeviceGroup, ScheduledJob};
+
+use crate::driver::Command;
+
+/// A job as published: its JSON, rendered once per change, and what listings filter on.
+#[derive(Debug, Clone)]
+pub(crate) struct JobView {
+    /// The job (IoT Central `Job` or IoT Hub `JobResponse`) as JSON text.
+    pub(crate) json: Arc<str>,
+    /// IoT Hub `type` word (`scheduleDeviceMethod`), empty for IoT Central jobs.
+    pub(crate) kind: &'static str,
+    /// The status word of the job's dialect.
+    pub(crate) status: &'static str,
+    /// The scheduled job that created it, if any.
+    pub(crate) scheduled_job_id: Option<String>,
+}
+
+/// The state handlers share with the driver.
+pub(crate) struct Shared {
+    pub(crate) central_jobs: DashMap<String, Arc<JobView>>,
+    pub(crate) hub_jobs: DashMap<String, Arc<JobView>>,
+    pub(crate) groups: DashMap<String, Arc<DeviceGroup>>,
+    pub(crate) scheduled: DashMap<String, Arc<ScheduledJob>>,
+    pub(crate) commands: crossbeam_channel::Sender<Command>,
+}
+
+impl Shared {
+    pub(crate) fn new(commands: crossbeam_channel::Sender<Command>) -> Self {
+        Self {
+            central_jobs: DashMap::new(),
+            hub_jobs: DashMap::new(),
+            groups: DashMap::new(),
+            scheduled: DashMap::new(),
+            commands,
+        }
+    }
+}
+
+/// Sorted ids of a map (listings are in id order, for stable paging).
+pub(crate) fn sorted_ids<V>(map: &DashMap<String, V>) -> Vec<String> {
+    let mut ids: Vec<String> = map.iter().map(|e| e.key().clone()).collect();
+    ids.sort_unstable();
+    ids
+}

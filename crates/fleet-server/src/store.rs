@@ -1,0 +1,309 @@
+//! [`Store`]: the durable state in an embedded SQLite database (`fleetsim.db` under `--data`).
+//!
+//! | table | rows |
+//! |---|---|
+//! | `meta` | the scenario's fingerprint, the fleet's epoch, the virtual clock reached |
+//! | `groups` | IoT Central device groups (JSON documents with their etags) |
+//! | `scheduled_jobs` | IoT Central scheduled jobs (JSON documents with their etags) |
+//! | `ops` | every job operation ever run, as fleet-sim `Operation` JSON |
+//! | `runs` | every job run: dialect, id, definition, targets, status |
+//! | `inputs` | every input handed to a run's engine, in order (the run's durable log) |
+//! | `effects` | every write a job made to the fleet (desired, reported, cloud properties, twin patches, templates), in order |
+//!
+//! The driver opens one transaction per tick ([`Store::begin`] .. [`Store::commit`]) and
+//! answers no request, and publishes no state, before the commit. A run's state after a restart
+//! is its engine replayed through its logged inputs; the fleet is rebuilt from the scenario and
+//! the logged effects. Nothing is stored that can be derived.
+//!
+//! Durability: WAL journal, `synchronous = FULL` (a committed tick survives a power cut, not
+//! only a killed process).
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::Result;
+
+/// One logged engine input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InputRow {
+    pub(crate) at_ms: i64,
+    pub(crate) kind: u8,
+    pub(crate) device: u32,
+    pub(crate) attempt: u8,
+    pub(crate) value: i64,
+}
+
+/// One stored run.
+#[derive(Debug, Clone)]
+pub(crate) struct RunRow {
+    pub(crate) no: i64,
+    pub(crate) dialect: String,
+    pub(crate) id: String,
+    pub(crate) doc: String,
+    pub(crate) op: i64,
+    pub(crate) created_ms: i64,
+    pub(crate) start_ms: i64,
+    pub(crate) targets: Option<Vec<u8>>,
+    pub(crate) status: String,
+    pub(crate) finished_ms: Option<i64>,
+}
+
+/// The database.
+pub(crate) struct Store {
+    conn: Connection,
+    in_tx: bool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS groups(id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scheduled_jobs(id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ops(id INTEGER PRIMARY KEY, op TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+    no INTEGER PRIMARY KEY, dialect TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
+    op INTEGER NOT NULL, created_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL,
+    targets BLOB, status TEXT NOT NULL, finished_ms INTEGER, UNIQUE(dialect, id));
+CREATE TABLE IF NOT EXISTS inputs(
+    run INTEGER NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind INTEGER NOT NULL,
+    device INTEGER NOT NULL, attempt INTEGER NOT NULL, value INTEGER NOT NULL,
+    PRIMARY KEY(run, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS effects(
+    seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, device INTEGER NOT NULL, stage INTEGER NOT NULL);
+";
+
+impl Store {
+    /// Opens (creating if needed) `dir/fleetsim.db`, or an in-memory database.
+    pub(crate) fn open(dir: Option<&Path>) -> Result<Self> {
+        let conn = match dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    crate::Error::new(
+                        crate::ErrorKind::Store,
+                        format!("cannot create the data directory {}: {e}", dir.display()),
+                    )
+                })?;
+                let conn = Connection::open(dir.join("fleetsim.db"))?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                conn
+            }
+            None => Connection::open_in_memory()?,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn, in_tx: false })
+    }
+
+    /// Starts the tick's transaction (no-op if one is open).
+    pub(crate) fn begin(&mut self) -> Result<()> {
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN")?;
+            self.in_tx = true;
+        }
+        Ok(())
+    }
+
+    /// Commits the tick's transaction (no-op if none is open).
+    pub(crate) fn commit(&mut self) -> Result<()> {
+        if self.in_tx {
+            self.conn.execute_batch("COMMIT")?;
+            self.in_tx = false;
+        }
+        Ok(())
+    }
+
+    // ----- meta -----
+
+    pub(crate) fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub(crate) fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?
+            .execute([key, value])?;
+        Ok(())
+    }
+
+    // ----- documents (groups, scheduled jobs) -----
+
+    fn table(kind: DocKind) -> &'static str {
+        match kind {
+            DocKind::Group => "groups",
+            DocKind::Scheduled => "scheduled_jobs",
+        }
+    }
+
+    pub(crate) fn put_doc(&self, kind: DocKind, id: &str, doc: &str) -> Result<()> {
+        let sql = format!(
+            "INSERT OR REPLACE INTO {}(id, doc) VALUES (?1, ?2)",
+            Self::table(kind)
+        );
+        self.conn.prepare_cached(&sql)?.execute([id, doc])?;
+        Ok(())
+    }
+
+    pub(crate) fn delete_doc(&self, kind: DocKind, id: &str) -> Result<()> {
+        let sql = format!("DELETE FROM {} WHERE id = ?1", Self::table(kind));
+        self.conn.prepare_cached(&sql)?.execute([id])?;
+        Ok(())
+    }
+
+    pub(crate) fn docs(&self, kind: DocKind) -> Result<Vec<(String, String)>> {
+        let sql = format!("SELECT id, doc FROM {} ORDER BY id", Self::table(kind));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    // ----- operations -----
+
+    pub(crate) fn insert_op(&self, op: &str) -> Result<i64> {
+        self.conn
+            .prepare_cached("INSERT INTO ops(op) VALUES (?1)")?
+            .execute([op])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub(crate) fn ops(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare("SELECT id, op FROM ops ORDER BY id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    // ----- runs -----
+
+    pub(crate) fn insert_run(&self, run: &RunRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO runs(no, dialect, id, doc, op, created_ms, start_ms, targets, \
+                 status, finished_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                run.no,
+                run.dialect,
+                run.id,
+                run.doc,
+                run.op,
+                run.created_ms,
+                run.start_ms,
+                run.targets,
+                run.status,
+                run.finished_ms
+            ])?;
+        Ok(())
+    }
+
+    pub(crate) fn set_targets(&self, no: i64, targets: &[u8]) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE runs SET targets = ?2 WHERE no = ?1")?
+            .execute(params![no, targets])?;
+        Ok(())
+    }
+
+    pub(crate) fn set_status(&self, no: i64, status: &str, finished_ms: Option<i64>) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE runs SET status = ?2, finished_ms = ?3 WHERE no = ?1")?
+            .execute(params![no, status, finished_ms])?;
+        Ok(())
+    }
+
+    pub(crate) fn delete_run(&self, no: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM inputs WHERE run = ?1")?
+            .execute([no])?;
+        self.conn
+            .prepare_cached("DELETE FROM runs WHERE no = ?1")?
+            .execute([no])?;
+        Ok(())
+    }
+
+    pub(crate) fn runs(&self) -> Result<Vec<RunRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT no, dialect, id, doc, op, created_ms, start_ms, targets, status, finished_ms \
+             FROM runs ORDER BY no",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RunRow {
+                no: r.get(0)?,
+                dialect: r.get(1)?,
+                id: r.get(2)?,
+                doc: r.get(3)?,
+                op: r.get(4)?,
+                created_ms: r.get(5)?,
+                start_ms: r.get(6)?,
+                targets: r.get(7)?,
+                status: r.get(8)?,
+                finished_ms: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    // ----- logs -----
+
+    pub(crate) fn log_input(&self, run: i64, seq: i64, row: InputRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO inputs(run, seq, at_ms, kind, device, attempt, value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                run,
+                seq,
+                row.at_ms,
+                row.kind,
+                row.device,
+                row.attempt,
+                row.value
+            ])?;
+        Ok(())
+    }
+
+    pub(crate) fn inputs(&self, run: i64) -> Result<Vec<InputRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at_ms, kind, device, attempt, value FROM inputs WHERE run = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([run], |r| {
+            Ok(InputRow {
+                at_ms: r.get(0)?,
+                kind: r.get(1)?,
+                device: r.get(2)?,
+                attempt: r.get(3)?,
+                value: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub(crate) fn log_effect(&self, op: i64, device: u32, stage: u8) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT INTO effects(op, device, stage) VALUES (?1, ?2, ?3)")?
+            .execute(params![op, device, stage])?;
+        Ok(())
+    }
+
+    /// Calls `f(op, device, stage)` for every logged effect, in order.
+    pub(crate) fn each_effect(&self, mut f: impl FnMut(i64, u32, u8)) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT op, device, stage FROM effects ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            f(r.get(0)?, r.get(1)?, r.get(2)?);
+        }
+        Ok(())
+    }
+}
+
+/// Which document table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DocKind {
+    Group,
+    Scheduled,
+}

@@ -1,0 +1,162 @@
+//! Durability: a server killed in the middle of a job continues it after a restart, with no
+//! device result lost or run twice; documents survive; job history expires.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_continues_the_job_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Batches of 10 devices, about 2-4 virtual seconds each: a few hundred ms of wall time.
+    let s = start(config().data_dir(&data).time_scale(10.0)).await;
+    let r = s
+        .put(
+            &format!("/api/jobs/rollout?{CV}"),
+            property_job("all-thermostats", json!(19.5)),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Wait until some devices are done, but not all.
+    let mut before = BTreeMap::new();
+    for _ in 0..2000 {
+        let job = s.get(&format!("/api/jobs/rollout?{CV}")).await.body;
+        let done = job["progress"]["completed"].as_u64().unwrap_or(0)
+            + job["progress"]["failed"].as_u64().unwrap_or(0);
+        if done >= 10 {
+            assert!(done < 50, "the job finished before the kill: {job}");
+            for d in collect_central(&s, &format!("/api/jobs/rollout/devices?{CV}")).await {
+                before.insert(
+                    d["id"].as_str().unwrap().to_string(),
+                    d["status"].as_str().unwrap().to_string(),
+                );
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!before.is_empty(), "the job never made progress");
+    s.kill().await;
+
+    // Start again on the same data, faster.
+    let s = start(config().data_dir(&data).time_scale(1000.0)).await;
+    let job = s
+        .wait_for(&format!("/api/jobs/rollout?{CV}"), "status", &["complete"])
+        .await;
+    assert_eq!(job["progress"]["total"], 50);
+    let after: BTreeMap<String, String> =
+        collect_central(&s, &format!("/api/jobs/rollout/devices?{CV}"))
+            .await
+            .into_iter()
+            .map(|d| {
+                (
+                    d["id"].as_str().unwrap().to_string(),
+                    d["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+    assert_eq!(after.len(), 50);
+    for (id, status) in &before {
+        if status != "pending" {
+            assert_eq!(
+                &after[id], status,
+                "{id}: its result before the kill was lost"
+            );
+        }
+    }
+    // No device was written twice: desired $version 2 (one write); reported 2 for the
+    // devices that completed, 1 for those that failed.
+    for (id, status) in &after {
+        assert_ne!(status, "pending", "{id} never finished");
+        let twin = s.get(&format!("/twins/{id}?{HV}")).await.body;
+        assert_eq!(twin["properties"]["desired"]["$version"], 2, "{id}: {twin}");
+        assert_eq!(twin["properties"]["desired"]["targetTemperature"], 19.5);
+        let reported = if status == "completed" { 2 } else { 1 };
+        assert_eq!(
+            twin["properties"]["reported"]["$version"], reported,
+            "{id}: {twin}"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_and_jobs_survive_a_restart_and_history_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start(config().data_dir(&data).time_scale(1000.0)).await;
+    let g = json!({"displayName": "B44", "filter": "SELECT * FROM devices WHERE tags.building = 'b44'"});
+    let etag = s.put(&format!("/api/deviceGroups/b44?{CV}"), g).await.body["etag"].clone();
+    let sj = json!({"group": "b44", "data": [{"type": "command", "target": "dtmi:contoso:thermostat;1", "path": "reboot"}],
+        "schedule": {"start": "2099-01-01T00:00:00Z"}});
+    assert_eq!(
+        s.put(&format!("/api/scheduledJobs/nightly?{CV}"), sj)
+            .await
+            .status,
+        200
+    );
+    let twin = json!({"type": "scheduleUpdateTwin", "queryCondition": "tags.building = 'b44'", "updateTwin": {"tags": {"floor": 3}}});
+    assert_eq!(
+        s.put(&format!("/jobs/v2/floors?{HV}"), twin).await.status,
+        200
+    );
+    let job = s
+        .wait_for(&format!("/jobs/v2/floors?{HV}"), "status", &["completed"])
+        .await;
+    s.stop().await;
+
+    let s = start(
+        config()
+            .data_dir(&data)
+            .time_scale(1000.0)
+            .history_ttl_ms(30_000),
+    )
+    .await;
+    let r = s.get(&format!("/api/deviceGroups/b44?{CV}")).await;
+    assert_eq!(r.body["etag"], etag);
+    assert_eq!(
+        s.get(&format!("/api/scheduledJobs/nightly?{CV}"))
+            .await
+            .status,
+        200
+    );
+    let again = s.get(&format!("/jobs/v2/floors?{HV}")).await.body;
+    assert_eq!(again["deviceJobStatistics"], job["deviceJobStatistics"]);
+    let q = json!({"query": "SELECT * FROM devices WHERE tags.floor = 3"});
+    let twins = s.post(&format!("/devices/query?{HV}"), Some(q)).await.body;
+    assert_eq!(
+        twins.as_array().unwrap().len() as u64,
+        job["deviceJobStatistics"]["deviceCount"].as_u64().unwrap()
+    );
+    // 30 virtual seconds of history at 1000x: gone within a few wall seconds.
+    let mut gone = false;
+    for _ in 0..100 {
+        if s.get(&format!("/jobs/v2/floors?{HV}")).await.status == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the job's history did not expire");
+    // The job's effects stay.
+    let twins = s
+        .post(
+            &format!("/devices/query?{HV}"),
+            Some(json!({"query": "SELECT * FROM devices WHERE tags.floor = 3"})),
+        )
+        .await
+        .body;
+    assert!(!twins.as_array().unwrap().is_empty());
+    s.stop().await;
+    // Another scenario on the same data directory is refused.
+    let other = scenario(dir.path(), FAILING);
+    let e = fleet_server::Server::start(config().data_dir(&data).scenario(&other).build().unwrap())
+        .await
+        .err()
+        .expect("another scenario on the same data is refused");
+    assert_eq!(e.kind(), fleet_server::ErrorKind::Store);
+}
