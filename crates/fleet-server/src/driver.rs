@@ -36,6 +36,7 @@ use fleet_core::model::{
     CentralJobStatus, DeviceGroup, DeviceJobStatistics, DeviceStatus, HubJobStatus, Job,
     JobRequest, JobResponse, Nullable, Progress, ScheduledJob, ScheduledJobPatch, Word,
 };
+use fleet_core::schedule::{ScheduleEvent, ScheduledJobState};
 use fleet_core::{Action, DeviceState, Input, JobRun, Outcome, RunBuilder, RunStatus, Timer};
 use fleet_query::Query;
 use fleet_sim::{LiveFleet, LiveOp, Operation, Reason};
@@ -47,6 +48,7 @@ use crate::api_error::{ApiError, ApiErrorKind};
 use crate::clock::{self, Clock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::operation;
+use crate::schedules::{self, ScheduleInput};
 use crate::state::{JobView, Shared};
 use crate::store::{DocKind, InputRow, RunRow, Store};
 
@@ -365,7 +367,10 @@ pub(crate) struct Driver {
     config: DriverConfig,
     shared: Arc<Shared>,
     groups: HashMap<String, DeviceGroup>,
-    scheduled: HashMap<String, ScheduledJob>,
+    scheduled: HashMap<String, ScheduledJobState>,
+    /// Scheduled runs that settled, to report to their scheduled job: (scheduled job, run,
+    /// status).
+    finished: Vec<(String, String, RunStatus)>,
     etag_seq: u64,
     dirty: Vec<i64>,
     last_expiry: Instant,
@@ -435,6 +440,7 @@ impl Driver {
             shared,
             groups: HashMap::new(),
             scheduled: HashMap::new(),
+            finished: Vec::new(),
             etag_seq: 0,
             dirty: Vec::new(),
             last_expiry: Instant::now(),
@@ -451,13 +457,21 @@ impl Driver {
                 self.groups.insert(id, g);
             }
         }
-        for (id, doc) in self.ctx.store.docs(DocKind::Scheduled)? {
-            if let Ok(j) = serde_json::from_str::<ScheduledJob>(&doc) {
-                self.shared
-                    .scheduled
-                    .insert(id.clone(), Arc::new(j.clone()));
-                self.scheduled.insert(id, j);
+        let mut ignored = Vec::new();
+        for (id, at, _, body) in self.ctx.store.schedule_log()? {
+            let Ok(input) = serde_json::from_str::<ScheduleInput>(&body) else {
+                continue;
+            };
+            if let Ok(Some(state)) =
+                schedules::apply(self.scheduled.get_mut(&id), &id, at, &input, &mut ignored)
+            {
+                self.scheduled.insert(id, state);
             }
+            ignored.clear();
+        }
+        let ids: Vec<String> = self.scheduled.keys().cloned().collect();
+        for id in ids {
+            self.publish_scheduled(&id);
         }
         // Operations, then the fleet's writes in order.
         let mut ops: HashMap<i64, LiveOp> = HashMap::new();
@@ -676,8 +690,17 @@ impl Driver {
                 let _ = self.tick(batch, &kill);
                 return;
             }
-            let wait = match self.ctx.heap.peek() {
-                Some(due) => self.clock.until(due.at).min(Duration::from_millis(500)),
+            let next_occurrence = self
+                .scheduled
+                .values()
+                .filter_map(ScheduledJobState::next_occurrence_ms)
+                .min();
+            let next = match (self.ctx.heap.peek().map(|d| d.at), next_occurrence) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = match next {
+                Some(at) => self.clock.until(at).min(Duration::from_millis(500)),
                 None => Duration::from_millis(500),
             };
             match commands.recv_timeout(wait) {
@@ -725,6 +748,7 @@ impl Driver {
             _ => clock_now,
         };
         self.now = self.now.max(frontier);
+        self.advance_schedules()?;
         let mut replies = Vec::with_capacity(commands.len());
         for c in commands {
             if let Some(r) = self.command(c)? {
@@ -918,6 +942,14 @@ impl Driver {
         }
         if settled && !r.settled {
             r.settled = true;
+            if let Some(sid) = r
+                .doc
+                .central
+                .as_ref()
+                .and_then(|j| j.scheduled_job_id.clone())
+            {
+                self.finished.push((sid, r.id.clone(), status));
+            }
             if r.holds_slot {
                 r.holds_slot = false;
                 self.running -= 1;
@@ -1490,72 +1522,79 @@ impl Driver {
     }
 
     fn delete_doc(&mut self, kind: DocKind, id: String, if_match: Option<String>) -> Result<Reply> {
-        let current = match kind {
-            DocKind::Group => self.groups.get(&id).map(|g| g.etag.clone()),
-            DocKind::Scheduled => self.scheduled.get(&id).map(|j| j.etag.clone()),
-        };
-        let what = match kind {
-            DocKind::Group => "device group",
-            DocKind::Scheduled => "scheduled job",
-        };
-        let Some(etag) = current else {
-            return Ok(Err(ApiError::not_found(what, &id)));
+        if kind == DocKind::Scheduled {
+            return self.schedule_input(id, ScheduleInput::Delete { if_match });
+        }
+        let Some(etag) = self.groups.get(&id).map(|g| g.etag.clone()) else {
+            return Ok(Err(ApiError::not_found("device group", &id)));
         };
         if let Some(e) = Self::precondition(etag.as_deref(), if_match.as_deref()) {
             return Ok(Err(e));
         }
         self.ctx.store.delete_doc(kind, &id)?;
-        match kind {
-            DocKind::Group => {
-                self.groups.remove(&id);
-                self.shared.groups.remove(&id);
-            }
-            DocKind::Scheduled => {
-                self.scheduled.remove(&id);
-                self.shared.scheduled.remove(&id);
-            }
-        }
+        self.groups.remove(&id);
+        self.shared.groups.remove(&id);
         Ok(Ok(Value::Null))
     }
 
-    fn scheduled_run_active(&self, id: &str) -> bool {
-        self.runs.values().any(|r| {
-            !r.settled
-                && r.doc
-                    .central
-                    .as_ref()
-                    .and_then(|j| j.scheduled_job_id.as_deref())
-                    == Some(id)
-        })
-    }
-
-    fn put_scheduled(
-        &mut self,
-        id: String,
-        mut job: ScheduledJob,
-        if_match: Option<String>,
-    ) -> Result<Reply> {
-        let current = self.scheduled.get(&id).and_then(|j| j.etag.clone());
-        if let Some(e) = Self::precondition(current.as_deref(), if_match.as_deref()) {
-            return Ok(Err(e));
-        }
-        if self.scheduled.contains_key(&id) && if_match.is_none() {
+    /// Hands a scheduled job an input at the driver's time, logs it if accepted, and carries
+    /// out what it asks (runs to create).
+    fn schedule_input(&mut self, id: String, input: ScheduleInput) -> Result<Reply> {
+        let now = self.now;
+        let mut events = Vec::new();
+        let state = self.scheduled.get_mut(&id).filter(|s| !s.is_deleted());
+        let exists = state.is_some();
+        let create = matches!(input, ScheduleInput::Create { .. });
+        if create && exists {
             return Ok(Err(ApiError::new(
                 ApiErrorKind::Conflict,
                 format!("a scheduled job with id {id:?} exists (send If-Match to replace it)"),
             )));
         }
-        if self.scheduled.contains_key(&id) && self.scheduled_run_active(&id) {
+        if !exists && !create {
+            return Ok(Err(ApiError::not_found("scheduled job", &id)));
+        }
+        match schedules::apply(state, &id, now, &input, &mut events) {
+            Err(e) => return Ok(Err(schedules::api_error(&e))),
+            Ok(Some(created)) => {
+                self.scheduled.insert(id.clone(), created);
+            }
+            Ok(None) => {}
+        }
+        self.ctx
+            .store
+            .log_schedule(&id, now, input.kind(), &to_json(&input))?;
+        self.schedule_events(events)?;
+        self.publish_scheduled(&id);
+        let value = match self.scheduled.get(&id) {
+            Some(s) if !s.is_deleted() => serde_json::to_value(s.document()).unwrap_or_default(),
+            _ => Value::Null,
+        };
+        Ok(Ok(value))
+    }
+
+    fn put_scheduled(
+        &mut self,
+        id: String,
+        job: ScheduledJob,
+        if_match: Option<String>,
+    ) -> Result<Reply> {
+        let exists = self.scheduled.get(&id).is_some_and(|s| !s.is_deleted());
+        if !exists && if_match.is_some() {
             return Ok(Err(ApiError::new(
-                ApiErrorKind::Conflict,
-                format!("scheduled job {id:?} has a run in progress"),
+                ApiErrorKind::PreconditionFailed,
+                format!("If-Match: scheduled job {id:?} does not exist"),
             )));
         }
-        job.id = Some(id.clone());
-        job.enabled = Some(job.enabled.unwrap_or(false));
-        job.completed = Some(false);
-        job.etag = Some(self.etag());
-        self.store_scheduled(id, job)
+        let input = if exists && if_match.is_some() {
+            ScheduleInput::Replace {
+                job: Box::new(job),
+                if_match,
+            }
+        } else {
+            ScheduleInput::Create { job: Box::new(job) }
+        };
+        self.schedule_input(id, input)
     }
 
     fn patch_scheduled(
@@ -1564,40 +1603,92 @@ impl Driver {
         patch: ScheduledJobPatch,
         if_match: Option<String>,
     ) -> Result<Reply> {
-        let Some(current) = self.scheduled.get(&id).cloned() else {
-            return Ok(Err(ApiError::not_found("scheduled job", &id)));
-        };
-        let if_match = if_match.or_else(|| patch.etag.clone());
-        if let Some(e) = Self::precondition(current.etag.as_deref(), if_match.as_deref()) {
-            return Ok(Err(e));
+        if let Some(s) = self.scheduled.get(&id).filter(|s| !s.is_deleted()) {
+            match s.document().patched(&patch) {
+                Err(e) => return Ok(Err(e.into())),
+                Ok(merged) => {
+                    let templates = self.ctx.live.fleet().templates();
+                    if let Err(e) = crate::routes::validate_scheduled(&merged, templates) {
+                        return Ok(Err(e));
+                    }
+                }
+            }
         }
-        if self.scheduled_run_active(&id) {
-            return Ok(Err(ApiError::new(
-                ApiErrorKind::Conflict,
-                format!("scheduled job {id:?} has a run in progress"),
-            )));
-        }
-        let mut job = match current.patched(&patch) {
-            Ok(j) => j,
-            Err(e) => return Ok(Err(e.into())),
-        };
-        if let Err(e) = crate::routes::validate_scheduled(&job, self.ctx.live.fleet().templates()) {
-            return Ok(Err(e));
-        }
-        job.etag = Some(self.etag());
-        self.store_scheduled(id, job)
+        self.schedule_input(
+            id,
+            ScheduleInput::Update {
+                patch: Box::new(patch),
+                if_match,
+            },
+        )
     }
 
-    fn store_scheduled(&mut self, id: String, job: ScheduledJob) -> Result<Reply> {
-        self.ctx
-            .store
-            .put_doc(DocKind::Scheduled, &id, &to_json(&job))?;
-        let value = serde_json::to_value(&job).unwrap_or_default();
-        self.shared
+    /// "Run finished" for the scheduled runs that settled, and "time reached now" for every
+    /// scheduled job with an occurrence due.
+    fn advance_schedules(&mut self) -> Result<()> {
+        let now = self.now;
+        let finished = std::mem::take(&mut self.finished);
+        for (sid, run, status) in finished {
+            let input = ScheduleInput::Finished {
+                run,
+                status: status.as_str().to_string(),
+            };
+            let mut events = Vec::new();
+            let state = self.scheduled.get_mut(&sid);
+            if schedules::apply(state, &sid, now, &input, &mut events).is_ok() {
+                self.ctx
+                    .store
+                    .log_schedule(&sid, now, input.kind(), &to_json(&input))?;
+                self.schedule_events(events)?;
+                self.publish_scheduled(&sid);
+            }
+        }
+        let due: Vec<String> = self
             .scheduled
-            .insert(id.clone(), Arc::new(job.clone()));
-        self.scheduled.insert(id, job);
-        Ok(Ok(value))
+            .iter()
+            .filter(|(_, s)| s.next_occurrence_ms().is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let mut events = Vec::new();
+            if let Some(s) = self.scheduled.get_mut(&id) {
+                if s.advance(now, &mut events).is_ok() {
+                    self.schedule_events(events)?;
+                    self.publish_scheduled(&id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the runs that occurrences asked for (a run stored before a crash exists
+    /// already and is not created again).
+    fn schedule_events(&mut self, events: Vec<ScheduleEvent>) -> Result<()> {
+        for event in events {
+            if let ScheduleEvent::RunCreated { run, job } = event {
+                if !self.index.contains_key(&(Dialect::Central, run.id.clone())) {
+                    let _ = self.create_central(run.id.clone(), *job, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_scheduled(&mut self, id: &str) {
+        match self.scheduled.get(id) {
+            Some(s) if !s.is_deleted() => {
+                let doc = s.document().clone();
+                let _ = self
+                    .ctx
+                    .store
+                    .put_doc(DocKind::Scheduled, id, &to_json(&doc));
+                self.shared.scheduled.insert(id.to_string(), Arc::new(doc));
+            }
+            _ => {
+                let _ = self.ctx.store.delete_doc(DocKind::Scheduled, id);
+                self.shared.scheduled.remove(id);
+            }
+        }
     }
 
     // ----- history -----

@@ -35,6 +35,7 @@ pub mod openapi;
 mod operation;
 mod paging;
 mod routes;
+mod schedules;
 mod server;
 mod state;
 mod store;

@@ -8,6 +8,7 @@
 //! | `ops` | every job operation ever run, as fleet-sim `Operation` JSON |
 //! | `runs` | every job run: dialect, id, definition, targets, status |
 //! | `inputs` | every input handed to a run's engine, in order (the run's durable log) |
+//! | `schedule_log` | every input handed to a scheduled job's state machine (create, update, replace, delete, a run finished), in order |
 //! | `effects` | every write a job made to the fleet (desired, reported, cloud properties, twin patches, templates), in order |
 //!
 //! The driver opens one transaction per tick ([`Store::begin`] .. [`Store::commit`]) and
@@ -68,6 +69,9 @@ CREATE TABLE IF NOT EXISTS inputs(
     run INTEGER NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind INTEGER NOT NULL,
     device INTEGER NOT NULL, attempt INTEGER NOT NULL, value INTEGER NOT NULL,
     PRIMARY KEY(run, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schedule_log(
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL, at_ms INTEGER NOT NULL, kind TEXT NOT NULL,
+    body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS effects(
     seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, device INTEGER NOT NULL, stage INTEGER NOT NULL);
 ";
@@ -278,6 +282,24 @@ impl Store {
                 value: r.get(4)?,
             })
         })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub(crate) fn log_schedule(&self, id: &str, at_ms: i64, kind: &str, body: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO schedule_log(id, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, at_ms, kind, body])?;
+        Ok(())
+    }
+
+    /// Every logged scheduled-job input, in order: (id, at_ms, kind, body).
+    pub(crate) fn schedule_log(&self) -> Result<Vec<(String, i64, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, at_ms, kind, body FROM schedule_log ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 

@@ -466,3 +466,40 @@ async fn concurrent_clients_create_and_stop_jobs() {
     let s = std::sync::Arc::into_inner(s).unwrap();
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_job_creates_its_run_when_the_time_comes() {
+    let s = start(config().time_scale(1000.0)).await;
+    // 60 virtual seconds from now: 60 ms of wall time.
+    let start_at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
+    let job = json!({
+        "displayName": "Reboot once",
+        "group": "all-thermostats",
+        "data": [{"type": "command", "target": "dtmi:contoso:thermostat;1", "path": "reboot"}],
+        "schedule": {"start": start_at.to_string()},
+        "enabled": true
+    });
+    let r = s.put(&format!("/api/scheduledJobs/once?{CV}"), job).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["enabled"], true);
+    let done = s
+        .wait_for(&format!("/api/jobs/once-1?{CV}"), "status", &["complete"])
+        .await;
+    assert_eq!(done["scheduledJobId"], "once");
+    assert_eq!(done["progress"]["total"], 50);
+    let runs = collect_central(&s, &format!("/api/scheduledJobs/once/jobs?{CV}")).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["id"], "once-1");
+    // No occurrence remains and no run is active: completed.
+    let mut completed = false;
+    for _ in 0..200 {
+        let sj = s.get(&format!("/api/scheduledJobs/once?{CV}")).await.body;
+        if sj["completed"] == true {
+            completed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(completed);
+    s.stop().await;
+}
