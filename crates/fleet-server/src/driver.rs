@@ -260,6 +260,8 @@ enum Event {
     Answer {
         run: i64,
         target: u32,
+        /// The device's fleet index (the run may have evicted its targets by the answer).
+        device: u32,
         attempt: u8,
         reason: u8,
     },
@@ -291,6 +293,16 @@ impl PartialOrd for Due {
     }
 }
 
+/// What is kept of a settled run once its per-device state is evicted from memory (it is
+/// rebuilt from the log when its devices are listed or it is rerun).
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    status: RunStatus,
+    counts: fleet_core::Counts,
+    started: Option<i64>,
+    finished: Option<i64>,
+}
+
 /// One job run in the driver.
 struct Run {
     no: i64,
@@ -315,11 +327,37 @@ struct Run {
     failure: Option<String>,
     /// The status last written to the store.
     stored_status: RunStatus,
+    /// Set when the run has settled and its per-device state was evicted.
+    summary: Option<Summary>,
 }
 
 impl Run {
     fn status(&self) -> RunStatus {
-        self.run.as_ref().map_or(RunStatus::Pending, JobRun::status)
+        match (&self.run, &self.summary) {
+            (Some(job), _) => job.status(),
+            (None, Some(summary)) => summary.status,
+            (None, None) => RunStatus::Pending,
+        }
+    }
+
+    /// Whether the run has started (it has targets and an engine, or had them).
+    fn started(&self) -> bool {
+        self.run.is_some() || self.summary.is_some()
+    }
+
+    /// Drops the per-device state of a settled run, keeping its summary.
+    fn evict(&mut self) {
+        if let (true, Some(job)) = (self.settled, &self.run) {
+            self.summary = Some(Summary {
+                status: job.status(),
+                counts: job.counts(),
+                started: job.started_ms(),
+                finished: job.finished_ms(),
+            });
+            self.run = None;
+            self.targets = None;
+            self.reasons = Vec::new();
+        }
     }
 }
 
@@ -372,6 +410,8 @@ pub(crate) struct Driver {
     /// status).
     finished: Vec<(String, String, RunStatus)>,
     etag_seq: u64,
+    /// One settled run rebuilt from its log: (run, engine, targets).
+    rebuilt: Option<(i64, JobRun, Vec<u32>)>,
     dirty: Vec<i64>,
     last_expiry: Instant,
 }
@@ -442,6 +482,7 @@ impl Driver {
             scheduled: HashMap::new(),
             finished: Vec::new(),
             etag_seq: 0,
+            rebuilt: None,
             dirty: Vec::new(),
             last_expiry: Instant::now(),
         };
@@ -554,6 +595,7 @@ impl Driver {
             finished_ms: row.finished_ms,
             failure: None,
             stored_status: RunStatus::Pending,
+            summary: None,
         };
         let inputs = self.ctx.store.inputs(row.no)?;
         match targets {
@@ -623,6 +665,7 @@ impl Driver {
                                 Event::Answer {
                                     run: row.no,
                                     target: t,
+                                    device: targets[t as usize],
                                     attempt,
                                     reason,
                                 },
@@ -665,6 +708,7 @@ impl Driver {
                     run.failure = Some(failure_text(&run));
                 }
                 run.run = Some(job);
+                run.evict();
             }
         }
         self.index.insert((dialect, row.id), row.no);
@@ -782,16 +826,13 @@ impl Driver {
             Event::Answer {
                 run,
                 target,
+                device,
                 attempt,
                 reason,
             } => {
                 let Some(r) = self.runs.get_mut(&run) else {
                     return Ok(());
                 };
-                let Some(targets) = &r.targets else {
-                    return Ok(());
-                };
-                let device = targets[target as usize];
                 let reason_v = Reason::from_code(reason);
                 self.ctx.live.answer(&r.op, device, reason_v);
                 if reason_v.is_none() && self.ctx.live.writes_on_answer(&r.op) {
@@ -906,6 +947,7 @@ impl Driver {
                             Event::Answer {
                                 run: no,
                                 target: device,
+                                device: fleet_index,
                                 attempt,
                                 reason: fate.reason.map_or(0, Reason::code),
                             },
@@ -976,7 +1018,7 @@ impl Driver {
         let Some(r) = self.runs.get_mut(&no) else {
             return Ok(());
         };
-        if r.run.is_some() {
+        if r.started() {
             return Ok(()); // cancelled before its start, or already started
         }
         if let Some(limit) = self.slots {
@@ -1085,7 +1127,7 @@ impl Driver {
                 from,
                 limit,
                 reply,
-            } => (reply, self.job_devices(&id, from, limit)),
+            } => (reply, self.job_devices(&id, from, limit)?),
             Command::PutGroup {
                 id,
                 group,
@@ -1204,6 +1246,7 @@ impl Driver {
             finished_ms: None,
             failure: None,
             stored_status: RunStatus::Pending,
+            summary: None,
         };
         self.runs.insert(no, run);
         self.index.insert((dialect, id), no);
@@ -1302,6 +1345,21 @@ impl Driver {
             return not_found();
         };
         let now = self.now;
+        if r.run.is_none() && r.summary.is_some() {
+            // Settled (and evicted): nothing can change any more.
+            if command == Control::Cancel {
+                return Ok(Ok(self.view_json(no)));
+            }
+            let verb = if command == Control::Stop {
+                "stop"
+            } else {
+                "resume"
+            };
+            return Ok(Err(ApiError::new(
+                ApiErrorKind::Conflict,
+                format!("cannot {verb} a run that is {}", r.status()),
+            )));
+        }
         if r.run.is_none() {
             // Not started yet (scheduled, or waiting for a slot).
             if command == Control::Cancel {
@@ -1356,51 +1414,94 @@ impl Driver {
                 format!("a job with id {rerun_id:?} exists"),
             )));
         }
+        let picked = self.with_state(no, |job, targets| {
+            job.rerun()
+                .map(|(_, indices)| indices.iter().map(|&i| targets[i as usize]).collect())
+        })?;
+        let fleet_targets: Vec<u32> = match picked {
+            None => {
+                return Ok(Err(ApiError::new(
+                    ApiErrorKind::Conflict,
+                    format!("job {id:?} has not run yet"),
+                )))
+            }
+            Some(Err(e)) => return Ok(Err(ApiError::new(ApiErrorKind::Conflict, e.to_string()))),
+            Some(Ok(t)) => t,
+        };
         let r = &self.runs[&no];
-        let (Some(job), Some(targets)) = (&r.run, &r.targets) else {
-            return Ok(Err(ApiError::new(
-                ApiErrorKind::Conflict,
-                format!("job {id:?} has not run yet"),
-            )));
-        };
-        let indices = match job.rerun() {
-            Ok((_, indices)) => indices,
-            Err(e) => return Ok(Err(ApiError::new(ApiErrorKind::Conflict, e.to_string()))),
-        };
-        let fleet_targets: Vec<u32> = indices.iter().map(|&i| targets[i as usize]).collect();
         let mut def = r.doc.central.clone().expect("a central run has its job");
         def.id = Some(rerun_id.clone());
         self.create_central(rerun_id, def, Some(fleet_targets))
     }
 
-    fn job_devices(&self, id: &str, from: u32, limit: usize) -> Reply {
-        let Some(r) = self
-            .index
-            .get(&(Dialect::Central, id.to_string()))
-            .and_then(|no| self.runs.get(no))
-        else {
-            return Err(ApiError::not_found("job", id));
+    fn job_devices(&mut self, id: &str, from: u32, limit: usize) -> Result<Reply> {
+        let Some(&no) = self.index.get(&(Dialect::Central, id.to_string())) else {
+            return Ok(Err(ApiError::not_found("job", id)));
         };
-        let (Some(job), Some(targets)) = (&r.run, &r.targets) else {
-            return Ok(serde_json::json!({"items": []}));
+        let page = self.with_state(no, |job, targets| {
+            let n = targets.len() as u32;
+            let end = from.saturating_add(limit as u32).min(n);
+            let items: Vec<(u32, DeviceStatus)> = (from.min(n)..end)
+                .map(|t| (targets[t as usize], DeviceStatus::from(job.device_state(t))))
+                .collect();
+            (items, (end < n).then_some(end))
+        })?;
+        let Some((items, next)) = page else {
+            return Ok(Ok(serde_json::json!({"items": []})));
         };
         let fleet = self.ctx.live.fleet();
-        let n = targets.len() as u32;
-        let end = from.saturating_add(limit as u32).min(n);
-        let items: Vec<Value> = (from.min(n)..end)
-            .map(|t| {
-                let status = DeviceStatus::from(job.device_state(t));
-                serde_json::json!({
-                    "id": fleet.id(targets[t as usize]).to_string(),
-                    "status": status.as_str(),
-                })
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|(d, status)| {
+                serde_json::json!({"id": fleet.id(d).to_string(), "status": status.as_str()})
             })
             .collect();
         let mut out = serde_json::json!({ "items": items });
-        if end < n {
-            out["next"] = Value::from(end);
+        if let Some(n) = next {
+            out["next"] = Value::from(n);
         }
-        Ok(out)
+        Ok(Ok(out))
+    }
+
+    /// Calls `f` with a run's engine and targets: in memory, or rebuilt from the log for a
+    /// settled run whose state was evicted (one such run is kept rebuilt, for paging through
+    /// its devices). `None` if the run has not started.
+    fn with_state<T>(
+        &mut self,
+        no: i64,
+        f: impl FnOnce(&JobRun, &[u32]) -> T,
+    ) -> Result<Option<T>> {
+        let Some(r) = self.runs.get(&no) else {
+            return Ok(None);
+        };
+        if let (Some(job), Some(targets)) = (&r.run, &r.targets) {
+            return Ok(Some(f(job, targets)));
+        }
+        if r.summary.is_none() {
+            return Ok(None);
+        }
+        if self.rebuilt.as_ref().is_none_or(|(n, _, _)| *n != no) {
+            let blob = self.ctx.store.run_targets(no)?.unwrap_or_default();
+            let targets: Vec<u32> = blob
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let mut job = r
+                .builder
+                .build(targets.len() as u32)
+                .map_err(|e| Error::new(ErrorKind::Store, e.to_string()))?;
+            let mut actions = Vec::new();
+            for input in self.ctx.store.inputs(no)? {
+                actions.clear();
+                job.handle(input.at_ms, input_of(&input), &mut actions)
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Store, format!("replaying run {no}: {e}"))
+                    })?;
+            }
+            self.rebuilt = Some((no, job, targets));
+        }
+        let (_, job, targets) = self.rebuilt.as_ref().expect("rebuilt above");
+        Ok(Some(f(job, targets)))
     }
 
     fn devices(&self, query: &Query, from: u32, limit: usize, hub: bool) -> Value {
@@ -1704,6 +1805,9 @@ impl Driver {
             .collect();
         for no in old {
             if let Some(r) = self.runs.remove(&no) {
+                if self.rebuilt.as_ref().is_some_and(|(n, _, _)| *n == no) {
+                    self.rebuilt = None;
+                }
                 self.ctx.store.delete_run(no)?;
                 self.index.remove(&(r.dialect, r.id.clone()));
                 match r.dialect {
@@ -1726,6 +1830,9 @@ impl Driver {
 
     /// Publishes run `no`'s view for the request handlers.
     fn publish(&mut self, no: i64) {
+        if let Some(r) = self.runs.get_mut(&no) {
+            r.evict();
+        }
         let Some(r) = self.runs.get(&no) else {
             return;
         };
@@ -1748,9 +1855,11 @@ impl Driver {
 
     fn render(&self, r: &Run) -> (Value, &'static str, &'static str) {
         let status = r.status();
-        let counts = r.run.as_ref().map(JobRun::counts);
-        let started = r.run.as_ref().and_then(JobRun::started_ms);
-        let finished = r.run.as_ref().and_then(JobRun::finished_ms);
+        let (counts, started, finished) = match (&r.run, &r.summary) {
+            (Some(job), _) => (Some(job.counts()), job.started_ms(), job.finished_ms()),
+            (None, Some(sm)) => (Some(sm.counts), sm.started, sm.finished),
+            (None, None) => (None, None, None),
+        };
         match r.dialect {
             Dialect::Central => {
                 let mut job = r.doc.central.clone().expect("a central run has its job");
@@ -1767,7 +1876,7 @@ impl Driver {
             }
             Dialect::Hub => {
                 let request = r.doc.hub.clone().expect("a hub run has its request");
-                let scheduled = r.run.is_none() && r.start_ms > self.now;
+                let scheduled = !r.started() && r.start_ms > self.now;
                 let word = HubJobStatus::from_run(status, scheduled);
                 let mut response = JobResponse::accepted(&request, scheduled);
                 response.status = Some(word);

@@ -210,6 +210,15 @@ impl Store {
         Ok(())
     }
 
+    pub(crate) fn run_targets(&self, no: i64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT targets FROM runs WHERE no = ?1")?
+            .query_row([no], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
     pub(crate) fn set_status(&self, no: i64, status: &str, finished_ms: Option<i64>) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE runs SET status = ?2, finished_ms = ?3 WHERE no = ?1")?
