@@ -2,6 +2,7 @@
 
 mod central;
 mod common;
+mod equivalence;
 mod errors;
 mod hub;
 mod restart;
