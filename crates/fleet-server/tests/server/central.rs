@@ -469,9 +469,14 @@ async fn concurrent_clients_create_and_stop_jobs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_job_creates_its_run_when_the_time_comes() {
-    let s = start(config().time_scale(1000.0)).await;
-    // 60 virtual seconds from now: 60 ms of wall time.
-    let start_at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60);
+    let s = start(config().time_scale(100.0)).await;
+    // The server's virtual now, from a hub job's createdTime; the schedule starts 30 virtual
+    // seconds later (300 ms of wall time).
+    let probe = json!({"type": "scheduleUpdateTwin", "queryCondition": "deviceId = 'nobody'",
+        "updateTwin": {"tags": {"a": 1}}});
+    let created = s.put(&format!("/jobs/v2/probe?{HV}"), probe).await.body["createdTime"].clone();
+    let now: jiff::Timestamp = created.as_str().unwrap().parse().unwrap();
+    let start_at = now + jiff::SignedDuration::from_secs(30);
     let job = json!({
         "displayName": "Reboot once",
         "group": "all-thermostats",
