@@ -160,3 +160,56 @@ async fn documents_and_jobs_survive_a_restart_and_history_expires() {
         .expect("another scenario on the same data is refused");
     assert_eq!(e.kind(), fleet_server::ErrorKind::Store);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_job_is_still_stopped_after_a_crash_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = scenario(dir.path(), FAILING);
+    let s = start(config().scenario(&path).data_dir(&data).time_scale(10.0)).await;
+    let job = json!({"group": "all", "batch": {"type": "number", "value": 5},
+        "data": [{"type": "property", "target": "dtmi:t;1", "path": "p", "value": 3}]});
+    assert_eq!(s.put(&format!("/api/jobs/j?{CV}"), job).await.status, 200);
+    s.wait_for(&format!("/api/jobs/j?{CV}"), "status", &["running"])
+        .await;
+    assert_eq!(
+        s.post(&format!("/api/jobs/j/stop?{CV}"), None).await.status,
+        204
+    );
+    s.kill().await;
+
+    let s = start(config().scenario(&path).data_dir(&data).time_scale(1000.0)).await;
+    let job = s.get(&format!("/api/jobs/j?{CV}")).await.body;
+    assert_eq!(job["status"], "stopped", "{job}");
+    // The devices in flight at the stop finish; nothing new is dispatched.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let job = s.get(&format!("/api/jobs/j?{CV}")).await.body;
+    let p = &job["progress"];
+    let done = p["completed"].as_u64().unwrap() + p["failed"].as_u64().unwrap();
+    assert!(done > 0 && done < 40, "{job}");
+    assert_eq!(done % 5, 0, "whole batches only: {job}");
+    assert_eq!(
+        s.post(&format!("/api/jobs/j/resume?{CV}"), None)
+            .await
+            .status,
+        204
+    );
+    let job = s
+        .wait_for(&format!("/api/jobs/j?{CV}"), "status", &["complete"])
+        .await;
+    assert_eq!(job["progress"]["total"], 40);
+    let q = json!({"query": "SELECT * FROM devices"});
+    let twins = s
+        .call(
+            reqwest::Method::POST,
+            &format!("/devices/query?{HV}"),
+            Some(q),
+            &[("x-ms-max-item-count", "100")],
+        )
+        .await
+        .body;
+    for twin in twins.as_array().unwrap() {
+        assert_eq!(twin["properties"]["desired"]["$version"], 2, "{twin}");
+    }
+    s.stop().await;
+}
