@@ -65,40 +65,45 @@ impl BatchSize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchPlan {
     total: u32,
+    /// Devices in each of the first `big` batches.
     size: u32,
-    /// Equal groups: (number of batches, number of leading batches of `size` devices).
-    equal: Option<(u32, u32)>,
+    /// Number of batches.
+    count: u32,
+    /// Number of leading batches of `size` devices: all of them for percentage and number
+    /// batches (the last one clamped to the total), the first `N mod k` for equal groups.
+    big: u32,
+    /// `big * size`, saturating: devices below it are in the leading batches.
+    cut: u32,
 }
 
 impl BatchPlan {
     /// The plan for `total` targets; `None` is one batch of all targets.
     pub fn new(total: u32, batch: Option<BatchSize>) -> Self {
-        if let Some(BatchSize::Groups(k)) = batch {
-            let count = k.min(total);
-            if count == 0 {
-                return Self {
-                    total,
-                    size: 1,
-                    equal: Some((0, 0)),
-                };
+        let (size, count, big) = match batch {
+            Some(BatchSize::Groups(k)) => {
+                let count = k.min(total);
+                match (total.checked_div(count), total.checked_rem(count)) {
+                    (Some(q), Some(0)) => (q, count, count),
+                    (Some(q), Some(r)) => (q + 1, count, r),
+                    _ => (1, 0, 0), // no targets: no batch
+                }
             }
-            let (q, r) = (total / count, total % count);
-            let (size, big) = if r == 0 { (q, count) } else { (q + 1, r) };
-            return Self {
-                total,
-                size,
-                equal: Some((count, big)),
-            };
-        }
-        let size = match batch {
-            Some(b) => b.per_batch(total),
-            None => total.max(1),
+            other => {
+                let size = match other {
+                    Some(b) => b.per_batch(total),
+                    None => total.max(1),
+                };
+                let count = total.div_ceil(size);
+                (size, count, count)
+            }
         };
         debug_assert!(size >= 1);
         Self {
             total,
             size,
-            equal: None,
+            count,
+            big,
+            cut: big.saturating_mul(size),
         }
     }
 
@@ -114,44 +119,33 @@ impl BatchPlan {
     }
 
     /// Number of batches (0 when there are no targets).
+    #[inline]
     pub fn count(&self) -> u32 {
-        match self.equal {
-            None => self.total.div_ceil(self.size),
-            Some((count, _)) => count,
-        }
+        self.count
     }
 
     /// The batch that device `device` belongs to.
     #[inline]
     pub fn batch_of(&self, device: u32) -> u32 {
         debug_assert!(device < self.total);
-        match self.equal {
-            None => device / self.size,
-            Some((_, big)) => {
-                let cut = big * self.size;
-                if device < cut {
-                    device / self.size
-                } else {
-                    big + (device - cut) / (self.size - 1)
-                }
-            }
+        if device < self.cut {
+            device / self.size
+        } else {
+            self.big + (device - self.cut) / (self.size - 1)
         }
     }
 
     /// The device indices of batch `k`.
+    #[inline]
     pub fn range(&self, k: u32) -> std::ops::Range<u32> {
-        let Some((count, big)) = self.equal else {
-            let start = k.saturating_mul(self.size).min(self.total);
-            let end = start.saturating_add(self.size).min(self.total);
-            return start..end;
-        };
-        if k >= count {
+        if k >= self.count {
             return self.total..self.total;
         }
-        if k < big {
-            k * self.size..(k + 1) * self.size
+        if k < self.big {
+            let start = k * self.size;
+            start..start.saturating_add(self.size).min(self.total)
         } else {
-            let start = big * self.size + (k - big) * (self.size - 1);
+            let start = self.cut + (k - self.big) * (self.size - 1);
             start..start + self.size - 1
         }
     }

@@ -557,6 +557,7 @@ impl JobRun {
     }
 
     /// Dispatches a device again at once, or, while stopped or paused, queues it.
+    #[cold]
     fn retry(&mut self, now_ms: i64, device: u32, timed_out: bool, actions: &mut Vec<Action>) {
         if self.status == RunStatus::Running {
             self.dispatch_retry(now_ms, device, timed_out, actions);
@@ -582,6 +583,7 @@ impl JobRun {
     }
 
     /// Records a terminal state for a device whose previous state is already uncounted.
+    #[inline]
     fn terminate(&mut self, device: u32, state: DeviceState) {
         debug_assert!(state.is_terminal());
         self.states[device as usize] = state;
@@ -605,6 +607,7 @@ impl JobRun {
     }
 
     /// The abort criteria, in order: the first that holds cancels the run (semantics rule 14).
+    #[cold]
     fn check_abort(&mut self, now_ms: i64, batch: u32, actions: &mut Vec<Action>) {
         if self.status.is_final() {
             return;
@@ -655,6 +658,7 @@ impl JobRun {
         self.pause(now_ms, batch, reason, actions);
     }
 
+    #[cold]
     fn pause(&mut self, now_ms: i64, batch: u32, reason: PauseReason, actions: &mut Vec<Action>) {
         self.pauses.push(Pause {
             batch,
@@ -762,15 +766,21 @@ impl JobRun {
 
     /// Dispatches the devices never dispatched, in target order, up to `end`, as the rate allows.
     /// Returns `false` if the rate stopped it short.
-    #[inline]
+    #[inline(always)]
     fn dispatch_until(&mut self, now_ms: i64, end: u32, actions: &mut Vec<Action>) -> bool {
-        while self.cursor < end {
-            if let Some(rate) = &mut self.rate {
-                if !rate.allows(now_ms) {
-                    return false;
-                }
-                rate.record(now_ms);
+        if self.rate.is_none() {
+            while self.cursor < end {
+                self.dispatch(now_ms, self.cursor, actions);
+                self.cursor += 1;
             }
+            return true;
+        }
+        while self.cursor < end {
+            let rate = self.rate.as_mut().expect("checked above");
+            if !rate.allows(now_ms) {
+                return false;
+            }
+            rate.record(now_ms);
             self.dispatch(now_ms, self.cursor, actions);
             self.cursor += 1;
         }
@@ -785,16 +795,18 @@ impl JobRun {
         if self.released == Some(b) {
             return true;
         }
-        let stats = self.batches[b as usize];
+        let stats = &self.batches[b as usize];
         let done = stats.terminal() == stats.size;
-        let last = b + 1 == self.plan.count();
-        let success = match self.config.gate {
-            Some(GroupGate {
-                success: Some(success),
-                ..
-            }) if !last => success,
-            _ => return done,
+        let Some(GroupGate {
+            success: Some(success),
+            ..
+        }) = self.config.gate
+        else {
+            return done;
         };
+        if b + 1 == self.plan.count() {
+            return done;
+        }
         let limit = success.threshold.at_least(stats.size);
         let succeeded = stats.succeeded;
         if succeeded >= limit {
@@ -822,6 +834,8 @@ impl JobRun {
         debug_assert!(self.cursor <= self.plan.range(batch).start);
     }
 
+    // Always inlined: the loop that dispatches a batch is the engine's hottest path.
+    #[inline(always)]
     fn dispatch(&mut self, now_ms: i64, device: u32, actions: &mut Vec<Action>) {
         let d = device as usize;
         match self.states[d] {
