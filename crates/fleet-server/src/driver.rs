@@ -294,13 +294,59 @@ impl PartialOrd for Due {
 }
 
 /// What is kept of a settled run once its per-device state is evicted from memory (it is
-/// rebuilt from the log when its devices are listed or it is rerun).
+/// rebuilt from the log when its devices are listed or it is rerun). Stored with the run when
+/// it settles, so that a restart does not replay settled runs.
 #[derive(Debug, Clone, Copy)]
 struct Summary {
     status: RunStatus,
     counts: fleet_core::Counts,
     started: Option<i64>,
     finished: Option<i64>,
+}
+
+impl Summary {
+    fn of(job: &JobRun) -> Self {
+        Self {
+            status: job.status(),
+            counts: job.counts(),
+            started: job.started_ms(),
+            finished: job.finished_ms(),
+        }
+    }
+
+    fn to_json(self) -> String {
+        let c = self.counts;
+        serde_json::json!({
+            "status": self.status.as_str(), "total": c.total, "pending": c.pending,
+            "in_flight": c.in_flight, "succeeded": c.succeeded, "failed": c.failed,
+            "cancelled": c.cancelled, "started": self.started, "finished": self.finished,
+        })
+        .to_string()
+    }
+
+    fn from_json(text: &str) -> Option<Self> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let n = |k: &str| v[k].as_u64().map(|x| x as u32);
+        let status = match v["status"].as_str()? {
+            "complete" => RunStatus::Complete,
+            "cancelled" => RunStatus::Cancelled,
+            "failed" => RunStatus::Failed,
+            _ => return None,
+        };
+        Some(Self {
+            status,
+            counts: fleet_core::Counts {
+                total: n("total")?,
+                pending: n("pending")?,
+                in_flight: n("in_flight")?,
+                succeeded: n("succeeded")?,
+                failed: n("failed")?,
+                cancelled: n("cancelled")?,
+            },
+            started: v["started"].as_i64(),
+            finished: v["finished"].as_i64(),
+        })
+    }
 }
 
 /// One job run in the driver.
@@ -348,12 +394,7 @@ impl Run {
     /// Drops the per-device state of a settled run, keeping its summary.
     fn evict(&mut self) {
         if let (true, Some(job)) = (self.settled, &self.run) {
-            self.summary = Some(Summary {
-                status: job.status(),
-                counts: job.counts(),
-                started: job.started_ms(),
-                finished: job.finished_ms(),
-            });
+            self.summary = Some(Summary::of(job));
             self.run = None;
             self.targets = None;
             self.reasons = Vec::new();
@@ -597,6 +638,19 @@ impl Driver {
             stored_status: RunStatus::Pending,
             summary: None,
         };
+        if let Some(summary) = row.summary.as_deref().and_then(Summary::from_json) {
+            // Settled: nothing to replay; its devices are rebuilt from the log on demand.
+            run.summary = Some(summary);
+            run.settled = true;
+            run.stored_status = summary.status;
+            run.finished_ms = summary.finished.or(row.finished_ms);
+            if summary.status == RunStatus::Failed {
+                run.failure = Some(failure_text(&run));
+            }
+            self.index.insert((dialect, row.id), row.no);
+            self.runs.insert(row.no, run);
+            return Ok(());
+        }
         let inputs = self.ctx.store.inputs(row.no)?;
         match targets {
             None => {
@@ -978,6 +1032,9 @@ impl Driver {
             r.stored_status = status;
             r.finished_ms = finished;
             ctx.store.set_status(no, status.as_str(), finished)?;
+            if settled {
+                ctx.store.set_summary(no, &Summary::of(job).to_json())?;
+            }
         }
         if !self.dirty.contains(&no) {
             self.dirty.push(no);
@@ -1224,6 +1281,7 @@ impl Driver {
             targets: None,
             status: RunStatus::Pending.as_str().to_string(),
             finished_ms: None,
+            summary: None,
         };
         self.ctx.store.insert_run(&row)?;
         let run = Run {

@@ -48,6 +48,8 @@ pub(crate) struct RunRow {
     pub(crate) targets: Option<Vec<u8>>,
     pub(crate) status: String,
     pub(crate) finished_ms: Option<i64>,
+    /// A settled run's summary (status, counts, times) as JSON: a restart need not replay it.
+    pub(crate) summary: Option<String>,
 }
 
 /// The database.
@@ -64,7 +66,8 @@ CREATE TABLE IF NOT EXISTS ops(id INTEGER PRIMARY KEY, op TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(
     no INTEGER PRIMARY KEY, dialect TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL,
     op INTEGER NOT NULL, created_ms INTEGER NOT NULL, start_ms INTEGER NOT NULL,
-    targets BLOB, status TEXT NOT NULL, finished_ms INTEGER, UNIQUE(dialect, id));
+    targets BLOB, status TEXT NOT NULL, finished_ms INTEGER, summary TEXT,
+    UNIQUE(dialect, id));
 CREATE TABLE IF NOT EXISTS inputs(
     run INTEGER NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, kind INTEGER NOT NULL,
     device INTEGER NOT NULL, attempt INTEGER NOT NULL, value INTEGER NOT NULL,
@@ -226,6 +229,13 @@ impl Store {
         Ok(())
     }
 
+    pub(crate) fn set_summary(&self, no: i64, summary: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE runs SET summary = ?2 WHERE no = ?1")?
+            .execute(params![no, summary])?;
+        Ok(())
+    }
+
     pub(crate) fn delete_run(&self, no: i64) -> Result<()> {
         self.conn
             .prepare_cached("DELETE FROM inputs WHERE run = ?1")?
@@ -238,7 +248,8 @@ impl Store {
 
     pub(crate) fn runs(&self) -> Result<Vec<RunRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT no, dialect, id, doc, op, created_ms, start_ms, targets, status, finished_ms \
+            "SELECT no, dialect, id, doc, op, created_ms, start_ms, targets, status, finished_ms, \
+             summary \
              FROM runs ORDER BY no",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -253,6 +264,7 @@ impl Store {
                 targets: r.get(7)?,
                 status: r.get(8)?,
                 finished_ms: r.get(9)?,
+                summary: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)

@@ -107,6 +107,17 @@ async fn documents_and_jobs_survive_a_restart_and_history_expires() {
     let job = s
         .wait_for(&format!("/jobs/v2/floors?{HV}"), "status", &["completed"])
         .await;
+    let r = s
+        .put(
+            &format!("/api/jobs/c1?{CV}"),
+            property_job("all-thermostats", json!(18)),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let c1 = s
+        .wait_for(&format!("/api/jobs/c1?{CV}"), "status", &["complete"])
+        .await;
+    let c1_devices = collect_central(&s, &format!("/api/jobs/c1/devices?{CV}")).await;
     s.stop().await;
 
     let s = start(
@@ -123,6 +134,23 @@ async fn documents_and_jobs_survive_a_restart_and_history_expires() {
             .await
             .status,
         200
+    );
+    // A settled job comes back from its stored summary; its devices from its log.
+    assert_eq!(s.get(&format!("/api/jobs/c1?{CV}")).await.body, c1);
+    let devices = collect_central(&s, &format!("/api/jobs/c1/devices?{CV}&maxpagesize=9")).await;
+    assert_eq!(devices, c1_devices);
+    let r = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/jobs/c1/rerun/c1-again?{CV}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["progress"]["total"].as_u64(),
+        c1["progress"]["failed"].as_u64()
     );
     let again = s.get(&format!("/jobs/v2/floors?{HV}")).await.body;
     assert_eq!(again["deviceJobStatistics"], job["deviceJobStatistics"]);
