@@ -56,7 +56,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         max_devices: 10_000_000,
         repeat: 3,
         replications: None,
-        replication_devices: 100_000,
+        replication_devices: 1_000_000,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Mutex};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -202,12 +202,14 @@ fn run_all(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<Sample>> {
     let next = AtomicU32::new(0);
-    let done = AtomicU32::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<Result<Sample>>>> = (0..k).map(|_| Mutex::new(None)).collect();
+    let (finished_tx, finished_rx) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         for _ in 0..threads.min(k as usize) {
-            scope.spawn(|| loop {
+            let finished_tx = finished_tx.clone();
+            let (next, failed, slots) = (&next, &failed, &slots);
+            scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= k || failed.load(Ordering::Relaxed) {
                     return;
@@ -216,17 +218,19 @@ fn run_all(
                 let sample = simulate(scenario, seed, &mut |_, _| {}).map(|r| sample(scenario, &r));
                 failed.fetch_or(sample.is_err(), Ordering::Relaxed);
                 *slots[i as usize].lock().expect("no worker panics") = Some(sample);
-                done.fetch_add(1, Ordering::Relaxed);
+                // The receiver lives until every worker has returned.
+                let _ = finished_tx.send(());
             });
         }
-        // The calling thread only reports progress; the workers do the runs.
-        loop {
-            let finished = done.load(Ordering::Relaxed);
-            progress(u64::from(finished), u64::from(k));
-            if finished >= k || failed.load(Ordering::Relaxed) {
+        drop(finished_tx);
+        // The calling thread only reports progress: one message per finished replication, and
+        // the channel closes when every worker has returned.
+        progress(0, u64::from(k));
+        for done in 1..=u64::from(k) {
+            if finished_rx.recv().is_err() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            progress(done, u64::from(k));
         }
     });
     let mut samples = Vec::with_capacity(k as usize);
