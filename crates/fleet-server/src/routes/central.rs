@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
+use dashmap::DashMap;
 use fleet_core::model::validate as rules;
 use fleet_core::model::{DeviceGroup, Job, ScheduledJob, ScheduledJobPatch, Validate};
 use serde_json::Value;
@@ -265,6 +266,42 @@ async fn rerun_job(
     Ok(json(value.to_string()))
 }
 
+// ----- collections kept in a map: scheduled jobs and device groups -----
+
+/// One page of a map's values in id order, with a `nextLink` when more follow.
+fn list_map<T: serde::Serialize>(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    map: &DashMap<String, Arc<T>>,
+) -> Result<Response> {
+    let p = paging(state, uri)?;
+    let ids = sorted_ids(map);
+    let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
+    let items: Vec<String> = page
+        .iter()
+        .filter_map(|id| map.get(id))
+        .map(|v| serde_json::to_string(&**v).unwrap_or_default())
+        .collect();
+    let link = next.map(|c| next_link(state, headers, uri, &p, &c));
+    Ok(collection(&items, link))
+}
+
+/// One value of a map with its etag, or 404 naming `what`.
+fn get_from_map<T: serde::Serialize>(
+    uri: &Uri,
+    map: &DashMap<String, Arc<T>>,
+    what: &str,
+    id: &str,
+) -> Result<Response> {
+    central_version(&pairs(uri))?;
+    let value = map
+        .get(id)
+        .map(|v| serde_json::to_value(&**v).unwrap_or_default())
+        .ok_or_else(|| ApiError::not_found(what, id))?;
+    Ok(json_with_etag(&value))
+}
+
 // ----- scheduled jobs -----
 
 async fn list_scheduled(
@@ -272,16 +309,7 @@ async fn list_scheduled(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let p = paging(&state, &uri)?;
-    let ids = sorted_ids(&state.shared.scheduled);
-    let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
-    let items: Vec<String> = page
-        .iter()
-        .filter_map(|id| state.shared.scheduled.get(id))
-        .map(|j| serde_json::to_string(&**j).unwrap_or_default())
-        .collect();
-    let link = next.map(|c| next_link(&state, &headers, &uri, &p, &c));
-    Ok(collection(&items, link))
+    list_map(&state, &uri, &headers, &state.shared.scheduled)
 }
 
 async fn get_scheduled(
@@ -289,14 +317,7 @@ async fn get_scheduled(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
-    let job = state
-        .shared
-        .scheduled
-        .get(&id)
-        .map(|j| serde_json::to_value(&**j).unwrap_or_default())
-        .ok_or_else(|| ApiError::not_found("scheduled job", &id))?;
-    Ok(json_with_etag(&job))
+    get_from_map(&uri, &state.shared.scheduled, "scheduled job", &id)
 }
 
 async fn put_scheduled(
@@ -405,16 +426,7 @@ async fn list_groups(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let p = paging(&state, &uri)?;
-    let ids = sorted_ids(&state.shared.groups);
-    let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
-    let items: Vec<String> = page
-        .iter()
-        .filter_map(|id| state.shared.groups.get(id))
-        .map(|g| serde_json::to_string(&**g).unwrap_or_default())
-        .collect();
-    let link = next.map(|c| next_link(&state, &headers, &uri, &p, &c));
-    Ok(collection(&items, link))
+    list_map(&state, &uri, &headers, &state.shared.groups)
 }
 
 async fn get_group(
@@ -422,14 +434,7 @@ async fn get_group(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
-    let group = state
-        .shared
-        .groups
-        .get(&id)
-        .map(|g| serde_json::to_value(&**g).unwrap_or_default())
-        .ok_or_else(|| ApiError::not_found("device group", &id))?;
-    Ok(json_with_etag(&group))
+    get_from_map(&uri, &state.shared.groups, "device group", &id)
 }
 
 async fn put_group(
