@@ -8,6 +8,7 @@ use crate::gate::GroupGate;
 use crate::rate::{DispatchRate, ExponentialRamp};
 use crate::retry::RetryPolicy;
 use crate::run::JobRun;
+use crate::schedule::MaintenanceWindows;
 use crate::threshold::Threshold;
 
 /// Builds a [`JobRun`] over a number of targets.
@@ -25,6 +26,8 @@ use crate::threshold::Threshold;
 /// | `ramp` | none: a constant rate (AWS `exponentialRate`) | 13 |
 /// | `abort` | no abort criteria (AWS `abortConfig`); each call adds one | 14 |
 /// | `gate` | none: batch k+1 starts when batch k is terminal (hawkBit group conditions) | 16 |
+/// | `maintenance_windows` | none: dispatch at any time (AWS `schedulingConfig.maintenanceWindows`) | 17 |
+/// | `clock_origin_ms` | 0: the run's times are Unix times (ms since 1970-01-01T00:00Z) | 17 |
 ///
 /// With every new option off, a run behaves exactly as before they existed, and costs nothing
 /// more per device.
@@ -113,6 +116,22 @@ impl RunBuilder {
     /// Gates the start of each next batch (hawkBit success and error conditions).
     pub fn gate(mut self, gate: GroupGate) -> Self {
         self.config.gate = Some(gate);
+        self
+    }
+
+    /// Dispatches devices (retries included) only while one of these windows is open; outside
+    /// them the run waits, status running, and asks for [`crate::Timer::Window`] at the next
+    /// opening. An empty set never opens and is refused by [`RunBuilder::build`].
+    pub fn maintenance_windows(mut self, windows: MaintenanceWindows) -> Self {
+        self.config.windows = Some(std::sync::Arc::new(windows));
+        self
+    }
+
+    /// The UTC instant, in ms since the Unix epoch, of the run's time 0: a driver whose clock
+    /// starts elsewhere (the simulator's virtual time) says where, so that maintenance windows
+    /// open at the right wall-clock minutes. Nothing else reads it.
+    pub fn clock_origin_ms(mut self, origin_ms: i64) -> Self {
+        self.config.clock_origin_ms = origin_ms;
         self
     }
 

@@ -7,6 +7,7 @@ use crate::batch::BatchSize;
 use crate::gate::GroupGate;
 use crate::rate::DispatchRate;
 use crate::retry::RetryPolicy;
+use crate::schedule::MaintenanceWindows;
 use crate::threshold::Threshold;
 
 /// Everything that shapes a run besides its targets. See [`crate::RunBuilder`] for the defaults.
@@ -22,4 +23,8 @@ pub(crate) struct Config {
     /// rerun) does not copy the list.
     pub(crate) abort: Arc<[AbortCriterion]>,
     pub(crate) gate: Option<GroupGate>,
+    /// Dispatch only while one of these is open; `None`: always.
+    pub(crate) windows: Option<Arc<MaintenanceWindows>>,
+    /// The UTC instant (ms since the Unix epoch) of the run's time 0; the windows read it.
+    pub(crate) clock_origin_ms: i64,
 }

@@ -44,6 +44,9 @@ pub enum Timer {
     /// The dispatch rate allows more devices again (the oldest dispatch in the 60-second
     /// window leaves it). The run asks for at most one at a time.
     Dispatch,
+    /// A maintenance window opens: a run that waited outside its windows may dispatch again.
+    /// The run asks for at most one at a time.
+    Window,
 }
 
 /// What the driver tells the run.
@@ -302,6 +305,12 @@ impl JobRun {
         self.dispatch_timer
     }
 
+    /// How many times the run found every maintenance window closed while it had devices to
+    /// dispatch, and waited for the next one to open (0 without windows).
+    pub fn window_waits(&self) -> u32 {
+        0 // TODO(issue 5)
+    }
+
     /// When the run started.
     pub fn started_ms(&self) -> Option<i64> {
         self.started_ms
@@ -375,6 +384,7 @@ impl JobRun {
                 }
                 Ok(())
             }
+            Input::Timer(Timer::Window) => Ok(()), // TODO(issue 5): maintenance windows
             Input::Stop => self.stop(actions),
             Input::Resume => self.resume(now_ms, actions),
             Input::Cancel { force } => self.cancel(now_ms, force, actions),

@@ -53,6 +53,7 @@ const KIND_TIMEOUT: u64 = 2;
 const KIND_DEADLINE: u64 = 3;
 const KIND_COMMAND: u64 = 4;
 const KIND_DISPATCH: u64 = 5;
+const KIND_WINDOW: u64 = 6;
 
 /// Reason code 0: the attempt succeeded.
 const OK: u8 = 0;
@@ -467,6 +468,9 @@ impl Simulation {
             KIND_DISPATCH => {
                 self.handle(job, Input::Timer(Timer::Dispatch));
             }
+            KIND_WINDOW => {
+                self.handle(job, Input::Timer(Timer::Window));
+            }
             KIND_COMMAND => self.command(device as usize),
             _ => unreachable!("unknown event kind {kind}"),
         }
@@ -476,7 +480,7 @@ impl Simulation {
     /// Whether `payload` is the deadline or dispatch timer of a job whose run has settled.
     fn is_stale_timer(&self, payload: u64) -> bool {
         let (kind, _, _, job, _) = unpack(payload);
-        (kind == KIND_DEADLINE || kind == KIND_DISPATCH)
+        matches!(kind, KIND_DEADLINE | KIND_DISPATCH | KIND_WINDOW)
             && self.jobs[usize::from(job)]
                 .run
                 .as_ref()
@@ -627,6 +631,7 @@ impl Simulation {
                     Timer::Dispatch => self
                         .queue
                         .push(at_ms, pack(KIND_DISPATCH, 0, 0, j as u16, 0)),
+                    Timer::Window => self.queue.push(at_ms, pack(KIND_WINDOW, 0, 0, j as u16, 0)),
                 },
                 Action::Abandon { .. }
                 | Action::BatchStarted { .. }
@@ -1112,6 +1117,7 @@ impl TraceEvent {
             KIND_TIMEOUT => "device_timeout",
             KIND_DEADLINE => "deadline",
             KIND_DISPATCH => "dispatch_timer",
+            KIND_WINDOW => "window_timer",
             _ => "command",
         };
         let outcome = (kind == "answer").then(|| match Reason::from_u8(reason) {
