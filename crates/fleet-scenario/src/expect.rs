@@ -1,4 +1,8 @@
 //! `expect` blocks: assertions on a job's outcome, checked after the run.
+//!
+//! An entry names a job, a run of a scheduled job (`nightly-3`), or a scheduled job: then
+//! `runs` and `skipped` count its occurrences, and every other assertion must hold for each of
+//! its runs (one check per assertion, over all the runs).
 
 use std::fmt;
 
@@ -102,7 +106,8 @@ impl<'de> Deserialize<'de> for Bound {
     }
 }
 
-/// Assertions on one job's outcome. Every field but `job` is optional; each one given is checked.
+/// Assertions on one job's outcome (or on each run of a scheduled job). Every field but `job`
+/// is optional; each one given is checked.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
@@ -145,6 +150,16 @@ pub struct Expectation {
     /// Whether a group gate (hawkBit) paused the job at least once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
+    /// How many times the run waited for a maintenance window to open (AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_waits: Option<Bound>,
+    /// For a scheduled job: the runs its occurrences created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<Bound>,
+    /// For a scheduled job: the occurrences that created no run (disabled, or the previous run
+    /// still active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Bound>,
     /// The share of replications (0 to 1) in which every other assertion of this entry must
     /// hold together (`--replications`). Default 1: it must hold in every run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +183,8 @@ pub struct JobFacts<'a> {
     pub abort_tripped: bool,
     /// Whether a group gate paused the job at least once.
     pub paused: bool,
+    /// How many times the run waited for a maintenance window.
+    pub window_waits: u32,
 }
 
 /// The result of one check of one expectation.
@@ -232,7 +249,7 @@ impl Expectation {
         Ok(())
     }
 
-    fn bounds(&self) -> [(&'static str, Option<Bound>); 7] {
+    fn bounds(&self) -> [(&'static str, Option<Bound>); 10] {
         [
             ("succeeded", self.succeeded),
             ("failed", self.failed),
@@ -241,6 +258,9 @@ impl Expectation {
             ("failed_percent", self.failed_percent),
             ("cancelled_percent", self.cancelled_percent),
             ("duration_s", self.duration_s),
+            ("window_waits", self.window_waits),
+            ("runs", self.runs),
+            ("skipped", self.skipped),
         ]
     }
 
@@ -249,22 +269,72 @@ impl Expectation {
         self.probability.unwrap_or(1.0)
     }
 
-    /// Each assertion of this entry as `(what, expected)`, in the order [`Self::check`] returns
+    /// Each assertion of this entry as `(what, expected)`, in the order
+    /// [`Self::check_schedule`] (`runs`, `skipped`, then the rest) and [`Self::check`] return
     /// them.
     pub fn describe(&self) -> Vec<(String, String)> {
-        let nothing = JobFacts {
-            id: &self.job,
-            status: RunStatus::Pending,
-            counts: Counts::default(),
-            duration_ms: None,
-            trip_batch: None,
-            abort_tripped: false,
-            paused: false,
-        };
-        self.check(&nothing)
-            .into_iter()
-            .map(|c| (c.what, c.expected))
+        self.schedule_bounds()
+            .map(|(what, b)| (what.to_string(), b.to_string()))
+            .chain(
+                self.check(&JobFacts::nothing(&self.job))
+                    .into_iter()
+                    .map(|c| (c.what, c.expected)),
+            )
             .collect()
+    }
+
+    /// `runs` and `skipped`, where given.
+    fn schedule_bounds(&self) -> impl Iterator<Item = (&'static str, Bound)> {
+        [("runs", self.runs), ("skipped", self.skipped)]
+            .into_iter()
+            .filter_map(|(what, b)| b.map(|b| (what, b)))
+    }
+
+    /// Checks the entry against a scheduled job: `runs` and `skipped` against its occurrences,
+    /// then each other assertion against every run (`runs`: the facts of each run created, in
+    /// order). An assertion holds when it holds for every run; its `actual` is the range over
+    /// the runs, or the first run where it failed. With no run, the per-run assertions fail.
+    pub fn check_schedule(
+        &self,
+        id: &str,
+        runs_created: usize,
+        skipped: usize,
+        runs: &[JobFacts<'_>],
+    ) -> Vec<Check> {
+        let mut checks: Vec<Check> = self
+            .schedule_bounds()
+            .map(|(what, b)| {
+                let n = if what == "runs" {
+                    runs_created
+                } else {
+                    skipped
+                };
+                Check {
+                    job: id.to_string(),
+                    what: what.to_string(),
+                    expected: b.to_string(),
+                    actual: n.to_string(),
+                    passed: b.contains(n as f64),
+                }
+            })
+            .collect();
+        let per_run: Vec<Vec<Check>> = runs.iter().map(|f| self.check(f)).collect();
+        for (k, template) in self.check(&JobFacts::nothing(id)).into_iter().enumerate() {
+            let column = per_run.iter().map(|checks| &checks[k]);
+            let (actual, passed) = match column.clone().find(|c| !c.passed) {
+                Some(c) => (format!("{} in {}", c.actual, c.job), false),
+                None if runs.is_empty() => ("no run".to_string(), false),
+                None => (summary(column.map(|c| c.actual.as_str())), true),
+            };
+            checks.push(Check {
+                job: id.to_string(),
+                what: format!("each run {}", template.what),
+                expected: template.expected,
+                actual,
+                passed,
+            });
+        }
+        checks
     }
 
     /// Checks every assertion of this expectation against `facts`, in a fixed order.
@@ -304,7 +374,9 @@ impl Expectation {
             percent(c.failed),
             percent(c.cancelled),
             facts.duration_ms.map_or(f64::NAN, |ms| ms as f64 / 1000.0),
+            f64::from(facts.window_waits),
         ];
+        // `runs` and `skipped` are the scheduled job's, checked by `check_schedule`.
         for ((name, bound), value) in self.bounds().into_iter().zip(measured) {
             if let Some(b) = bound {
                 let actual = if value.is_nan() {
@@ -350,6 +422,49 @@ impl Expectation {
     }
 }
 
+impl<'a> JobFacts<'a> {
+    /// The facts of a job that never ran: for listing an entry's assertions.
+    fn nothing(id: &'a str) -> Self {
+        JobFacts {
+            id,
+            status: RunStatus::Pending,
+            counts: Counts::default(),
+            duration_ms: None,
+            trip_batch: None,
+            abort_tripped: false,
+            paused: false,
+            window_waits: 0,
+        }
+    }
+}
+
+/// The values an assertion measured over several runs: `low to high (n runs)` for numbers, the
+/// value for a value all runs share.
+fn summary<'a>(actuals: impl Iterator<Item = &'a str>) -> String {
+    let actuals: Vec<&str> = actuals.collect();
+    let n = actuals.len();
+    let numbers: Option<Vec<f64>> = actuals.iter().map(|a| a.parse().ok()).collect();
+    match numbers {
+        Some(v) if !v.is_empty() => {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if lo == hi {
+                format!("{} in all {n} runs", format_number(lo))
+            } else {
+                format!(
+                    "{} to {} over {n} runs",
+                    format_number(lo),
+                    format_number(hi)
+                )
+            }
+        }
+        _ if actuals.windows(2).all(|w| w[0] == w[1]) => {
+            format!("{} in all {n} runs", actuals.first().unwrap_or(&""))
+        }
+        _ => format!("held in all {n} runs"),
+    }
+}
+
 /// A number for people: integers without a fraction, others with up to three decimals.
 pub(crate) fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -379,6 +494,7 @@ mod tests {
             trip_batch: trip,
             abort_tripped: false,
             paused: false,
+            window_waits: 0,
         }
     }
 

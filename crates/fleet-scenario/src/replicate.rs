@@ -16,7 +16,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::run::{job_facts, simulate};
+use crate::run::{check_expectation, simulate};
 use crate::scenario::Scenario;
 
 /// How to run replications.
@@ -269,9 +269,10 @@ fn sample(scenario: &Scenario, result: &fleet_sim::SimResult) -> Sample {
         .expect
         .iter()
         .map(|e| {
-            let checks: Vec<bool> = job_facts(result, &e.job)
-                .map(|facts| e.check(&facts).iter().map(|c| c.passed).collect())
-                .unwrap_or_default();
+            let checks: Vec<bool> = check_expectation(e, result)
+                .iter()
+                .map(|c| c.passed)
+                .collect();
             (checks.iter().all(|&held| held), checks)
         })
         .collect();

@@ -5,7 +5,7 @@ use std::time::Instant;
 use fleet_sim::{SimBuilder, SimResult};
 
 use crate::error::Result;
-use crate::expect::{parse_status, Check, JobFacts};
+use crate::expect::{parse_status, Check, Expectation, JobFacts};
 use crate::report::Report;
 use crate::scenario::{sim_error, Scenario};
 
@@ -44,6 +44,7 @@ pub(crate) fn simulate(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SimResult> {
     let mut builder = SimBuilder::new(seed)
+        .clock_start_ms(scenario.clock_start_ms)
         .templates(scenario.file.templates.clone())
         .fleet(scenario.file.fleet.clone())
         .behaviour(scenario.file.behaviour.clone());
@@ -52,6 +53,9 @@ pub(crate) fn simulate(
     }
     for job in &scenario.jobs {
         builder = builder.job(job.clone());
+    }
+    for scheduled in &scenario.scheduled {
+        builder = builder.scheduled(scheduled.clone());
     }
     for (at_ms, job, command) in &scenario.commands {
         builder = builder.command(*at_ms, job.clone(), *command);
@@ -81,17 +85,43 @@ pub(crate) fn job_facts<'a>(result: &'a SimResult, id: &str) -> Option<JobFacts<
         trip_batch: job.threshold_trip.map(|t| t.batch),
         abort_tripped: job.abort_trip.is_some(),
         paused: !job.pauses.is_empty(),
+        window_waits: job.window_waits,
     })
+}
+
+/// Checks expectation `e` against `result`: a job or a run by its facts, a scheduled job by
+/// its occurrences and each of its runs. A run that never came fails every assertion.
+pub(crate) fn check_expectation(e: &Expectation, result: &SimResult) -> Vec<Check> {
+    if let Some(schedule) = result.schedules.iter().find(|s| s.id == e.job) {
+        let runs: Vec<JobFacts<'_>> = schedule
+            .runs()
+            .filter_map(|id| job_facts(result, id))
+            .collect();
+        let created = schedule.runs().count();
+        return e.check_schedule(&schedule.id, created, schedule.skipped(), &runs);
+    }
+    match job_facts(result, &e.job) {
+        Some(facts) => e.check(&facts),
+        None => e
+            .describe()
+            .into_iter()
+            .map(|(what, expected)| Check {
+                job: e.job.clone(),
+                what,
+                expected,
+                actual: "no such run".to_string(),
+                passed: false,
+            })
+            .collect(),
+    }
 }
 
 /// Checks every expectation, in file order.
 fn check_all(scenario: &Scenario, result: &SimResult) -> Vec<Check> {
-    let mut checks = Vec::new();
-    for expectation in &scenario.file.expect {
-        // Validated at load: every expectation names a job of the scenario.
-        if let Some(facts) = job_facts(result, &expectation.job) {
-            checks.extend(expectation.check(&facts));
-        }
-    }
-    checks
+    scenario
+        .file
+        .expect
+        .iter()
+        .flat_map(|e| check_expectation(e, result))
+        .collect()
 }

@@ -2,12 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use fleet_core::model::{JobData, JobDefinition, JobRequest, Operation as CentralOperation};
+use fleet_core::model::{
+    JobData, JobDefinition, JobRequest, Operation as CentralOperation, ScheduledJob,
+};
+use fleet_core::schedule::SchedulingConfig;
 use fleet_core::{RetryPolicy, Threshold};
 use fleet_query::Query;
 use fleet_sim::{
-    BehaviourSpec, Fleet, FleetSpec, HubSpec, JobCommand, JobSpec, Operation, Selector, TargetSpec,
-    TemplateSpec,
+    BehaviourSpec, Fleet, FleetSpec, HubSpec, JobCommand, JobSpec, Operation, ScheduledJobSpec,
+    Selector, TargetSpec, TemplateSpec,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +32,11 @@ pub struct ScenarioFile {
     /// The seed of every random draw (`--seed` overrides it).
     #[serde(default)]
     pub seed: u64,
+    /// The wall-clock instant of virtual time 0 (RFC 3339 with an offset, e.g.
+    /// `2026-03-01T00:00:00Z`). Required by scheduled jobs and AWS `schedulingConfig`, whose
+    /// times are wall-clock times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_start: Option<String>,
     /// The generated fleet.
     pub fleet: FleetSpec,
     /// Device templates.
@@ -143,6 +151,10 @@ pub struct JobEntry {
     /// hawkBit's manual trigger of the next group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CommandEntry>,
+    /// For an IoT Central scheduled job: the IANA time zone whose wall clock its schedule
+    /// follows (`Europe/Berlin`); absent: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// Retries of a job, by failure type (each 0 to 10): `failed` and `timed_out` each count their
@@ -179,12 +191,18 @@ pub struct Scenario {
     pub path: Option<PathBuf>,
     /// The file's content, validated.
     pub file: ScenarioFile,
-    /// The jobs, converted for the simulator, in file order.
+    /// The jobs, converted for the simulator, in file order (scheduled jobs apart).
     pub jobs: Vec<JobSpec>,
     /// Each job's cancellation threshold, if it has one (for reports and charts).
     pub thresholds: Vec<Option<Threshold>>,
     /// Each job's dialect: `central`, `hub`, `aws` or `hawkbit` (for reports' words).
     pub dialects: Vec<&'static str>,
+    /// The IoT Central scheduled jobs, converted, in file order.
+    pub scheduled: Vec<ScheduledJobSpec>,
+    /// Each scheduled job's cancellation threshold (its runs').
+    pub scheduled_thresholds: Vec<Option<Threshold>>,
+    /// `clock_start` in ms since the Unix epoch (0 without one).
+    pub clock_start_ms: i64,
     /// The commands of every job: (virtual ms, job id, command), in file order.
     pub commands: Vec<(i64, String, JobCommand)>,
 }
@@ -240,45 +258,94 @@ impl Scenario {
                 ));
             }
         }
-        let mut jobs = Vec::with_capacity(file.jobs.len());
-        let mut thresholds = Vec::with_capacity(file.jobs.len());
-        let mut dialects = Vec::with_capacity(file.jobs.len());
-        let mut commands = Vec::new();
+        let clock = clock_start(&file)?;
+        let mut scenario = Self {
+            path: None,
+            jobs: Vec::with_capacity(file.jobs.len()),
+            thresholds: Vec::with_capacity(file.jobs.len()),
+            dialects: Vec::with_capacity(file.jobs.len()),
+            scheduled: Vec::new(),
+            scheduled_thresholds: Vec::new(),
+            clock_start_ms: clock.unwrap_or(0),
+            commands: Vec::new(),
+            file: file.clone(),
+        };
         for (i, entry) in file.jobs.iter().enumerate() {
             let field = format!("jobs[{i}]");
-            let (job, threshold, dialect) =
-                convert_job(entry, &file).map_err(|e| e.with_field(field.clone()))?;
-            for (at_ms, command) in job_commands(entry).map_err(|e| e.with_field(field.clone()))? {
-                commands.push((at_ms, job.id.clone(), command));
-            }
-            thresholds.push(threshold);
-            dialects.push(dialect);
-            if jobs.iter().any(|j: &JobSpec| j.id == job.id) {
+            let converted =
+                convert_job(entry, &file, clock).map_err(|e| e.with_field(field.clone()))?;
+            let id = converted.spec.id.clone();
+            if scenario.has_job(&id) {
                 return Err(Error::invalid(
                     format!("{field}.id"),
-                    format!("job id {:?} is used twice", job.id),
+                    format!("job id {id:?} is used twice"),
                 ));
             }
-            jobs.push(job);
+            let commands = job_commands(entry).map_err(|e| e.with_field(field.clone()))?;
+            match converted.scheduled {
+                Some(spec) => {
+                    if !commands.is_empty() {
+                        return Err(Error::invalid(
+                            format!("{field}.commands"),
+                            "commands go to one run; the runs of a scheduled job are created as                              the simulation goes, so they take no commands",
+                        ));
+                    }
+                    scenario.scheduled.push(spec);
+                    scenario.scheduled_thresholds.push(converted.threshold);
+                }
+                None => {
+                    for (at_ms, command) in commands {
+                        scenario.commands.push((at_ms, id.clone(), command));
+                    }
+                    scenario.jobs.push(converted.spec);
+                    scenario.thresholds.push(converted.threshold);
+                    scenario.dialects.push(converted.dialect);
+                }
+            }
         }
         for (i, e) in file.expect.iter().enumerate() {
             let field = format!("expect[{i}]");
             e.validate(&field)?;
-            if !jobs.iter().any(|j| j.id == e.job) {
-                return Err(Error::invalid(
-                    format!("{field}.job"),
-                    format!("no job with id {:?} in this scenario", e.job),
-                ));
-            }
+            scenario.check_target(e, &field)?;
         }
-        Ok(Self {
-            path: None,
-            file,
-            jobs,
-            thresholds,
-            dialects,
-            commands,
-        })
+        Ok(scenario)
+    }
+
+    /// Whether a job or scheduled job has this id.
+    fn has_job(&self, id: &str) -> bool {
+        self.jobs.iter().any(|j| j.id == id) || self.scheduled.iter().any(|s| s.job.id == id)
+    }
+
+    /// What expectation `e` names: a job, a scheduled job, or a run `{scheduled id}-{k}`; the
+    /// assertions it makes must fit.
+    fn check_target(&self, e: &Expectation, field: &str) -> Result<()> {
+        let schedule_only = [("runs", e.runs.is_some()), ("skipped", e.skipped.is_some())];
+        if self.scheduled.iter().any(|s| s.job.id == e.job) {
+            return Ok(());
+        }
+        let is_run = self.scheduled.iter().any(|s| {
+            e.job
+                .strip_prefix(s.job.id.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|k| k.parse::<u32>().ok())
+                .is_some_and(|k| k >= 1)
+        });
+        if !is_run && !self.jobs.iter().any(|j| j.id == e.job) {
+            return Err(Error::invalid(
+                format!("{field}.job"),
+                format!("no job with id {:?} in this scenario", e.job),
+            ));
+        }
+        if let Some((name, _)) = schedule_only.iter().find(|(_, given)| *given) {
+            return Err(Error::invalid(
+                format!("{field}.{name}"),
+                format!(
+                    "`{name}` counts the occurrences of a scheduled job; {:?} is not one",
+                    e.job
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The scenario's name: its `name`, else its file name.
@@ -353,6 +420,42 @@ fn job_commands(entry: &JobEntry) -> Result<Vec<(i64, JobCommand)>> {
     Ok(out)
 }
 
+/// `clock_start` as ms since the Unix epoch; required when a job has a wall-clock time (a
+/// scheduled job, or an AWS `schedulingConfig`).
+fn clock_start(file: &ScenarioFile) -> Result<Option<i64>> {
+    let Some(text) = &file.clock_start else {
+        return Ok(None);
+    };
+    let t: jiff::Timestamp = text.parse().map_err(|e| {
+        Error::invalid(
+            "clock_start",
+            format!("{text:?} is not an RFC 3339 date-time with an offset ({e})"),
+        )
+    })?;
+    Ok(Some(t.as_millisecond()))
+}
+
+/// `clock_start`, or an error at `field` saying why a job needs it.
+fn need_clock(clock: Option<i64>, field: &str, why: &str) -> Result<i64> {
+    clock.ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!(
+                "{why} gives wall-clock times: set the scenario's `clock_start`, the instant                  virtual time 0 stands for (e.g. clock_start = \"2026-03-01T00:00:00Z\")"
+            ),
+        )
+    })
+}
+
+/// A job entry converted for the simulator.
+struct Converted {
+    spec: JobSpec,
+    threshold: Option<Threshold>,
+    dialect: &'static str,
+    /// For an IoT Central scheduled job: the scheduled job (whose runs execute `spec`).
+    scheduled: Option<ScheduledJobSpec>,
+}
+
 /// The targets of an AWS or hawkBit job: the entry's `group`, or every device.
 fn entry_group_targets(entry: &JobEntry, file: &ScenarioFile) -> Result<TargetSpec> {
     match &entry.group {
@@ -361,10 +464,7 @@ fn entry_group_targets(entry: &JobEntry, file: &ScenarioFile) -> Result<TargetSp
     }
 }
 
-fn convert_job(
-    entry: &JobEntry,
-    file: &ScenarioFile,
-) -> Result<(JobSpec, Option<Threshold>, &'static str)> {
+fn convert_job(entry: &JobEntry, file: &ScenarioFile, clock: Option<i64>) -> Result<Converted> {
     let (definition, body_field) = match (&entry.json, &entry.job) {
         (Some(text), None) => (
             JobDefinition::from_json(text).map_err(|e| Error::from(e).with_field("json"))?,
@@ -459,13 +559,11 @@ fn convert_job(
             (id, operation, targets)
         }
         JobDefinition::Scheduled(job) => {
-            return Err(Error::invalid(
-                body_field,
-                format!(
-                    "scheduled job {:?}: scheduled jobs are not simulated yet; give a plain job",
-                    job.id.as_deref().unwrap_or("")
-                ),
-            ))
+            let id = entry.id.clone().or_else(|| job.id.clone());
+            let targets = group_targets(&job.group, file).map_err(|e| e.with_field(body_field))?;
+            let operation = central_operation(&job.data, &file.templates)
+                .map_err(|e| e.with_field(body_field))?;
+            (id, operation, targets)
         }
         JobDefinition::Hub(request) => {
             let id = entry.id.clone().or_else(|| request.job_id.clone());
@@ -499,17 +597,69 @@ fn convert_job(
     let id =
         id.ok_or_else(|| Error::invalid("id", "the job has no id: set `id` here or in the JSON"))?;
     let threshold = match &definition {
-        JobDefinition::Central(job) => match &job.cancellation_threshold {
-            Some(t) => Some(t.to_threshold().map_err(in_body)?),
-            None => None,
-        },
+        JobDefinition::Central(job) => job.cancellation_threshold.as_ref(),
+        JobDefinition::Scheduled(job) => job.cancellation_threshold.as_ref(),
         _ => None,
-    };
-    let spec = JobSpec::new(id, operation)
+    }
+    .map(|t| t.to_threshold().map_err(in_body))
+    .transpose()?;
+    if entry.time_zone.is_some() && !matches!(definition, JobDefinition::Scheduled(_)) {
+        return Err(Error::invalid(
+            "time_zone",
+            "`time_zone` is the wall clock of a scheduled job's schedule; this job has none",
+        ));
+    }
+    let mut spec = JobSpec::new(id, operation)
         .targets(targets)
         .run(run)
         .start_ms(start_ms);
-    Ok((spec, threshold, definition.dialect()))
+    let mut scheduled = None;
+    match &definition {
+        JobDefinition::Scheduled(job) => {
+            need_clock(clock, "", "a scheduled job")?;
+            let document = ScheduledJob {
+                id: Some(spec.id.clone()),
+                ..job.clone()
+            };
+            let mut s = ScheduledJobSpec::new(spec.clone(), document);
+            s.time_zone = entry.time_zone.clone();
+            scheduled = Some(s);
+        }
+        JobDefinition::Aws(job) => {
+            if let Some(config) = &job.scheduling_config {
+                let field = format!("{body_field}.schedulingConfig");
+                let clock = need_clock(clock, &field, "schedulingConfig")?;
+                spec = aws_scheduling(spec, config, clock, &field)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(Converted {
+        spec,
+        threshold,
+        dialect: definition.dialect(),
+        scheduled,
+    })
+}
+
+/// AWS `startTime` (the job is submitted then, or at `start_after_s` if later) and `endTime`
+/// with its `endBehavior`. The maintenance windows are the run builder's.
+fn aws_scheduling(
+    mut spec: JobSpec,
+    config: &SchedulingConfig,
+    clock_ms: i64,
+    field: &str,
+) -> Result<JobSpec> {
+    let scheduling = config
+        .compile()
+        .map_err(|e| Error::invalid(field, e.to_string()))?;
+    if let Some(start) = scheduling.start_ms() {
+        spec.start_ms = spec.start_ms.max(start - clock_ms);
+    }
+    if let Some((end, behavior)) = scheduling.end_time() {
+        spec = spec.end((end - clock_ms).max(0), behavior);
+    }
+    Ok(spec)
 }
 
 fn group_targets(group: &str, file: &ScenarioFile) -> Result<TargetSpec> {

@@ -6,8 +6,9 @@ use crate::fleet::Fleet;
 use crate::generator::FleetSpec;
 use crate::hub::HubSpec;
 use crate::job::{JobCommand, JobSpec};
+use crate::schedule::ScheduledJobSpec;
 use crate::selector::TargetSpec;
-use crate::sim::Simulation;
+use crate::sim::{Parts, Simulation};
 use crate::template::TemplateSpec;
 
 /// Builds a [`Simulation`].
@@ -22,6 +23,8 @@ use crate::template::TemplateSpec;
 /// | `behaviour` | no rules: every device online, latency fixed 1000 ms, no faults (see [`BehaviourSpec`]) |
 /// | `hub` | none: no throttles, no limit on concurrent jobs |
 /// | `job` | none (a simulation without jobs processes no event) |
+/// | `scheduled` | none |
+/// | `clock_start_ms` | 0: virtual time 0 is 1970-01-01T00:00:00Z |
 /// | `command` | none |
 /// | `until_ms` | none: run until no event is left |
 /// | `series_samples` | 500 samples per job's time series |
@@ -54,6 +57,8 @@ pub struct SimBuilder {
     pub(crate) behaviour: BehaviourSpec,
     pub(crate) hub: Option<HubSpec>,
     pub(crate) jobs: Vec<JobSpec>,
+    pub(crate) scheduled: Vec<ScheduledJobSpec>,
+    pub(crate) clock_start_ms: i64,
     pub(crate) commands: Vec<(i64, String, JobCommand)>,
     pub(crate) until_ms: Option<i64>,
     pub(crate) series_samples: usize,
@@ -71,6 +76,8 @@ impl SimBuilder {
             behaviour: BehaviourSpec::default(),
             hub: None,
             jobs: Vec::new(),
+            scheduled: Vec::new(),
+            clock_start_ms: 0,
             commands: Vec::new(),
             until_ms: None,
             series_samples: 500,
@@ -186,6 +193,19 @@ impl SimBuilder {
         self
     }
 
+    /// Adds a scheduled job: its occurrences create runs (see [`ScheduledJobSpec`]).
+    pub fn scheduled(mut self, scheduled: ScheduledJobSpec) -> Self {
+        self.scheduled.push(scheduled);
+        self
+    }
+
+    /// The UTC instant, in ms since the Unix epoch, of virtual time 0: where schedules,
+    /// maintenance windows and AWS start and end times meet the virtual clock.
+    pub fn clock_start_ms(mut self, clock_start_ms: i64) -> Self {
+        self.clock_start_ms = clock_start_ms;
+        self
+    }
+
     /// Sends `command` to job `job`'s run at virtual time `at_ms`. A command the run's status
     /// does not allow is recorded as refused in [`crate::JobResult::commands`].
     pub fn command(mut self, at_ms: i64, job: impl Into<String>, command: JobCommand) -> Self {
@@ -231,10 +251,10 @@ impl SimBuilder {
         if let Some(hub) = &self.hub {
             hub.validate().map_err(|e| e.within("hub"))?;
         }
-        if self.jobs.len() >= usize::from(u16::MAX) {
+        if self.jobs.len() >= usize::from(MAX_JOBS) {
             return Err(Error::at(
                 "jobs",
-                ErrorKind::TooLarge("more than 65,534 jobs".into()),
+                ErrorKind::TooLarge(format!("more than {MAX_JOBS} jobs")),
             ));
         }
         for (i, job) in self.jobs.iter().enumerate() {
@@ -255,6 +275,7 @@ impl SimBuilder {
                 }
             }
         }
+        let schedules = self.schedule_states()?;
         let mut commands = Vec::with_capacity(self.commands.len());
         for (i, (at_ms, id, command)) in self.commands.iter().enumerate() {
             let job = self.jobs.iter().position(|j| &j.id == id).ok_or_else(|| {
@@ -271,16 +292,68 @@ impl SimBuilder {
             }
             commands.push((*at_ms, job, *command));
         }
-        Ok(Simulation::new(
-            self.seed,
+        Ok(Simulation::new(Parts {
+            seed: self.seed,
             fleet,
             behaviour,
-            self.hub.as_ref(),
-            &self.jobs,
+            hub: self.hub.as_ref(),
+            jobs: &self.jobs,
+            schedules,
+            clock_start_ms: self.clock_start_ms,
             commands,
-            self.until_ms,
-            self.series_samples,
-            self.record_events,
-        ))
+            until_ms: self.until_ms,
+            series_samples: self.series_samples,
+            record_events: self.record_events,
+        }))
+    }
+
+    /// Validates the scheduled jobs and creates their state machines. Every run becomes a job
+    /// of the simulation, so the jobs and every run the schedules can create must fit in
+    /// [`MAX_JOBS`]: a schedule without an end needs a horizon ([`Self::until_ms`]).
+    fn schedule_states(
+        &self,
+    ) -> Result<Vec<(ScheduledJobSpec, fleet_core::schedule::ScheduledJobState)>> {
+        let mut out = Vec::with_capacity(self.scheduled.len());
+        let mut room = usize::from(MAX_JOBS) - self.jobs.len();
+        for (i, spec) in self.scheduled.iter().enumerate() {
+            let within = |e: Error| e.at_index(i).within("scheduled");
+            spec.job.validate().map_err(|e| within(e.within("job")))?;
+            let id = &spec.job.id;
+            if self.jobs.iter().any(|j| &j.id == id)
+                || self.scheduled[..i].iter().any(|o| &o.job.id == id)
+            {
+                return Err(within(Error::at(
+                    "job.id",
+                    ErrorKind::Duplicate(id.clone()),
+                )));
+            }
+            let created_ms = self.clock_start_ms.saturating_add(spec.job.start_ms);
+            let state = spec.state(created_ms).map_err(within)?;
+            let horizon_ms = self
+                .until_ms
+                .map_or(i64::MAX, |u| self.clock_start_ms.saturating_add(u));
+            let runs = state
+                .plan()
+                .occurrences()
+                .skip_while(|t| *t < created_ms)
+                .take_while(|t| *t <= horizon_ms)
+                .take(room + 1)
+                .count();
+            if runs > room {
+                return Err(within(Error::at(
+                    "document.schedule",
+                    ErrorKind::TooLarge(format!(
+                        "scheduled job {id:?} has more occurrences than the {room} runs left of                          the simulation's {MAX_JOBS} jobs; give its schedule an end (a date or                          a number of occurrences), or the simulation a horizon"
+                    )),
+                )));
+            }
+            room -= runs;
+            out.push((spec.clone(), state));
+        }
+        Ok(out)
     }
 }
+
+/// The most jobs a simulation holds, the runs of scheduled jobs included (a job index is 16
+/// bits in an event).
+pub(crate) const MAX_JOBS: u16 = u16::MAX - 1;

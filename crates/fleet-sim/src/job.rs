@@ -1,5 +1,6 @@
 //! [`JobSpec`]: a job as the simulator runs it, and commands sent to it during a run.
 
+use fleet_core::schedule::EndBehavior;
 use fleet_core::RunBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,9 @@ pub struct JobSpec {
     /// When the job is submitted, in virtual milliseconds from the simulation's start (0 = at
     /// once). It starts then, or when a hub job slot frees.
     pub start_ms: i64,
+    /// AWS `endTime` and `endBehavior`: at this virtual time (or at the run's start, if it
+    /// starts later) the behaviour's input goes to the run (semantics rule 17). `None`: no end.
+    pub end: Option<(i64, EndBehavior)>,
 }
 
 impl JobSpec {
@@ -48,6 +52,7 @@ impl JobSpec {
             targets: TargetSpec::All,
             run: RunBuilder::new(),
             start_ms: 0,
+            end: None,
         }
     }
 
@@ -69,6 +74,12 @@ impl JobSpec {
         self
     }
 
+    /// Sets the end time (virtual ms) and what happens then (AWS `endTime`, `endBehavior`).
+    pub fn end(mut self, at_ms: i64, behavior: EndBehavior) -> Self {
+        self.end = Some((at_ms, behavior));
+        self
+    }
+
     /// Checks the id, the operation and the start time.
     pub fn validate(&self) -> Result<()> {
         if self.id.is_empty() {
@@ -82,6 +93,9 @@ impl JobSpec {
                 "start_ms",
                 ErrorKind::NegativeDuration(self.start_ms as f64),
             ));
+        }
+        if let Some((at_ms, _)) = self.end.filter(|(at_ms, _)| *at_ms < 0) {
+            return Err(Error::at("end", ErrorKind::NegativeDuration(at_ms as f64)));
         }
         self.operation
             .validate()

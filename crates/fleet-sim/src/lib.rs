@@ -62,10 +62,12 @@
 //!   [`Fleet::twin`] the document a query sees) and shorthand tables.
 //! - [`HubSpec`]: IoT Hub throttles and the concurrent-jobs limit.
 //! - [`JobSpec`], [`Operation`]: what the jobs do.
+//! - [`ScheduledJobSpec`]: an IoT Central scheduled job whose occurrences create runs over
+//!   days of virtual time (one [`OccurrenceRow`] each in [`ScheduleResult`]).
 //! - [`SimBuilder`], [`Simulation`], [`SimResult`]: running and reporting.
 //!
-//! Determinism: every random draw comes from a stream keyed by (seed, device, attempt,
-//! purpose) (see the `rng` module's documentation in the source), so a device's fate does not
+//! Determinism: every random draw comes from a stream keyed by (seed, device, attempt and,
+//! for runs of a scheduled job, the run number, purpose) (see the `rng` module's documentation in the source), so a device's fate does not
 //! depend on event order, and [`SimResult::trace_hash`] is the same for the same scenario and
 //! seed on every machine.
 
@@ -84,6 +86,7 @@ mod operation;
 mod query;
 mod result;
 mod rng;
+mod schedule;
 mod selector;
 mod sim;
 mod template;
@@ -102,9 +105,10 @@ pub use job::{JobCommand, JobSpec};
 pub use live::{Fate, LiveFleet, LiveOp};
 pub use operation::Operation;
 pub use result::{
-    AbortTripRow, BatchRow, CommandRow, CountsRow, DeviceRow, JobResult, PauseRow, Reason, Sample,
-    SimResult, TraceEvent, TripRow,
+    AbortTripRow, BatchRow, CommandRow, CountsRow, DeviceRow, JobResult, OccurrenceRow, PauseRow,
+    Reason, Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
 };
+pub use schedule::ScheduledJobSpec;
 pub use selector::{Selector, TargetSpec};
 pub use sim::{Progress, Simulation};
 pub use template::{CommandSpec, PropertySpec, Schema, TemplateSpec};

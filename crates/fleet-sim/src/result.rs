@@ -30,8 +30,15 @@ pub struct SimResult {
     /// The fault mix drawn in swarm mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swarm: Option<Vec<SwarmDraw>>,
-    /// One entry per job, in the order they were added.
+    /// The UTC instant (ms since the Unix epoch) of virtual time 0
+    /// ([`crate::SimBuilder::clock_start_ms`]).
+    pub clock_start_ms: i64,
+    /// One entry per job, in the order they were added, then the runs of scheduled jobs in the
+    /// order they were created.
     pub jobs: Vec<JobResult>,
+    /// One entry per scheduled job, in the order they were added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<ScheduleResult>,
     /// Every event processed, in order, if recording was asked for
     /// ([`crate::SimBuilder::record_events`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -80,8 +87,68 @@ pub struct JobResult {
     /// The commands sent to the run during the simulation and whether it accepted them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CommandRow>,
+    /// The AWS end behaviour, when its time came (`None`: no end time, or the simulation ended
+    /// first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_behavior: Option<CommandRow>,
+    /// How many times the run waited for a maintenance window to open (AWS).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub window_waits: u32,
+    /// For a run of a scheduled job: the scheduled job's id (IoT Central `scheduledJobId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_job_id: Option<String>,
     #[serde(skip)]
     pub(crate) devices: DeviceResults,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// What became of a scheduled job's occurrences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleResult {
+    /// The scheduled job's id.
+    pub id: String,
+    /// Whether it was enabled.
+    pub enabled: bool,
+    /// Whether no occurrence remained and no run was active at the end (IoT Central
+    /// `completed`).
+    pub completed: bool,
+    /// The time zone of its wall clock (an IANA name, or `UTC`).
+    pub time_zone: String,
+    /// Every occurrence that came, in order: one row of the report each.
+    pub occurrences: Vec<OccurrenceRow>,
+}
+
+impl ScheduleResult {
+    /// The ids of the runs created, in order.
+    pub fn runs(&self) -> impl Iterator<Item = &str> {
+        self.occurrences.iter().filter_map(|o| o.run.as_deref())
+    }
+
+    /// How many occurrences were skipped.
+    pub fn skipped(&self) -> usize {
+        self.occurrences.iter().filter(|o| o.run.is_none()).count()
+    }
+}
+
+/// One occurrence of a scheduled job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OccurrenceRow {
+    /// Its index in the schedule (0 is the schedule's start).
+    pub occurrence: u32,
+    /// When it came (virtual ms).
+    pub at_ms: i64,
+    /// The run it created (a job of [`SimResult::jobs`]), if it created one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Why it created none: `disabled`, or `run_active` (the previous run had not finished).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<&'static str>,
+    /// For `run_active`: the run that was still active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_run: Option<String>,
 }
 
 /// Device counts (semantics rule 9: `pending + in_flight + succeeded + failed + cancelled ==

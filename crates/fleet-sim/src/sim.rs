@@ -2,6 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use fleet_core::schedule::{
+    EndBehavior, OccurrenceOutcome, ScheduleEvent, ScheduledJobState, SkipReason,
+};
 use fleet_core::{
     Action, DeviceState, Input, JobRun, Outcome, PauseReason, RunBuilder, RunStatus, Timer,
 };
@@ -14,10 +17,11 @@ use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::job::{JobCommand, JobSpec};
 use crate::operation::Operation;
 use crate::result::{
-    AbortTripRow, BatchRow, CommandRow, DeviceResults, JobResult, PauseRow, Reason, SimResult,
-    TraceEvent, TripRow,
+    AbortTripRow, BatchRow, CommandRow, DeviceResults, JobResult, OccurrenceRow, PauseRow, Reason,
+    ScheduleResult, SimResult, TraceEvent, TripRow,
 };
 use crate::rng::{self, unit_f64, Purpose};
+use crate::schedule::ScheduledJobSpec;
 use crate::selector::TargetSpec;
 use crate::template::Schema;
 use crate::trace::Trace;
@@ -54,6 +58,11 @@ const KIND_DEADLINE: u64 = 3;
 const KIND_COMMAND: u64 = 4;
 const KIND_DISPATCH: u64 = 5;
 const KIND_WINDOW: u64 = 6;
+/// The next occurrence of a scheduled job (the job field is the schedule's index).
+const KIND_OCCURRENCE: u64 = 7;
+
+/// Reason code of a `KIND_COMMAND` event that carries the job's AWS end behaviour.
+const END_BEHAVIOR: u8 = 1;
 
 /// Reason code 0: the attempt succeeded.
 const OK: u8 = 0;
@@ -228,9 +237,50 @@ struct Job {
     settled: bool,
     deadline_passed: bool,
     commands: Vec<CommandRow>,
+    /// Mixed into the devices' random streams: 0 for a plain job, the run number for a run of
+    /// a scheduled job (so that each run draws new fates).
+    stream: u32,
+    /// For a run of a scheduled job: the schedule's index.
+    schedule: Option<u16>,
+    /// The AWS end time and behaviour; whether it came before the run started.
+    end: Option<(i64, EndBehavior)>,
+    end_due: bool,
+    end_row: Option<CommandRow>,
 }
 
 impl Job {
+    fn new(spec: &JobSpec, op: Op, clock_start_ms: i64, series_samples: usize) -> Self {
+        Self {
+            id: spec.id.clone(),
+            kind: spec.operation.kind(),
+            op,
+            targets_spec: spec.targets.clone(),
+            builder: spec.run.clone().clock_origin_ms(clock_start_ms),
+            submitted_ms: spec.start_ms,
+            targets: None,
+            run: None,
+            reasons: Vec::new(),
+            series: Series::new(series_samples),
+            started_ms: None,
+            holds_slot: false,
+            settled: false,
+            deadline_passed: false,
+            commands: Vec::new(),
+            stream: 0,
+            schedule: None,
+            end: spec.end,
+            end_due: false,
+            end_row: None,
+        }
+    }
+
+    /// The counter of a device's random streams for `attempt`: the attempt in the low 8 bits,
+    /// the job's stream above.
+    #[inline]
+    fn counter(&self, attempt: u8) -> u32 {
+        self.stream << 8 | u32::from(attempt)
+    }
+
     #[inline]
     fn device(&self, target: u32) -> u32 {
         match &self.targets {
@@ -285,39 +335,64 @@ pub struct Simulation {
     flap_cursor: HashMap<u32, (u32, i64)>,
     waiting: VecDeque<usize>,
     running_jobs: u32,
+    /// Jobs whose run has started and not settled: the ones whose series advance.
+    live: Vec<usize>,
+    schedules: Vec<Schedule>,
+    clock_start_ms: i64,
+    series_samples: usize,
+}
+
+/// A scheduled job in the simulation: its state machine and what each run executes.
+#[derive(Debug)]
+struct Schedule {
+    state: ScheduledJobState,
+    spec: JobSpec,
+    op: Op,
+}
+
+/// What [`Simulation::new`] is made of (checked by [`crate::SimBuilder::build`]).
+pub(crate) struct Parts<'a> {
+    pub(crate) seed: u64,
+    pub(crate) fleet: Fleet,
+    pub(crate) behaviour: Behaviour,
+    pub(crate) hub: Option<&'a HubSpec>,
+    pub(crate) jobs: &'a [JobSpec],
+    pub(crate) schedules: Vec<(ScheduledJobSpec, ScheduledJobState)>,
+    pub(crate) clock_start_ms: i64,
+    pub(crate) commands: Vec<(i64, usize, JobCommand)>,
+    pub(crate) until_ms: Option<i64>,
+    pub(crate) series_samples: usize,
+    pub(crate) record_events: bool,
 }
 
 impl Simulation {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        seed: u64,
-        mut fleet: Fleet,
-        behaviour: Behaviour,
-        hub: Option<&HubSpec>,
-        jobs: &[JobSpec],
-        commands: Vec<(i64, usize, JobCommand)>,
-        until_ms: Option<i64>,
-        series_samples: usize,
-        record_events: bool,
-    ) -> Self {
+    pub(crate) fn new(parts: Parts<'_>) -> Self {
+        let Parts {
+            seed,
+            mut fleet,
+            behaviour,
+            hub,
+            jobs,
+            schedules,
+            clock_start_ms,
+            commands,
+            until_ms,
+            series_samples,
+            record_events,
+        } = parts;
         let jobs: Vec<Job> = jobs
             .iter()
-            .map(|j| Job {
-                id: j.id.clone(),
-                kind: j.operation.kind(),
-                op: Op::compile(&j.operation, &mut fleet),
-                targets_spec: j.targets.clone(),
-                builder: j.run.clone(),
-                submitted_ms: j.start_ms,
-                targets: None,
-                run: None,
-                reasons: Vec::new(),
-                series: Series::new(series_samples),
-                started_ms: None,
-                holds_slot: false,
-                settled: false,
-                deadline_passed: false,
-                commands: Vec::new(),
+            .map(|j| {
+                let op = Op::compile(&j.operation, &mut fleet);
+                Job::new(j, op, clock_start_ms, series_samples)
+            })
+            .collect();
+        let schedules: Vec<Schedule> = schedules
+            .into_iter()
+            .map(|(spec, state)| Schedule {
+                op: Op::compile(&spec.job.operation, &mut fleet),
+                spec: spec.job,
+                state,
             })
             .collect();
         let mut queue = CalendarQueue::new();
@@ -334,6 +409,20 @@ impl Simulation {
                 commands[c].0,
                 pack(KIND_COMMAND, 0, 0, commands[c].1 as u16, c as u32),
             );
+        }
+        // End behaviours after every submission and command of their instant; a run that starts
+        // after its end time gets it when it starts (as soon as it is submitted, or when a hub
+        // slot frees).
+        for (j, job) in jobs.iter().enumerate() {
+            if let Some((end_ms, _)) = job.end {
+                let at_ms = end_ms.max(job.submitted_ms);
+                queue.push(at_ms, pack(KIND_COMMAND, END_BEHAVIOR, 0, j as u16, 0));
+            }
+        }
+        for (s, schedule) in schedules.iter().enumerate() {
+            if let Some(t) = schedule.state.next_occurrence_ms() {
+                queue.push(t - clock_start_ms, pack(KIND_OCCURRENCE, 0, 0, s as u16, 0));
+            }
         }
         Self {
             seed,
@@ -355,6 +444,10 @@ impl Simulation {
             flap_cursor: HashMap::new(),
             waiting: VecDeque::new(),
             running_jobs: 0,
+            live: Vec::new(),
+            schedules,
+            clock_start_ms,
+            series_samples,
         }
     }
 
@@ -425,9 +518,16 @@ impl Simulation {
             };
             // The deadline or dispatch timer of a run that has already settled changes nothing:
             // dropping it keeps the virtual end time at the last event that mattered.
-            if !self.is_stale_timer(payload) {
-                break (at_ms, payload);
+            if self.is_stale_timer(payload) {
+                continue;
             }
+            // An occurrence comes after every other event of its instant, so that a run that
+            // ends at that instant has ended (docs/semantics.md section 17).
+            if payload >> 61 == KIND_OCCURRENCE && self.queue.has_more_now() {
+                self.queue.push(at_ms, payload);
+                continue;
+            }
+            break (at_ms, payload);
         };
         if self.until_ms.is_some_and(|u| at_ms > u) {
             self.held = Some((at_ms, payload));
@@ -440,7 +540,8 @@ impl Simulation {
         if let Some(log) = &mut self.log {
             log.push(TraceEvent::decode(at_ms, payload));
         }
-        for job in &mut self.jobs {
+        for &j in &self.live {
+            let job = &mut self.jobs[j];
             if job.series.next_ms < at_ms {
                 if let Some(run) = &job.run {
                     job.series.advance(at_ms, run.counts());
@@ -471,7 +572,9 @@ impl Simulation {
             KIND_WINDOW => {
                 self.handle(job, Input::Timer(Timer::Window));
             }
+            KIND_COMMAND if reason == END_BEHAVIOR => self.end_behavior(job),
             KIND_COMMAND => self.command(device as usize),
+            KIND_OCCURRENCE => self.occurrence(job),
             _ => unreachable!("unknown event kind {kind}"),
         }
         true
@@ -518,8 +621,20 @@ impl Simulation {
             if let Some(run) = &job.run {
                 job.series.finish(now, run.counts());
             }
-            jobs.push(job_result(job));
+            let scheduled_job_id = job
+                .schedule
+                .map(|s| self.schedules[usize::from(s)].state.id().to_string());
+            jobs.push(JobResult {
+                scheduled_job_id,
+                ..job_result(job)
+            });
         }
+        let clock_start_ms = self.clock_start_ms;
+        let schedules = self
+            .schedules
+            .iter()
+            .map(|s| schedule_result(&s.state, clock_start_ms))
+            .collect();
         SimResult {
             seed: self.seed,
             trace_hash: self.trace.finish(),
@@ -530,7 +645,9 @@ impl Simulation {
             hub: self.hub_limits,
             swarm: self.behaviour.swarm.clone(),
             events: self.log.take(),
+            clock_start_ms,
             jobs,
+            schedules,
             fleet: self.fleet,
         }
     }
@@ -580,6 +697,7 @@ impl Simulation {
         job.run = Some(run);
         job.started_ms = Some(now);
         let cannot_execute = matches!(job.op, Op::Migration { template: None });
+        self.live.push(j);
         self.handle(
             j,
             if cannot_execute {
@@ -588,6 +706,9 @@ impl Simulation {
                 Input::Start
             },
         );
+        if self.jobs[j].end_due {
+            self.apply_end_behavior(j);
+        }
     }
 
     #[inline]
@@ -664,6 +785,18 @@ impl Simulation {
         }
         job.settled = true;
         job.series.finish(now, run.counts());
+        let status = run.status();
+        if let Some(s) = job.schedule {
+            let t = now + self.clock_start_ms;
+            self.schedules[usize::from(s)]
+                .state
+                .run_finished(t, &job.id, status, &mut Vec::new())
+                .expect("a run settles once, while active, with a final status");
+        }
+        if let Some(at) = self.live.iter().position(|&l| l == j) {
+            self.live.swap_remove(at);
+        }
+        let job = &mut self.jobs[j];
         if job.holds_slot {
             job.holds_slot = false;
             self.running_jobs -= 1;
@@ -701,6 +834,73 @@ impl Simulation {
                 outcome,
             },
         );
+    }
+
+    /// Job `j`'s end time came: its end behaviour goes to the run now, or when it starts.
+    fn end_behavior(&mut self, j: usize) {
+        if self.jobs[j].run.is_none() {
+            self.jobs[j].end_due = true;
+        } else {
+            self.apply_end_behavior(j);
+        }
+    }
+
+    fn apply_end_behavior(&mut self, j: usize) {
+        let (_, behavior) = self.jobs[j].end.expect("a job with an end time");
+        self.jobs[j].end_due = false;
+        let error = match self.jobs[j].run.as_ref().map(JobRun::status) {
+            // Nothing left to stop or cancel.
+            Some(RunStatus::Complete | RunStatus::Failed) => {
+                Some("the run had already ended".to_string())
+            }
+            _ => self.handle(j, behavior.input()).map(|e| e.to_string()),
+        };
+        self.jobs[j].end_row = Some(CommandRow {
+            at_ms: self.now_ms,
+            command: behavior.as_str(),
+            error,
+        });
+    }
+
+    /// The next occurrence of schedule `s` came: a new run, or a skip.
+    fn occurrence(&mut self, s: usize) {
+        let t = self.now_ms + self.clock_start_ms;
+        let mut events = Vec::new();
+        self.schedules[s]
+            .state
+            .advance(t, &mut events)
+            .expect("the simulation's time never goes back");
+        for event in events {
+            if let ScheduleEvent::RunCreated { run, .. } = event {
+                self.create_run(s, &run.id, run.number);
+            }
+        }
+        if let Some(next) = self.schedules[s].state.next_occurrence_ms() {
+            let at_ms = next - self.clock_start_ms;
+            self.queue
+                .push(at_ms, pack(KIND_OCCURRENCE, 0, 0, s as u16, 0));
+        }
+    }
+
+    /// Adds run `number` of schedule `s` as a new job and submits it now.
+    fn create_run(&mut self, s: usize, id: &str, number: u32) {
+        let schedule = &self.schedules[s];
+        debug_assert!(
+            self.jobs.len() < usize::from(crate::builder::MAX_JOBS),
+            "the builder bounds the runs"
+        );
+        let mut job = Job::new(
+            &schedule.spec,
+            schedule.op.clone(),
+            self.clock_start_ms,
+            self.series_samples,
+        );
+        job.id = id.to_string();
+        job.submitted_ms = self.now_ms;
+        job.stream = number;
+        job.schedule = Some(s as u16);
+        self.jobs.push(job);
+        self.submit(self.jobs.len() - 1);
     }
 
     fn command(&mut self, c: usize) {
@@ -846,7 +1046,8 @@ impl Simulation {
         }
         let key = self.fleet.key(d);
         let profile = self.behaviour.profile(d);
-        let mut r = rng::stream(self.seed, key, u32::from(attempt), Purpose::Operation);
+        let counter = self.jobs[j].counter(attempt);
+        let mut r = rng::stream(self.seed, key, counter, Purpose::Operation);
         let u = unit_f64(r.next_u64());
         let latency = profile.latency.sample(&mut r);
         let (crash_p, reject_p, failure_p) = (profile.crash_p, profile.reject_p, profile.failure_p);
@@ -854,10 +1055,10 @@ impl Simulation {
         if u < crash_p {
             // No answer; the device comes back after its downtime, re-reads its desired
             // properties and acknowledges.
-            let back = self.crash(d, key, attempt, done);
+            let back = self.crash(d, key, counter, done);
             self.jobs[j].reasons[target as usize] = Reason::Crashed as u8;
             let arrive2 = self.next_online(d, back)?;
-            let mut r2 = rng::stream(self.seed, key, u32::from(attempt), Purpose::Reanswer);
+            let mut r2 = rng::stream(self.seed, key, counter, Purpose::Reanswer);
             let latency2 = self.behaviour.profile(d).latency.sample(&mut r2);
             return self.schedule_answer(j, target, attempt, arrive2.saturating_add(latency2), OK);
         }
@@ -893,14 +1094,15 @@ impl Simulation {
         };
         let key = self.fleet.key(d);
         let profile = self.behaviour.profile(d);
-        let mut r = rng::stream(self.seed, key, u32::from(attempt), Purpose::Operation);
+        let counter = self.jobs[j].counter(attempt);
+        let mut r = rng::stream(self.seed, key, counter, Purpose::Operation);
         let u = unit_f64(r.next_u64());
         let latency = profile.latency.sample(&mut r);
         let (crash_p, reject_p, failure_p) = (profile.crash_p, profile.reject_p, profile.failure_p);
         let timeout_at = arrive.saturating_add(response_timeout_ms);
         let done = arrive.saturating_add(latency);
         if u < crash_p {
-            self.crash(d, key, attempt, done.min(timeout_at));
+            self.crash(d, key, counter, done.min(timeout_at));
             return self.schedule_answer(j, target, attempt, timeout_at, Reason::Crashed as u8);
         }
         if latency > response_timeout_ms {
@@ -926,8 +1128,8 @@ impl Simulation {
 
     /// Device `d` crashes at `at_ms`: it is offline for its crash downtime. Returns when it is
     /// back.
-    fn crash(&mut self, d: u32, key: u64, attempt: u8, at_ms: i64) -> i64 {
-        let mut r = rng::stream(self.seed, key, u32::from(attempt), Purpose::Crash);
+    fn crash(&mut self, d: u32, key: u64, counter: u32, at_ms: i64) -> i64 {
+        let mut r = rng::stream(self.seed, key, counter, Purpose::Crash);
         let back = at_ms.saturating_add(self.behaviour.profile(d).crash_downtime.sample(&mut r));
         let until = self.crashed_until.entry(d).or_insert(back);
         *until = (*until).max(back);
@@ -1027,6 +1229,9 @@ fn job_result(job: Job) -> JobResult {
             failure_reasons: BTreeMap::new(),
             series: Vec::new(),
             commands: job.commands,
+            end_behavior: job.end_row,
+            window_waits: 0,
+            scheduled_job_id: None,
             devices: DeviceResults::default(),
         };
     };
@@ -1099,12 +1304,46 @@ fn job_result(job: Job) -> JobResult {
         failure_reasons,
         series: job.series.into_samples(),
         commands: job.commands,
+        end_behavior: job.end_row,
+        window_waits: run.window_waits(),
+        scheduled_job_id: None,
         devices: DeviceResults {
             targets: job.targets,
             states: run.device_states().to_vec(),
             attempts: (0..n).map(|d| run.attempts(d)).collect(),
             reasons: job.reasons,
         },
+    }
+}
+
+/// The report of one scheduled job: one row per occurrence that came.
+fn schedule_result(state: &ScheduledJobState, clock_start_ms: i64) -> ScheduleResult {
+    let occurrences = state
+        .occurrences()
+        .iter()
+        .map(|o| {
+            let (run, skipped, active_run) = match &o.outcome {
+                OccurrenceOutcome::Run { run_id } => (Some(run_id.clone()), None, None),
+                OccurrenceOutcome::Skipped(SkipReason::Disabled) => (None, Some("disabled"), None),
+                OccurrenceOutcome::Skipped(SkipReason::RunActive { run_id }) => {
+                    (None, Some("run_active"), Some(run_id.clone()))
+                }
+            };
+            OccurrenceRow {
+                occurrence: o.occurrence,
+                at_ms: o.at_ms - clock_start_ms,
+                run,
+                skipped,
+                active_run,
+            }
+        })
+        .collect();
+    ScheduleResult {
+        id: state.id().to_string(),
+        enabled: state.enabled(),
+        completed: state.completed(),
+        time_zone: state.time_zone().iana_name().unwrap_or("UTC").to_string(),
+        occurrences,
     }
 }
 
@@ -1118,6 +1357,8 @@ impl TraceEvent {
             KIND_DEADLINE => "deadline",
             KIND_DISPATCH => "dispatch_timer",
             KIND_WINDOW => "window_timer",
+            KIND_OCCURRENCE => "occurrence",
+            _ if reason == END_BEHAVIOR => "end_behavior",
             _ => "command",
         };
         let outcome = (kind == "answer").then(|| match Reason::from_u8(reason) {

@@ -42,7 +42,14 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str("</table>\n");
     }
+    for schedule in &r.schedules {
+        write_schedule(&mut out, report, schedule);
+    }
+    // The runs of scheduled jobs are rows of their schedule's table (details in the JSON).
     for (i, job) in r.jobs.iter().enumerate() {
+        if job.scheduled_job_id.is_some() {
+            continue;
+        }
         let c = &job.counts;
         let _ = writeln!(
             out,
@@ -91,6 +98,49 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// A scheduled job: a table with one row per occurrence.
+fn write_schedule(out: &mut String, report: &Report, schedule: &fleet_sim::ScheduleResult) {
+    let _ = writeln!(
+        out,
+        "<h2>Scheduled job {} ({})</h2>\n<p>{} occurrences: {} runs, {} skipped{}</p>",
+        escape(&schedule.id),
+        escape(&schedule.time_zone),
+        schedule.occurrences.len(),
+        schedule.runs().count(),
+        schedule.skipped(),
+        if schedule.completed {
+            "; completed"
+        } else {
+            ""
+        }
+    );
+    out.push_str("<table><tr><th>#</th><th>scheduled at</th><th>run</th><th>status</th><th>succeeded</th><th>failed</th><th>cancelled</th><th>took</th></tr>\n");
+    for line in report.occurrence_lines(schedule) {
+        let _ = match (line.run, &line.skipped) {
+            (Some(run), _) => writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                line.number,
+                escape(&line.wall),
+                escape(&run.id),
+                run.status,
+                run.counts.succeeded,
+                run.counts.failed,
+                run.counts.cancelled,
+                run.duration_ms.map_or("-".to_string(), duration)
+            ),
+            (None, skipped) => writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td colspan=\"6\">{}</td></tr>",
+                line.number,
+                escape(&line.wall),
+                escape(skipped.as_deref().unwrap_or("no run"))
+            ),
+        };
+    }
+    out.push_str("</table>\n");
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\

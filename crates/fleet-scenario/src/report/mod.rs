@@ -9,7 +9,7 @@ pub mod replications;
 pub mod text;
 
 use fleet_core::Threshold;
-use fleet_sim::SimResult;
+use fleet_sim::{JobResult, ScheduleResult, SimResult};
 use serde::Serialize;
 
 use crate::expect::Check;
@@ -65,6 +65,17 @@ impl Report {
         result: SimResult,
         expectations: Vec<Check>,
     ) -> Self {
+        // The runs of scheduled jobs come after the jobs: their threshold is their schedule's.
+        let mut thresholds = scenario.thresholds.clone();
+        let mut dialects = scenario.dialects.clone();
+        for job in result.jobs.iter().skip(scenario.jobs.len()) {
+            let schedule = job
+                .scheduled_job_id
+                .as_ref()
+                .and_then(|id| scenario.scheduled.iter().position(|s| &s.job.id == id));
+            thresholds.push(schedule.and_then(|s| scenario.scheduled_thresholds[s]));
+            dialects.push("central");
+        }
         let events_per_s = if wall_s > 0.0 {
             result.events_processed as f64 / wall_s
         } else {
@@ -82,11 +93,57 @@ impl Report {
             passed: expectations.iter().all(|c| c.passed),
             expectations,
             result,
-            thresholds: scenario.thresholds.clone(),
-            dialects: scenario.dialects.clone(),
+            thresholds,
+            dialects,
         }
     }
 
+    /// The rows of a scheduled job's occurrence table: one per occurrence, with its run.
+    pub fn occurrence_lines<'a>(&'a self, schedule: &'a ScheduleResult) -> Vec<OccurrenceLine<'a>> {
+        let r = &self.result;
+        schedule
+            .occurrences
+            .iter()
+            .map(|o| OccurrenceLine {
+                number: o.occurrence + 1,
+                at_ms: o.at_ms,
+                wall: wall_clock(r.clock_start_ms + o.at_ms, &schedule.time_zone),
+                run: o.run.as_deref().and_then(|id| r.job(id)),
+                skipped: o.skipped.map(|why| match (why, &o.active_run) {
+                    ("run_active", Some(run)) => format!("skipped: {run} still active"),
+                    ("disabled", _) => "skipped: disabled".to_string(),
+                    (why, _) => format!("skipped: {why}"),
+                }),
+            })
+            .collect()
+    }
+}
+
+/// One occurrence of a scheduled job, for the text and HTML tables.
+#[derive(Debug, Clone)]
+pub struct OccurrenceLine<'a> {
+    /// 1 for the schedule's start.
+    pub number: u32,
+    /// Virtual time.
+    pub at_ms: i64,
+    /// The wall-clock time in the schedule's time zone (`2026-03-01 02:00 CET`).
+    pub wall: String,
+    /// The run it created.
+    pub run: Option<&'a JobResult>,
+    /// Why it created none.
+    pub skipped: Option<String>,
+}
+
+/// UTC instant `ms` on the wall clock of time zone `tz` (an IANA name or `UTC`).
+pub(crate) fn wall_clock(ms: i64, tz: &str) -> String {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t.to_zoned(zone).strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => format!("{ms} ms"),
+    }
+}
+
+impl Report {
     /// The report as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes")

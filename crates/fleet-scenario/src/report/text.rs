@@ -18,7 +18,7 @@ pub fn render(report: &Report) -> String {
         report.seed,
         duration(r.end_ms)
     );
-    for job in &r.jobs {
+    for job in r.jobs.iter().filter(|j| j.scheduled_job_id.is_none()) {
         let c = &job.counts;
         let _ = writeln!(out, "\njob {} ({}): {}", job.id, job.operation, job.status);
         let _ = writeln!(
@@ -103,6 +103,9 @@ pub fn render(report: &Report) -> String {
         }
         write_batches(&mut out, job);
     }
+    for schedule in &r.schedules {
+        write_schedule(&mut out, report, schedule);
+    }
     if !report.expectations.is_empty() {
         let _ = writeln!(out, "\nexpectations:");
         for c in &report.expectations {
@@ -123,6 +126,74 @@ pub fn render(report: &Report) -> String {
         report.events_per_s / 1e6
     );
     out
+}
+
+/// At most this many occurrence rows are printed; the rest are summarised.
+const OCCURRENCE_ROWS_MAX: usize = 100;
+
+/// A scheduled job: one row per occurrence with its run's outcome.
+fn write_schedule(out: &mut String, report: &Report, schedule: &fleet_sim::ScheduleResult) {
+    let runs = schedule.runs().count();
+    let _ = writeln!(
+        out,
+        "\nscheduled job {} ({}{}): {} occurrences, {} runs, {} skipped{}",
+        schedule.id,
+        schedule.time_zone,
+        if schedule.enabled { "" } else { ", disabled" },
+        schedule.occurrences.len(),
+        runs,
+        schedule.skipped(),
+        if schedule.completed {
+            ", completed"
+        } else {
+            ""
+        }
+    );
+    let lines = report.occurrence_lines(schedule);
+    if lines.is_empty() {
+        return;
+    }
+    let w = lines
+        .iter()
+        .filter_map(|l| l.run.map(|r| r.id.len()))
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let _ = writeln!(
+        out,
+        "  {:>4} {:<22} {:<w$} {:<10} {:>9} {:>7} {:>9} {:>12}",
+        "#", "scheduled at", "run", "status", "succeeded", "failed", "cancelled", "took"
+    );
+    for line in lines.iter().take(OCCURRENCE_ROWS_MAX) {
+        let _ = match (line.run, &line.skipped) {
+            (Some(run), _) => writeln!(
+                out,
+                "  {:>4} {:<22} {:<w$} {:<10} {:>9} {:>7} {:>9} {:>12}",
+                line.number,
+                line.wall,
+                run.id,
+                run.status,
+                run.counts.succeeded,
+                run.counts.failed,
+                run.counts.cancelled,
+                run.duration_ms.map_or("-".to_string(), duration)
+            ),
+            (None, skipped) => writeln!(
+                out,
+                "  {:>4} {:<22} {}",
+                line.number,
+                line.wall,
+                skipped.as_deref().unwrap_or("no run")
+            ),
+        };
+    }
+    if lines.len() > OCCURRENCE_ROWS_MAX {
+        let _ = writeln!(
+            out,
+            "  ... {} more occurrences (see --format json)",
+            lines.len() - OCCURRENCE_ROWS_MAX
+        );
+    }
 }
 
 /// At most this many batch rows are printed; the rest are summarised.

@@ -180,6 +180,14 @@ impl CalendarQueue {
     }
 }
 
+impl CalendarQueue {
+    /// Whether more events are pending at the time of the event popped last: those still to
+    /// pop from its bucket and those pushed for that time since. O(1).
+    pub fn has_more_now(&self) -> bool {
+        self.current_pos < self.current.len() || !self.buckets[Self::slot(self.base_ms)].is_empty()
+    }
+}
+
 impl EventQueue for CalendarQueue {
     #[inline]
     fn push(&mut self, at_ms: i64, payload: u64) {
