@@ -9,4 +9,5 @@ mod operations;
 mod policies;
 mod props;
 mod query;
+mod schedules;
 mod validation;
