@@ -46,6 +46,7 @@ impl Error {
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         let field = field.into();
         self.field = Some(match self.field.take() {
+            Some(inner) if inner.is_empty() => field,
             Some(inner) if !field.is_empty() => format!("{field}.{inner}"),
             Some(inner) => inner,
             None => field,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use fleet_core::model::{
     JobData, JobDefinition, JobRequest, Operation as CentralOperation, ScheduledJob,
 };
-use fleet_core::schedule::SchedulingConfig;
+use fleet_core::schedule::{ScheduleErrorKind, ScheduledJobState, SchedulingConfig};
 use fleet_core::{RetryPolicy, Threshold};
 use fleet_query::Query;
 use fleet_sim::{
@@ -389,6 +389,7 @@ pub(crate) fn sim_error(parent: &str, e: &fleet_sim::Error) -> Error {
     let message = fleet_sim::Error::new(e.kind().clone()).to_string();
     let err = Error::new(ErrorKind::Invalid(message));
     match e.field() {
+        Some(f) if parent.is_empty() => err.with_field(f),
         Some(f) => err.with_field(format!("{parent}.{f}")),
         None => err.with_field(parent),
     }
@@ -616,11 +617,12 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile, clock: Option<i64>) -> Res
     let mut scheduled = None;
     match &definition {
         JobDefinition::Scheduled(job) => {
-            need_clock(clock, "", "a scheduled job")?;
+            let clock = need_clock(clock, "", "a scheduled job")?;
             let document = ScheduledJob {
                 id: Some(spec.id.clone()),
                 ..job.clone()
             };
+            check_schedule(&spec, &document, entry, clock, body_field)?;
             let mut s = ScheduledJobSpec::new(spec.clone(), document);
             s.time_zone = entry.time_zone.clone();
             scheduled = Some(s);
@@ -640,6 +642,39 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile, clock: Option<i64>) -> Res
         dialect: definition.dialect(),
         scheduled,
     })
+}
+
+/// Checks a scheduled job as the simulator will create it, so that its errors name the
+/// scenario's fields: the schedule (in `body`), the time zone, and an end, which a recurring
+/// schedule needs in a scenario (the simulation runs until nothing is left to do).
+fn check_schedule(
+    spec: &JobSpec,
+    document: &ScheduledJob,
+    entry: &JobEntry,
+    clock_ms: i64,
+    body: &str,
+) -> Result<()> {
+    let created_ms = clock_ms + spec.start_ms;
+    let tz = entry.time_zone.as_deref();
+    if let Err(e) = ScheduledJobState::create(spec.id.clone(), document.clone(), created_ms, tz) {
+        let field = match e.kind() {
+            ScheduleErrorKind::UnknownTimeZone(_) => "time_zone".to_string(),
+            ScheduleErrorKind::Invalid(inner) => match inner.path() {
+                Some(path) => format!("{body}.{path}"),
+                None => body.to_string(),
+            },
+            _ => format!("{body}.schedule"),
+        };
+        return Err(Error::invalid(field, e.to_string()));
+    }
+    if document.schedule.recurrence.is_some() && document.schedule.end.is_none() {
+        return Err(Error::invalid(
+            format!("{body}.schedule.end"),
+            "a recurring schedule without an end never stops creating runs: give it an end \
+             (a date, or a number of occurrences)",
+        ));
+    }
+    Ok(())
 }
 
 /// AWS `startTime` (the job is submitted then, or at `start_after_s` if later) and `endTime`
