@@ -130,8 +130,12 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Run(run) => execute_run(run),
         Command::Validate { scenario } => {
             let loaded = Scenario::load(&scenario)?;
+            let scheduled = match loaded.scheduled.len() {
+                0 => String::new(),
+                n => format!(", {n} scheduled"),
+            };
             println!(
-                "{}: ok ({} devices, {} jobs, {} expectations)",
+                "{}: ok ({} devices, {} jobs{scheduled}, {} expectations)",
                 scenario.display(),
                 loaded.file.fleet.devices,
                 loaded.jobs.len(),

@@ -87,8 +87,8 @@ pub struct JobResult {
     /// The commands sent to the run during the simulation and whether it accepted them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub commands: Vec<CommandRow>,
-    /// The AWS end behaviour, when its time came (`None`: no end time, or the simulation ended
-    /// first).
+    /// The AWS end behaviour, if its time came while the run had not settled (`None`: no end
+    /// time, the run settled before it, or the simulation ended first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub end_behavior: Option<CommandRow>,
     /// How many times the run waited for a maintenance window to open (AWS).

@@ -516,8 +516,8 @@ impl Simulation {
             let Some((at_ms, payload)) = next else {
                 return false;
             };
-            // The deadline or dispatch timer of a run that has already settled changes nothing:
-            // dropping it keeps the virtual end time at the last event that mattered.
+            // A timer or end time of a run that has already settled changes nothing: dropping
+            // it keeps the virtual end time at the last event that mattered.
             if self.is_stale_timer(payload) {
                 continue;
             }
@@ -580,10 +580,11 @@ impl Simulation {
         true
     }
 
-    /// Whether `payload` is the deadline or dispatch timer of a job whose run has settled.
+    /// Whether `payload` is a timer or the end time of a job whose run has settled.
     fn is_stale_timer(&self, payload: u64) -> bool {
-        let (kind, _, _, job, _) = unpack(payload);
-        matches!(kind, KIND_DEADLINE | KIND_DISPATCH | KIND_WINDOW)
+        let (kind, reason, _, job, _) = unpack(payload);
+        let end = kind == KIND_COMMAND && reason == END_BEHAVIOR;
+        (matches!(kind, KIND_DEADLINE | KIND_DISPATCH | KIND_WINDOW) || end)
             && self.jobs[usize::from(job)]
                 .run
                 .as_ref()

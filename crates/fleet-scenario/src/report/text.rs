@@ -42,6 +42,30 @@ pub fn render(report: &Report) -> String {
                 let _ = writeln!(out, "  never started");
             }
         }
+        if job.window_waits > 0 {
+            let _ = writeln!(
+                out,
+                "  waited for a maintenance window {} time{}",
+                job.window_waits,
+                if job.window_waits == 1 { "" } else { "s" }
+            );
+        }
+        if let Some(end) = &job.end_behavior {
+            let _ = match &end.error {
+                None => writeln!(
+                    out,
+                    "  end time at {}: {}",
+                    duration(end.at_ms),
+                    end.command
+                ),
+                Some(e) => writeln!(
+                    out,
+                    "  end time at {}: {} changed nothing ({e})",
+                    duration(end.at_ms),
+                    end.command
+                ),
+            };
+        }
         if job.queued_ms > 0 {
             let _ = writeln!(
                 out,
