@@ -36,6 +36,8 @@ struct Sample {
     events: u64,
     trace_hash: u64,
     jobs: Vec<JobSample>,
+    /// Per scheduled job: (runs, skipped occurrences, each run's sample).
+    schedules: Vec<(u32, u32, Vec<JobSample>)>,
     /// Per expectation entry: whether all its checks held; and per check, whether it held.
     entries: Vec<(bool, Vec<bool>)>,
 }
@@ -106,6 +108,27 @@ pub struct JobSummary {
     pub failed_percent: Option<Percentiles>,
 }
 
+/// The summary of one scheduled job over all replications: how many runs and skips it had, and
+/// its runs' durations and failures pooled over every replication.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleSummary {
+    /// The scheduled job's id.
+    pub id: String,
+    /// Runs created, per replication.
+    pub runs: Percentiles,
+    /// Occurrences skipped, per replication.
+    pub skipped: Percentiles,
+    /// Share of replications (0 to 1) in which at least one occurrence was skipped.
+    pub skipped_probability: f64,
+    /// Start-to-settlement duration of every settled run of every replication, in virtual
+    /// seconds.
+    pub run_duration_s: Option<Percentiles>,
+    /// Failed devices as a percentage of the targets, over every run of every replication.
+    pub run_failed_percent: Option<Percentiles>,
+    /// Share of all runs (0 to 1) in which the cancellation threshold tripped.
+    pub run_threshold_tripped_probability: f64,
+}
+
 /// How often one expectation entry held.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExpectationSummary {
@@ -169,6 +192,9 @@ pub struct ReplicationReport {
     pub passed: bool,
     /// Per job, in scenario order.
     pub jobs: Vec<JobSummary>,
+    /// Per scheduled job, in scenario order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<ScheduleSummary>,
     /// Per expectation entry, in file order.
     pub expectations: Vec<ExpectationSummary>,
 }
@@ -249,19 +275,37 @@ fn run_all(
     Ok(samples)
 }
 
+fn job_sample(j: &fleet_sim::JobResult) -> JobSample {
+    JobSample {
+        status: j.status,
+        duration_ms: j.duration_ms,
+        tripped: j.threshold_trip.is_some(),
+        failed_percent: if j.counts.total == 0 {
+            0.0
+        } else {
+            100.0 * f64::from(j.counts.failed) / f64::from(j.counts.total)
+        },
+    }
+}
+
 fn sample(scenario: &Scenario, result: &fleet_sim::SimResult) -> Sample {
+    // The jobs first, in scenario order; the runs of scheduled jobs come after them.
     let jobs = result
         .jobs
         .iter()
-        .map(|j| JobSample {
-            status: j.status,
-            duration_ms: j.duration_ms,
-            tripped: j.threshold_trip.is_some(),
-            failed_percent: if j.counts.total == 0 {
-                0.0
-            } else {
-                100.0 * f64::from(j.counts.failed) / f64::from(j.counts.total)
-            },
+        .take(scenario.jobs.len())
+        .map(job_sample)
+        .collect();
+    let schedules = result
+        .schedules
+        .iter()
+        .map(|s| {
+            let runs: Vec<JobSample> = s
+                .runs()
+                .filter_map(|id| result.job(id))
+                .map(job_sample)
+                .collect();
+            (runs.len() as u32, s.skipped() as u32, runs)
         })
         .collect();
     let entries = scenario
@@ -280,7 +324,42 @@ fn sample(scenario: &Scenario, result: &fleet_sim::SimResult) -> Sample {
         events: result.events_processed,
         trace_hash: result.trace_hash.0,
         jobs,
+        schedules,
         entries,
+    }
+}
+
+fn summarise_schedule(id: &str, index: usize, samples: &[Sample]) -> ScheduleSummary {
+    let k = samples.len() as f64;
+    let of = |f: fn(&(u32, u32, Vec<JobSample>)) -> u32| -> Vec<f64> {
+        samples
+            .iter()
+            .map(|s| f64::from(f(&s.schedules[index])))
+            .collect()
+    };
+    let runs: Vec<&JobSample> = samples
+        .iter()
+        .flat_map(|s| &s.schedules[index].2)
+        .collect();
+    let durations: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.duration_ms.map(|ms| ms as f64 / 1000.0))
+        .collect();
+    let failed: Vec<f64> = runs.iter().map(|r| r.failed_percent).collect();
+    let tripped = runs.iter().filter(|r| r.tripped).count() as f64;
+    let skipped = of(|s| s.1);
+    ScheduleSummary {
+        id: id.to_string(),
+        runs: Percentiles::of(&of(|s| s.0)).expect("at least one replication"),
+        skipped_probability: skipped.iter().filter(|n| **n > 0.0).count() as f64 / k,
+        skipped: Percentiles::of(&skipped).expect("at least one replication"),
+        run_duration_s: Percentiles::of(&durations),
+        run_failed_percent: Percentiles::of(&failed),
+        run_threshold_tripped_probability: if runs.is_empty() {
+            0.0
+        } else {
+            tripped / runs.len() as f64
+        },
     }
 }
 
@@ -319,6 +398,12 @@ fn summarise(
             }
         })
         .collect();
+    let schedules = scenario
+        .scheduled
+        .iter()
+        .enumerate()
+        .map(|(i, s)| summarise_schedule(&s.job.id, i, samples))
+        .collect();
     let expectations: Vec<ExpectationSummary> = scenario
         .file
         .expect
@@ -346,6 +431,7 @@ fn summarise(
         runs_hash: format!("{:016x}", runs_hash(samples)),
         passed: expectations.iter().all(|e| e.passed),
         jobs,
+        schedules,
         expectations,
     }
 }

@@ -303,3 +303,46 @@ cancelled = 10
     );
     assert!(r.passed, "{}", text::render(&r));
 }
+
+#[test]
+fn replications_summarise_each_scheduled_job_over_its_runs() {
+    use fleet_scenario::{run_replications, ReplicationOptions};
+    // Runs of 36 h (4 batches of 9 h) skip every other night, in every replication; with
+    // lognormal latency the durations vary from run to run.
+    let body = FLEET.replace(
+        r#"latency = { type = "fixed", ms = 1000 }"#,
+        r#"latency = { type = "lognormal", median_ms = 32400000, sigma = 0.01 }"#,
+    );
+    let s =
+        Scenario::from_str(&format!("{body}\n{}", scheduled(DAILY_5, "")), Format::Toml).unwrap();
+    let options = ReplicationOptions {
+        seed: None,
+        replications: 6,
+        threads: 2,
+    };
+    let report = run_replications(&s, options, &mut |_, _| {}).unwrap();
+    let summary = &report.schedules[0];
+    assert_eq!(summary.id, "nightly");
+    assert_eq!((summary.runs.min, summary.runs.max), (3.0, 3.0));
+    assert_eq!((summary.skipped.min, summary.skipped.max), (2.0, 2.0));
+    assert_eq!(summary.skipped_probability, 1.0);
+    let d = summary.run_duration_s.unwrap();
+    // Each run waits for its slowest device in each of 4 batches: a little over 36 h.
+    assert!(d.min > 4.0 * 32_400.0 && d.max < 4.0 * 34_000.0, "{d:?}");
+    assert!(d.min < d.max);
+    assert_eq!(summary.run_threshold_tripped_probability, 0.0);
+    // The same numbers whatever the thread count.
+    let one = run_replications(
+        &s,
+        ReplicationOptions {
+            threads: 1,
+            ..options
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&one.schedules).unwrap(),
+        serde_json::to_value(&report.schedules).unwrap()
+    );
+}

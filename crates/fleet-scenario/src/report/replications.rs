@@ -52,6 +52,33 @@ pub fn render(report: &ReplicationReport) -> String {
             );
         }
     }
+    for schedule in &report.schedules {
+        let _ = writeln!(
+            out,
+            "\nscheduled job {}: runs p50 {} (min {}, max {}); occurrences skipped in {:.1}% of replications (max {})",
+            schedule.id,
+            schedule.runs.p50,
+            schedule.runs.min,
+            schedule.runs.max,
+            100.0 * schedule.skipped_probability,
+            schedule.skipped.max
+        );
+        if let Some(p) = &schedule.run_duration_s {
+            let _ = writeln!(out, "  run duration (virtual, every run): {}", seconds_row(p));
+        }
+        if let Some(p) = &schedule.run_failed_percent {
+            let _ = writeln!(
+                out,
+                "  failed devices per run (%): p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+                p.p50, p.p90, p.p99, p.max
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  cancellation threshold tripped in {:.1}% of runs",
+            100.0 * schedule.run_threshold_tripped_probability
+        );
+    }
     if !report.expectations.is_empty() {
         let _ = writeln!(out, "\nexpectations:");
         for e in &report.expectations {
