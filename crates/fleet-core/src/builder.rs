@@ -26,8 +26,8 @@ use crate::threshold::Threshold;
 /// | `ramp` | none: a constant rate (AWS `exponentialRate`) | 13 |
 /// | `abort` | no abort criteria (AWS `abortConfig`); each call adds one | 14 |
 /// | `gate` | none: batch k+1 starts when batch k is terminal (hawkBit group conditions) | 16 |
-/// | `maintenance_windows` | none: dispatch at any time (AWS `schedulingConfig.maintenanceWindows`) | 17 |
-/// | `clock_origin_ms` | 0: the run's times are Unix times (ms since 1970-01-01T00:00Z) | 17 |
+/// | `maintenance_windows` | none: dispatch at any time (AWS `schedulingConfig.maintenanceWindows`) | 17.6 |
+/// | `clock_origin_ms` | 0: the run's times are Unix times (ms since 1970-01-01T00:00Z) | 17.6 |
 ///
 /// With every new option off, a run behaves exactly as before they existed, and costs nothing
 /// more per device.
@@ -136,8 +136,18 @@ impl RunBuilder {
     }
 
     /// The run over targets `0..targets`, status pending. Fails if a duration is not positive,
-    /// a rate is 0, or a ramp starts above its cap.
+    /// a rate is 0, a ramp starts above its cap, or the set of maintenance windows is empty.
     pub fn build(&self, targets: u32) -> Result<JobRun> {
+        if self.config.windows.as_ref().is_some_and(|w| w.is_empty()) {
+            return Err(Error::at(
+                "maintenance_windows",
+                ErrorKind::InvalidValue(
+                    "an empty set of maintenance windows never opens: give at least one window, \
+                     or none to dispatch at any time"
+                        .into(),
+                ),
+            ));
+        }
         for (name, value) in [
             ("max_execution_ms", self.config.max_execution_ms),
             ("device_timeout_ms", self.config.device_timeout_ms),

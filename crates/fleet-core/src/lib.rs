@@ -68,6 +68,7 @@ mod stats;
 mod status;
 mod target;
 mod threshold;
+mod window_gate;
 
 pub use abort::{AbortCriterion, AbortTrip, FailureType};
 pub use batch::{BatchPlan, BatchSize};

@@ -16,6 +16,10 @@
 //! gates) keep their state per run or per batch, not per device; retries add one byte per
 //! device, and only when the retry policy retries anything. With none of them configured, a run
 //! does exactly the work it did before they existed.
+//!
+//! Maintenance windows (semantics rule 17.6) are looked up once per opening and once per closing
+//! that the run's inputs cross: the last answer is kept with the interval in which it holds.
+//! Without windows, the only cost is one check of an `Option` when the run goes on.
 
 use std::collections::VecDeque;
 
@@ -25,8 +29,10 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::gate::{GroupGate, Pause, PauseReason, SuccessAction};
 use crate::rate::RateState;
+use crate::schedule::MaintenanceWindows;
 use crate::stats::{BatchStats, Counts};
 use crate::status::{DeviceState, Outcome, RunStatus};
+use crate::window_gate::WindowGate;
 
 /// A timer that the run asked for with [`Action::SetTimer`]; the driver hands it back as
 /// [`Input::Timer`] when its time comes.
@@ -44,8 +50,8 @@ pub enum Timer {
     /// The dispatch rate allows more devices again (the oldest dispatch in the 60-second
     /// window leaves it). The run asks for at most one at a time.
     Dispatch,
-    /// A maintenance window opens: a run that waited outside its windows may dispatch again.
-    /// The run asks for at most one at a time.
+    /// A maintenance window opens: a run that waited outside its windows may dispatch again
+    /// (semantics rule 17.6). The run asks for at most one at a time.
     Window,
 }
 
@@ -152,8 +158,8 @@ pub struct JobRun {
     batch: u32,
     /// The next device never dispatched, in target order.
     cursor: u32,
-    /// Devices waiting to be dispatched again (retries that came while stopped or paused), and
-    /// whether the attempt before timed out.
+    /// Devices waiting to be dispatched again (retries that came while stopped, paused or
+    /// outside every maintenance window), and whether the attempt before timed out.
     retry_queue: VecDeque<(u32, bool)>,
     trip: Option<ThresholdTrip>,
     started_ms: Option<i64>,
@@ -173,6 +179,13 @@ pub struct JobRun {
     released: Option<u32>,
     /// Per batch: whether its error condition tripped. Empty without an error gate.
     error_tripped: Vec<bool>,
+    /// The maintenance windows and the last answer about them; `None` without windows.
+    windows: Option<WindowGate>,
+    /// When the window timer the run asked for comes due, while one is outstanding.
+    window_timer: Option<i64>,
+    /// How many times the run found every window closed, had something to dispatch, and asked
+    /// for a window timer.
+    window_waits: u32,
 }
 
 impl JobRun {
@@ -215,6 +228,12 @@ impl JobRun {
             pauses: Vec::new(),
             released: None,
             error_tripped,
+            windows: config
+                .windows
+                .clone()
+                .map(|w| WindowGate::new(w, config.clock_origin_ms)),
+            window_timer: None,
+            window_waits: 0,
             config,
         }
     }
@@ -305,10 +324,29 @@ impl JobRun {
         self.dispatch_timer
     }
 
-    /// How many times the run found every maintenance window closed while it had devices to
-    /// dispatch, and waited for the next one to open (0 without windows).
+    /// How many times the run found every maintenance window closed while it had something to
+    /// dispatch (a retry waiting, a device of the newest batch started, or a batch to start),
+    /// and asked for a [`Timer::Window`] at the next opening (0 without windows). A wait that
+    /// an outstanding window timer already covers is not counted again.
     pub fn window_waits(&self) -> u32 {
-        0 // TODO(issue 5)
+        self.window_waits
+    }
+
+    /// When the outstanding window timer comes due, if the run waits for one (every maintenance
+    /// window was closed and it had something to dispatch).
+    pub fn window_timer(&self) -> Option<i64> {
+        self.window_timer
+    }
+
+    /// The maintenance windows outside which nothing is dispatched, if any.
+    pub fn maintenance_windows(&self) -> Option<&MaintenanceWindows> {
+        self.windows.as_ref().map(WindowGate::windows)
+    }
+
+    /// The UTC instant (ms since the Unix epoch) of the run's time 0, against which the
+    /// maintenance windows are read (0 unless the builder set it).
+    pub fn clock_origin_ms(&self) -> i64 {
+        self.config.clock_origin_ms
     }
 
     /// When the run started.
@@ -384,7 +422,14 @@ impl JobRun {
                 }
                 Ok(())
             }
-            Input::Timer(Timer::Window) => Ok(()), // TODO(issue 5): maintenance windows
+            Input::Timer(Timer::Window) => {
+                // The same rule as the dispatch timer's: only the one the run asked for, and only
+                // while running.
+                if self.window_timer.take().is_some() && self.status == RunStatus::Running {
+                    self.progress(now_ms, actions);
+                }
+                Ok(())
+            }
             Input::Stop => self.stop(actions),
             Input::Resume => self.resume(now_ms, actions),
             Input::Cancel { force } => self.cancel(now_ms, force, actions),
@@ -566,16 +611,21 @@ impl JobRun {
         self.after_terminal(now_ms, batch, actions);
     }
 
-    /// Dispatches a device again at once, or, while stopped or paused, queues it.
+    /// Dispatches a device again at once, or, while stopped, paused or outside every maintenance
+    /// window, queues it (and, outside the windows, waits for the next opening).
     #[cold]
     fn retry(&mut self, now_ms: i64, device: u32, timed_out: bool, actions: &mut Vec<Action>) {
-        if self.status == RunStatus::Running {
+        let running = self.status == RunStatus::Running;
+        if running && (self.windows.is_none() || self.window_open(now_ms)) {
             self.dispatch_retry(now_ms, device, timed_out, actions);
-        } else {
-            self.states[device as usize] = DeviceState::Pending;
-            self.counts.in_flight -= 1;
-            self.counts.pending += 1;
-            self.retry_queue.push_back((device, timed_out));
+            return;
+        }
+        self.states[device as usize] = DeviceState::Pending;
+        self.counts.in_flight -= 1;
+        self.counts.pending += 1;
+        self.retry_queue.push_back((device, timed_out));
+        if running {
+            self.wait_for_window(now_ms, actions);
         }
     }
 
@@ -736,8 +786,13 @@ impl JobRun {
     /// Order: the retries that waited, then the devices never dispatched (in target order, as
     /// the rate allows) up to the end of the newest batch started, then the gate of that batch:
     /// it opens (the next batch starts, and the loop goes on), stays shut, or pauses the run.
+    /// Outside every maintenance window, [`Self::progress_closed`] instead.
     fn progress(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
         debug_assert_eq!(self.status, RunStatus::Running);
+        if self.windows.is_some() && !self.window_open(now_ms) {
+            self.progress_closed(now_ms, actions);
+            return;
+        }
         while let Some((device, timed_out)) = self.retry_queue.pop_front() {
             self.dispatch_retry(now_ms, device, timed_out, actions);
         }
@@ -774,6 +829,74 @@ impl JobRun {
         }
     }
 
+    /// Whether a maintenance window is open at `now_ms` (the run has windows).
+    #[cold]
+    #[inline(never)]
+    fn window_open(&mut self, now_ms: i64) -> bool {
+        let gate = self.windows.as_mut().expect("only called with windows");
+        gate.at(now_ms).open
+    }
+
+    /// [`Self::progress`] while every maintenance window is closed (semantics rule 17.6):
+    /// nothing is dispatched and no batch starts. The gate of the newest batch started still
+    /// decides (it may pause the run); the run completes if every target is terminal, and
+    /// otherwise asks for the next opening if it has something to dispatch then.
+    #[cold]
+    #[inline(never)]
+    fn progress_closed(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
+        if self.counts.terminal() == self.counts.total {
+            self.complete(now_ms, actions);
+            return;
+        }
+        if self.dispatches_when_open(now_ms, actions) && self.status == RunStatus::Running {
+            self.wait_for_window(now_ms, actions);
+        }
+    }
+
+    /// Whether a window that opened now would let the run dispatch something: a device of the
+    /// newest batch started that was never dispatched, a batch to start (the first, or the
+    /// next one if the gate of the newest opens), or a retry that waits. The gate is evaluated
+    /// as [`Self::progress`] would, so it may pause the run.
+    fn dispatches_when_open(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> bool {
+        let b = self.batch;
+        if b >= self.plan.count() {
+            // Every batch started (a released last batch may still have devices to dispatch).
+            return self.cursor < self.plan.total() || !self.retry_queue.is_empty();
+        }
+        if self.batches[b as usize].started_ms.is_none() {
+            return true;
+        }
+        let undispatched = self.cursor < self.plan.range(b).end;
+        // The last batch has no next one; its gate has nothing to decide.
+        let next = b + 1 < self.plan.count() && self.gate_opens(now_ms, actions);
+        undispatched || next || !self.retry_queue.is_empty()
+    }
+
+    /// Every window is closed and the run has something to dispatch: asks for a window timer
+    /// at the next opening, unless one is outstanding or no window opens again (the run then
+    /// waits until a deadline or a cancel ends it).
+    fn wait_for_window(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
+        debug_assert_eq!(self.status, RunStatus::Running);
+        if self.window_timer.is_some() {
+            return;
+        }
+        let span = self
+            .windows
+            .as_mut()
+            .expect("only called with windows")
+            .at(now_ms);
+        debug_assert!(!span.open, "only called while every window is closed");
+        let Some(at_ms) = span.until_ms else {
+            return;
+        };
+        self.window_timer = Some(at_ms);
+        self.window_waits += 1;
+        actions.push(Action::SetTimer {
+            at_ms,
+            timer: Timer::Window,
+        });
+    }
+
     /// Dispatches the devices never dispatched, in target order, up to `end`, as the rate allows.
     /// Returns `false` if the rate stopped it short.
     #[inline(always)]
@@ -800,6 +923,9 @@ impl JobRun {
     /// Whether the batch after the newest one started may start now (semantics rules 3 and 16).
     /// May pause the run (a success condition with the action `Pause`, or a batch that finished
     /// below its success threshold).
+    // Always inlined: `progress` calls it once per outcome, and a second caller (the wait for a
+    // maintenance window) must not make the compiler call it out of line there.
+    #[inline(always)]
     fn gate_opens(&mut self, now_ms: i64, actions: &mut Vec<Action>) -> bool {
         let b = self.batch;
         if self.released == Some(b) {

@@ -18,11 +18,17 @@
 //! - a retry is dispatched only while retries of the last outcome's type remain (per type, or
 //!   shared for `ALL`);
 //! - no 60-second window holds more first dispatches than the rate allows;
+//! - with maintenance windows, nothing is dispatched and no batch starts while every window is
+//!   closed (checked against `MaintenanceWindows::is_open`); the model finds the windows by
+//!   brute force, minute by minute, from the generated cron fields;
 //! - a refused input returns the error the model expects and changes nothing observable;
 //! - the actions are enough to know which devices are in flight and which timer is due;
 //! - after settlement every device is terminal, and a rerun targets exactly the failed devices;
+//! - a run with windows, driven to the end, ends as the same run without windows does, only
+//!   later;
 //! - the same inputs always give the same actions.
 
+use fleet_core::schedule::{MaintenanceWindow, MaintenanceWindows};
 use fleet_core::{
     AbortCriterion, AbortTrip, Action, BatchPlan, BatchSize, BatchStats, Counts, DeviceState,
     ErrorKind, ExponentialRamp, FailureType, GatePercent, GroupGate, Input, JobRun, Outcome, Pause,
@@ -75,6 +81,122 @@ struct Gate {
     error: Option<u64>,
 }
 
+/// One maintenance window: `cron(M H * * ? Y)` for `minutes` minutes, with `M` = `minute/step`
+/// (or `minute` alone when `step` is 0), `H` = the hours `hours.0-hours.1` (`*` for all), and
+/// `Y` = `*`, or 2001 when `past` (the window never opens again).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Win {
+    minute: u8,
+    step: u8,
+    hours: (u8, u8),
+    minutes: u32,
+    past: bool,
+}
+
+const MINUTE_MS: i64 = 60_000;
+const DAY_MINUTES: i64 = 1_440;
+
+impl Win {
+    fn cron(&self) -> String {
+        let m = match self.step {
+            0 => self.minute.to_string(),
+            s => format!("{}/{s}", self.minute),
+        };
+        let h = match self.hours {
+            (0, 23) => "*".to_string(),
+            (a, b) => format!("{a}-{b}"),
+        };
+        let y = if self.past { "2001" } else { "*" };
+        format!("cron({m} {h} * * ? {y})")
+    }
+
+    /// Whether the window starts at minute `x` (UTC minutes since the Unix epoch), read
+    /// straight from the fields.
+    fn starts_at(&self, x: i64) -> bool {
+        let of_day = x.rem_euclid(DAY_MINUTES);
+        let (h, m) = ((of_day / 60) as u8, (of_day % 60) as u8);
+        let minute = match self.step {
+            0 => m == self.minute,
+            s => m >= self.minute && (m - self.minute) % s == 0,
+        };
+        !self.past && (self.hours.0..=self.hours.1).contains(&h) && minute
+    }
+}
+
+/// Maintenance windows and the UTC instant of run time 0.
+#[derive(Debug, Clone, PartialEq)]
+struct Windows {
+    list: Vec<Win>,
+    origin_ms: i64,
+    /// How far the driver's clock moves per outcome when it settles the run (10 ms without
+    /// windows): with minutes, settling crosses openings and closings.
+    pace_ms: i64,
+}
+
+impl Windows {
+    fn compile(&self) -> MaintenanceWindows {
+        MaintenanceWindows::new(
+            self.list
+                .iter()
+                .map(|w| MaintenanceWindow::parse(&w.cron(), w.minutes).unwrap())
+                .collect(),
+        )
+    }
+
+    /// Whether some window is open in each minute of a UTC day: every window that is not
+    /// `past` opens alike every day, from each start for `minutes` minutes (an opening that
+    /// starts late in the day covers the first minutes of the next).
+    fn day(&self) -> Vec<bool> {
+        let mut open = vec![false; DAY_MINUTES as usize];
+        for w in &self.list {
+            for start in (0..DAY_MINUTES).filter(|&m| w.starts_at(m)) {
+                for k in 0..i64::from(w.minutes) {
+                    open[((start + k) % DAY_MINUTES) as usize] = true;
+                }
+            }
+        }
+        open
+    }
+}
+
+/// The windows as the model sees them: a day of minutes, open or not, and the origin.
+#[derive(Debug, Clone)]
+struct Day {
+    open: Vec<bool>,
+    origin_ms: i64,
+}
+
+impl Day {
+    fn new(w: &Windows) -> Self {
+        Self {
+            open: w.day(),
+            origin_ms: w.origin_ms,
+        }
+    }
+
+    /// The UTC minute (since the Unix epoch) of run time `t`.
+    fn minute(&self, t: i64) -> i64 {
+        (self.origin_ms + t).div_euclid(MINUTE_MS)
+    }
+
+    fn is_open_minute(&self, x: i64) -> bool {
+        self.open[x.rem_euclid(DAY_MINUTES) as usize]
+    }
+
+    fn open(&self, t: i64) -> bool {
+        self.is_open_minute(self.minute(t))
+    }
+
+    /// The first run time after `t` (at which every window is closed) at which one opens,
+    /// searched minute by minute over the next day; `None` if no minute of the day is open.
+    fn next_open(&self, t: i64) -> Option<i64> {
+        let x = self.minute(t);
+        (x + 1..=x + DAY_MINUTES)
+            .find(|&m| self.is_open_minute(m))
+            .map(|m| m * MINUTE_MS - self.origin_ms)
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Cfg {
     batch: Option<Size>,
@@ -89,6 +211,7 @@ struct Cfg {
     rate: Option<Rate>,
     abort: Vec<Abort>,
     gate: Option<Gate>,
+    windows: Option<Windows>,
 }
 
 impl Cfg {
@@ -144,12 +267,25 @@ impl Cfg {
                 error: g.error.map(pct),
             });
         }
+        if let Some(w) = &self.windows {
+            b = b
+                .maintenance_windows(w.compile())
+                .clock_origin_ms(w.origin_ms);
+        }
         let retry = if self.retry_all > 0 {
             RetryPolicy::all(self.retry_all).unwrap()
         } else {
             RetryPolicy::new(self.retry_failed, self.retry_timed_out).unwrap()
         };
         b.retry(retry)
+    }
+
+    /// Whether the run has windows and none ever opens (every window that is not `past`
+    /// opens every day).
+    fn never_opens(&self) -> bool {
+        self.windows
+            .as_ref()
+            .is_some_and(|w| w.list.iter().all(|w| w.past))
     }
 
     fn batch_size(&self) -> Option<BatchSize> {
@@ -351,6 +487,12 @@ struct Model {
     timer: Option<i64>,
     /// The ramp's rates by level, as far as computed.
     rates: Vec<u32>,
+    /// The window timer asked for and not handed back yet.
+    window_timer: Option<i64>,
+    /// Window timers asked for.
+    window_waits: u32,
+    /// The windows, if any.
+    day: Option<Day>,
 }
 
 impl Model {
@@ -409,7 +551,15 @@ impl Model {
             notified: Vec::new(),
             timer: None,
             rates: Vec::new(),
+            window_timer: None,
+            window_waits: 0,
+            day: cfg.windows.as_ref().map(Day::new),
         }
+    }
+
+    /// Whether a window is open at `now` (always, without windows).
+    fn open(&self, now: i64) -> bool {
+        self.day.as_ref().is_none_or(|d| d.open(now))
     }
 
     fn batches(&self) -> u32 {
@@ -600,6 +750,10 @@ impl Model {
         if self.status != RunStatus::Running {
             return;
         }
+        if !self.open(now) {
+            self.advance_closed(now, x);
+            return;
+        }
         for (d, timed_out) in std::mem::take(&mut self.waiting) {
             self.t_used[d as usize] += u8::from(timed_out);
             self.dispatch(now, d, x);
@@ -631,6 +785,44 @@ impl Model {
             let at = oldest + RATE_WINDOW_MS;
             self.timer = Some(at);
             x.timers.push((at, Timer::Dispatch));
+        }
+    }
+
+    /// While running and every window is closed: nothing is dispatched and no batch starts; the
+    /// run completes if every target is terminal; the gate of the newest batch started decides
+    /// as usual (it may pause); the run asks for the next opening if something would be
+    /// dispatched then.
+    fn advance_closed(&mut self, now: i64, x: &mut Expect) {
+        if self.all_terminal() {
+            self.set_status(RunStatus::Complete, x);
+            return;
+        }
+        let k = self.cur;
+        let would = if k >= self.batches() {
+            self.next < self.n || !self.waiting.is_empty()
+        } else if !self.batch_started[k as usize] {
+            true
+        } else {
+            let undispatched = self.next < self.bounds[k as usize].1;
+            let next_starts = k + 1 < self.batches() && self.gate_opens(now, x);
+            undispatched || next_starts || !self.waiting.is_empty()
+        };
+        if would && self.status == RunStatus::Running {
+            self.wait_for_window(now, x);
+        }
+    }
+
+    /// Asks for a window timer at the next opening, unless one is outstanding or none comes.
+    fn wait_for_window(&mut self, now: i64, x: &mut Expect) {
+        if self.window_timer.is_some() {
+            return;
+        }
+        let next = self.day.as_ref().and_then(|d| d.next_open(now));
+        if let Some(at) = next {
+            self.window_timer = Some(at);
+            self.window_waits += 1;
+            x.timers.push((at, Timer::Window));
+            x.changed = true;
         }
     }
 
@@ -745,12 +937,15 @@ impl Model {
         let t = self.t_used[d as usize];
         let f = self.attempts[d as usize] - 1 - t;
         if !self.is_final() && self.cfg.retries(o, f, t) {
-            if self.status == RunStatus::Running {
+            if self.status == RunStatus::Running && self.open(now) {
                 self.t_used[d as usize] += u8::from(o == Outcome::TimedOut);
                 self.dispatch(now, d, x);
             } else {
                 self.set_state(d, DeviceState::Pending, x);
                 self.waiting.push((d, o == Outcome::TimedOut));
+                if self.status == RunStatus::Running {
+                    self.wait_for_window(now, x);
+                }
             }
             return;
         }
@@ -882,6 +1077,12 @@ impl Model {
                     self.advance(now, &mut x);
                 }
             }
+            Input::Timer(Timer::Window) => {
+                if self.window_timer.take().is_some() {
+                    x.changed = true;
+                    self.advance(now, &mut x);
+                }
+            }
             Input::Timer(Timer::Deadline) => {
                 let asked = self.started_at.is_some() && self.cfg.deadline_ms.is_some();
                 let settled = self.is_final() && self.counts[1] == 0;
@@ -925,6 +1126,8 @@ struct Snapshot {
     abort_trip: Option<AbortTrip>,
     pauses: Vec<Pause>,
     dispatch_timer: Option<i64>,
+    window_timer: Option<i64>,
+    window_waits: u32,
     rate: Option<u32>,
     retries_used: Vec<(u8, u8)>,
     started: Option<i64>,
@@ -945,6 +1148,8 @@ impl Snapshot {
             abort_trip: run.abort_trip(),
             pauses: run.pauses().to_vec(),
             dispatch_timer: run.dispatch_timer(),
+            window_timer: run.window_timer(),
+            window_waits: run.window_waits(),
             rate: run.rate_per_minute(),
             retries_used: (0..run.counts().total)
                 .map(|d| run.retries_used(d))
@@ -1023,11 +1228,19 @@ struct Driver {
     retried: Vec<(u8, u8)>,
     /// The dispatch timer the run asked for and the driver has not handed back.
     dispatch_at: Option<i64>,
+    /// The window timer the run asked for and the driver has not handed back.
+    window_at: Option<i64>,
+    /// The compiled windows, to check each dispatch against the library's own answer.
+    windows: Option<MaintenanceWindows>,
     /// The time of every first dispatch, in order.
     first_dispatches: Vec<i64>,
     /// Whether a resume of a paused run or a trigger released a batch (then batches may
     /// overlap).
     released: bool,
+    /// How far the clock moves per outcome when the driver settles the run.
+    pace_ms: i64,
+    /// When each device's latest attempt was dispatched.
+    dispatched_at: Vec<i64>,
     log: Vec<LogEntry>,
     /// Statistics of what happened, for the targeted properties.
     refused: usize,
@@ -1054,8 +1267,12 @@ impl Driver {
             last_outcome: vec![None; n as usize],
             retried: vec![(0, 0); n as usize],
             dispatch_at: None,
+            window_at: None,
+            windows: cfg.windows.as_ref().map(Windows::compile),
             first_dispatches: Vec::new(),
             released: false,
+            pace_ms: cfg.windows.as_ref().map_or(10, |w| w.pace_ms),
+            dispatched_at: vec![0; n as usize],
             log: Vec::new(),
             refused: 0,
             dispatches: 0,
@@ -1064,6 +1281,12 @@ impl Driver {
 
     fn n(&self) -> u32 {
         self.run.counts().total
+    }
+
+    /// Whether the library says a window is open at run time `t` (always, without windows).
+    fn utc_open(&self, t: i64) -> bool {
+        let origin = self.cfg.windows.as_ref().map_or(0, |w| w.origin_ms);
+        self.windows.as_ref().is_none_or(|w| w.is_open(origin + t))
     }
 
     /// Hands one input to the run and to the model and checks everything.
@@ -1123,6 +1346,7 @@ impl Driver {
             }
             // The run consumes the dispatch timer it asked for (and may ask again below).
             Input::Timer(Timer::Dispatch) => self.dispatch_at = None,
+            Input::Timer(Timer::Window) => self.window_at = None,
             Input::TriggerNextBatch => self.released = true,
             Input::Resume if status_before == RunStatus::Paused => self.released = true,
             _ => {}
@@ -1148,6 +1372,7 @@ impl Driver {
             Timer::Deadline => (t.0, 0, 0, 0),
             Timer::DeviceTimeout { device, attempt } => (t.0, 1, device, attempt),
             Timer::Dispatch => (t.0, 2, 0, 0),
+            Timer::Window => (t.0, 3, 0, 0),
         };
         let mut want_timers = x.timers.clone();
         want_timers.sort_by_key(timer_key);
@@ -1181,6 +1406,7 @@ impl Driver {
             match *a {
                 Action::Dispatch { device, attempt } => {
                     self.in_flight.insert(device, attempt);
+                    self.dispatched_at[device as usize] = now;
                     self.dispatches += 1;
                     if attempt == 1 {
                         self.first_dispatches.push(now);
@@ -1219,6 +1445,14 @@ impl Driver {
                         assert!(self.dispatch_at.is_none(), "one dispatch timer at a time");
                         assert!(at_ms > now, "a dispatch timer is in the future");
                         self.dispatch_at = Some(at_ms);
+                    }
+                    Timer::Window => {
+                        assert!(self.window_at.is_none(), "one window timer at a time");
+                        assert!(at_ms > now, "a window timer is in the future");
+                        // At an opening, asked for while every window was closed.
+                        assert!(!self.utc_open(now), "a window timer while open: {}", ctx());
+                        assert!(self.utc_open(at_ms) && !self.utc_open(at_ms - 1));
+                        self.window_at = Some(at_ms);
                     }
                     t => self.device_timers.push((at_ms, t)),
                 },
@@ -1311,6 +1545,23 @@ impl Driver {
             self.model.timer,
             "timer after {input:?}"
         );
+        assert_eq!(run.window_timer(), self.window_at, "window timer view");
+        assert_eq!(
+            (run.window_timer(), run.window_waits()),
+            (self.model.window_timer, self.model.window_waits),
+            "window timer after {input:?}"
+        );
+        // Nothing is dispatched and no batch starts while every window is closed.
+        let dispatches = actions
+            .iter()
+            .any(|a| matches!(a, Action::Dispatch { .. } | Action::BatchStarted { .. }));
+        if dispatches {
+            assert!(
+                self.utc_open(self.now),
+                "{input:?} dispatched at {} while every window is closed: {actions:?}",
+                self.now
+            );
+        }
         assert_eq!(run.rate_per_minute(), model_rate, "rate after {input:?}");
         if let Some(trip) = run.abort_trip() {
             // No abort before the minimum executed count; the percentage is reached.
@@ -1413,10 +1664,14 @@ impl Driver {
                 );
             }
         }
-        // A running run always has something in flight or waits for its dispatch timer.
+        // A running run always has something in flight or waits for a timer (or for a window
+        // that never opens again).
         if run.status() == RunStatus::Running {
             assert!(
-                c.in_flight > 0 || run.dispatch_timer().is_some(),
+                c.in_flight > 0
+                    || run.dispatch_timer().is_some()
+                    || run.window_timer().is_some()
+                    || self.cfg.never_opens(),
                 "a running run with nothing in flight and no timer is stuck"
             );
         }
@@ -1431,6 +1686,7 @@ impl Driver {
     fn step(&mut self, step: &Step) {
         match *step {
             Step::Wait(ms) => self.now += i64::from(ms),
+            Step::WaitMinutes(m) => self.now += i64::from(m) * MINUTE_MS,
             Step::Start => {
                 let _ = self.send(Input::Start);
             }
@@ -1453,6 +1709,13 @@ impl Driver {
                 if let Some(at) = self.dispatch_at {
                     self.now = self.now.max(at);
                     self.send(Input::Timer(Timer::Dispatch))
+                        .expect("timers are never refused");
+                }
+            }
+            Step::FireWindow => {
+                if let Some(at) = self.window_at {
+                    self.now = self.now.max(at);
+                    self.send(Input::Timer(Timer::Window))
                         .expect("timers are never refused");
                 }
             }
@@ -1564,7 +1827,8 @@ impl Driver {
                     }),
                     Input::TriggerNextBatch,
                     Input::Timer(Timer::Dispatch),
-                ][pick % 9];
+                    Input::Timer(Timer::Window),
+                ][pick % 10];
                 let _ = self.send(input);
             }
         }
@@ -1574,8 +1838,10 @@ impl Driver {
     /// every in-flight device with the fleet's fault mix.
     fn settle(&mut self) {
         let n = u64::from(self.n());
-        // Each target needs at most its attempts, a dispatch timer and a pause (and resume).
-        let bound = 10 + n * (4 + u64::from(self.cfg.attempts_max()));
+        // Each target needs at most its attempts, a dispatch timer and a pause (and resume);
+        // with windows, a window timer per wait too.
+        let windows = u64::from(self.cfg.windows.is_some());
+        let bound = (10 + n * (4 + u64::from(self.cfg.attempts_max()))) * (1 + windows);
         let mut inputs = 0u64;
         while !self.run.is_settled() {
             inputs += 1;
@@ -1592,15 +1858,10 @@ impl Driver {
                 _ => {}
             }
             let Some((device, attempt)) = self.in_flight.pick(usize::MAX) else {
-                // Nothing in flight: the run waits for its dispatch timer.
-                let at = self
-                    .dispatch_at
-                    .expect("an unsettled run has a device in flight or a dispatch timer");
-                self.now = self.now.max(at);
-                self.send(Input::Timer(Timer::Dispatch)).unwrap();
+                self.settle_waiting();
                 continue;
             };
-            self.now += 10;
+            self.now += self.pace_ms;
             let outcome = self.faults.outcome(device, attempt);
             self.send(Input::Outcome {
                 device,
@@ -1610,6 +1871,88 @@ impl Driver {
             .unwrap();
         }
         self.check_settled();
+    }
+
+    /// Drives the run until it is settled as a simulator would, in time order: every attempt
+    /// answers `pace_ms` after its dispatch, and a dispatch or window timer comes back at its
+    /// time (answers first at equal times). (`settle` instead answers one device every
+    /// `pace_ms` and hands timers back only when nothing is in flight.) Only for runs that are
+    /// never cancelled and have no deadline.
+    fn settle_in_time_order(&mut self) {
+        let bound = 20 + 4 * u64::from(self.n()) * (4 + u64::from(self.cfg.attempts_max()));
+        let mut inputs = 0u64;
+        while !self.run.is_settled() {
+            inputs += 1;
+            assert!(inputs <= bound, "the run does not settle");
+            match self.run.status() {
+                RunStatus::Pending => self.send(Input::Start).unwrap(),
+                RunStatus::Stopped | RunStatus::Paused => self.send(Input::Resume).unwrap(),
+                _ => self.next_event(),
+            }
+        }
+        self.check_settled();
+    }
+
+    /// The earliest of: the answer of the attempt dispatched first, the dispatch timer, the
+    /// window timer.
+    fn next_event(&mut self) {
+        let answer = self
+            .in_flight
+            .list
+            .iter()
+            .map(|&d| (self.dispatched_at[d as usize] + self.pace_ms, d))
+            .min();
+        let timer = [
+            self.dispatch_at.map(|at| (at, Timer::Dispatch)),
+            self.window_at.map(|at| (at, Timer::Window)),
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|t| t.0);
+        match (answer, timer) {
+            (Some((due, device)), t) if t.is_none_or(|(at, _)| due <= at) => {
+                self.now = self.now.max(due);
+                let attempt = self.in_flight.get(device).unwrap();
+                let outcome = self.faults.outcome(device, attempt);
+                self.send(Input::Outcome {
+                    device,
+                    attempt,
+                    outcome,
+                })
+                .unwrap();
+            }
+            (_, Some((at, timer))) => {
+                self.now = self.now.max(at);
+                self.send(Input::Timer(timer)).unwrap();
+            }
+            _ => panic!("a running run with nothing to wait for"),
+        }
+    }
+
+    /// Nothing in flight: hands back the earliest timer the run waits for (dispatch or window);
+    /// a run waiting for windows that never open again is ended by its deadline or a cancel.
+    fn settle_waiting(&mut self) {
+        let timers = [
+            self.dispatch_at.map(|at| (at, Timer::Dispatch)),
+            self.window_at.map(|at| (at, Timer::Window)),
+        ];
+        if let Some((at, timer)) = timers.into_iter().flatten().min_by_key(|t| t.0) {
+            self.now = self.now.max(at);
+            self.send(Input::Timer(timer)).unwrap();
+            return;
+        }
+        assert!(
+            self.cfg.never_opens(),
+            "an unsettled run has a device in flight, a timer, or windows that never open"
+        );
+        match self.deadline.filter(|_| !self.deadline_fired) {
+            Some(at) => {
+                self.now = self.now.max(at);
+                self.deadline_fired = true;
+                self.send(Input::Timer(Timer::Deadline)).unwrap();
+            }
+            None => self.send(Input::Cancel { force: false }).unwrap(),
+        }
     }
 
     fn check_settled(&self) {
@@ -1674,6 +2017,8 @@ impl Driver {
                 assert_eq!(rerun.status(), RunStatus::Pending);
                 assert_eq!(rerun.counts(), Counts::new(len));
                 assert_eq!(*rerun.plan(), BatchPlan::new(len, self.cfg.batch_size()));
+                assert_eq!(rerun.maintenance_windows(), run.maintenance_windows());
+                assert_eq!(rerun.clock_origin_ms(), run.clock_origin_ms());
                 Some((rerun, indices))
             }
             Err(e) => {
@@ -1704,6 +2049,8 @@ enum Step {
     Trigger,
     /// Hand the dispatch timer back at its time.
     FireDispatch,
+    /// Hand the window timer back at its time.
+    FireWindow,
     /// Answer one in-flight device (chosen by index) with this outcome, or the fleet's.
     Resolve(usize, Option<Outcome>),
     /// Answer up to this many in-flight devices with the fleet's outcomes (compact, for big N).
@@ -1712,6 +2059,8 @@ enum Step {
     FireTimer(usize),
     Deadline,
     Wait(u16),
+    /// Let minutes pass (to cross the openings and closings of maintenance windows).
+    WaitMinutes(u8),
     /// An input that must be refused or ignored.
     Illegal(u8, usize),
 }
@@ -1821,36 +2170,104 @@ fn retries() -> impl Strategy<Value = (u8, u8, u8)> {
     ]
 }
 
+/// One window: mostly every few minutes for less than the step (so that it closes between
+/// starts, and the driver's steps cross openings and closings), sometimes in a few hours only,
+/// sometimes a long nightly window that runs past midnight; rarely one that never opens again.
+fn win() -> impl Strategy<Value = Win> {
+    let hours = prop_oneof![
+        3 => Just((0u8, 23u8)),
+        1 => (0u8..=23, 0u8..=3).prop_map(|(a, len)| (a, (a + len).min(23))),
+    ];
+    let frequent = (0u8..=9, 2u8..=12, 1u32..=11, hours).prop_map(|(minute, step, m, hours)| Win {
+        minute: minute.min(step - 1),
+        step,
+        hours,
+        minutes: m.min(u32::from(step) - 1),
+        past: false,
+    });
+    let nightly = (0u8..=59, 0u8..=23, 30u32..=240).prop_map(|(minute, hour, minutes)| Win {
+        minute,
+        step: 0,
+        hours: (hour, hour),
+        minutes,
+        past: false,
+    });
+    prop_oneof![
+        8 => frequent,
+        2 => nightly,
+        1 => (1u32..=60).prop_map(|minutes| Win {
+            minute: 0,
+            step: 0,
+            hours: (12, 12),
+            minutes,
+            past: true,
+        }),
+    ]
+}
+
+/// 2026-03-01T00:00:00Z.
+const MARCH_1: i64 = 1_772_323_200_000;
+
+/// One to three windows; run time 0 anywhere in the two days from 1 March 2026; a settling
+/// pace of milliseconds, seconds or minutes per outcome.
+fn windows() -> impl Strategy<Value = Windows> {
+    let pace = prop_oneof![Just(10i64), 1_000i64..=60_000, MINUTE_MS..=10 * MINUTE_MS,];
+    (
+        prop::collection::vec(win(), 1..=3),
+        0i64..=2 * DAY_MINUTES * MINUTE_MS,
+        pace,
+    )
+        .prop_map(|(list, offset, pace_ms)| Windows {
+            list,
+            origin_ms: MARCH_1 + offset,
+            pace_ms,
+        })
+}
+
 /// The policies of AWS and hawkBit, each off most of the time.
 #[derive(Debug, Clone)]
 struct Policies {
     rate: Option<Rate>,
     abort: Vec<Abort>,
     gate: Option<Gate>,
+    windows: Option<Windows>,
 }
 
-/// `Some` with probability `p` (which may be 1).
+/// `Some` with probability `p` (which may be 0 or 1).
 fn maybe<T: std::fmt::Debug + Clone + 'static>(
     p: f64,
     s: impl Strategy<Value = T> + 'static,
 ) -> BoxedStrategy<Option<T>> {
     if p >= 1.0 {
         s.prop_map(Some).boxed()
+    } else if p <= 0.0 {
+        Just(None).boxed()
     } else {
         prop::option::weighted(p, s).boxed()
     }
 }
 
 fn policies(rate_p: f64, abort_p: f64, gate_p: f64) -> impl Strategy<Value = Policies> {
+    policies_with(rate_p, abort_p, gate_p, 0.2)
+}
+
+fn policies_with(
+    rate_p: f64,
+    abort_p: f64,
+    gate_p: f64,
+    windows_p: f64,
+) -> impl Strategy<Value = Policies> {
     (
         maybe(rate_p, rate()),
         maybe(abort_p, aborts(3)),
         maybe(gate_p, gate()),
+        maybe(windows_p, windows()),
     )
-        .prop_map(|(rate, abort, gate)| Policies {
+        .prop_map(|(rate, abort, gate, windows)| Policies {
             rate,
             abort: abort.unwrap_or_default(),
             gate,
+            windows,
         })
 }
 
@@ -1878,6 +2295,7 @@ fn cfg_full(
                 rate: p.rate,
                 abort: p.abort,
                 gate: p.gate,
+                windows: p.windows,
             },
         )
 }
@@ -1934,9 +2352,11 @@ fn step_weighted(resolve: u32, command: u32, illegal: u32) -> impl Strategy<Valu
         command => Just(Step::Start),
         command => Just(Step::Trigger),
         resolve => Just(Step::FireDispatch),
+        resolve => Just(Step::FireWindow),
         1 => Just(Step::Fail),
         1 => Just(Step::Deadline),
         2 => (0u16..=2_000).prop_map(Step::Wait),
+        1 => (1u8..=20).prop_map(Step::WaitMinutes),
         illegal => (any::<u8>(), any::<usize>()).prop_map(|(k, p)| Step::Illegal(k, p)),
     ]
 }
@@ -2207,7 +2627,9 @@ proptest! {
         cfg in cfg_full(prop::option::weighted(0.2, (size(), any::<bool>())).boxed(),
             (prop::option::weighted(0.3, rate()), aborts(4).prop_filter("criteria", |a| !a.is_empty()),
              prop::option::weighted(0.2, gate()))
-                .prop_map(|(rate, abort, gate)| Policies { rate, abort, gate }).boxed()),
+                .prop_map(|(rate, abort, gate)| Policies { rate, abort, gate, windows: None }).boxed())
+            .prop_flat_map(|c| (Just(c), prop::option::weighted(0.2, windows())))
+            .prop_map(|(c, windows)| Cfg { windows, ..c }),
         n in targets(),
         faults in (10u8..=60, 0u8..=20, 0u8..=20, any::<u64>())
             .prop_map(|(fail, reject, timeout, seed)| Faults { fail, reject, timeout, seed }),
@@ -2251,7 +2673,7 @@ proptest! {
     #[test]
     fn a_paused_run_dispatches_nothing(
         cfg in cfg_full(prop::option::weighted(0.2, (size(), any::<bool>())).boxed(),
-            policies(0.3, 0.1, 1.0).boxed())
+            policies_with(0.3, 0.1, 1.0, 0.5).boxed())
             .prop_map(|mut c| { c.batch = Some(c.batch.unwrap_or(Size::Groups(4))); c }),
         n in targets(),
         faults in (0u8..=50, 0u8..=20, 0u8..=20, any::<u64>())
@@ -2293,6 +2715,83 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// Maintenance windows, always: no device is dispatched and no batch starts while every
+    /// window is closed, by the library's own `is_open` at each dispatch's instant; every
+    /// window timer comes due at an opening; each wait is one window timer.
+    #[test]
+    fn nothing_is_dispatched_while_every_window_is_closed(
+        cfg in cfg_full(any_threshold(), policies_with(0.3, 0.2, 0.5, 1.0).boxed()),
+        n in targets(),
+        faults in faults(),
+        steps in steps_with(step_weighted(4, 1, 1), 80),
+    ) {
+        let d = drive(&cfg, n, faults, &steps);
+        let w = cfg.windows.as_ref().unwrap();
+        let compiled = w.compile();
+        let open = |t: i64| compiled.is_open(w.origin_ms + t);
+        let mut timers = 0;
+        for (now, input, _, actions) in &d.log {
+            for a in actions {
+                match *a {
+                    Action::Dispatch { .. } | Action::BatchStarted { .. } => {
+                        prop_assert!(open(*now), "{:?} by {:?} at {}", a, input, now);
+                    }
+                    Action::SetTimer { at_ms, timer: Timer::Window } => {
+                        timers += 1;
+                        prop_assert!(!open(*now) && open(at_ms) && !open(at_ms - 1));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        prop_assert_eq!(d.run.window_waits(), timers);
+        for b in d.run.batches() {
+            if let Some(t) = b.started_ms {
+                prop_assert!(open(t), "a batch started at {} outside the windows", t);
+            }
+        }
+    }
+
+    /// Liveness: a run with windows that open again, driven to the end without cancels,
+    /// thresholds, abort criteria or deadlines, completes with every device in the state the
+    /// same run without windows ends in, after the same attempts; only later: its k-th first
+    /// dispatch comes no earlier than the k-th of the run without windows, and it finishes no
+    /// earlier. Both are driven as a simulator would (`settle_in_time_order`): every attempt
+    /// answers the same time after its dispatch, every timer comes back at its time.
+    #[test]
+    fn windows_only_delay_a_run(
+        cfg in cfg_full(Just(None).boxed(), policies_with(0.3, 0.0, 0.3, 1.0).boxed())
+            .prop_map(|mut c| {
+                c.deadline_ms = None;
+                if let Some(w) = &mut c.windows {
+                    w.list[0].past = false;
+                }
+                c
+            }),
+        n in 0u32..=300,
+        faults in faults(),
+    ) {
+        // The same pace for both: the windows alone make the difference.
+        let plain = Cfg { windows: None, ..cfg.clone() };
+        let mut a = Driver::new(&plain, n, faults);
+        a.pace_ms = cfg.windows.as_ref().unwrap().pace_ms;
+        a.settle_in_time_order();
+        let mut b = Driver::new(&cfg, n, faults);
+        b.settle_in_time_order();
+        prop_assert_eq!(a.run.status(), RunStatus::Complete);
+        prop_assert_eq!(b.run.status(), RunStatus::Complete);
+        prop_assert_eq!(a.run.device_states(), b.run.device_states());
+        for dev in 0..n {
+            prop_assert_eq!(a.run.attempts(dev), b.run.attempts(dev));
+        }
+        prop_assert_eq!(a.first_dispatches.len(), n as usize);
+        prop_assert_eq!(b.first_dispatches.len(), n as usize);
+        for (k, (ta, tb)) in a.first_dispatches.iter().zip(&b.first_dispatches).enumerate() {
+            prop_assert!(tb >= ta, "first dispatch {}: {} with windows, {} without", k, tb, ta);
+        }
+        prop_assert!(b.run.finished_ms() >= a.run.finished_ms());
     }
 
     /// A run with zero targets completes at once when it starts, whatever its configuration.

@@ -5,6 +5,7 @@
 //! `doc_tables_*` tests at the end, so the doc cannot drift from the engine.
 
 use fleet_core::model::AwsExecutionStatus;
+use fleet_core::schedule::{MaintenanceWindow, MaintenanceWindows};
 use fleet_core::{
     AbortCriterion, AbortTrip, Action, BatchPlan, BatchSize, Counts, DeviceState, ErrorKind,
     ExponentialRamp, FailureType, GatePercent, GroupGate, Input, JobRun, Outcome, Pause,
@@ -113,6 +114,8 @@ struct Snapshot {
     abort: Option<AbortTrip>,
     pauses: Vec<Pause>,
     dispatch_timer: Option<i64>,
+    window_timer: Option<i64>,
+    window_waits: u32,
     started: Option<i64>,
     finished: Option<i64>,
 }
@@ -130,6 +133,8 @@ impl Snapshot {
             abort: run.abort_trip(),
             pauses: run.pauses().to_vec(),
             dispatch_timer: run.dispatch_timer(),
+            window_timer: run.window_timer(),
+            window_waits: run.window_waits(),
             started: run.started_ms(),
             finished: run.finished_ms(),
         }
@@ -2032,6 +2037,504 @@ fn r16_all_terminal_while_paused_completes() {
     h.ok(1);
     assert_eq!(h.status(), RunStatus::Complete);
     assert!(h.run.is_settled());
+}
+
+// ===== 17.6 Maintenance windows in a run =====
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+const DAY: i64 = 24 * HOUR;
+/// 2026-03-01T00:00:00Z, a Sunday.
+const MARCH_1: i64 = 1_772_323_200_000;
+
+fn windows(list: &[(&str, u32)]) -> MaintenanceWindows {
+    MaintenanceWindows::new(
+        list.iter()
+            .map(|(cron, minutes)| MaintenanceWindow::parse(cron, *minutes).unwrap())
+            .collect(),
+    )
+}
+
+/// Open 02:00-03:00 UTC every day; run time 0 is 1 March 2026, 00:00 UTC.
+fn nightly() -> RunBuilder {
+    RunBuilder::new()
+        .maintenance_windows(windows(&[("cron(0 2 * * ? *)", 60)]))
+        .clock_origin_ms(MARCH_1)
+}
+
+/// Run time of day `day` (1 = 1 March), `h:m` UTC.
+fn clock(day: i64, h: i64, m: i64) -> i64 {
+    (day - 1) * DAY + h * HOUR + m * MIN
+}
+
+fn window_timer_at(actions: &[Action]) -> Option<i64> {
+    actions.iter().find_map(|a| match a {
+        Action::SetTimer {
+            at_ms,
+            timer: Timer::Window,
+        } => Some(*at_ms),
+        _ => None,
+    })
+}
+
+fn window_timer() -> Input {
+    Input::Timer(Timer::Window)
+}
+
+#[test]
+fn r17_the_worked_example() {
+    // The doc's example: N = 6, batches of 3, one retry after a failure, window 02:00-03:00.
+    let mut h = H::new(
+        nightly()
+            .batch(num_batch(3))
+            .retry(RetryPolicy::new(1, 0).unwrap()),
+        6,
+    );
+    h.at(clock(1, 1, 50));
+    let a = h.start();
+    assert_eq!(
+        a,
+        [
+            Action::Status(RunStatus::Running),
+            Action::SetTimer {
+                at_ms: clock(1, 2, 0),
+                timer: Timer::Window
+            }
+        ]
+    );
+    assert_eq!(h.run.batches()[0].started_ms, None);
+    assert_eq!((h.run.window_waits(), h.counts()), (1, (6, 0, 0, 0, 0)));
+    h.at(clock(1, 2, 0));
+    let a = h.step(window_timer());
+    assert_eq!(a[0], Action::BatchStarted { batch: 0 });
+    assert_eq!(dispatched(&a), [0, 1, 2]);
+    assert_eq!(h.run.batches()[0].started_ms, Some(clock(1, 2, 0)));
+    h.at(clock(1, 2, 30));
+    assert_eq!(h.ok(0), []);
+    assert_eq!(h.ok(1), []);
+    // The window closed at 03:00: the retry waits for the next opening.
+    h.at(clock(1, 3, 10));
+    let a = h.fail(2);
+    assert_eq!(
+        a,
+        [Action::SetTimer {
+            at_ms: clock(2, 2, 0),
+            timer: Timer::Window
+        }]
+    );
+    assert_eq!(h.run.device_state(2), DeviceState::Pending);
+    assert_eq!(h.status(), RunStatus::Running);
+    assert_eq!(h.run.window_waits(), 2);
+    h.at(clock(2, 2, 0));
+    assert_eq!(h.step(window_timer()), [dispatch(2, 2)]);
+    h.at(clock(2, 2, 5));
+    let a = h.ok(2);
+    assert_eq!(
+        a[..2],
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::BatchStarted { batch: 1 }
+        ]
+    );
+    assert_eq!(dispatched(&a), [3, 4, 5]);
+    h.at(clock(2, 3, 20));
+    for d in 3..6 {
+        h.ok(d);
+    }
+    assert_eq!(h.status(), RunStatus::Complete, "complete while closed");
+    assert_eq!(h.counts(), (0, 0, 6, 0, 0));
+    assert_eq!(h.run.finished_ms(), Some(clock(2, 3, 20)));
+    assert_eq!((h.run.window_waits(), h.run.window_timer()), (2, None));
+}
+
+#[test]
+fn r17_a_run_started_outside_its_windows_is_running_and_waits() {
+    let mut h = H::new(nightly().max_execution_ms(DAY), 3);
+    h.at(clock(1, 12, 0));
+    let a = h.start();
+    assert_eq!(
+        a,
+        [
+            Action::Status(RunStatus::Running),
+            Action::SetTimer {
+                at_ms: clock(2, 12, 0),
+                timer: Timer::Deadline
+            },
+            Action::SetTimer {
+                at_ms: clock(2, 2, 0),
+                timer: Timer::Window
+            },
+        ]
+    );
+    assert_eq!(h.run.window_timer(), Some(clock(2, 2, 0)));
+    assert_eq!(h.run.dispatch_timer(), None);
+    assert_eq!(
+        AwsExecutionStatus::from(h.run.device_state(0)).as_str(),
+        "QUEUED"
+    );
+    // Inside the window, the same run dispatches at once.
+    let mut h = H::new(nightly(), 3);
+    h.at(clock(1, 2, 0));
+    assert_eq!(dispatched(&h.start()), [0, 1, 2]);
+    assert_eq!((h.run.window_waits(), h.run.window_timer()), (0, None));
+    // The end of an opening is excluded.
+    let mut h = H::new(nightly(), 3);
+    h.at(clock(1, 3, 0));
+    assert_eq!(window_timer_at(&h.start()), Some(clock(2, 2, 0)));
+}
+
+#[test]
+fn r17_the_window_closes_mid_batch_and_the_rate_waits_for_the_next() {
+    // N = 5, one batch, 2 per minute, a window of 2 minutes at 02:00. The rate lets 4 out
+    // before the window closes; in-flight devices finish; the fifth goes at the next opening.
+    let mut h = H::new(
+        RunBuilder::new()
+            .max_per_minute(2)
+            .maintenance_windows(windows(&[("cron(0 2 * * ? *)", 2)]))
+            .clock_origin_ms(MARCH_1),
+        5,
+    );
+    h.at(clock(1, 2, 0));
+    let a = h.start();
+    assert_eq!(dispatched(&a), [0, 1]);
+    assert_eq!(timer_at(&a), Some(clock(1, 2, 1)));
+    h.at(clock(1, 2, 1));
+    let a = h.step(Input::Timer(Timer::Dispatch));
+    assert_eq!(dispatched(&a), [2, 3]);
+    assert_eq!(timer_at(&a), Some(clock(1, 2, 2)));
+    h.at(clock(1, 2, 1) + 30_000);
+    assert_eq!(h.ok(0), [], "the rate is full");
+    h.at(clock(1, 2, 2));
+    // The dispatch timer comes while the window is closed: no dispatch, no new dispatch
+    // timer, a window timer instead.
+    let a = h.step(Input::Timer(Timer::Dispatch));
+    assert_eq!(
+        a,
+        [Action::SetTimer {
+            at_ms: clock(2, 2, 0),
+            timer: Timer::Window
+        }]
+    );
+    assert_eq!(h.run.dispatch_timer(), None);
+    h.at(clock(1, 2, 5));
+    for d in 1..4 {
+        assert_eq!(h.ok(d), [], "in-flight devices finish; nothing new goes");
+    }
+    assert_eq!(h.status(), RunStatus::Running);
+    assert_eq!(h.counts(), (1, 0, 4, 0, 0));
+    assert_eq!(h.run.window_waits(), 1, "one wait, one timer");
+    h.at(clock(2, 2, 0));
+    let a = h.step(window_timer());
+    assert_eq!(a, [dispatch(4, 1)]);
+    h.ok(4);
+    assert_eq!(h.status(), RunStatus::Complete);
+}
+
+#[test]
+fn r17_a_retry_while_closed_waits_for_the_window() {
+    let mut h = H::new(nightly().retry(RetryPolicy::new(0, 2).unwrap()), 2);
+    h.at(clock(1, 2, 30));
+    h.start();
+    h.at(clock(1, 2, 40));
+    assert_eq!(
+        h.out(0, Outcome::TimedOut),
+        [dispatch(0, 2)],
+        "open: at once"
+    );
+    h.at(clock(1, 3, 10));
+    let a = h.out(0, Outcome::TimedOut);
+    assert_eq!(window_timer_at(&a), Some(clock(2, 2, 0)));
+    assert_eq!(dispatched(&a), Vec::<u32>::new());
+    assert_eq!(h.run.device_state(0), DeviceState::Pending);
+    assert_eq!(h.counts(), (1, 1, 0, 0, 0));
+    assert_eq!(
+        h.run.retries_used(0),
+        (0, 1),
+        "the queued retry is not used yet"
+    );
+    // Device 1 finishing does not complete the run, nor ask for a second timer.
+    assert_eq!(h.ok(1), []);
+    assert_eq!(h.run.window_waits(), 1);
+    h.at(clock(2, 2, 0));
+    assert_eq!(h.step(window_timer()), [dispatch(0, 3)]);
+    assert_eq!(h.run.retries_used(0), (0, 2));
+    h.ok(0);
+    assert_eq!(h.status(), RunStatus::Complete);
+}
+
+#[test]
+fn r17_the_next_batch_starts_at_the_next_opening() {
+    let mut h = H::new(nightly().batch(num_batch(2)), 4);
+    h.at(clock(1, 2, 50));
+    h.start();
+    h.at(clock(1, 3, 5));
+    h.ok(0);
+    let a = h.ok(1);
+    assert_eq!(
+        a,
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::SetTimer {
+                at_ms: clock(2, 2, 0),
+                timer: Timer::Window
+            }
+        ]
+    );
+    assert_eq!(h.run.current_batch(), Some(0));
+    assert_eq!(h.run.batches()[1].started_ms, None);
+    h.at(clock(2, 2, 0));
+    let a = h.step(window_timer());
+    assert_eq!(
+        a,
+        [
+            Action::BatchStarted { batch: 1 },
+            dispatch(2, 1),
+            dispatch(3, 1)
+        ]
+    );
+    assert_eq!(h.run.batches()[1].started_ms, Some(clock(2, 2, 0)));
+}
+
+#[test]
+fn r17_a_run_completes_while_every_window_is_closed() {
+    let mut h = H::new(nightly(), 2);
+    h.at(clock(1, 2, 30));
+    h.start();
+    h.at(clock(1, 4, 0));
+    assert_eq!(h.ok(0), [], "nothing left to dispatch: no wait, no timer");
+    assert_eq!(
+        h.fail(1),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+    assert!(h.run.is_settled());
+    assert_eq!((h.run.window_waits(), h.run.window_timer()), (0, None));
+    // Zero targets complete at once, window or not.
+    let mut h = H::new(nightly(), 0);
+    h.at(clock(1, 12, 0));
+    assert_eq!(
+        h.start(),
+        [
+            Action::Status(RunStatus::Running),
+            Action::Status(RunStatus::Complete)
+        ]
+    );
+}
+
+#[test]
+fn r17_the_deadline_runs_while_the_run_waits() {
+    let mut h = H::new(nightly().max_execution_ms(5 * MIN), 3);
+    h.at(clock(1, 1, 50));
+    h.start();
+    h.at(clock(1, 1, 55));
+    h.step(Input::Timer(Timer::Deadline));
+    assert_eq!(h.status(), RunStatus::Complete);
+    assert_eq!(h.run.device_states(), [DeviceState::TimedOut; 3]);
+    // The window timer comes back to a finished run: used up, ignored.
+    h.at(clock(1, 2, 0));
+    assert_eq!(h.step(window_timer()), []);
+    assert_eq!(h.run.window_timer(), None);
+}
+
+#[test]
+fn r17_stop_and_resume_across_a_window() {
+    let mut h = H::new(nightly().batch(num_batch(2)), 4);
+    h.at(clock(1, 1, 50));
+    h.start();
+    h.step(Input::Stop);
+    // The timer comes back while stopped: used up, nothing dispatched.
+    h.at(clock(1, 2, 0));
+    assert_eq!(h.step(window_timer()), []);
+    assert_eq!(h.run.window_timer(), None);
+    // Resume inside the window dispatches at once.
+    h.at(clock(1, 2, 50));
+    let a = h.step(Input::Resume);
+    assert_eq!(dispatched(&a), [0, 1]);
+    h.step(Input::Stop);
+    h.at(clock(1, 3, 10));
+    h.ok(0);
+    h.ok(1);
+    assert_eq!(h.status(), RunStatus::Stopped);
+    // Resume outside the window: running again, and asks for the next opening.
+    h.at(clock(1, 3, 20));
+    let a = h.step(Input::Resume);
+    assert_eq!(
+        a,
+        [
+            Action::Status(RunStatus::Running),
+            Action::SetTimer {
+                at_ms: clock(2, 2, 0),
+                timer: Timer::Window
+            }
+        ]
+    );
+    assert_eq!(h.run.window_waits(), 2);
+    h.at(clock(2, 2, 0));
+    assert_eq!(dispatched(&h.step(window_timer())), [2, 3]);
+}
+
+#[test]
+fn r17_stale_and_unasked_window_timers_are_ignored() {
+    // A run without windows.
+    let mut h = H::new(RunBuilder::new(), 2);
+    h.start();
+    assert_eq!(h.step(window_timer()), []);
+    // A run inside its window, with no window timer outstanding.
+    let mut h = H::new(nightly().batch(num_batch(1)), 2);
+    h.at(clock(1, 2, 0));
+    h.start();
+    let before = Snapshot::of(&h.run);
+    assert_eq!(h.step(window_timer()), []);
+    assert_eq!(Snapshot::of(&h.run), before);
+    // A timer handed back twice: the second is stale.
+    h.at(clock(1, 3, 0));
+    assert_eq!(window_timer_at(&h.ok(0)), Some(clock(2, 2, 0)));
+    h.at(clock(2, 2, 0));
+    assert_eq!(dispatched(&h.step(window_timer())), [1]);
+    let before = Snapshot::of(&h.run);
+    assert_eq!(h.step(window_timer()), []);
+    assert_eq!(Snapshot::of(&h.run), before);
+}
+
+#[test]
+fn r17_windows_that_never_open_again_wait_for_ever() {
+    let never = || {
+        RunBuilder::new()
+            .maintenance_windows(windows(&[("cron(0 12 * * ? 2001)", 60)]))
+            .clock_origin_ms(MARCH_1)
+    };
+    let mut h = H::new(never(), 2);
+    assert_eq!(h.start(), [Action::Status(RunStatus::Running)]);
+    assert_eq!((h.run.window_waits(), h.run.window_timer()), (0, None));
+    h.at(10 * 365 * DAY);
+    assert_eq!(h.step(window_timer()), []);
+    h.step(Input::Cancel { force: false });
+    assert_eq!(h.counts(), (0, 0, 0, 0, 2));
+    assert!(h.run.is_settled());
+    // Or a deadline ends it.
+    let mut h = H::new(never().max_execution_ms(HOUR), 2);
+    h.start();
+    h.at(HOUR);
+    h.step(Input::Timer(Timer::Deadline));
+    assert_eq!(h.status(), RunStatus::Complete);
+    assert_eq!(h.counts(), (0, 0, 0, 2, 0));
+}
+
+#[test]
+fn r17_the_clock_origin_shifts_the_windows() {
+    let w = || windows(&[("cron(0 2 * * ? *)", 60)]);
+    // Run time 0 is 02:00 UTC: open.
+    let mut h = H::new(
+        RunBuilder::new()
+            .maintenance_windows(w())
+            .clock_origin_ms(MARCH_1 + 2 * HOUR),
+        1,
+    );
+    assert_eq!(dispatched(&h.start()), [0]);
+    // Run time 0 is 00:00 UTC: the window opens at run time 2 h.
+    let mut h = H::new(
+        RunBuilder::new()
+            .maintenance_windows(w())
+            .clock_origin_ms(MARCH_1),
+        1,
+    );
+    assert_eq!(window_timer_at(&h.start()), Some(2 * HOUR));
+    assert_eq!(h.run.clock_origin_ms(), MARCH_1);
+    // Without an origin, run times are Unix times: 1 March 2026, 02:30 UTC is open.
+    let mut h = H::new(RunBuilder::new().maintenance_windows(w()), 1);
+    h.at(MARCH_1 + 2 * HOUR + 30 * MIN);
+    assert_eq!(dispatched(&h.start()), [0]);
+    assert_eq!(h.run.clock_origin_ms(), 0);
+    assert_eq!(h.run.maintenance_windows(), Some(&w()));
+}
+
+#[test]
+fn r17_gates_still_decide_while_closed() {
+    // Success 100 % NEXTGROUP over 2 groups of 2: batch 0 ends below its threshold while the
+    // window is closed: the run pauses at once, not at the next opening.
+    let mut h = H::new(
+        nightly()
+            .batch(BatchSize::groups(2).unwrap())
+            .gate(success_gate(100.0, SuccessAction::NextBatch)),
+        4,
+    );
+    h.at(clock(1, 2, 30));
+    h.start();
+    h.at(clock(1, 3, 30));
+    h.ok(0);
+    assert_eq!(
+        h.fail(1),
+        [
+            Action::BatchFinished { batch: 0 },
+            Action::Status(RunStatus::Paused)
+        ]
+    );
+    assert_eq!(h.run.pauses()[0].at_ms, clock(1, 3, 30));
+    assert_eq!(
+        h.run.window_timer(),
+        None,
+        "a paused run does not wait for a window"
+    );
+    // A trigger goes on: running, and batch 1 starts at the next opening.
+    h.at(clock(1, 4, 0));
+    let a = h.step(Input::TriggerNextBatch);
+    assert_eq!(
+        a,
+        [
+            Action::Status(RunStatus::Running),
+            Action::SetTimer {
+                at_ms: clock(2, 2, 0),
+                timer: Timer::Window
+            }
+        ]
+    );
+    h.at(clock(2, 2, 0));
+    assert_eq!(dispatched(&h.step(window_timer())), [2, 3]);
+}
+
+#[test]
+fn r17_a_cancel_while_waiting_cancels_the_queued_devices() {
+    let mut h = H::new(nightly().retry(RetryPolicy::new(1, 0).unwrap()), 3);
+    h.at(clock(1, 1, 0));
+    h.start();
+    h.at(clock(1, 2, 0));
+    h.step(window_timer());
+    h.at(clock(1, 3, 0));
+    h.fail(0); // queued for the next opening
+    h.ok(1);
+    h.step(Input::Cancel { force: false });
+    assert_eq!(h.counts(), (0, 1, 1, 0, 1));
+    assert_eq!(h.run.device_state(0), DeviceState::Cancelled);
+    h.ok(2);
+    assert!(h.run.is_settled());
+    h.at(clock(2, 2, 0));
+    assert_eq!(h.step(window_timer()), []);
+}
+
+#[test]
+fn r17_an_empty_window_set_is_refused_and_a_rerun_keeps_the_windows() {
+    let e = RunBuilder::new()
+        .maintenance_windows(MaintenanceWindows::new(Vec::new()))
+        .build(3)
+        .unwrap_err();
+    assert_eq!(e.path(), Some("maintenance_windows"));
+    assert!(matches!(e.kind(), ErrorKind::InvalidValue(_)));
+    let mut h = H::new(nightly(), 3);
+    h.at(clock(1, 2, 0));
+    h.start();
+    h.fail(0);
+    h.ok(1);
+    h.fail(2);
+    let (rerun, indices) = h.run.rerun().unwrap();
+    assert_eq!(indices, [0, 2]);
+    let mut h = H {
+        run: rerun,
+        now: clock(1, 4, 0),
+    };
+    assert_eq!(window_timer_at(&h.start()), Some(clock(2, 2, 0)));
+    assert_eq!(h.run.clock_origin_ms(), MARCH_1);
 }
 
 // ===== the doc's tables =====

@@ -1,5 +1,5 @@
 //! The AWS IoT Jobs and hawkBit dialects: reading, round trips, validation errors that name the
-//! field, conversion into the engine's rules (`docs/semantics.md` sections 9, 10, 13, 14, 16).
+//! field, conversion into the engine's rules (`docs/semantics.md` sections 9, 10, 13, 14, 16, 17).
 
 use fleet_core::model::{
     parse, AwsExecutionStatus, AwsJob, AwsJobStatus, HawkbitRollout, JobDefinition, Validate,
@@ -381,20 +381,141 @@ fn aws_errors_name_the_field() {
     );
 }
 
+/// The AWS example with this `schedulingConfig`.
+fn scheduled(config: Value) -> Value {
+    let mut v = aws_example();
+    v.as_object_mut()
+        .unwrap()
+        .insert("schedulingConfig".into(), config);
+    v
+}
+
+/// 2026-12-01T00:00:00Z, in ms.
+const DEC_1: i64 = 1_796_083_200_000;
+const HOUR: i64 = 3_600_000;
+
 #[test]
-fn an_aws_scheduling_config_is_read_but_not_simulated_yet() {
-    let v = with(aws_example(), "/targetSelection", json!("SNAPSHOT"));
-    let mut v = v;
-    v.as_object_mut().unwrap().insert(
-        "schedulingConfig".into(),
-        json!({"startTime": "2026-12-01T02:00", "endTime": "2026-12-01T06:00", "endBehavior": "CANCEL"}),
-    );
+fn an_aws_scheduling_config_gives_the_run_its_windows_and_the_driver_its_times() {
+    let v = scheduled(json!({
+        "startTime": "2026-12-01T01:00",
+        "endTime": "2026-12-03T06:00",
+        "endBehavior": "CANCEL",
+        "maintenanceWindows": [{"startTime": "cron(0 2 * * ? *)", "durationInMinutes": 120}]
+    }));
     let job = aws(v.clone());
     job.validate().unwrap();
     assert_eq!(parse::to_value(&job).unwrap(), v);
-    let e = job.run_builder().unwrap_err();
-    assert_eq!(e.path(), Some("schedulingConfig"));
-    assert!(e.to_string().contains("not simulated yet"), "{e}");
+    // The driver's part: submit at startTime, hand the end behaviour's input at endTime.
+    let scheduling = job.scheduling().unwrap().expect("a schedulingConfig");
+    assert_eq!(scheduling.start_ms(), Some(DEC_1 + HOUR));
+    let end = scheduling.end_action(DEC_1 + HOUR).unwrap();
+    assert_eq!(end.at_ms, DEC_1 + 2 * 24 * HOUR + 6 * HOUR);
+    assert_eq!(end.input, Input::Cancel { force: false });
+    // The run's part: the maintenance windows.
+    let mut run = job.run_builder().unwrap().build(3).unwrap();
+    assert_eq!(run.maintenance_windows(), scheduling.windows());
+    let mut actions = Vec::new();
+    run.handle(DEC_1 + HOUR, Input::Start, &mut actions)
+        .unwrap();
+    assert_eq!(
+        actions,
+        [
+            Action::Status(RunStatus::Running),
+            Action::SetTimer {
+                at_ms: DEC_1 + 2 * HOUR,
+                timer: Timer::Window
+            }
+        ],
+        "started at 01:00 UTC, before the window: nothing dispatched"
+    );
+    actions.clear();
+    run.handle(DEC_1 + 2 * HOUR, Input::Timer(Timer::Window), &mut actions)
+        .unwrap();
+    assert_eq!(dispatched(&actions), [0, 1, 2]);
+    // A driver whose clock starts elsewhere says where its time 0 is.
+    let mut run = job
+        .run_builder()
+        .unwrap()
+        .clock_origin_ms(DEC_1 + 3 * HOUR)
+        .build(1)
+        .unwrap();
+    actions.clear();
+    run.handle(0, Input::Start, &mut actions).unwrap();
+    assert_eq!(dispatched(&actions), [0], "03:00 UTC is inside the window");
+}
+
+#[test]
+fn an_aws_scheduling_config_without_windows_does_not_restrict_the_run() {
+    for config in [
+        json!({"startTime": "2026-12-01T01:00"}),
+        json!({"maintenanceWindows": []}),
+        json!({}),
+    ] {
+        let job = aws(scheduled(config.clone()));
+        let mut run = job.run_builder().unwrap().build(2).unwrap();
+        assert_eq!(run.maintenance_windows(), None, "{config}");
+        let mut actions = Vec::new();
+        run.handle(0, Input::Start, &mut actions).unwrap();
+        assert_eq!(dispatched(&actions), [0, 1], "{config}");
+        assert!(job.scheduling().unwrap().is_some());
+    }
+    let job = aws(aws_example());
+    assert_eq!(job.scheduling().unwrap(), None);
+    assert_eq!(
+        job.run_builder()
+            .unwrap()
+            .build(1)
+            .unwrap()
+            .maintenance_windows(),
+        None
+    );
+    // The end behaviour without endTime does not apply; endTime alone stops the rollout.
+    let job = aws(scheduled(json!({"endBehavior": "FORCE_CANCEL"})));
+    assert_eq!(job.scheduling().unwrap().unwrap().end_action(0), None);
+    let job = aws(scheduled(json!({"endTime": "2026-12-01T06:00:00Z"})));
+    let end = job.scheduling().unwrap().unwrap().end_action(0).unwrap();
+    assert_eq!(end.input, Input::Stop);
+}
+
+#[test]
+fn aws_scheduling_errors_name_the_field() {
+    let window =
+        |cron: &str, minutes: u32| json!({"startTime": cron, "durationInMinutes": minutes});
+    let cases = [
+        (
+            json!({"startTime": "tomorrow"}),
+            "schedulingConfig.startTime",
+        ),
+        (
+            json!({"startTime": "2026-12-01T01:00", "endTime": "2026-12-01T01:20"}),
+            "schedulingConfig.endTime",
+        ),
+        (
+            json!({"maintenanceWindows": [window("cron(0 2 * * ? *)", 60), window("0 2 * * *", 60)]}),
+            "schedulingConfig.maintenanceWindows[1].startTime",
+        ),
+        (
+            json!({"maintenanceWindows": [window("cron(0 2 * * ? *)", 0)]}),
+            "schedulingConfig.maintenanceWindows[0].durationInMinutes",
+        ),
+        (
+            json!({"maintenanceWindows": [window("cron(0 2 * * ? *)", 60), window("cron(0 2 * * ? *)", 1431)]}),
+            "schedulingConfig.maintenanceWindows[1].durationInMinutes",
+        ),
+    ];
+    for (config, path) in cases {
+        let v = scheduled(config.clone());
+        let (got, kind) = aws_error(v.clone());
+        assert_eq!(got, path, "{config}");
+        assert!(matches!(kind, ErrorKind::InvalidValue(_)), "{kind:?}");
+        let job = aws(v);
+        assert_eq!(job.validate().unwrap_err().path(), Some(path));
+        assert_eq!(job.scheduling().unwrap_err().path(), Some(path));
+    }
+    // An unknown field is a shape error at its path.
+    let (path, kind) = aws_error(scheduled(json!({"timeZone": "UTC"})));
+    assert_eq!(path, "schedulingConfig.timeZone");
+    assert!(matches!(kind, ErrorKind::Json(_)));
 }
 
 #[test]

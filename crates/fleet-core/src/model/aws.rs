@@ -1,6 +1,6 @@
-//! AWS IoT Jobs: the body of `CreateJob` (`PUT /jobs/{jobId}`), with the rollout, abort, timeout
-//! and retry configurations that the engine enforces (`docs/semantics.md` sections 9, 10, 13,
-//! 14), and its conversion into a [`RunBuilder`].
+//! AWS IoT Jobs: the body of `CreateJob` (`PUT /jobs/{jobId}`), with the rollout, abort, timeout,
+//! retry and scheduling configurations that the engine enforces (`docs/semantics.md` sections 9,
+//! 10, 13, 14, 17), and its conversion into a [`RunBuilder`].
 //!
 //! Field names and ranges follow the AWS IoT API reference (see `../shared/API-NOTES.md`).
 //! Every struct denies unknown fields, so a typo is an error that names the field. Fields that
@@ -16,7 +16,9 @@ use crate::model::validate::Validate;
 use crate::model::word::vocabulary;
 use crate::rate::{ExponentialRamp, RampCriterion};
 use crate::retry::{RetryPolicy, RETRIES_MAX};
-use crate::schedule::SchedulingConfig;
+use crate::schedule::{
+    MaintenanceWindow, ScheduleError, ScheduleErrorKind, Scheduling, SchedulingConfig,
+};
 use crate::RunBuilder;
 
 /// The most devices per minute AWS allows (`maximumPerMinute`, `baseRatePerMinute`), and the
@@ -173,8 +175,10 @@ pub struct AwsRetryCriteria {
 /// - `timeoutConfig.inProgressTimeoutInMinutes`: 1 to 10,080.
 /// - `jobExecutionsRetryConfig.criteriaList`: one or two criteria, `numberOfRetries` 0 to 10,
 ///   `FAILED` and `TIMED_OUT` at most once each, `ALL` alone (it covers both), no `REJECTED`.
-/// - `schedulingConfig` is read (and checked by [`SchedulingConfig`]'s own rules) but not
-///   simulated yet: converting a job that has one is an error that says so.
+/// - `schedulingConfig`: [`SchedulingConfig::compile`]'s rules (times, the end at least 30
+///   minutes and at most two years after the start, cron expressions, window durations of 1
+///   to 1430 minutes), each error at its field (`schedulingConfig.endTime`,
+///   `schedulingConfig.maintenanceWindows[1].startTime`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AwsJob {
@@ -224,7 +228,9 @@ pub struct AwsJob {
     /// Values for the document's placeholders (kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_parameters: Option<Map<String, Value>>,
-    /// A scheduled start, end and maintenance windows (read; not simulated yet).
+    /// A scheduled start, an end with its behaviour, and maintenance windows: the windows go
+    /// into the run ([`AwsJob::run_builder`]); the start and the end are the driver's
+    /// ([`AwsJob::scheduling`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduling_config: Option<SchedulingConfig>,
     /// Software package versions (kept).
@@ -435,21 +441,16 @@ impl AwsJob {
     /// | `abortConfig.criteriaList` | `abort`, in order |
     /// | `inProgressTimeoutInMinutes` | `device_timeout_ms` |
     /// | `jobExecutionsRetryConfig` | `retry` (per type, or shared for `ALL`) |
+    /// | `schedulingConfig.maintenanceWindows` | `maintenance_windows` |
     ///
-    /// AWS applies a rate of 1,000 per minute to every job; so does this conversion. A job with
-    /// a `schedulingConfig` is refused (not simulated yet).
+    /// AWS applies a rate of 1,000 per minute to every job; so does this conversion. The rest
+    /// of `schedulingConfig` is not the run's but its driver's, which reads it with
+    /// [`AwsJob::scheduling`]: submit the job at `startTime`, and at `endTime` hand the run the
+    /// input of its `endBehavior` ([`Scheduling::end_action`]). The windows are cron
+    /// expressions in UTC: a driver whose clock does not count Unix milliseconds sets the
+    /// builder's `clock_origin_ms`.
     pub fn run_builder(&self) -> Result<RunBuilder> {
         self.validate()?;
-        if self.scheduling_config.is_some() {
-            return Err(Error::at(
-                "schedulingConfig",
-                ErrorKind::InvalidValue(
-                    "scheduled AWS jobs (start time, end behaviour, maintenance windows) are not \
-                     simulated yet; remove schedulingConfig to run the job at once"
-                        .into(),
-                ),
-            ));
-        }
         let rollout = self
             .job_executions_rollout_config
             .clone()
@@ -476,7 +477,26 @@ impl AwsJob {
                     .map_err(|e| e.within("jobExecutionsRetryConfig"))?,
             );
         }
+        if let Some(windows) = self.scheduling()?.as_ref().and_then(Scheduling::windows) {
+            builder = builder.maintenance_windows(windows.clone());
+        }
         Ok(builder)
+    }
+
+    /// The compiled `schedulingConfig` (`None` without one): the start time, at which a driver
+    /// submits the job; the end time and the engine input of its end behaviour
+    /// ([`Scheduling::end_action`]); the maintenance windows, which
+    /// [`AwsJob::run_builder`] already puts on the run. An error names the field
+    /// (`schedulingConfig.maintenanceWindows[0].durationInMinutes`).
+    pub fn scheduling(&self) -> Result<Option<Scheduling>> {
+        self.scheduling_config
+            .as_ref()
+            .map(|config| {
+                config
+                    .compile()
+                    .map_err(|e| scheduling_error(config, &e).within("schedulingConfig"))
+            })
+            .transpose()
     }
 
     fn in_progress_timeout_minutes(&self) -> Result<Option<i64>> {
@@ -540,13 +560,35 @@ impl Validate for AwsJob {
                 .checked()
                 .map_err(|e| e.within("jobExecutionsRetryConfig"))?;
         }
-        if let Some(scheduling) = &self.scheduling_config {
-            scheduling.compile().map_err(|e| {
-                Error::at("schedulingConfig", ErrorKind::InvalidValue(e.to_string()))
-            })?;
-        }
+        self.scheduling()?;
         Ok(())
     }
+}
+
+/// A [`SchedulingConfig::compile`] error at the path of its field inside `schedulingConfig`: the
+/// time it concerns, or the maintenance window (found by compiling each again) whose cron
+/// expression or duration is refused.
+fn scheduling_error(config: &SchedulingConfig, e: &ScheduleError) -> Error {
+    let field = match e.kind() {
+        ScheduleErrorKind::InvalidTime { field, reason } => {
+            return invalid(field, reason.clone());
+        }
+        ScheduleErrorKind::Cron { .. } => "startTime",
+        ScheduleErrorKind::DurationOutOfRange(_) => "durationInMinutes",
+        _ => return Error::new(ErrorKind::InvalidValue(e.to_string())),
+    };
+    let specs = config.maintenance_windows.as_deref().unwrap_or_default();
+    let index = specs.iter().position(|w| {
+        MaintenanceWindow::parse(&w.start_time, w.duration_in_minutes)
+            .err()
+            .as_ref()
+            == Some(e)
+    });
+    let path = match index {
+        Some(i) => format!("maintenanceWindows[{i}].{field}"),
+        None => "maintenanceWindows".into(),
+    };
+    invalid(&path, e.to_string())
 }
 
 #[cfg(test)]

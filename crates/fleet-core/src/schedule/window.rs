@@ -10,6 +10,10 @@ use super::MINUTE_MS;
 /// The longest maintenance window AWS accepts, in minutes (23 h 50 min).
 pub const DURATION_MINUTES_MAX: u32 = 1430;
 
+/// How many openings [`MaintenanceWindows::close_ms`] follows one by one (each O(w)) before it
+/// looks at whole days.
+const CLOSE_STEPS: usize = 8;
+
 /// One recurring maintenance window: open from each start of a cron expression (UTC) for
 /// `duration` minutes, the start included and the end excluded (`[s, s + d)`).
 ///
@@ -114,9 +118,11 @@ impl MaintenanceWindow {
 ///
 /// Cost, for `w` windows: [`is_open`](Self::is_open) O(w);
 /// [`next_open_ms`](Self::next_open_ms) O(w) cron searches (each skips non-matching years and
-/// months); [`close_ms`](Self::close_ms) O(w x 1440) for the day of `t`, then O(w) per further
-/// UTC day that the merged opening covers plus O(w x 1440) per distinct pattern of firing
-/// windows (a day's coverage depends only on which windows fire that day and the day before).
+/// months); [`close_ms`](Self::close_ms) O(w) per opening it follows from `t` (up to 8
+/// overlapping or touching openings; most merged openings are one or two), and past those O(w x
+/// 1440) for the day, then O(w) per further UTC day that the merged opening covers plus O(w x
+/// 1440) per distinct pattern of firing windows (a day's coverage depends only on which windows
+/// fire that day and the day before).
 /// Windows that never close, such as a 2-minute window every minute, cost O(w) per day up to
 /// the cron range's end in 2199: about 64,000 days.
 ///
@@ -174,9 +180,27 @@ impl MaintenanceWindows {
     /// When the merged opening that contains `t_ms` closes (the first instant after `t_ms` at
     /// which no window is open), or `None` if no window is open at `t_ms`.
     pub fn close_ms(&self, t_ms: i64) -> Option<i64> {
-        if !self.is_open(t_ms) {
-            return None;
+        // The openings that contain t cover [t, end) for the latest of their ends; if no window
+        // is open at that end, the merged opening closes there. A few such steps follow a
+        // chain of overlapping or touching windows, O(w) each; longer chains go day by day.
+        let mut t = t_ms;
+        for _ in 0..CLOSE_STEPS {
+            let end = self
+                .windows
+                .iter()
+                .filter_map(|w| Some(w.open_since_ms(t)? + w.duration_ms()))
+                .max()?;
+            if !self.is_open(end) {
+                return Some(end);
+            }
+            t = end;
         }
+        self.close_by_day(t)
+    }
+
+    /// [`close_ms`](Self::close_ms) from the coverage of each UTC day; `t_ms` is open.
+    fn close_by_day(&self, t_ms: i64) -> Option<i64> {
+        debug_assert!(self.is_open(t_ms));
         let (mut date, minute) = utc_date_minute(t_ms)?;
         if let Some(m) = self.first_closed_minute(date, minute) {
             return Some(utc_ms(date, m));
