@@ -381,7 +381,7 @@ fn the_end_behaviour_stops_or_cancels_the_run_at_the_end_time() {
 }
 
 #[test]
-fn an_end_time_after_the_run_completed_changes_nothing() {
+fn an_end_time_after_the_run_settled_changes_nothing() {
     let result = sim(10, fixed_latency(1_000))
         .job(aws_job(DAY_MS, EndBehavior::ForceCancel))
         .build()
@@ -390,8 +390,25 @@ fn an_end_time_after_the_run_completed_changes_nothing() {
     let job = &result.jobs[0];
     assert_eq!(job.status, "complete");
     assert_eq!(job.counts.succeeded, 10);
+    assert_eq!(job.end_behavior, None);
+    // The simulation ends with the last answer, not at the end time.
+    assert_eq!(result.end_ms, 1_000);
+}
+
+#[test]
+fn stop_rollout_on_a_stopped_run_is_refused_and_recorded() {
+    // A user stops the run at 30 s; STOP_ROLLOUT at 60 s finds it stopped already.
+    let result = sim(120, fixed_latency(5_000))
+        .job(aws_job(60_000, EndBehavior::StopRollout))
+        .command(30_000, "aws", JobCommand::Stop)
+        .build()
+        .unwrap()
+        .run();
+    let job = &result.jobs[0];
+    assert_eq!(job.status, "stopped");
     let end = job.end_behavior.as_ref().unwrap();
-    assert_eq!(end.error.as_deref(), Some("the run had already ended"));
+    assert_eq!(end.command, "STOP_ROLLOUT");
+    assert!(end.error.as_deref().unwrap().contains("stop"), "{end:?}");
 }
 
 #[test]
@@ -409,6 +426,55 @@ fn a_run_that_starts_after_its_end_time_gets_the_end_behaviour_at_once() {
     // after and cancelled the rest.
     assert_eq!(job.counts.cancelled, 60);
     assert_eq!(job.counts.succeeded, 60);
+}
+
+#[test]
+fn nothing_is_dispatched_outside_a_maintenance_window() {
+    use fleet_core::schedule::{MaintenanceWindow, MaintenanceWindows};
+    // 01:00-01:10 UTC every day, 5 devices a minute: 50 a night, 120 devices need 3 nights.
+    let windows = MaintenanceWindows::new(vec![
+        MaintenanceWindow::parse("cron(0 1 * * ? *)", 10).unwrap()
+    ]);
+    let job = JobSpec::new(
+        "aws",
+        Operation::JobDocument {
+            document: json!({}),
+        },
+    )
+    .run(
+        RunBuilder::new()
+            .max_per_minute(5)
+            .maintenance_windows(windows.clone()),
+    );
+    let result = sim(120, fixed_latency(1_000))
+        .job(job)
+        .record_events(true)
+        .build()
+        .unwrap()
+        .run();
+    let job = &result.jobs[0];
+    assert_eq!(job.status, "complete");
+    assert_eq!(job.window_waits, 3);
+    let answers: Vec<i64> = result
+        .events
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "answer")
+        .map(|e| e.at_ms)
+        .collect();
+    assert_eq!(answers.len(), 120);
+    for at in answers {
+        // Each device answered 1 s after its dispatch, which was inside a window.
+        let dispatched_utc = MARCH_1_MS + at - 1_000;
+        assert!(windows.is_open(dispatched_utc), "dispatched at {at} ms");
+    }
+    assert_eq!(job.started_ms, Some(0));
+    // Night 3: the last 20 devices go out 5 at a time at 01:00, 01:01, 01:02 and 01:03.
+    assert_eq!(
+        job.finished_ms,
+        Some(2 * DAY_MS + HOUR_MS + 3 * 60_000 + 1_000)
+    );
 }
 
 proptest! {
