@@ -337,10 +337,7 @@ fn summarise_schedule(id: &str, index: usize, samples: &[Sample]) -> ScheduleSum
             .map(|s| f64::from(f(&s.schedules[index])))
             .collect()
     };
-    let runs: Vec<&JobSample> = samples
-        .iter()
-        .flat_map(|s| &s.schedules[index].2)
-        .collect();
+    let runs: Vec<&JobSample> = samples.iter().flat_map(|s| &s.schedules[index].2).collect();
     let durations: Vec<f64> = runs
         .iter()
         .filter_map(|r| r.duration_ms.map(|ms| ms as f64 / 1000.0))

@@ -64,7 +64,11 @@ pub fn render(report: &ReplicationReport) -> String {
             schedule.skipped.max
         );
         if let Some(p) = &schedule.run_duration_s {
-            let _ = writeln!(out, "  run duration (virtual, every run): {}", seconds_row(p));
+            let _ = writeln!(
+                out,
+                "  run duration (virtual, every run): {}",
+                seconds_row(p)
+            );
         }
         if let Some(p) = &schedule.run_failed_percent {
             let _ = writeln!(
