@@ -114,6 +114,12 @@ duration_s = 4
         page.contains("<h2>Scheduled job nightly (UTC)</h2>"),
         "{page}"
     );
+    // Its chart: a green (succeeded) bar per run, and the legend's swatch.
+    assert!(
+        page.contains("devices by outcome, per occurrence"),
+        "{page}"
+    );
+    assert_eq!(page.matches(r##"fill="#2EA043""##).count(), 5 + 1, "{page}");
     for day in 1..=5 {
         let row =
             format!("<td>2026-03-{day:02} 02:00 UTC</td><td>nightly-{day}</td><td>complete</td>");

@@ -500,7 +500,7 @@ impl Simulation {
     }
 
     /// The fleet heap bytes plus the simulator's per-device structures (behaviour index, runs'
-    /// reasons); the event queue and the runs' own vectors are not counted.
+    /// reasons and targets, the flapping cursors); the event queue and the runs' own vectors are not counted.
     pub fn heap_bytes(&self) -> usize {
         self.fleet.heap_bytes()
             + self.behaviour.heap_bytes()
@@ -509,6 +509,8 @@ impl Simulation {
                 .iter()
                 .map(|j| j.reasons.capacity() + j.targets.as_ref().map_or(0, |t| t.capacity() * 4))
                 .sum::<usize>()
+            + self.flap_k.capacity() * 4
+            + self.flap_start.capacity() * 8
     }
 
     // ----- running -----

@@ -185,3 +185,70 @@ fn threshold_line(job: &JobResult, threshold: &Threshold, last_ms: i64) -> Vec<(
     }
     points
 }
+
+/// The chart of a scheduled job: one stacked bar per occurrence with its run's succeeded,
+/// failed and cancelled devices (a skipped occurrence has none), or `None` without a run.
+pub(crate) fn schedule_svg(id: &str, lines: &[super::OccurrenceLine<'_>]) -> Option<String> {
+    let total_max = lines
+        .iter()
+        .filter_map(|l| l.run.map(|r| r.counts.total))
+        .max()?;
+    let mut svg = String::new();
+    draw_schedule(id, lines, f64::from(total_max.max(1)), &mut svg).ok()?;
+    Some(svg)
+}
+
+fn draw_schedule<'a>(
+    id: &str,
+    lines: &[super::OccurrenceLine<'_>],
+    total_max: f64,
+    svg: &'a mut String,
+) -> Result<(), Box<dyn std::error::Error + 'a>> {
+    let root = SVGBackend::with_string(svg, (WIDTH_PX, HEIGHT_PX * 3 / 4)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let n = lines.last().map_or(1, |l| l.number) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("scheduled job {id}: devices by outcome, per occurrence"),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.5..n + 0.5, 0.0..total_max * 1.02)?;
+    chart
+        .configure_mesh()
+        .x_desc("occurrence")
+        .y_desc("devices")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE)
+        .draw()?;
+    // Succeeded, failed and cancelled: a run's bar once it has settled.
+    for (layer, &(name, colour, _)) in LAYERS[..3].iter().enumerate() {
+        let bars = lines.iter().filter_map(|l| {
+            let c = l.run?.counts;
+            let of: [u32; 3] = [c.succeeded, c.failed, c.cancelled];
+            let below: u32 = of[..layer].iter().sum();
+            let x = f64::from(l.number);
+            let y0 = f64::from(below);
+            let y1 = y0 + f64::from(of[layer]);
+            Some(Rectangle::new(
+                [(x - 0.4, y0), (x + 0.4, y1)],
+                colour.filled(),
+            ))
+        });
+        chart
+            .draw_series(bars)?
+            .label(name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -116,8 +116,14 @@ fn write_schedule(out: &mut String, report: &Report, schedule: &fleet_sim::Sched
             ""
         }
     );
+    let lines = report.occurrence_lines(schedule);
+    if let Some(svg) = chart::schedule_svg(&schedule.id, &lines) {
+        out.push_str("<figure>");
+        out.push_str(&svg);
+        out.push_str("<figcaption>Each occurrence's run: devices succeeded, failed and cancelled (no bar: the occurrence was skipped).</figcaption></figure>\n");
+    }
     out.push_str("<table><tr><th>#</th><th>scheduled at</th><th>run</th><th>status</th><th>succeeded</th><th>failed</th><th>cancelled</th><th>took</th></tr>\n");
-    for line in report.occurrence_lines(schedule) {
+    for line in lines {
         let _ = match (line.run, &line.skipped) {
             (Some(run), _) => writeln!(
                 out,
