@@ -2,6 +2,9 @@
 //! load and validate the scenario file, rescale it, generate the fleet, simulate, check the
 //! expectations. Targets (DESIGN.md section 9): 1,000,000 devices in at most 0.3 s on one
 //! thread; 10,000,000 in at most 3 s.
+//!
+//! `nightly_toml`: the same for `examples/nightly-settings.toml`, a scheduled job over 30
+//! nights of virtual time whose devices flap (30 runs; throughput counts device-runs).
 
 use std::path::Path;
 
@@ -36,5 +39,29 @@ fn scenario(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scenario);
+fn nightly(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/nightly-settings.toml");
+    let mut group = c.benchmark_group("nightly_toml");
+    group.sample_size(10);
+    for n in [20_000u32, 200_000] {
+        group.throughput(Throughput::Elements(u64::from(n) * 30));
+        group.bench_with_input(BenchmarkId::new("run", n), &n, |b, &n| {
+            b.iter(|| {
+                let scenario = Scenario::load(&path)
+                    .and_then(|s| s.with_devices(std::hint::black_box(n)))
+                    .expect("the example is valid");
+                let report = fleet_scenario::run(&scenario, RunOptions::default(), &mut |_, _| {})
+                    .expect("the example runs");
+                assert!(
+                    report.passed,
+                    "the example's expectations hold at {n} devices"
+                );
+                report.result.events_processed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scenario, nightly);
 criterion_main!(benches);
