@@ -500,7 +500,8 @@ impl Simulation {
     }
 
     /// The fleet heap bytes plus the simulator's per-device structures (behaviour index, runs'
-    /// reasons and targets, the flapping cursors); the event queue and the runs' own vectors are not counted.
+    /// reasons and targets, the flapping cursors); the event queue and the runs' own vectors
+    /// are not counted.
     pub fn heap_bytes(&self) -> usize {
         self.fleet.heap_bytes()
             + self.behaviour.heap_bytes()
