@@ -11,6 +11,21 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fleet_scenario::{RunOptions, Scenario};
 
+/// Loads the example at `path`, rescales it to `n` devices and runs it; its expectations must
+/// hold. Returns the events processed.
+fn run_example(path: &Path, n: u32) -> u64 {
+    let scenario = Scenario::load(path)
+        .and_then(|s| s.with_devices(std::hint::black_box(n)))
+        .expect("the example is valid");
+    let report = fleet_scenario::run(&scenario, RunOptions::default(), &mut |_, _| {})
+        .expect("the example runs");
+    assert!(
+        report.passed,
+        "the example's expectations hold at {n} devices"
+    );
+    report.result.events_processed
+}
+
 fn scenario(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rollout.toml");
     let mut group = c.benchmark_group("rollout_toml");
@@ -22,18 +37,7 @@ fn scenario(c: &mut Criterion) {
         }
         group.throughput(Throughput::Elements(u64::from(n)));
         group.bench_with_input(BenchmarkId::new("run", n), &n, |b, &n| {
-            b.iter(|| {
-                let scenario = Scenario::load(&path)
-                    .and_then(|s| s.with_devices(std::hint::black_box(n)))
-                    .expect("the example is valid");
-                let report = fleet_scenario::run(&scenario, RunOptions::default(), &mut |_, _| {})
-                    .expect("the example runs");
-                assert!(
-                    report.passed,
-                    "the example's expectations hold at {n} devices"
-                );
-                report.result.events_processed
-            })
+            b.iter(|| run_example(&path, n))
         });
     }
     group.finish();
@@ -46,18 +50,7 @@ fn nightly(c: &mut Criterion) {
     for n in [20_000u32, 200_000] {
         group.throughput(Throughput::Elements(u64::from(n) * 30));
         group.bench_with_input(BenchmarkId::new("run", n), &n, |b, &n| {
-            b.iter(|| {
-                let scenario = Scenario::load(&path)
-                    .and_then(|s| s.with_devices(std::hint::black_box(n)))
-                    .expect("the example is valid");
-                let report = fleet_scenario::run(&scenario, RunOptions::default(), &mut |_, _| {})
-                    .expect("the example runs");
-                assert!(
-                    report.passed,
-                    "the example's expectations hold at {n} devices"
-                );
-                report.result.events_processed
-            })
+            b.iter(|| run_example(&path, n))
         });
     }
     group.finish();
