@@ -5,7 +5,11 @@
 ///
 /// Devices are counted, not attempts: a device being retried is `pending` or `in_flight` until
 /// its last attempt ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// It is also the reports' and the server's stored form of the counts: serialized with these
+/// field names (`total`, `pending`, `in_flight`, `succeeded`, `failed`, `cancelled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Counts {
     /// Number of targets.
     pub total: u32,

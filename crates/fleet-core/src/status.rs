@@ -18,7 +18,12 @@ use std::fmt;
 ///                      ▼
 ///                  Cancelled
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Serialized as its word ([`RunStatus::as_str`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Created, not started.
     Pending,
@@ -57,6 +62,39 @@ impl RunStatus {
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
         }
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+
+    /// The status of an engine word ([`RunStatus::as_str`]).
+    fn from_str(word: &str) -> Result<Self, String> {
+        [
+            Self::Pending,
+            Self::Running,
+            Self::Stopped,
+            Self::Paused,
+            Self::Complete,
+            Self::Cancelled,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+        .ok_or_else(|| format!("unknown run status {word:?}"))
+    }
+}
+
+/// A status equals its word: `status == "complete"`.
+impl PartialEq<&str> for RunStatus {
+    fn eq(&self, word: &&str) -> bool {
+        self.as_str() == *word
+    }
+}
+
+impl PartialEq<str> for RunStatus {
+    fn eq(&self, word: &str) -> bool {
+        self.as_str() == word
     }
 }
 

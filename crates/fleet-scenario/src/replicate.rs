@@ -277,7 +277,7 @@ fn run_all(
 
 fn job_sample(j: &fleet_sim::JobResult) -> JobSample {
     JobSample {
-        status: j.status,
+        status: j.status.as_str(),
         duration_ms: j.duration_ms,
         tripped: j.threshold_trip.is_some(),
         failed_percent: if j.counts.total == 0 {

@@ -5,7 +5,7 @@ use std::time::Instant;
 use fleet_sim::{SimBuilder, SimResult};
 
 use crate::error::Result;
-use crate::expect::{parse_status, Check, Expectation, JobFacts};
+use crate::expect::{Check, Expectation, JobFacts};
 use crate::report::Report;
 use crate::scenario::{sim_error, Scenario};
 
@@ -69,18 +69,10 @@ pub(crate) fn simulate(
 /// The facts that expectations check, for job `id` of `result`.
 pub(crate) fn job_facts<'a>(result: &'a SimResult, id: &str) -> Option<JobFacts<'a>> {
     let job = result.job(id)?;
-    let c = job.counts;
     Some(JobFacts {
         id: &job.id,
-        status: parse_status(job.status).unwrap_or(fleet_core::RunStatus::Pending),
-        counts: fleet_core::Counts {
-            total: c.total,
-            pending: c.pending,
-            in_flight: c.in_flight,
-            succeeded: c.succeeded,
-            failed: c.failed,
-            cancelled: c.cancelled,
-        },
+        status: job.status,
+        counts: job.counts,
         duration_ms: job.duration_ms,
         trip_batch: job.threshold_trip.map(|t| t.batch),
         abort_tripped: job.abort_trip.is_some(),

@@ -2,7 +2,7 @@
 //! over a simulated fleet, durable across restarts.
 //!
 //! The server drives the same [`fleet_core::JobRun`] as the simulator, in wall-clock time
-//! multiplied by a time scale, over a [`fleet_sim::LiveFleet`] whose devices answer with the
+//! multiplied by a time scale, over fleet-sim's device model ([`fleet_sim::DeviceModel`]), whose devices answer with the
 //! scenario's behaviour. Every engine input and fleet write is logged in SQLite before a
 //! request is answered, so a server killed in the middle of a job continues it after a restart
 //! with no device result lost or run twice. See `docs/server.md` for the endpoints, the
@@ -41,6 +41,7 @@ mod state;
 mod store;
 mod throttle;
 mod tls;
+mod validate;
 mod world;
 
 pub use api_error::{ApiError, ApiErrorKind};

@@ -35,9 +35,9 @@ impl Server {
         let (tx, rx) = crossbeam_channel::unbounded::<Command>();
         let shared = Arc::new(Shared::new(tx));
         let throttles = world.hub.as_ref().map(Throttles::of);
-        let templates = world.live.fleet().templates().to_vec();
+        let templates = world.model.fleet().templates().to_vec();
         let name = world.name.clone();
-        let devices = world.live.fleet().len();
+        let devices = world.model.fleet().len();
         let ignored = world.ignored_jobs;
         let driver = Driver::open(
             world,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use fleet_core::model::DeviceGroup;
 use fleet_scenario::{Format, Scenario};
-use fleet_sim::{Fleet, LiveFleet, Selector};
+use fleet_sim::{DeviceModel, Fleet, Selector};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -50,7 +50,11 @@ failure_probability = 0.02
 /// A loaded world, before the server starts.
 pub(crate) struct World {
     pub(crate) name: String,
-    pub(crate) live: LiveFleet,
+    /// The device model over the scenario's fleet (its epoch is set when the driver opens).
+    pub(crate) model: DeviceModel,
+    /// The scenario's `clock_start`: a fresh server's virtual clock starts there, so that the
+    /// devices' timelines (reconnects, flapping) are those of `fleetsim run`.
+    pub(crate) clock_start_ms: Option<i64>,
     pub(crate) groups: Vec<DeviceGroup>,
     /// A fingerprint of the scenario: a data directory serves one scenario only.
     pub(crate) fingerprint: String,
@@ -70,7 +74,7 @@ impl World {
         let file = &scenario.file;
         let fleet = Fleet::generate(&file.fleet, &file.templates, file.seed)
             .map_err(|e| Error::new(ErrorKind::Scenario, format!("fleet: {e}")))?;
-        let live = LiveFleet::new(file.seed, fleet, &file.behaviour, file.hub.as_ref())
+        let model = DeviceModel::new(file.seed, fleet, &file.behaviour, file.hub.as_ref())
             .map_err(|e| Error::new(ErrorKind::Scenario, e.to_string()))?;
         let groups = file
             .groups
@@ -91,7 +95,11 @@ impl World {
         let text = serde_json::to_string(file).unwrap_or_default();
         Ok(Self {
             name: scenario.name(),
-            live,
+            model,
+            clock_start_ms: file
+                .clock_start
+                .is_some()
+                .then_some(scenario.clock_start_ms),
             groups,
             fingerprint: format!("{:016x}", fnv(text.as_bytes())),
             ignored_jobs: file.jobs.len(),

@@ -8,7 +8,7 @@ use crate::hub::HubSpec;
 use crate::job::{JobCommand, JobSpec};
 use crate::schedule::ScheduledJobSpec;
 use crate::selector::TargetSpec;
-use crate::sim::{Parts, Simulation};
+use crate::sim::{Parts, Simulation, MAX_JOBS};
 use crate::template::TemplateSpec;
 
 /// Builds a [`Simulation`].
@@ -353,7 +353,3 @@ impl SimBuilder {
         Ok(out)
     }
 }
-
-/// The most jobs a simulation holds, the runs of scheduled jobs included (a job index is 16
-/// bits in an event).
-pub(crate) const MAX_JOBS: u16 = u16::MAX - 1;

@@ -204,7 +204,6 @@ impl Bucket {
 pub(crate) struct Hub {
     buckets: [Bucket; 3],
     max_wait_ms: i64,
-    pub(crate) concurrent_jobs: u32,
 }
 
 impl Hub {
@@ -217,7 +216,6 @@ impl Hub {
                 Bucket::new(l.direct_method_chunks_per_s),
             ],
             max_wait_ms: i64::try_from(spec.max_queue_wait_ms).unwrap_or(i64::MAX),
-            concurrent_jobs: l.concurrent_jobs,
         }
     }
 
@@ -229,9 +227,114 @@ impl Hub {
     }
 }
 
+/// The hub's limit on concurrent jobs (API-NOTES, "IoT Hub throttles"): a run holds a slot
+/// from its start until it settles; a run submitted while every slot is held waits, first come
+/// first served, and starts when one frees. Used by both drivers of the executor (the simulator
+/// and the server), so the rule exists once.
+///
+/// `T` names a waiting run (a job index, a run number). O(1) per operation but
+/// [`JobSlots::remove`], which is O(waiting).
+#[derive(Debug, Clone)]
+pub struct JobSlots<T> {
+    /// `None`: no hub, no limit.
+    limit: Option<u32>,
+    held: u32,
+    waiting: std::collections::VecDeque<T>,
+}
+
+impl<T: PartialEq> JobSlots<T> {
+    /// Slots for a hub with this limit (`None`: unlimited).
+    pub fn new(limit: Option<u32>) -> Self {
+        Self {
+            limit,
+            held: 0,
+            waiting: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Whether a hub is modelled (runs then hold slots).
+    pub fn limited(&self) -> bool {
+        self.limit.is_some()
+    }
+
+    /// Takes a slot for a run that starts now, or queues `run` and returns `false`.
+    pub fn take_or_wait(&mut self, run: T) -> bool {
+        match self.limit {
+            Some(limit) if self.held >= limit => {
+                self.waiting.push_back(run);
+                false
+            }
+            Some(_) => {
+                self.held += 1;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Takes a slot without asking (a run restored with its slot).
+    pub fn hold(&mut self) {
+        if self.limit.is_some() {
+            self.held += 1;
+        }
+    }
+
+    /// A run that held a slot settled: frees it.
+    pub fn release(&mut self) {
+        assert!(self.held > 0, "a slot is released by the run that holds it");
+        self.held -= 1;
+    }
+
+    /// The next waiting run, with a slot taken for it, if a slot is free.
+    pub fn next_ready(&mut self) -> Option<T> {
+        if self.limit.is_some_and(|l| self.held >= l) {
+            return None;
+        }
+        let run = self.waiting.pop_front()?;
+        if self.limit.is_some() {
+            self.held += 1;
+        }
+        Some(run)
+    }
+
+    /// Queues `run` at the end, as if it had just been refused a slot.
+    pub fn wait(&mut self, run: T) {
+        self.waiting.push_back(run);
+    }
+
+    /// Takes `run` out of the queue (a run cancelled before it started). Returns whether it
+    /// was waiting.
+    pub fn remove(&mut self, run: &T) -> bool {
+        match self.waiting.iter().position(|w| w == run) {
+            Some(at) => {
+                self.waiting.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_queue_first_come_first_served() {
+        let mut slots = JobSlots::new(Some(1));
+        assert!(slots.take_or_wait(1));
+        assert!(!slots.take_or_wait(2));
+        assert!(!slots.take_or_wait(3));
+        assert_eq!(slots.next_ready(), None, "the slot is held");
+        slots.release();
+        assert_eq!(slots.next_ready(), Some(2));
+        assert!(slots.remove(&3));
+        slots.release();
+        assert_eq!(slots.next_ready(), None, "3 left the queue");
+        let mut free = JobSlots::new(None);
+        assert!((0..100).all(|i| free.take_or_wait(i)));
+        assert!(!free.limited());
+    }
 
     #[test]
     fn published_numbers() {

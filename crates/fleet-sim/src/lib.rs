@@ -75,13 +75,14 @@
 
 mod behaviour;
 mod builder;
+mod device;
 mod distribution;
 mod error;
+mod exec;
 mod fleet;
 mod generator;
 mod hub;
 mod job;
-mod live;
 mod operation;
 mod query;
 mod result;
@@ -96,18 +97,20 @@ pub mod util;
 
 pub use behaviour::{BehaviourRule, BehaviourSpec, Flapping, Offline, SwarmDraw};
 pub use builder::SimBuilder;
+pub use device::{DeviceModel, Fate, PreparedOp};
 pub use distribution::Distribution;
 pub use error::{Error, ErrorKind, Result};
+pub use exec::{Agenda, Answer, RunExec};
 pub use fleet::{DeviceId, DeviceSnapshot, DeviceSpec, Fleet};
 pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
-pub use hub::{HubLimits, HubSpec, Tier};
+pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
 pub use job::{JobCommand, JobSpec};
-pub use live::{Fate, LiveFleet, LiveOp};
 pub use operation::Operation;
 pub use result::{
-    AbortTripRow, BatchRow, CommandRow, CountsRow, DeviceRow, JobResult, OccurrenceRow, PauseRow,
-    Reason, Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
+    AbortTripRow, BatchRow, CommandRow, DeviceRow, JobResult, OccurrenceRow, PauseRow, Reason,
+    Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
 };
+pub use rng::RunKey;
 pub use schedule::ScheduledJobSpec;
 pub use selector::{Selector, TargetSpec};
 pub use sim::{Progress, Simulation};

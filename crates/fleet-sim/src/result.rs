@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use fleet_core::{Counts, DeviceState};
+use fleet_core::{Counts, DeviceState, RunStatus};
 use serde::Serialize;
 
 use crate::behaviour::SwarmDraw;
@@ -57,9 +57,9 @@ pub struct JobResult {
     /// The run's status word (`pending`, `running`, `stopped`, `paused`, `complete`,
     /// `cancelled`, `failed`); `pending` for a job that never started (still waiting for a hub
     /// slot when the simulation ended).
-    pub status: &'static str,
+    pub status: RunStatus,
     /// The device counts at the end.
-    pub counts: CountsRow,
+    pub counts: Counts,
     /// When the job was submitted.
     pub submitted_ms: i64,
     /// When its run started (after waiting for a hub job slot, if any).
@@ -149,37 +149,6 @@ pub struct OccurrenceRow {
     /// For `run_active`: the run that was still active.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active_run: Option<String>,
-}
-
-/// Device counts (semantics rule 9: `pending + in_flight + succeeded + failed + cancelled ==
-/// total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct CountsRow {
-    /// Targets.
-    pub total: u32,
-    /// Not dispatched yet, or waiting for a retry.
-    pub pending: u32,
-    /// Dispatched, no outcome yet.
-    pub in_flight: u32,
-    /// Succeeded.
-    pub succeeded: u32,
-    /// Failed, rejected or timed out.
-    pub failed: u32,
-    /// Cancelled.
-    pub cancelled: u32,
-}
-
-impl From<Counts> for CountsRow {
-    fn from(c: Counts) -> Self {
-        Self {
-            total: c.total,
-            pending: c.pending,
-            in_flight: c.in_flight,
-            succeeded: c.succeeded,
-            failed: c.failed,
-            cancelled: c.cancelled,
-        }
-    }
 }
 
 /// One batch of a run.
@@ -349,6 +318,35 @@ impl Reason {
         }
     }
 
+    /// The reason's one-byte code (1 to 10), for storage.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The reason with this code; `None` for 0 (success) or an unknown code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::from_u8(code)
+    }
+
+    /// The engine's outcome for an attempt that ended with this reason: `rejected` is a
+    /// rejection; a response timeout, a crash, the device timeout and the deadline are time-outs;
+    /// every other reason is a failure.
+    pub fn outcome(self) -> fleet_core::Outcome {
+        use fleet_core::Outcome;
+        match self {
+            Self::Rejected => Outcome::Rejected,
+            Self::ResponseTimeout | Self::Crashed | Self::DeviceTimeout | Self::Deadline => {
+                Outcome::TimedOut
+            }
+            Self::DeviceError
+            | Self::Offline
+            | Self::Throttled
+            | Self::NotInTemplate
+            | Self::SchemaMismatch => Outcome::Failed,
+        }
+    }
+
+    #[inline]
     pub(crate) fn from_u8(v: u8) -> Option<Self> {
         Some(match v {
             1 => Self::DeviceError,

@@ -1,4 +1,5 @@
-//! Counter-based random streams: every draw is keyed by (seed, device, counter, purpose).
+//! Counter-based random streams: every draw is keyed by (seed, device, counter, purpose), and
+//! a draw about one run of a job by (seed, device, run, attempt, purpose).
 //!
 //! The simulator never keeps a shared random generator whose state depends on the order in
 //! which events happen. Instead each draw asks for a *stream* keyed by the simulation seed, the
@@ -13,6 +14,16 @@
 //! word, over a start value; it is written out here so that it cannot change under us.
 //!
 //! Cost: opening a stream is two 64-bit hashes (about 3 ns); each draw is one 128-bit multiply.
+//!
+//! # Runs draw their own fates
+//!
+//! What a device *is* (its template and tags, whether it starts offline, its flapping timeline)
+//! is drawn from the seed alone: it is the same in every run. What becomes of one operation
+//! (the fault, the latency, a crash and its downtime) is drawn from the run's [`RunKey`]: the
+//! seed and the run's id, folded once per run (FNV-1a of the id's bytes, then the finalizer).
+//! Every run (a job, a rerun, each run of a scheduled job) therefore draws its own fates, and
+//! the simulator and the server, which give a run the same id, draw the same ones
+//! (docs/semantics.md sections 7 and 17.7).
 
 use rand_pcg::Pcg64Mcg;
 
@@ -71,6 +82,30 @@ pub(crate) fn stream(seed: u64, device: u64, counter: u32, purpose: Purpose) -> 
     Pcg64Mcg::new(u128::from(h) << 64 | u128::from(lo))
 }
 
+/// The key of one run's operation streams: (seed, run id) folded into one word, so that a
+/// draw is keyed by (seed, device, run, attempt, purpose) at the cost of the seed-only key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RunKey(u64);
+
+impl RunKey {
+    /// The key of the run with this id, under `seed`.
+    pub fn new(seed: u64, run_id: &str) -> Self {
+        // FNV-1a, 64 bits, written out so that it cannot change under us.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in run_id.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Self(mix64(seed.wrapping_add(GOLDEN)) ^ mix64(h ^ GOLDEN))
+    }
+
+    /// The stream of (device key, attempt, purpose) in this run.
+    #[inline]
+    pub(crate) fn stream(self, device: u64, attempt: u8, purpose: Purpose) -> Pcg64Mcg {
+        stream(self.0, device, u32::from(attempt), purpose)
+    }
+}
+
 /// A uniform draw in `[0, 1)` with 53 bits of precision from a 64-bit value.
 #[inline]
 pub(crate) fn unit_f64(x: u64) -> f64 {
@@ -111,6 +146,16 @@ mod tests {
             key_hash(0, 0, 0, Purpose::Operation),
             key_hash(0, 0, 0, Purpose::Reanswer)
         );
+    }
+
+    #[test]
+    fn runs_have_their_own_keys() {
+        assert_eq!(RunKey::new(1, "job"), RunKey::new(1, "job"));
+        assert_ne!(RunKey::new(1, "job"), RunKey::new(1, "jo"));
+        assert_ne!(RunKey::new(1, "job"), RunKey::new(2, "job"));
+        assert_ne!(RunKey::new(1, "a-1"), RunKey::new(1, "a-2"));
+        // A run's key is not the seed's own key.
+        assert_ne!(RunKey::new(1, "").0, 1);
     }
 
     #[test]

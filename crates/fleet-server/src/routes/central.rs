@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{
     ask, base_url, central_version, if_match, json, json_with_etag, page_size, pairs, param,
-    parse_body, validate_group, validate_scheduled, AppState, St,
+    parse_body, AppState, St,
 };
 use crate::api_error::{ApiError, CentralError};
 use crate::driver::{Command, Control, Dialect};
@@ -331,7 +331,7 @@ async fn put_scheduled(
     check_id("id", &id)?;
     let job: ScheduledJob = parse_body(&body)?;
     body_id(job.id.as_ref(), &id)?;
-    validate_scheduled(&job, &state.templates)?;
+    crate::validate::scheduled(&job, &state.templates)?;
     let if_match = if_match(&headers);
     let value = ask(&state.shared, |reply| Command::PutScheduled {
         id,
@@ -448,7 +448,7 @@ async fn put_group(
     check_id("id", &id)?;
     let group: DeviceGroup = parse_body(&body)?;
     body_id(group.id.as_ref(), &id)?;
-    validate_group(&group)?;
+    crate::validate::group(&group)?;
     let if_match = if_match(&headers);
     let value = ask(&state.shared, |reply| Command::PutGroup {
         id,

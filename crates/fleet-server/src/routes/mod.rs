@@ -17,8 +17,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use fleet_core::model::{DeviceGroup, ScheduledJob, Validate};
-use fleet_query::Query;
 use fleet_sim::TemplateSpec;
 use serde::de::DeserializeOwned;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -304,22 +302,4 @@ pub(crate) fn base_url(headers: &HeaderMap, scheme: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
     format!("{scheme}://{host}")
-}
-
-/// The checks of a device group besides its shape: the model's rules and a filter that parses.
-pub(crate) fn validate_group(group: &DeviceGroup) -> Result<(), ApiError> {
-    group.validate()?;
-    Query::parse_any(&group.filter).map_err(|e| ApiError::bad("filter", e))?;
-    Ok(())
-}
-
-/// The checks of a scheduled job besides its shape: the model's rules, and data that fleetsim
-/// can run.
-pub(crate) fn validate_scheduled(
-    job: &ScheduledJob,
-    templates: &[TemplateSpec],
-) -> Result<(), ApiError> {
-    job.validate()?;
-    crate::operation::central(&job.data, templates)?;
-    Ok(())
 }

@@ -1,24 +1,38 @@
-//! [`LiveFleet`]: the simulated devices answering one operation at a time, for a driver that
-//! keeps its own clock (the `fleetsim serve` server drives job runs in scaled wall-clock time).
+//! [`DeviceModel`]: THE device model. Given a device, an operation, the run and the attempt,
+//! it decides what becomes of the dispatch (its [`Fate`]: when the answer comes and how) and
+//! writes the operation's effects on the fleet.
 //!
-//! The [`crate::Simulation`] owns its event queue and runs everything in virtual time. A server
-//! cannot hand its clock over: it takes requests while jobs run, and must survive a restart. So
-//! it keeps the queue itself, and asks this type only for a device's *fate*: when a dispatch of
-//! an operation to a device answers, and how. The semantics are those of the simulator (see
-//! [`crate::Operation`] for the rules): the same template checks, hub throttles, offline,
-//! flapping and crashed devices, and the same random streams keyed by (seed, device, attempt,
-//! purpose), so a device's fate in the server is the one it has in a simulation with the same
-//! seed, whatever the order of events.
+//! It exists once. The simulator ([`crate::Simulation`]) and the `fleetsim serve` server both
+//! carry out a run's dispatches through it, by way of the one executor of a run's actions
+//! ([`crate::RunExec`]); a rule of a device (template checks, hub throttles, offline, flapping
+//! and crashed devices, the fault draw, response timeouts) is found here and nowhere else. The
+//! rules themselves are listed on [`crate::Operation`].
 //!
-//! Effects on the fleet happen as in the simulator: a dispatch writes the desired property,
-//! cloud property, twin patch or template at once (when it reaches the fleet: see
-//! [`Fate::wrote`]); a successful answer to a property writes the reported value
-//! ([`LiveFleet::answer`]). For a durable driver, [`LiveFleet::replay_dispatch`] and
-//! [`LiveFleet::replay_answer`] apply the same writes again, without drawing anything, to
-//! rebuild the fleet from a log after a restart.
+//! # Time
+//!
+//! The model's time 0 is its *epoch*: reconnect times and flapping intervals count from it.
+//! The simulator's epoch is 0 (the start of the simulation); a server whose clock counts from
+//! the Unix epoch sets the instant its fleet came to life ([`DeviceModel::with_epoch`]). Times
+//! given to and returned by the model are in the caller's clock.
+//!
+//! # Determinism
+//!
+//! Every draw comes from a stream keyed by (seed, device, run, attempt, purpose) (see the `rng`
+//! module): the fate of a dispatch is a pure function of that key and of the device's
+//! connectivity timeline, not of the order of events. Only crashes are state (a crashed device
+//! is offline until it is back), recorded when they happen.
+//!
+//! # Memory
+//!
+//! Besides the fleet's columns and the behaviour index: the crashed devices (an ordered map,
+//! only devices that crashed), and two columns of the flapping walk's cursor (12 bytes per
+//! device, allocated at the first flapping device; dispatches go in target order, so the walk
+//! reads them sequentially — a hash map here spent two thirds of the walk's time in cache
+//! misses).
 //!
 //! ```
-//! use fleet_sim::{FleetSpec, LiveFleet, Operation, BehaviourSpec, TemplateSpec, PropertySpec, Schema, TemplateShare};
+//! use fleet_sim::{BehaviourSpec, DeviceModel, FleetSpec, Operation, PropertySpec, RunKey, Schema,
+//!     TemplateShare, TemplateSpec};
 //!
 //! let template = TemplateSpec {
 //!     id: "dtmi:t;1".into(),
@@ -31,17 +45,18 @@
 //!     ..Default::default()
 //! };
 //! let fleet = fleet_sim::Fleet::generate(&spec, &[template], 7)?;
-//! let mut live = LiveFleet::new(7, fleet, &BehaviourSpec::default(), None)?;
-//! let op = live.prepare(&Operation::Property { name: "p".into(), value: 3.into() })?;
-//! let fate = live.dispatch(&op, 0, 1, 10_000);
+//! let mut model = DeviceModel::new(7, fleet, &BehaviourSpec::default(), None)?;
+//! let op = model.prepare(&Operation::Property { name: "p".into(), value: 3.into() })?;
+//! let run = RunKey::new(7, "job-1");
+//! let fate = model.dispatch(&op, 0, run, 1, 10_000);
 //! assert_eq!(fate.answer_at_ms, Some(11_000)); // the default latency: 1 s
 //! assert_eq!(fate.reason, None);               // success
-//! live.answer(&op, 0, fate.reason);
-//! assert_eq!(live.fleet().reported(0, "p"), Some(&3.into()));
+//! model.answer(&op, 0, fate.reason);
+//! assert_eq!(model.fleet().reported(0, "p"), Some(&3.into()));
 //! # Ok::<(), fleet_sim::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use fleet_core::Outcome;
 use rand::Rng;
@@ -53,42 +68,32 @@ use crate::fleet::{ColumnKind, Fleet, NO_TEMPLATE};
 use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::operation::Operation;
 use crate::result::Reason;
-use crate::rng::{self, unit_f64, Purpose};
+use crate::rng::{self, unit_f64, Purpose, RunKey};
 use crate::template::Schema;
 
-/// A fleet with its behaviour and hub model, answering dispatches one at a time.
-#[derive(Debug, Clone)]
-pub struct LiveFleet {
-    seed: u64,
-    /// The instant that is time 0 of the behaviour model (reconnects and flapping intervals
-    /// count from it).
-    epoch_ms: i64,
-    fleet: Fleet,
-    behaviour: Behaviour,
-    hub: Option<Hub>,
-    hub_limits: Option<HubLimits>,
-    /// Devices that crashed, and until when they are offline.
-    crashed_until: BTreeMap<u32, i64>,
-    /// Per flapping device: the last interval walked to (index, start).
-    flap_cursor: HashMap<u32, (u32, i64)>,
-}
+/// Reason code 0: success.
+pub(crate) const OK: u8 = 0;
 
-/// A job's operation resolved against a [`LiveFleet`]: names interned, template checks
-/// tabulated. Made by [`LiveFleet::prepare`]; only valid for the fleet that made it (and for a
-/// fleet rebuilt the same way).
+/// A job's operation resolved against a fleet: names interned, template checks tabulated.
+/// Made by [`DeviceModel::prepare`]; only valid for the model that made it (and for one
+/// rebuilt the same way, as a server does after a restart).
 #[derive(Debug, Clone)]
-pub struct LiveOp {
+pub struct PreparedOp {
     op: Op,
 }
 
 #[derive(Debug, Clone)]
 enum Op {
     Property {
+        /// Column and interned value in the desired properties.
         desired: (u32, u32),
+        /// Column and interned value in the reported properties.
         reported: (u32, u32),
+        /// Per template index: reason code if the template refuses it, else 0.
         check: Vec<u8>,
     },
     CloudProperty {
+        /// Column and interned value in the cloud properties.
         value: (u32, u32),
         check: Vec<u8>,
     },
@@ -106,16 +111,14 @@ enum Op {
         desired: Vec<(u32, u32)>,
     },
     Method {
+        /// Per template index: whether the template lacks the method.
         missing: Vec<bool>,
         response_timeout_ms: i64,
         connect_timeout_ms: i64,
     },
-    /// A document the device fetches once online (AWS job document, hawkBit deployment).
+    /// An AWS job document or hawkBit deployment: fetched by the device once online.
     Document,
 }
-
-/// Reason code 0: success.
-const OK: u8 = 0;
 
 /// What becomes of one dispatch of an operation to a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,38 +138,25 @@ pub struct Fate {
 }
 
 impl Fate {
+    #[inline]
+    fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
+        Self {
+            answer_at_ms: Some(answer_at_ms),
+            reason: Reason::from_u8(reason),
+            pending_reason: None,
+            wrote,
+        }
+    }
+
     /// The engine's outcome for [`Fate::reason`].
     pub fn outcome(&self) -> Outcome {
-        outcome_of(self.reason.map_or(OK, Reason::code))
-    }
-}
-
-/// The outcome the run is told for a reason code (as the simulator does).
-fn outcome_of(reason: u8) -> Outcome {
-    match Reason::from_u8(reason) {
-        None => Outcome::Succeeded,
-        Some(Reason::Rejected) => Outcome::Rejected,
-        Some(
-            Reason::ResponseTimeout | Reason::Crashed | Reason::DeviceTimeout | Reason::Deadline,
-        ) => Outcome::TimedOut,
-        Some(_) => Outcome::Failed,
-    }
-}
-
-impl Reason {
-    /// The reason's one-byte code (1 to 10), for storage.
-    pub fn code(self) -> u8 {
-        self as u8
+        self.reason.map_or(Outcome::Succeeded, Reason::outcome)
     }
 
-    /// The reason with this code; `None` for 0 (success) or an unknown code.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Self::from_u8(code)
-    }
-
-    /// The engine's outcome for an attempt that ended with this reason.
-    pub fn outcome(self) -> Outcome {
-        outcome_of(self.code())
+    #[inline]
+    fn shifted(mut self, by_ms: i64) -> Self {
+        self.answer_at_ms = self.answer_at_ms.map(|t| t.saturating_add(by_ms));
+        self
     }
 }
 
@@ -180,8 +170,28 @@ fn check(table: &[u8], template: u16) -> u8 {
     }
 }
 
-impl LiveFleet {
-    /// The live fleet of `fleet` with this behaviour and hub, drawing from `seed`.
+/// The simulated fleet with its behaviour and hub model, answering dispatches: the one device
+/// model of fleetsim (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct DeviceModel {
+    seed: u64,
+    /// The instant that is time 0 of the behaviour model, in the caller's clock.
+    epoch_ms: i64,
+    fleet: Fleet,
+    behaviour: Behaviour,
+    hub: Option<Hub>,
+    hub_limits: Option<HubLimits>,
+    /// Devices that crashed, and until when they are offline (model time). Ordered, never
+    /// iterated for results.
+    crashed_until: BTreeMap<u32, i64>,
+    /// Per device: the last flapping interval walked to (index, start), to resume the walk;
+    /// (0, 0), the first interval, until the device's first walk.
+    flap_k: Vec<u32>,
+    flap_start: Vec<i64>,
+}
+
+impl DeviceModel {
+    /// The model of `fleet` with this behaviour and hub, drawing from `seed`.
     pub fn new(
         seed: u64,
         fleet: Fleet,
@@ -192,7 +202,17 @@ impl LiveFleet {
         if let Some(hub) = hub {
             hub.validate().map_err(|e| e.within("hub"))?;
         }
-        Ok(Self {
+        Ok(Self::from_parts(seed, fleet, behaviour, hub))
+    }
+
+    /// The model of checked parts (the simulation builder checked them).
+    pub(crate) fn from_parts(
+        seed: u64,
+        fleet: Fleet,
+        behaviour: Behaviour,
+        hub: Option<&HubSpec>,
+    ) -> Self {
+        Self {
             seed,
             epoch_ms: 0,
             fleet,
@@ -200,14 +220,15 @@ impl LiveFleet {
             hub: hub.map(Hub::new),
             hub_limits: hub.map(HubSpec::limits),
             crashed_until: BTreeMap::new(),
-            flap_cursor: HashMap::new(),
-        })
+            flap_k: Vec::new(),
+            flap_start: Vec::new(),
+        }
     }
 
     /// Sets the instant that is time 0 of the behaviour model (default 0). A driver whose
     /// clock counts from the Unix epoch sets the instant its fleet came to life, so that
     /// reconnect times and flapping intervals count from then, as they count from the start of
-    /// a simulation. Times given to and returned by [`LiveFleet::dispatch`] stay absolute.
+    /// a simulation. Times given to and returned by [`DeviceModel::dispatch`] stay absolute.
     pub fn with_epoch(mut self, epoch_ms: i64) -> Self {
         self.epoch_ms = epoch_ms;
         self
@@ -223,6 +244,10 @@ impl LiveFleet {
         &self.fleet
     }
 
+    pub(crate) fn into_fleet(self) -> Fleet {
+        self.fleet
+    }
+
     /// The seed.
     pub fn seed(&self) -> u64 {
         self.seed
@@ -233,9 +258,26 @@ impl LiveFleet {
         self.hub_limits
     }
 
+    pub(crate) fn behaviour(&self) -> &Behaviour {
+        &self.behaviour
+    }
+
+    /// The fleet's, the behaviour's and the flapping cursor's heap bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.fleet.heap_bytes()
+            + self.behaviour.heap_bytes()
+            + self.flap_k.capacity() * 4
+            + self.flap_start.capacity() * 8
+    }
+
     /// Resolves an operation against the fleet (validated first).
-    pub fn prepare(&mut self, op: &Operation) -> Result<LiveOp> {
+    pub fn prepare(&mut self, op: &Operation) -> Result<PreparedOp> {
         op.validate()?;
+        Ok(self.compile(op))
+    }
+
+    /// Resolves an operation that was validated already.
+    pub(crate) fn compile(&mut self, op: &Operation) -> PreparedOp {
         let fleet = &mut self.fleet;
         let templates = fleet.templates().to_vec();
         let schema_check = |schema: Option<Schema>, value: &Value| match schema {
@@ -267,12 +309,9 @@ impl LiveFleet {
             } => Op::Command {
                 check: templates
                     .iter()
-                    .map(|t| {
-                        if t.has_command(name) {
-                            OK
-                        } else {
-                            Reason::NotInTemplate as u8
-                        }
+                    .map(|t| match t.has_command(name) {
+                        true => OK,
+                        false => Reason::NotInTemplate as u8,
                     })
                     .collect(),
                 chunks: Operation::chunks(payload),
@@ -296,16 +335,14 @@ impl LiveFleet {
                 response_timeout_ms: *response_timeout_ms,
                 connect_timeout_ms: *connect_timeout_ms,
             },
-            // A job document (AWS, hawkBit): fetched by the device once online.
-            #[allow(unreachable_patterns)]
-            _ => Op::Document,
+            Operation::JobDocument { .. } => Op::Document,
         };
-        Ok(LiveOp { op })
+        PreparedOp { op }
     }
 
     /// Why a run of `op` cannot execute at all (a template migration to a template the fleet
-    /// does not have), or `None` if it can. Such a run fails when it starts.
-    pub fn cannot_execute(&self, op: &LiveOp) -> Option<Error> {
+    /// does not have), or `None` if it can. Such a run fails when it starts (semantics rule 7).
+    pub fn cannot_execute(&self, op: &PreparedOp) -> Option<Error> {
         matches!(op.op, Op::Migration { template: None }).then(|| {
             Error::at(
                 "template",
@@ -314,96 +351,99 @@ impl LiveFleet {
         })
     }
 
-    /// Dispatches `op` to device `device` (a fleet index), attempt `attempt`, at `now_ms`:
-    /// writes the dispatch's effect on the fleet and draws the device's fate.
-    pub fn dispatch(&mut self, op: &LiveOp, device: u32, attempt: u8, now_ms: i64) -> Fate {
-        self.dispatch_at(op, device, attempt, now_ms, true)
+    /// Dispatches `op` to device `device` (a fleet index), attempt `attempt` of run `run`, at
+    /// `now_ms`: writes the dispatch's effect on the fleet, takes the hub's throttle tokens and
+    /// draws the device's fate.
+    #[inline]
+    pub fn dispatch(
+        &mut self,
+        op: &PreparedOp,
+        device: u32,
+        run: RunKey,
+        attempt: u8,
+        now_ms: i64,
+    ) -> Fate {
+        let epoch = self.epoch_ms;
+        self.fate(op, device, run, attempt, now_ms - epoch, true)
+            .shifted(epoch)
     }
 
     /// The fate of a dispatch that already happened at `sent_ms` (a driver restarting with
-    /// devices in flight): the same draws as [`LiveFleet::dispatch`], but nothing is written
+    /// devices in flight): the same draws as [`DeviceModel::dispatch`], but nothing is written
     /// and no throttle token is taken (the operation is taken to have been sent at `sent_ms`).
-    pub fn redraw(&mut self, op: &LiveOp, device: u32, attempt: u8, sent_ms: i64) -> Fate {
-        self.dispatch_at(op, device, attempt, sent_ms, false)
-    }
-
-    fn dispatch_at(
+    pub fn redraw(
         &mut self,
-        op: &LiveOp,
+        op: &PreparedOp,
         device: u32,
+        run: RunKey,
         attempt: u8,
-        now_ms: i64,
-        write: bool,
+        sent_ms: i64,
     ) -> Fate {
         let epoch = self.epoch_ms;
-        let mut fate =
-            self.dispatch_relative(op, device, attempt, now_ms.saturating_sub(epoch), write);
-        fate.answer_at_ms = fate.answer_at_ms.map(|t| t.saturating_add(epoch));
-        fate
+        self.fate(op, device, run, attempt, sent_ms - epoch, false)
+            .shifted(epoch)
     }
 
-    fn dispatch_relative(
+    /// The fate of a dispatch at model time `now_ms`; `write`: apply its effects and take
+    /// throttle tokens.
+    #[inline]
+    fn fate(
         &mut self,
-        op: &LiveOp,
-        device: u32,
+        op: &PreparedOp,
+        d: u32,
+        run: RunKey,
         attempt: u8,
         now_ms: i64,
         write: bool,
     ) -> Fate {
-        let d = device;
         let template = self.fleet.template_of(d);
-        let at_once = |at: i64, reason: u8, wrote: bool| Fate {
-            answer_at_ms: Some(at),
-            reason: Reason::from_u8(reason),
-            pending_reason: None,
-            wrote,
-        };
         match &op.op {
             Op::CloudProperty {
                 value: (c, v),
                 check: table,
             } => {
                 let r = check(table, template);
-                if r == OK && write {
+                let wrote = r == OK && write;
+                if wrote {
                     self.fleet.write_cloud(d, *c, *v);
                 }
-                at_once(now_ms, r, r == OK && write)
+                Fate::at(now_ms, r, wrote)
             }
             Op::Migration { template } => match template {
                 Some(t) => {
                     if write {
                         self.fleet.set_template(d, *t);
                     }
-                    at_once(now_ms, OK, write)
+                    Fate::at(now_ms, OK, write)
                 }
-                None => at_once(now_ms, Reason::NotInTemplate as u8, false),
+                None => Fate::at(now_ms, Reason::NotInTemplate as u8, false),
             },
             Op::UpdateTwin { tags, desired } => {
-                let send = self.grant_unbounded(now_ms, write);
+                let send = self.grant_queued(now_ms, write);
                 if write {
                     self.fleet.patch_twin(d, tags, desired);
                 }
-                at_once(send, OK, write)
+                Fate::at(send, OK, write)
             }
             Op::Property {
-                desired,
+                desired: (c, v),
                 check: table,
                 ..
             } => {
                 let r = check(table, template);
                 if r != OK {
-                    return at_once(now_ms, r, false);
+                    return Fate::at(now_ms, r, false);
                 }
-                let (c, v) = *desired;
                 let Some(send) = self.grant(Throttle::TwinUpdates, now_ms, 1, write) else {
-                    return at_once(now_ms, Reason::Throttled as u8, false);
+                    return Fate::at(now_ms, Reason::Throttled as u8, false);
                 };
                 if write {
-                    self.fleet.write_desired(d, c, v);
+                    self.fleet.write_desired(d, *c, *v);
                 }
-                let mut fate = self.device_property(d, attempt, send);
-                fate.wrote = write;
-                fate
+                Fate {
+                    wrote: write,
+                    ..self.device_property(d, run, attempt, send)
+                }
             }
             Op::Command {
                 check: table,
@@ -413,36 +453,24 @@ impl LiveFleet {
             } => {
                 let r = check(table, template);
                 if r != OK {
-                    return at_once(now_ms, r, false);
+                    return Fate::at(now_ms, r, false);
                 }
                 let Some(send) = self.grant(Throttle::DirectMethods, now_ms, *chunks, write) else {
-                    return at_once(now_ms, Reason::Throttled as u8, false);
+                    return Fate::at(now_ms, Reason::Throttled as u8, false);
                 };
-                self.device_method(
-                    d,
-                    attempt,
-                    send,
-                    *response_timeout_ms,
-                    *connect_timeout_ms,
-                    false,
-                )
+                let timeouts = (*response_timeout_ms, *connect_timeout_ms);
+                self.device_method(d, run, attempt, send, timeouts, false)
             }
-            Op::Document => self.device_property(d, attempt, now_ms),
+            Op::Document => self.device_property(d, run, attempt, now_ms),
             Op::Method {
                 missing,
                 response_timeout_ms,
                 connect_timeout_ms,
             } => {
                 let missing = template != NO_TEMPLATE && missing[template as usize];
-                let send = self.grant_unbounded(now_ms, write);
-                self.device_method(
-                    d,
-                    attempt,
-                    send,
-                    *response_timeout_ms,
-                    *connect_timeout_ms,
-                    missing,
-                )
+                let send = self.grant_queued(now_ms, write);
+                let timeouts = (*response_timeout_ms, *connect_timeout_ms);
+                self.device_method(d, run, attempt, send, timeouts, missing)
             }
         }
     }
@@ -450,7 +478,8 @@ impl LiveFleet {
     /// The device's answer arrived with `reason` (`None`: success): a successful property
     /// answer writes the reported value. The fleet sees the answer even when the run no longer
     /// waits for it.
-    pub fn answer(&mut self, op: &LiveOp, device: u32, reason: Option<Reason>) {
+    #[inline]
+    pub fn answer(&mut self, op: &PreparedOp, device: u32, reason: Option<Reason>) {
         if reason.is_none() {
             self.replay_answer(op, device);
         }
@@ -458,7 +487,7 @@ impl LiveFleet {
 
     /// Applies again the write of a dispatch whose [`Fate::wrote`] was true (rebuilding the
     /// fleet from a log): draws nothing, takes no throttle token.
-    pub fn replay_dispatch(&mut self, op: &LiveOp, device: u32) {
+    pub fn replay_dispatch(&mut self, op: &PreparedOp, device: u32) {
         let d = device;
         match &op.op {
             Op::CloudProperty { value: (c, v), .. } => self.fleet.write_cloud(d, *c, *v),
@@ -475,12 +504,13 @@ impl LiveFleet {
     }
 
     /// Whether a successful answer to `op` writes to the fleet (a property's reported value).
-    pub fn writes_on_answer(&self, op: &LiveOp) -> bool {
+    pub fn writes_on_answer(&self, op: &PreparedOp) -> bool {
         matches!(op.op, Op::Property { .. })
     }
 
     /// Applies again the write of a successful answer (rebuilding the fleet from a log).
-    pub fn replay_answer(&mut self, op: &LiveOp, device: u32) {
+    #[inline]
+    pub fn replay_answer(&mut self, op: &PreparedOp, device: u32) {
         if let Op::Property {
             reported: (c, v), ..
         } = op.op
@@ -489,7 +519,9 @@ impl LiveFleet {
         }
     }
 
-    fn grant_unbounded(&mut self, now_ms: i64, take: bool) -> i64 {
+    /// A job device operation (twin patch, device method): the hub queues it without bound.
+    #[inline]
+    fn grant_queued(&mut self, now_ms: i64, take: bool) -> i64 {
         match self.hub.as_mut().filter(|_| take) {
             Some(hub) => hub
                 .grant(Throttle::JobDeviceOps, now_ms, 1)
@@ -498,6 +530,9 @@ impl LiveFleet {
         }
     }
 
+    /// When the hub sends an operation of `cost` tokens asked for at `now_ms`; `None`: it
+    /// refuses it (throttled). Nothing is taken unless `take`.
+    #[inline]
     fn grant(&mut self, throttle: Throttle, now_ms: i64, cost: u32, take: bool) -> Option<i64> {
         match self.hub.as_mut().filter(|_| take) {
             Some(hub) => hub.grant(throttle, now_ms, cost),
@@ -505,8 +540,35 @@ impl LiveFleet {
         }
     }
 
-    /// A writable property sent at `send`: the device acknowledges once it is online.
-    fn device_property(&mut self, d: u32, attempt: u8, send: i64) -> Fate {
+    /// One uniform draw deciding the fault, then the latency: the first draws of the
+    /// operation stream of (device, run, attempt).
+    #[inline]
+    fn draw(&self, d: u32, run: RunKey, attempt: u8) -> (f64, i64) {
+        let key = self.fleet.key(d);
+        let mut r = run.stream(key, attempt, Purpose::Operation);
+        let u = unit_f64(r.next_u64());
+        let latency = self.behaviour.profile(d).latency.sample(&mut r);
+        (u, latency)
+    }
+
+    /// The fault that a draw `u` picks for device `d` (crash is decided before): rejection,
+    /// device error or none, in the order of the probability line.
+    #[inline]
+    fn fault(&self, d: u32, u: f64) -> Option<Reason> {
+        let p = self.behaviour.profile(d);
+        if u < p.crash_p + p.reject_p {
+            Some(Reason::Rejected)
+        } else if u < p.crash_p + p.reject_p + p.failure_p {
+            Some(Reason::DeviceError)
+        } else {
+            None
+        }
+    }
+
+    /// A writable property (or a job document) sent at `send`: the device acknowledges once
+    /// it is online.
+    #[inline]
+    fn device_property(&mut self, d: u32, run: RunKey, attempt: u8, send: i64) -> Fate {
         let mut fate = Fate {
             answer_at_ms: None,
             reason: None,
@@ -520,112 +582,101 @@ impl LiveFleet {
         if arrive > send {
             fate.pending_reason = Some(Reason::Offline);
         }
-        let key = self.fleet.key(d);
-        let profile = self.behaviour.profile(d);
-        let mut r = rng::stream(self.seed, key, u32::from(attempt), Purpose::Operation);
-        let u = unit_f64(r.next_u64());
-        let latency = profile.latency.sample(&mut r);
-        let (crash_p, reject_p, failure_p) = (profile.crash_p, profile.reject_p, profile.failure_p);
+        let (u, latency) = self.draw(d, run, attempt);
         let done = arrive.saturating_add(latency);
-        if u < crash_p {
-            let back = self.crash(d, key, attempt, done);
+        if u < self.behaviour.profile(d).crash_p {
+            // No answer; the device comes back after its downtime, re-reads its desired
+            // properties and acknowledges.
+            let back = self.crash(d, run, attempt, done);
             fate.pending_reason = Some(Reason::Crashed);
             let Some(arrive2) = self.next_online(d, back) else {
                 return fate;
             };
-            let mut r2 = rng::stream(self.seed, key, u32::from(attempt), Purpose::Reanswer);
+            let key = self.fleet.key(d);
+            let mut r2 = run.stream(key, attempt, Purpose::Reanswer);
             let latency2 = self.behaviour.profile(d).latency.sample(&mut r2);
             fate.answer_at_ms = Some(arrive2.saturating_add(latency2));
             return fate;
         }
-        fate.reason = if u < crash_p + reject_p {
-            Some(Reason::Rejected)
-        } else if u < crash_p + reject_p + failure_p {
-            Some(Reason::DeviceError)
-        } else {
-            None
-        };
+        fate.reason = self.fault(d, u);
         fate.answer_at_ms = Some(done);
         fate
     }
 
-    /// A command or direct method sent at `send`.
+    /// A command or direct method sent at `send`, with its (response, connect) timeouts.
     fn device_method(
         &mut self,
         d: u32,
+        run: RunKey,
         attempt: u8,
         send: i64,
-        response_timeout_ms: i64,
-        connect_timeout_ms: i64,
+        (response_timeout_ms, connect_timeout_ms): (i64, i64),
         missing: bool,
     ) -> Fate {
-        let answer = |at: i64, reason: Option<Reason>| Fate {
-            answer_at_ms: Some(at),
-            reason,
-            pending_reason: None,
-            wrote: false,
-        };
         let arrive = match self.next_online(d, send) {
             Some(a) if a <= send.saturating_add(connect_timeout_ms) => a,
             _ => {
                 let at = send.saturating_add(connect_timeout_ms);
-                return answer(at, Some(Reason::Offline));
+                return Fate::at(at, Reason::Offline as u8, false);
             }
         };
-        let key = self.fleet.key(d);
-        let profile = self.behaviour.profile(d);
-        let mut r = rng::stream(self.seed, key, u32::from(attempt), Purpose::Operation);
-        let u = unit_f64(r.next_u64());
-        let latency = profile.latency.sample(&mut r);
-        let (crash_p, reject_p, failure_p) = (profile.crash_p, profile.reject_p, profile.failure_p);
+        let (u, latency) = self.draw(d, run, attempt);
         let timeout_at = arrive.saturating_add(response_timeout_ms);
         let done = arrive.saturating_add(latency);
-        if u < crash_p {
-            self.crash(d, key, attempt, done.min(timeout_at));
-            return answer(timeout_at, Some(Reason::Crashed));
+        if u < self.behaviour.profile(d).crash_p {
+            self.crash(d, run, attempt, done.min(timeout_at));
+            return Fate::at(timeout_at, Reason::Crashed as u8, false);
         }
         if latency > response_timeout_ms {
-            return answer(timeout_at, Some(Reason::ResponseTimeout));
+            return Fate::at(timeout_at, Reason::ResponseTimeout as u8, false);
         }
-        let reason = if missing {
-            Some(Reason::NotInTemplate)
-        } else if u < crash_p + reject_p {
-            Some(Reason::Rejected)
-        } else if u < crash_p + reject_p + failure_p {
-            Some(Reason::DeviceError)
-        } else {
-            None
+        let reason = match missing {
+            true => Some(Reason::NotInTemplate),
+            false => self.fault(d, u),
         };
-        answer(done, reason)
+        Fate::at(done, reason.map_or(OK, |r| r as u8), false)
     }
 
-    /// Device `d` crashes at `at_ms`; returns when it is back.
-    fn crash(&mut self, d: u32, key: u64, attempt: u8, at_ms: i64) -> i64 {
-        let mut r = rng::stream(self.seed, key, u32::from(attempt), Purpose::Crash);
+    /// Device `d` crashes at `at_ms`: it is offline for its crash downtime. Returns when it is
+    /// back.
+    fn crash(&mut self, d: u32, run: RunKey, attempt: u8, at_ms: i64) -> i64 {
+        let key = self.fleet.key(d);
+        let mut r = run.stream(key, attempt, Purpose::Crash);
         let back = at_ms.saturating_add(self.behaviour.profile(d).crash_downtime.sample(&mut r));
         let until = self.crashed_until.entry(d).or_insert(back);
         *until = (*until).max(back);
         back
     }
 
-    /// The first instant at or after `t` when device `d` is online (the simulator's rule).
+    /// The first instant at or after `t` when device `d` is online, or `None` if it never is.
+    ///
+    /// A device is offline while any of these holds: it is unprovisioned (forever); it started
+    /// disconnected or was drawn offline from the start, until its reconnect time (never without
+    /// a `reconnect` distribution); it crashed, until its downtime ends; it is flapping and in a
+    /// down interval. Each condition is a pure function of the device's streams (crashes
+    /// aside, which are recorded when they happen), so the answer does not depend on event
+    /// order.
     fn next_online(&mut self, d: u32, mut t: i64) -> Option<i64> {
         let profile = self.behaviour.profile(d);
         let key = self.fleet.key(d);
+        let seed = self.seed;
         let starts_offline = self.fleet.starts_disconnected(d)
             || (profile.offline_p > 0.0
-                && rng::unit(self.seed, key, 0, Purpose::Offline) < profile.offline_p);
+                && rng::unit(seed, key, 0, Purpose::Offline) < profile.offline_p);
         let reconnect_ms = if starts_offline {
             if !self.fleet.is_provisioned(d) {
                 return None;
             }
             let sampler = profile.reconnect.as_ref()?;
-            Some(sampler.sample(&mut rng::stream(self.seed, key, 1, Purpose::Offline)))
+            Some(sampler.sample(&mut rng::stream(seed, key, 1, Purpose::Offline)))
         } else {
             None
         };
         let flapping = profile.flapping;
-        let crashed = self.crashed_until.get(&d).copied();
+        let crashed = match self.crashed_until.is_empty() {
+            true => None,
+            false => self.crashed_until.get(&d).copied(),
+        };
         loop {
             let before = t;
             if let Some(r) = reconnect_ms {
@@ -644,21 +695,31 @@ impl LiveFleet {
     }
 
     /// The first instant at or after `t` when flapping device `d` is up.
+    ///
+    /// Interval 0 starts at time 0, down with probability `down / (up + down)` (draw 0 of the
+    /// flap stream); intervals alternate; interval `k` lasts an exponential time with the mean
+    /// of its state (draw `k + 1`). The walk resumes from the last interval reached.
     fn flap_next_up(&mut self, d: u32, key: u64, f: Flapping, t: i64) -> i64 {
+        let seed = self.seed;
         let pd = f.mean_down_ms / (f.mean_up_ms + f.mean_down_ms);
-        let first_down = rng::unit(self.seed, key, 0, Purpose::Flap) < pd;
-        let (mut k, mut start) = match self.flap_cursor.get(&d) {
-            Some(&(k, s)) if s <= t => (k, s),
+        let first_down = rng::unit(seed, key, 0, Purpose::Flap) < pd;
+        if self.flap_k.is_empty() {
+            self.flap_k = vec![0; self.fleet.len() as usize];
+            self.flap_start = vec![0; self.fleet.len() as usize];
+        }
+        let (mut k, mut start) = match self.flap_start[d as usize] {
+            s if s <= t => (self.flap_k[d as usize], s),
             _ => (0, 0),
         };
         loop {
             let down = first_down ^ (k % 2 == 1);
             let mean = if down { f.mean_down_ms } else { f.mean_up_ms };
-            let u = rng::unit(self.seed, key, k + 1, Purpose::Flap);
+            let u = rng::unit(seed, key, k + 1, Purpose::Flap);
             let len = (-mean * (1.0 - u).ln()).round().max(1.0) as i64;
             let end = start.saturating_add(len);
             if t < end {
-                self.flap_cursor.insert(d, (k, start));
+                self.flap_k[d as usize] = k;
+                self.flap_start[d as usize] = start;
                 return if down { end } else { t };
             }
             k += 1;

@@ -1,0 +1,200 @@
+//! What the API shows of a run (an IoT Central `Job` or an IoT Hub `JobResponse`, and device
+//! documents), published for the request handlers after each commit; and forgetting runs past
+//! the history TTL.
+
+use std::sync::Arc;
+
+use fleet_core::model::{
+    CentralJobStatus, DeviceJobStatistics, HubJobStatus, JobResponse, Nullable, Progress, Word,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Dialect, Driver, Run};
+use crate::clock;
+use crate::error::Result;
+use crate::state::JobView;
+
+impl Driver {
+    /// Forgets runs settled longer than the history TTL ago (IoT Hub keeps 30 days).
+    pub(super) fn expire(&mut self) -> Result<()> {
+        let limit = self.now.saturating_sub(self.config.history_ttl_ms);
+        let old: Vec<i64> = self
+            .runs
+            .values()
+            .filter(|r| r.settled && r.finished_ms.is_some_and(|f| f < limit))
+            .map(|r| r.no)
+            .collect();
+        for no in old {
+            if let Some(r) = self.runs.remove(&no) {
+                if self.rebuilt.as_ref().is_some_and(|(n, _)| *n == no) {
+                    self.rebuilt = None;
+                }
+                self.ctx.store.delete_run(no)?;
+                self.index.remove(&(r.dialect, r.id.clone()));
+                match r.dialect {
+                    Dialect::Central => self.shared.central_jobs.remove(&r.id),
+                    Dialect::Hub => self.shared.hub_jobs.remove(&r.id),
+                };
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn view_json(&self, no: i64) -> Value {
+        self.runs
+            .get(&no)
+            .map(|r| self.render(r).0)
+            .unwrap_or(Value::Null)
+    }
+
+    /// Publishes run `no`'s view for the request handlers.
+    pub(super) fn publish(&mut self, no: i64) {
+        if let Some(r) = self.runs.get_mut(&no) {
+            r.evict();
+        }
+        let Some(r) = self.runs.get(&no) else {
+            return;
+        };
+        let (json, kind, status) = self.render(r);
+        let view = Arc::new(JobView {
+            json: Arc::from(json.to_string()),
+            kind,
+            status,
+            scheduled_job_id: r
+                .doc
+                .central
+                .as_ref()
+                .and_then(|j| j.scheduled_job_id.clone()),
+        });
+        match r.dialect {
+            Dialect::Central => self.shared.central_jobs.insert(r.id.clone(), view),
+            Dialect::Hub => self.shared.hub_jobs.insert(r.id.clone(), view),
+        };
+    }
+
+    fn render(&self, r: &Run) -> (Value, &'static str, &'static str) {
+        let status = r.status();
+        let (counts, started, finished) = match (r.job(), &r.summary) {
+            (Some(job), _) => (Some(job.counts()), job.started_ms(), job.finished_ms()),
+            (None, Some(sm)) => (Some(sm.counts), sm.started, sm.finished),
+            (None, None) => (None, None, None),
+        };
+        match r.dialect {
+            Dialect::Central => {
+                let mut job = r.doc.central.clone().expect("a central run has its job");
+                let word = CentralJobStatus::from(status);
+                job.status = Some(Word::new(word));
+                job.progress = counts.map(Progress::from);
+                job.start = started.map(clock::rfc3339);
+                job.end = finished.filter(|_| r.settled).map(clock::rfc3339);
+                (
+                    serde_json::to_value(&job).unwrap_or_default(),
+                    "",
+                    word.as_str(),
+                )
+            }
+            Dialect::Hub => {
+                let request = r.doc.hub.clone().expect("a hub run has its request");
+                let scheduled = !r.started() && r.start_ms > self.now;
+                let word = HubJobStatus::from_run(status, scheduled);
+                let mut response = JobResponse::accepted(&request, scheduled);
+                response.status = Some(word);
+                response.created_time = Some(clock::rfc3339(r.created_ms));
+                response.start_time = Some(Nullable::Value(clock::rfc3339(
+                    started.unwrap_or(r.start_ms),
+                )));
+                response.end_time = finished
+                    .filter(|_| r.settled)
+                    .map(|f| Nullable::Value(clock::rfc3339(f)));
+                response.device_job_statistics =
+                    Some(counts.map(DeviceJobStatistics::from).unwrap_or_default());
+                response.failure_reason = r.failure.clone();
+                response.status_message = r.failure.clone();
+                let kind = request.kind.map_or("unknown", |k| k.as_str());
+                (
+                    serde_json::to_value(&response).unwrap_or_default(),
+                    kind,
+                    word.as_str(),
+                )
+            }
+        }
+    }
+}
+
+pub(super) fn failure_text(r: &Run) -> String {
+    match (&r.doc.central, &r.doc.hub) {
+        (Some(job), _) => format!("the job could not run (device group {:?})", job.group),
+        _ => "the job could not run".to_string(),
+    }
+}
+
+pub(super) fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// RFC 7396 JSON merge patch.
+pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    let t = target.as_object_mut().expect("an object");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}
+
+/// Device `i` as an IoT Hub twin: the fleet's twin without IoT Central's `$` fields, with
+/// `$version`s, an etag and a version.
+pub(crate) fn hub_twin(fleet: &fleet_sim::Fleet, i: u32) -> Value {
+    let mut twin = fleet.twin(i);
+    if let Value::Object(map) = &mut twin {
+        map.retain(|k, _| !k.starts_with('$'));
+        let dv = fleet.desired_version(i);
+        let rv = fleet.reported_version(i);
+        if let Some(Value::Object(props)) = map.get_mut("properties") {
+            if let Some(Value::Object(d)) = props.get_mut("desired") {
+                d.insert("$version".into(), Value::from(dv));
+            }
+            if let Some(Value::Object(r)) = props.get_mut("reported") {
+                r.insert("$version".into(), Value::from(rv));
+            }
+        }
+        map.insert("version".into(), Value::from(dv + rv));
+        map.insert(
+            "etag".into(),
+            Value::from(format!(
+                "AAAAAAAAAA{:x}=",
+                u64::from(dv) << 32 | u64::from(rv)
+            )),
+        );
+        map.insert("deviceEtag".into(), Value::from("AAAAAAAAAAE="));
+        map.insert("cloudToDeviceMessageCount".into(), Value::from(0));
+        map.insert("authenticationType".into(), Value::from("sas"));
+    }
+    twin
+}
+
+/// Device `i` as IoT Central shows it in a group's device list.
+pub(crate) fn central_device(fleet: &fleet_sim::Fleet, i: u32) -> Value {
+    let id = fleet.id(i).to_string();
+    let mut d = serde_json::json!({
+        "id": id,
+        "displayName": id,
+        "provisioned": fleet.is_provisioned(i),
+        "simulated": fleet.is_simulated(i),
+        "enabled": true,
+    });
+    if let Some(t) = fleet.template(i) {
+        d["template"] = Value::from(t.id.clone());
+    }
+    d
+}

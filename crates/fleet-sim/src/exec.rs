@@ -1,0 +1,419 @@
+//! [`RunExec`]: THE executor of a run's actions. It hands a [`JobRun`] its inputs and carries
+//! out what the run answers: dispatches go through the [`DeviceModel`], answers and timers go
+//! to the caller's clock (an [`Agenda`]), and the reason of every device's last attempt is kept
+//! (the reason rules: which reason an outcome, a device timeout or the deadline gives).
+//!
+//! It exists once. The simulator ([`crate::Simulation`]) drives it from its event queue in
+//! virtual time; the `fleetsim serve` server drives it in scaled wall-clock time, logs each
+//! input the run took ([`Agenda::input`]) and, after a restart, replays its log through
+//! [`RunExec::replay`] and [`RunExec::resume`]. The same inputs in the same order give the
+//! same per-device results under both.
+//!
+//! # What the executor decides
+//!
+//! - **Dispatch** (rule 4 of `docs/semantics.md` onwards: the engine says when): the device's
+//!   fate is drawn at once; its answer is handed to the agenda at the answer's time. A device
+//!   timer is handed over only if the answer would not come first (a timer that would find the
+//!   device answered is a no-op, so the queue and the trace leave it out).
+//! - **Answers** (rule 9): an answer for an attempt the run no longer waits for (timed out,
+//!   abandoned, cancelled) changes only the fleet (a late acknowledgement still writes the
+//!   reported value); otherwise its reason becomes the device's and the run gets the outcome.
+//! - **Reasons** (rule 8): a device timeout keeps a better reason known at dispatch (`offline`,
+//!   `crashed`) and else gives `device_timeout`; the deadline gives `deadline` to every device
+//!   it timed out without a better reason.
+//! - **Stale timers**: a run that has settled ignores its deadline, dispatch and window timers
+//!   ([`RunExec::wants`]).
+//!
+//! Memory per target: the run's state and attempt (2 bytes, in the [`JobRun`]), a reason byte,
+//! and a fleet index (4 bytes) unless the targets are the whole fleet in order.
+
+use fleet_core::{Action, DeviceState, Input, JobRun, Outcome, Timer};
+
+use crate::device::{DeviceModel, PreparedOp, OK};
+use crate::result::Reason;
+use crate::rng::RunKey;
+
+/// One device's answer to one attempt, as the executor hands it to the caller's clock and the
+/// caller hands it back when its time comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// The device's index among the run's targets.
+    pub target: u32,
+    /// The device's index in the fleet.
+    pub device: u32,
+    /// The attempt answered.
+    pub attempt: u8,
+    /// How it ended: 0 for success, else a [`Reason`] code.
+    pub reason: u8,
+}
+
+/// The caller's clock: where the executor puts what must happen later, and what a durable
+/// caller logs.
+pub trait Agenda {
+    /// Hand `answer` back to [`RunExec::answer`] at `at_ms`.
+    fn answer(&mut self, at_ms: i64, answer: Answer);
+    /// Hand `timer` back to [`RunExec::timer`] at `at_ms`.
+    fn timer(&mut self, at_ms: i64, timer: Timer);
+    /// The run took `input` at `at_ms` (with `reason`, the device's reason code after an
+    /// outcome or a device timeout, else 0); called before its actions are carried out. A
+    /// durable driver logs it; replaying the logged inputs through [`RunExec::replay`] rebuilds
+    /// the run.
+    fn input(&mut self, _at_ms: i64, _input: Input, _reason: u8) {}
+    /// A dispatch wrote its effect on fleet device `device` (see
+    /// [`DeviceModel::replay_dispatch`]).
+    fn wrote(&mut self, _device: u32) {}
+    /// A successful answer wrote on fleet device `device` (see [`DeviceModel::replay_answer`]).
+    fn answered(&mut self, _device: u32) {}
+}
+
+/// What a replay collects: when each target was last dispatched, and the timers asked for.
+#[derive(Debug, Default)]
+struct Replay {
+    sent_ms: Vec<i64>,
+    timers: Vec<(i64, Timer)>,
+}
+
+/// One run of a job, with its targets and the reason of each target's last attempt, executing
+/// over a [`DeviceModel`] (see the module documentation).
+#[derive(Debug)]
+pub struct RunExec {
+    run: JobRun,
+    key: RunKey,
+    /// Fleet index per target; `None`: every device, target `i` is device `i`.
+    targets: Option<Vec<u32>>,
+    /// Per target: the reason code of the last attempt, 0 if none (or success).
+    reasons: Vec<u8>,
+    /// The action buffer, reused.
+    actions: Vec<Action>,
+    replay: Option<Replay>,
+}
+
+impl RunExec {
+    /// The executor of `run` (built over `targets.len()` devices, or the whole fleet in order
+    /// when `targets` is `None`), drawing fates from `key`.
+    pub fn new(run: JobRun, key: RunKey, targets: Option<Vec<u32>>) -> Self {
+        let n = run.counts().total as usize;
+        assert!(
+            targets.as_ref().is_none_or(|t| t.len() == n),
+            "one target per device"
+        );
+        Self {
+            run,
+            key,
+            targets,
+            reasons: vec![OK; n],
+            actions: Vec::new(),
+            replay: None,
+        }
+    }
+
+    /// The run.
+    pub fn run(&self) -> &JobRun {
+        &self.run
+    }
+
+    /// The run's key.
+    pub fn key(&self) -> RunKey {
+        self.key
+    }
+
+    /// The fleet index of each target; `None`: target `i` is device `i`.
+    pub fn targets(&self) -> Option<&[u32]> {
+        self.targets.as_deref()
+    }
+
+    /// The reason code of each target's last attempt (0: none, or success).
+    pub fn reasons(&self) -> &[u8] {
+        &self.reasons
+    }
+
+    /// The reason of target `target`'s last attempt (`None`: none, or success).
+    pub fn reason(&self, target: u32) -> Option<Reason> {
+        Reason::from_u8(self.reasons[target as usize])
+    }
+
+    /// The run, its targets and its reasons.
+    pub fn into_parts(self) -> (JobRun, Option<Vec<u32>>, Vec<u8>) {
+        (self.run, self.targets, self.reasons)
+    }
+
+    /// The fleet index of target `target`.
+    #[inline]
+    pub fn device(&self, target: u32) -> u32 {
+        match &self.targets {
+            Some(t) => t[target as usize],
+            None => target,
+        }
+    }
+
+    /// Whether the run waits for attempt `attempt` of target `target`.
+    #[inline]
+    pub fn in_flight(&self, target: u32, attempt: u8) -> bool {
+        self.run.device_state(target) == DeviceState::InFlight
+            && self.run.attempts(target) == attempt
+    }
+
+    /// Whether `timer` still means something to the run: a settled run ignores its deadline,
+    /// dispatch and window timers; a device timer is for the attempt in flight.
+    pub fn wants(&self, timer: Timer) -> bool {
+        match timer {
+            Timer::DeviceTimeout { device, attempt } => self.in_flight(device, attempt),
+            Timer::Deadline | Timer::Dispatch | Timer::Window => !self.run.is_settled(),
+        }
+    }
+
+    /// Hands the run `input` at `now_ms` and carries out its actions. An input the run refuses
+    /// changes nothing and returns the engine's error.
+    pub fn handle(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        input: Input,
+        agenda: &mut impl Agenda,
+    ) -> Result<(), fleet_core::Error> {
+        self.handle_with(model, op, now_ms, input, OK, agenda)
+    }
+
+    fn handle_with(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        input: Input,
+        reason: u8,
+        agenda: &mut impl Agenda,
+    ) -> Result<(), fleet_core::Error> {
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        let result = self.run.handle(now_ms, input, &mut actions);
+        if result.is_ok() {
+            agenda.input(now_ms, input, reason);
+            self.carry_out(model, op, now_ms, &actions, agenda);
+            if input == Input::Timer(Timer::Deadline) {
+                self.attribute_deadline();
+            }
+        }
+        self.actions = actions;
+        result
+    }
+
+    /// Carries out the run's actions: dispatches and timers.
+    #[inline]
+    fn carry_out(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        actions: &[Action],
+        agenda: &mut impl Agenda,
+    ) {
+        // The answer time of the last dispatch, to leave out device timers that cannot fire.
+        let mut last: Option<(u32, u8, Option<i64>)> = None;
+        for action in actions {
+            match *action {
+                Action::Dispatch { device, attempt } => {
+                    let at = self.dispatch(model, op, now_ms, device, attempt, agenda);
+                    last = Some((device, attempt, at));
+                }
+                Action::SetTimer { at_ms, timer } => {
+                    let answered_first = match (timer, last) {
+                        (
+                            Timer::DeviceTimeout { device, attempt },
+                            Some((d, a, Some(answer_ms))),
+                        ) => d == device && a == attempt && answer_ms <= at_ms,
+                        _ => false,
+                    };
+                    if !answered_first {
+                        agenda.timer(at_ms, timer);
+                    }
+                }
+                Action::Abandon { .. }
+                | Action::BatchStarted { .. }
+                | Action::BatchFinished { .. }
+                | Action::Status(_) => {}
+            }
+        }
+    }
+
+    /// Dispatches attempt `attempt` to target `target`: the fate from the device model, the
+    /// answer to the agenda. Returns when the answer comes (`None`: never).
+    #[inline]
+    fn dispatch(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        target: u32,
+        attempt: u8,
+        agenda: &mut impl Agenda,
+    ) -> Option<i64> {
+        let device = self.device(target);
+        let fate = model.dispatch(op, device, self.key, attempt, now_ms);
+        if fate.wrote {
+            agenda.wrote(device);
+        }
+        self.reasons[target as usize] = fate.pending_reason.map_or(OK, |r| r as u8);
+        let at = fate.answer_at_ms?;
+        let reason = fate.reason.map_or(OK, |r| r as u8);
+        let answer = Answer {
+            target,
+            device,
+            attempt,
+            reason,
+        };
+        agenda.answer(at, answer);
+        Some(at)
+    }
+
+    /// The answer `answer` came at `now_ms`: the fleet sees it, and the run gets its outcome
+    /// if it still waits for that attempt. Returns whether the run took it.
+    pub fn answer(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        answer: Answer,
+        agenda: &mut impl Agenda,
+    ) -> bool {
+        Self::late_answer(model, op, answer, agenda);
+        let reason = Reason::from_u8(answer.reason);
+        if !self.in_flight(answer.target, answer.attempt) {
+            return false; // late: timed out, abandoned or cancelled meanwhile
+        }
+        self.reasons[answer.target as usize] = answer.reason;
+        let input = Input::Outcome {
+            device: answer.target,
+            attempt: answer.attempt,
+            outcome: reason.map_or(Outcome::Succeeded, Reason::outcome),
+        };
+        let took = self.handle_with(model, op, now_ms, input, answer.reason, agenda);
+        debug_assert!(took.is_ok(), "the outcome of an attempt in flight is taken");
+        true
+    }
+
+    /// The fleet's side of an answer, also for a run that no longer waits for it (or no
+    /// longer exists): a successful property answer writes the reported value.
+    pub fn late_answer(
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        answer: Answer,
+        agenda: &mut impl Agenda,
+    ) {
+        if answer.reason == OK && model.writes_on_answer(op) {
+            model.answer(op, answer.device, None);
+            agenda.answered(answer.device);
+        }
+    }
+
+    /// `timer` came due at `now_ms`. Returns whether the run took it (see
+    /// [`RunExec::wants`]).
+    pub fn timer(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        timer: Timer,
+        agenda: &mut impl Agenda,
+    ) -> bool {
+        if !self.wants(timer) {
+            return false;
+        }
+        let mut reason = OK;
+        if let Timer::DeviceTimeout { device, .. } = timer {
+            let r = &mut self.reasons[device as usize];
+            if *r == OK {
+                *r = Reason::DeviceTimeout as u8;
+            }
+            reason = *r;
+        }
+        self.handle_with(model, op, now_ms, Input::Timer(timer), reason, agenda)
+            .is_ok()
+    }
+
+    /// Devices that timed out at the deadline without a more precise reason get `deadline`.
+    fn attribute_deadline(&mut self) {
+        for (r, s) in self.reasons.iter_mut().zip(self.run.device_states()) {
+            if *s == DeviceState::TimedOut && *r == OK {
+                *r = Reason::Deadline as u8;
+            }
+        }
+    }
+
+    // ----- replay -----
+
+    /// Hands the run a logged input again (`reason`: as [`Agenda::input`] had it), without
+    /// dispatching anything: rebuilds the run's state and reasons after a restart. Call
+    /// [`RunExec::resume`] after the last one.
+    pub fn replay(
+        &mut self,
+        at_ms: i64,
+        input: Input,
+        reason: u8,
+    ) -> Result<(), fleet_core::Error> {
+        let n = self.reasons.len();
+        let replay = self.replay.get_or_insert_with(|| Replay {
+            sent_ms: vec![0; n],
+            timers: Vec::new(),
+        });
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        self.run.handle(at_ms, input, &mut actions)?;
+        match input {
+            Input::Outcome { device, .. } | Input::Timer(Timer::DeviceTimeout { device, .. }) => {
+                self.reasons[device as usize] = reason;
+            }
+            _ => {}
+        }
+        for action in &actions {
+            match *action {
+                Action::Dispatch { device, .. } => {
+                    replay.sent_ms[device as usize] = at_ms;
+                    self.reasons[device as usize] = OK;
+                }
+                Action::SetTimer { at_ms, timer } => replay.timers.push((at_ms, timer)),
+                _ => {}
+            }
+        }
+        self.actions = actions;
+        if input == Input::Timer(Timer::Deadline) {
+            self.attribute_deadline();
+        }
+        Ok(())
+    }
+
+    /// Ends a replay: every device in flight at the end of the log keeps its attempt, and its
+    /// fate is drawn again from the same stream (same latency, same outcome,
+    /// [`DeviceModel::redraw`]) so its answer comes when it would have; timers still wanted are
+    /// armed again.
+    pub fn resume(&mut self, model: &mut DeviceModel, op: &PreparedOp, agenda: &mut impl Agenda) {
+        let Some(replay) = self.replay.take() else {
+            return;
+        };
+        for target in 0..self.reasons.len() as u32 {
+            if self.run.device_state(target) != DeviceState::InFlight {
+                continue;
+            }
+            let attempt = self.run.attempts(target);
+            let device = self.device(target);
+            let sent_ms = replay.sent_ms[target as usize];
+            let fate = model.redraw(op, device, self.key, attempt, sent_ms);
+            self.reasons[target as usize] = fate.pending_reason.map_or(OK, |r| r as u8);
+            if let Some(at) = fate.answer_at_ms {
+                let reason = fate.reason.map_or(OK, |r| r as u8);
+                let answer = Answer {
+                    target,
+                    device,
+                    attempt,
+                    reason,
+                };
+                agenda.answer(at, answer);
+            }
+        }
+        for (at_ms, timer) in replay.timers {
+            if self.wants(timer) {
+                agenda.timer(at_ms, timer);
+            }
+        }
+    }
+}
