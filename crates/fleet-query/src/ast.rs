@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::name;
+
 /// A condition (the `WHERE` part of a query).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
@@ -118,7 +120,7 @@ impl fmt::Display for Path {
             if i > 0 {
                 f.write_str(".")?;
             }
-            if is_plain_name(s) && !(i == 0 && crate::lexer::is_reserved(s)) {
+            if is_plain_name(s) && !(i == 0 && name::is_reserved(s)) {
                 f.write_str(s)?;
             } else {
                 write!(f, "[[{s}]]")?;
@@ -131,7 +133,7 @@ impl fmt::Display for Path {
 /// Whether `s` can be written without `[[ ]]`.
 fn is_plain_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(crate::lexer::is_name_start) && chars.all(crate::lexer::is_name_char)
+    chars.next().is_some_and(name::is_name_start) && chars.all(name::is_name_char)
 }
 
 impl fmt::Display for Constant {

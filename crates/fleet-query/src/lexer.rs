@@ -6,6 +6,7 @@
 
 use crate::ast::CompareOp;
 use crate::error::{Error, ErrorKind};
+use crate::name::{is_name_char, is_name_start};
 
 /// A token.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,43 +56,6 @@ fn shorten(s: &str) -> String {
         out.push_str("...");
     }
     out
-}
-
-/// Words that are keywords of the grammar or reserved by IoT Hub; as the first name of a path
-/// they must be escaped (`[[group]]`). Compared ignoring ASCII case.
-const RESERVED: &[&str] = &[
-    "SELECT",
-    "TOP",
-    "FROM",
-    "WHERE",
-    "AND",
-    "OR",
-    "NOT",
-    "IN",
-    "NIN",
-    "IS_DEFINED",
-    "TRUE",
-    "FALSE",
-    "NULL",
-    "GROUP",
-    "BY",
-    "AS",
-    "ORDER",
-];
-
-/// Whether `word` is reserved (ignoring case).
-pub(crate) fn is_reserved(word: &str) -> bool {
-    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
-}
-
-/// Whether a name can start with `c` without escaping.
-pub(crate) fn is_name_start(c: char) -> bool {
-    c.is_alphabetic() || c == '_' || c == '$'
-}
-
-/// Whether a name can continue with `c` without escaping.
-pub(crate) fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '$'
 }
 
 /// Splits `text` into tokens, ending with [`Tok::End`].

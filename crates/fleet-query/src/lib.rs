@@ -50,6 +50,7 @@ mod compile;
 mod error;
 mod eval;
 mod lexer;
+mod name;
 mod parser;
 
 use std::fmt;

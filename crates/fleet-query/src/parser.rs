@@ -20,6 +20,7 @@
 use crate::ast::{Constant, Expr, Path};
 use crate::error::{Error, ErrorKind};
 use crate::lexer::{self, Tok, Token};
+use crate::name;
 use crate::{Query, MAX_DEPTH, MAX_QUERY_CHARS};
 
 /// What the text must be.
@@ -297,7 +298,7 @@ impl Parser<'_> {
         }
         // A function other than IS_DEFINED.
         if let (Tok::Word(w), Tok::LParen) = (self.peek(), self.peek_at(1)) {
-            if !lexer::is_reserved(w) {
+            if !name::is_reserved(w) {
                 return Err(self.error_here(ErrorKind::Unsupported(format!(
                     "the function {w} (device queries support only IS_DEFINED)"
                 ))));
@@ -358,7 +359,7 @@ impl Parser<'_> {
     }
 
     fn at_reserved_word(&self) -> bool {
-        matches!(self.peek(), Tok::Word(w) if lexer::is_reserved(w))
+        matches!(self.peek(), Tok::Word(w) if name::is_reserved(w))
     }
 
     /// The constant at the current token, if it is one (not consumed).
@@ -415,7 +416,7 @@ impl Parser<'_> {
     fn path(&mut self, what: &str) -> Result<Path, Error> {
         let mut segments = Vec::new();
         match self.peek() {
-            Tok::Word(w) if lexer::is_reserved(w) => {
+            Tok::Word(w) if name::is_reserved(w) => {
                 // Only a keyword that cannot start a condition is worth the hint.
                 if matches!(
                     w.to_ascii_uppercase().as_str(),

@@ -2,15 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use fleet_core::model::{
-    JobData, JobDefinition, JobRequest, Operation as CentralOperation, ScheduledJob,
-};
+use fleet_core::model::{JobData, JobDefinition, JobRequest, ScheduledJob};
 use fleet_core::schedule::{ScheduleErrorKind, ScheduledJobState, SchedulingConfig};
 use fleet_core::{RetryPolicy, Threshold};
 use fleet_query::Query;
 use fleet_sim::{
-    BehaviourSpec, Fleet, FleetSpec, HubSpec, JobCommand, JobSpec, Operation, ScheduledJobSpec,
-    Selector, TargetSpec, TemplateSpec,
+    BehaviourSpec, ErrorKind as SimErrorKind, Fleet, FleetSpec, HubSpec, JobCommand, JobSpec,
+    Operation, ScheduledJobSpec, Selector, TargetSpec, TemplateSpec,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -728,92 +726,37 @@ fn query_targets(condition: Option<&str>) -> Result<TargetSpec> {
     })
 }
 
-/// Checks that template `id` is one of the scenario's; the error names `field`.
-fn known_template(id: &str, templates: &[TemplateSpec], field: &str) -> Result<()> {
-    if templates.iter().any(|t| t.id == id) {
-        return Ok(());
-    }
-    let known: Vec<&str> = templates.iter().map(|t| t.id.as_str()).collect();
-    Err(Error::invalid(
-        field,
-        format!("no device template {id:?} in the scenario (templates: {known:?})"),
-    ))
-}
-
+/// The operation of an IoT Central job's `data` ([`Operation::from_central`]), its errors worded
+/// for a scenario file.
 fn central_operation(data: &[JobData], templates: &[TemplateSpec]) -> Result<Operation> {
-    let [entry] = data else {
-        return Err(Error::invalid(
-            "data",
-            format!(
-                "{} entries: the simulator runs one operation per job; split them into one job each",
-                data.len()
-            ),
-        ));
-    };
-    let op = entry
-        .operation()
-        .map_err(|e| Error::from(e).with_field("data[0]"))?;
-    match op {
-        CentralOperation::Property { target, .. }
-        | CentralOperation::CloudProperty { target, .. }
-        | CentralOperation::Command { target, .. } => {
-            known_template(target, templates, "data[0].target")?
-        }
-        CentralOperation::DeviceTemplateMigration { template } => {
-            known_template(template, templates, "data[0].template")?
-        }
-        CentralOperation::DeviceManifestMigration { .. } => {}
-    }
-    Ok(match op {
-        CentralOperation::Property { path, value, .. } => Operation::Property {
-            name: path.to_string(),
-            value: value.clone(),
-        },
-        CentralOperation::CloudProperty { path, value, .. } => Operation::CloudProperty {
-            name: path.to_string(),
-            value: value.clone(),
-        },
-        CentralOperation::Command { path, value, .. } => Operation::Command {
-            name: path.to_string(),
-            payload: value.cloned().unwrap_or(Value::Null),
-            response_timeout_ms: 30_000,
-            connect_timeout_ms: 0,
-        },
-        CentralOperation::DeviceTemplateMigration { template } => Operation::TemplateMigration {
-            template: template.to_string(),
-        },
-        CentralOperation::DeviceManifestMigration { .. } => {
-            return Err(Error::invalid(
-                "data[0].type",
-                "deviceManifestMigration (IoT Edge) is not simulated",
-            ))
-        }
-    })
+    Operation::from_central(data, templates).map_err(|e| operation_error(&e, templates))
 }
 
+/// The operation of an IoT Hub JobRequest ([`Operation::from_hub_request`]), its errors worded
+/// for a scenario file.
 fn hub_operation(request: &JobRequest) -> Result<Operation> {
-    // `validate()` has already checked that the payload matches the type.
-    if let Some(method) = &request.cloud_to_device_method {
-        let seconds = |s: Option<i64>, default: i64| s.unwrap_or(default) * 1000;
-        return Ok(Operation::DeviceMethod {
-            name: method.method_name.clone().unwrap_or_default(),
-            payload: method.payload.clone().unwrap_or(Value::Null),
-            response_timeout_ms: seconds(method.response_timeout_in_seconds, 30),
-            connect_timeout_ms: seconds(method.connect_timeout_in_seconds, 0),
-        });
+    Operation::from_hub_request(request).map_err(|e| operation_error(&e, &[]))
+}
+
+/// A scenario error for a job whose operation the simulator cannot run; `templates` are the
+/// scenario's, listed when the job names another.
+fn operation_error(e: &fleet_sim::Error, templates: &[TemplateSpec]) -> Error {
+    let field = e.field().unwrap_or_default();
+    match e.kind() {
+        SimErrorKind::DataEntries(n) => Error::invalid(
+            field,
+            format!(
+                "{n} entries: the simulator runs one operation per job; split them into one job each"
+            ),
+        ),
+        SimErrorKind::UnknownTemplate(id) => {
+            let known: Vec<&str> = templates.iter().map(|t| t.id.as_str()).collect();
+            Error::invalid(
+                field,
+                format!("no device template {id:?} in the scenario (templates: {known:?})"),
+            )
+        }
+        SimErrorKind::Engine(model) => Error::from(model.clone()),
+        _ => sim_error("", e),
     }
-    if let Some(patch) = &request.update_twin {
-        return Ok(Operation::UpdateTwin {
-            tags: patch.tags.clone().unwrap_or_default(),
-            desired: patch
-                .properties
-                .as_ref()
-                .and_then(|p| p.desired.clone())
-                .unwrap_or_default(),
-        });
-    }
-    Err(Error::invalid(
-        "type",
-        "an IoT Hub job needs `cloudToDeviceMethod` or `updateTwin`",
-    ))
 }

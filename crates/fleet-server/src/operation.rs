@@ -1,113 +1,45 @@
-//! What a job does to each device: an IoT Central job's `data` or an IoT Hub JobRequest,
-//! as the fleet-sim [`Operation`] the live fleet executes (the rules of `fleetsim run`).
+//! What a job does to each device, for the REST APIs: fleet-sim converts an IoT Central job's
+//! `data` ([`Operation::from_central`]) or an IoT Hub JobRequest
+//! ([`Operation::from_hub_request`]), the one conversion that scenarios use too; this module
+//! words its errors as 400s of the API.
 
-use fleet_core::model::{JobData, JobRequest, Operation as CentralOperation};
-use fleet_sim::{Operation, TemplateSpec};
-use serde_json::Value;
+use fleet_core::model::{JobData, JobRequest};
+use fleet_sim::{ErrorKind, Operation, TemplateSpec};
 
 use crate::api_error::ApiError;
 
-/// The operation of an IoT Central job's `data` (validated by the model first).
-///
-/// **Decision:** one entry per job, as in scenarios: the simulator runs one operation per job.
-/// A job with several entries is refused (400 naming `data`) rather than half-run.
+/// The operation of an IoT Central job's `data` (validated by the model first); `templates` are
+/// the application's. A job with other than one entry, a template that is not among `templates`,
+/// or a manifest migration is a 400 naming the field (see [`Operation::from_central`]).
 pub(crate) fn central(data: &[JobData], templates: &[TemplateSpec]) -> Result<Operation, ApiError> {
-    let [entry] = data else {
-        return Err(ApiError::bad(
-            "data",
-            format!(
-                "{} entries: fleetsim runs one operation per job; create one job per entry",
-                data.len()
-            ),
-        ));
-    };
-    let op = entry
-        .operation()
-        .map_err(|e| ApiError::from(e.within("data[0]")))?;
-    let known = |id: &str, field: &str| {
-        if templates.iter().any(|t| t.id == id) {
-            Ok(())
-        } else {
-            let names: Vec<&str> = templates.iter().map(|t| t.id.as_str()).collect();
-            Err(ApiError::bad(
-                field,
-                format!("no device template {id:?} in this application (templates: {names:?})"),
-            ))
-        }
-    };
-    Ok(match op {
-        CentralOperation::Property {
-            target,
-            path,
-            value,
-        } => {
-            known(target, "data[0].target")?;
-            Operation::Property {
-                name: path.to_string(),
-                value: value.clone(),
-            }
-        }
-        CentralOperation::CloudProperty {
-            target,
-            path,
-            value,
-        } => {
-            known(target, "data[0].target")?;
-            Operation::CloudProperty {
-                name: path.to_string(),
-                value: value.clone(),
-            }
-        }
-        CentralOperation::Command {
-            target,
-            path,
-            value,
-        } => {
-            known(target, "data[0].target")?;
-            Operation::Command {
-                name: path.to_string(),
-                payload: value.cloned().unwrap_or(Value::Null),
-                response_timeout_ms: 30_000,
-                connect_timeout_ms: 0,
-            }
-        }
-        CentralOperation::DeviceTemplateMigration { template } => {
-            known(template, "data[0].template")?;
-            Operation::TemplateMigration {
-                template: template.to_string(),
-            }
-        }
-        CentralOperation::DeviceManifestMigration { .. } => {
-            return Err(ApiError::bad(
-                "data[0].type",
-                "deviceManifestMigration (IoT Edge) is not simulated",
-            ))
-        }
-    })
+    Operation::from_central(data, templates).map_err(|e| error(&e, templates))
 }
 
 /// The operation of an IoT Hub JobRequest (validated by the model first).
 pub(crate) fn hub(request: &JobRequest) -> Result<Operation, ApiError> {
-    if let Some(method) = &request.cloud_to_device_method {
-        return Ok(Operation::DeviceMethod {
-            name: method.method_name.clone().unwrap_or_default(),
-            payload: method.payload.clone().unwrap_or(Value::Null),
-            response_timeout_ms: method.response_timeout_s() * 1000,
-            connect_timeout_ms: method.connect_timeout_s() * 1000,
-        });
+    Operation::from_hub_request(request).map_err(|e| error(&e, &[]))
+}
+
+/// A 400 for a job whose operation fleetsim cannot run, naming the field.
+fn error(e: &fleet_sim::Error, templates: &[TemplateSpec]) -> ApiError {
+    let field = e.field().unwrap_or_default();
+    match e.kind() {
+        ErrorKind::DataEntries(n) => ApiError::bad(
+            field,
+            format!("{n} entries: fleetsim runs one operation per job; create one job per entry"),
+        ),
+        ErrorKind::UnknownTemplate(id) => {
+            let names: Vec<&str> = templates.iter().map(|t| t.id.as_str()).collect();
+            ApiError::bad(
+                field,
+                format!("no device template {id:?} in this application (templates: {names:?})"),
+            )
+        }
+        ErrorKind::NoOperation(_) => ApiError::bad(
+            field,
+            "an IoT Hub job needs cloudToDeviceMethod or updateTwin",
+        ),
+        ErrorKind::Engine(model) => ApiError::from(model.clone()),
+        other => ApiError::bad(field, other),
     }
-    if let Some(patch) = &request.update_twin {
-        return Ok(Operation::UpdateTwin {
-            tags: patch.tags.clone().unwrap_or_default(),
-            desired: patch
-                .properties
-                .as_ref()
-                .and_then(|p| p.desired.clone())
-                .unwrap_or_default(),
-        });
-    }
-    Err(ApiError::bad(
-        "type",
-        "an IoT Hub job needs cloudToDeviceMethod or updateTwin",
-    ))
 }

@@ -5,7 +5,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fleet::Fleet;
 use crate::generator::FleetSpec;
 use crate::hub::HubSpec;
-use crate::job::{JobCommand, JobSpec};
+use crate::job::{JobCommand, JobSpec, RerunSpec};
 use crate::schedule::ScheduledJobSpec;
 use crate::selector::TargetSpec;
 use crate::sim::{Parts, Simulation, MAX_JOBS};
@@ -60,6 +60,7 @@ pub struct SimBuilder {
     pub(crate) scheduled: Vec<ScheduledJobSpec>,
     pub(crate) clock_start_ms: i64,
     pub(crate) commands: Vec<(i64, String, JobCommand)>,
+    pub(crate) reruns: Vec<RerunSpec>,
     pub(crate) until_ms: Option<i64>,
     pub(crate) series_samples: usize,
     pub(crate) record_events: bool,
@@ -79,6 +80,7 @@ impl SimBuilder {
             scheduled: Vec::new(),
             clock_start_ms: 0,
             commands: Vec::new(),
+            reruns: Vec::new(),
             until_ms: None,
             series_samples: 500,
             record_events: false,
@@ -232,6 +234,24 @@ impl SimBuilder {
         self
     }
 
+    /// Reruns job `job`'s failed devices as a new run `id`, at `at_ms` or (`None`) as soon as
+    /// the job's run settles (see [`RerunSpec`]). A rerun the job's state does not allow (its
+    /// run has not settled, or it failed) is recorded as refused in
+    /// [`crate::JobResult::commands`].
+    pub fn rerun(
+        mut self,
+        job: impl Into<String>,
+        id: impl Into<String>,
+        at_ms: Option<i64>,
+    ) -> Self {
+        self.reruns.push(RerunSpec {
+            job: job.into(),
+            id: id.into(),
+            at_ms,
+        });
+        self
+    }
+
     /// Validates everything and builds the simulation. The error names the field
     /// (`jobs[1].operation.response_timeout_ms`, `behaviour.rules[0].latency.sigma`).
     pub fn build(self) -> Result<Simulation> {
@@ -251,7 +271,7 @@ impl SimBuilder {
         if let Some(hub) = &self.hub {
             hub.validate().map_err(|e| e.within("hub"))?;
         }
-        if self.jobs.len() >= usize::from(MAX_JOBS) {
+        if self.jobs.len() + self.reruns.len() >= usize::from(MAX_JOBS) {
             return Err(Error::at(
                 "jobs",
                 ErrorKind::TooLarge(format!("more than {MAX_JOBS} jobs")),
@@ -275,6 +295,7 @@ impl SimBuilder {
                 }
             }
         }
+        let reruns = self.check_reruns()?;
         let schedules = self.schedule_states()?;
         let mut commands = Vec::with_capacity(self.commands.len());
         for (i, (at_ms, id, command)) in self.commands.iter().enumerate() {
@@ -301,10 +322,37 @@ impl SimBuilder {
             schedules,
             clock_start_ms: self.clock_start_ms,
             commands,
+            reruns,
             until_ms: self.until_ms,
             series_samples: self.series_samples,
             record_events: self.record_events,
         }))
+    }
+
+    /// Checks the reruns: a job of the simulation to rerun, a new unique id, a time of 0 or
+    /// more. Returns them as (source job index, id, time).
+    fn check_reruns(&self) -> Result<Vec<(usize, String, Option<i64>)>> {
+        let mut out = Vec::with_capacity(self.reruns.len());
+        for (i, r) in self.reruns.iter().enumerate() {
+            let at = |f: &str| format!("reruns[{i}].{f}");
+            let job = self.jobs.iter().position(|j| j.id == r.job);
+            let job =
+                job.ok_or_else(|| Error::at(at("job"), ErrorKind::UnknownJob(r.job.clone())))?;
+            let taken = self.jobs.iter().any(|j| j.id == r.id)
+                || self.scheduled.iter().any(|s| s.job.id == r.id)
+                || self.reruns[..i].iter().any(|o| o.id == r.id);
+            if taken || r.id.is_empty() {
+                return Err(Error::at(at("id"), ErrorKind::Duplicate(r.id.clone())));
+            }
+            if let Some(ms) = r.at_ms.filter(|&ms| ms < 0) {
+                return Err(Error::at(
+                    at("at_ms"),
+                    ErrorKind::NegativeDuration(ms as f64),
+                ));
+            }
+            out.push((job, r.id.clone(), r.at_ms));
+        }
+        Ok(out)
     }
 
     /// Validates the scheduled jobs and creates their state machines. Every run becomes a job
@@ -314,7 +362,7 @@ impl SimBuilder {
         &self,
     ) -> Result<Vec<(ScheduledJobSpec, fleet_core::schedule::ScheduledJobState)>> {
         let mut out = Vec::with_capacity(self.scheduled.len());
-        let mut room = usize::from(MAX_JOBS) - self.jobs.len();
+        let mut room = usize::from(MAX_JOBS) - self.jobs.len() - self.reruns.len();
         for (i, spec) in self.scheduled.iter().enumerate() {
             let within = |e: Error| e.at_index(i).within("scheduled");
             spec.job.validate().map_err(|e| within(e.within("job")))?;

@@ -50,6 +50,17 @@ pub enum ErrorKind {
     /// A JSON document that does not parse or does not match the expected shape.
     #[error("{0}")]
     Json(String),
+    /// An IoT Central job whose `data` does not hold exactly one entry: the simulator runs one
+    /// operation per job.
+    #[error("{0} entries: the simulator runs one operation per job")]
+    DataEntries(usize),
+    /// An operation the simulator does not model (an IoT Edge manifest migration).
+    #[error("{0} is not simulated")]
+    NotSimulated(String),
+    /// A job that names no operation (an IoT Hub job with neither `cloudToDeviceMethod` nor
+    /// `updateTwin`).
+    #[error("{0}")]
+    NoOperation(String),
     /// Something is larger than the simulator supports (more than 65,535 jobs or templates, ...).
     #[error("too large: {0}")]
     TooLarge(String),

@@ -110,6 +110,21 @@ impl JobSpec {
     }
 }
 
+/// A rerun of a job's failed devices during the simulation (semantics rule 6; see
+/// [`crate::SimBuilder::rerun`]): a new run, with its own id, over exactly the devices that
+/// failed in the job's run, with the same operation, batching, threshold and retries. It draws
+/// its own fates (its random streams are keyed by its id), so a device that failed at random
+/// may succeed in the rerun; a deterministic fault fails it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RerunSpec {
+    /// The job whose failed devices are rerun (a job of the simulation, not a rerun).
+    pub job: String,
+    /// The rerun's id (unique among the jobs and reruns).
+    pub id: String,
+    /// When, in virtual milliseconds; `None`: as soon as the job's run settles.
+    pub at_ms: Option<i64>,
+}
+
 /// A command to a job's run during the simulation (see [`crate::SimBuilder::command`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]

@@ -104,7 +104,7 @@ pub use exec::{Agenda, Answer, RunExec};
 pub use fleet::{DeviceId, DeviceSnapshot, DeviceSpec, Fleet};
 pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
 pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
-pub use job::{JobCommand, JobSpec};
+pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use result::{
     AbortTripRow, BatchRow, CommandRow, DeviceRow, JobResult, OccurrenceRow, PauseRow, Reason,

@@ -1,9 +1,12 @@
-//! [`Operation`]: what a job does to each target device, and its semantics in the simulator.
+//! [`Operation`]: what a job does to each target device, its semantics in the simulator, and
+//! how an IoT Central job's `data` or an IoT Hub JobRequest becomes one.
 
+use fleet_core::model::{JobData, JobRequest, Operation as CentralOperation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::template::TemplateSpec;
 
 /// What a job does to each target device (DESIGN.md section 6, "Operation semantics").
 ///
@@ -197,6 +200,114 @@ impl Operation {
                 Ok(())
             }
         }
+    }
+
+    /// The operation of an IoT Central job's (or scheduled job's) `data`, validated by the model
+    /// first; `templates` are the fleet's device templates.
+    ///
+    /// **Decision:** one entry per job: the simulator runs one operation per job, so `data` with
+    /// any other number of entries is refused ([`ErrorKind::DataEntries`] at `data`) rather than
+    /// half-run. The entry's `target` (property, cloud property, command) or `template`
+    /// (template migration) must be one of `templates` ([`ErrorKind::UnknownTemplate`] at
+    /// `data[0].target` or `data[0].template`). A command gets the default timeouts: 30 s for the
+    /// device's answer, none to connect (it fails at once on an offline device). A device manifest
+    /// migration (IoT Edge) is [`ErrorKind::NotSimulated`] at `data[0].type`. An entry that the
+    /// model refuses is [`ErrorKind::Engine`] with the model's path under `data[0]`
+    /// (`data[0].value`).
+    pub fn from_central(data: &[JobData], templates: &[TemplateSpec]) -> Result<Self> {
+        let [entry] = data else {
+            return Err(Error::at("data", ErrorKind::DataEntries(data.len())));
+        };
+        let op = entry
+            .operation()
+            .map_err(|e| Error::from(e.within("data[0]")))?;
+        let known = |id: &str, field: &str| {
+            if templates.iter().any(|t| t.id == id) {
+                Ok(())
+            } else {
+                Err(Error::at(field, ErrorKind::UnknownTemplate(id.to_string())))
+            }
+        };
+        Ok(match op {
+            CentralOperation::Property {
+                target,
+                path,
+                value,
+            } => {
+                known(target, "data[0].target")?;
+                Self::Property {
+                    name: path.to_string(),
+                    value: value.clone(),
+                }
+            }
+            CentralOperation::CloudProperty {
+                target,
+                path,
+                value,
+            } => {
+                known(target, "data[0].target")?;
+                Self::CloudProperty {
+                    name: path.to_string(),
+                    value: value.clone(),
+                }
+            }
+            CentralOperation::Command {
+                target,
+                path,
+                value,
+            } => {
+                known(target, "data[0].target")?;
+                Self::Command {
+                    name: path.to_string(),
+                    payload: value.cloned().unwrap_or(Value::Null),
+                    response_timeout_ms: default_response_timeout(),
+                    connect_timeout_ms: 0,
+                }
+            }
+            CentralOperation::DeviceTemplateMigration { template } => {
+                known(template, "data[0].template")?;
+                Self::TemplateMigration {
+                    template: template.to_string(),
+                }
+            }
+            CentralOperation::DeviceManifestMigration { .. } => {
+                return Err(Error::at(
+                    "data[0].type",
+                    ErrorKind::NotSimulated("deviceManifestMigration (IoT Edge)".into()),
+                ))
+            }
+        })
+    }
+
+    /// The operation of an IoT Hub JobRequest, validated by the model first: its
+    /// `cloudToDeviceMethod` (a device method, with IoT Hub's default timeouts of 30 s to answer
+    /// and 0 s to connect when absent) or its `updateTwin` (tags and desired properties). A
+    /// request with neither is [`ErrorKind::NoOperation`] at `type`.
+    pub fn from_hub_request(request: &JobRequest) -> Result<Self> {
+        if let Some(method) = &request.cloud_to_device_method {
+            return Ok(Self::DeviceMethod {
+                name: method.method_name.clone().unwrap_or_default(),
+                payload: method.payload.clone().unwrap_or(Value::Null),
+                response_timeout_ms: method.response_timeout_s() * 1000,
+                connect_timeout_ms: method.connect_timeout_s() * 1000,
+            });
+        }
+        if let Some(patch) = &request.update_twin {
+            return Ok(Self::UpdateTwin {
+                tags: patch.tags.clone().unwrap_or_default(),
+                desired: patch
+                    .properties
+                    .as_ref()
+                    .and_then(|p| p.desired.clone())
+                    .unwrap_or_default(),
+            });
+        }
+        Err(Error::at(
+            "type",
+            ErrorKind::NoOperation(
+                "an IoT Hub job needs `cloudToDeviceMethod` or `updateTwin`".into(),
+            ),
+        ))
     }
 
     /// The number of 4 KB chunks the payload of a command or method counts for in the

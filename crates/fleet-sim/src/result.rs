@@ -97,6 +97,9 @@ pub struct JobResult {
     /// For a run of a scheduled job: the scheduled job's id (IoT Central `scheduledJobId`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_job_id: Option<String>,
+    /// For a rerun: the id of the job whose failed devices it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
     #[serde(skip)]
     pub(crate) devices: DeviceResults,
 }

@@ -59,6 +59,9 @@ const KIND_OCCURRENCE: u64 = 7;
 
 /// Reason code of a `KIND_COMMAND` event that carries the job's AWS end behaviour.
 const END_BEHAVIOR: u8 = 1;
+/// Reason code of a `KIND_COMMAND` event that carries a rerun (the device field is the rerun's
+/// index).
+const RERUN: u8 = 2;
 
 #[inline]
 fn pack(kind: u64, reason: u8, attempt: u8, job: u16, device: u32) -> u64 {
@@ -130,6 +133,8 @@ struct Job {
     commands: Vec<CommandRow>,
     /// For a run of a scheduled job: the schedule's index.
     schedule: Option<u16>,
+    /// For a rerun: the job whose failed devices it runs.
+    rerun_of: Option<usize>,
     /// The AWS end time and behaviour; whether it came before the run started.
     end: Option<(i64, EndBehavior)>,
     end_due: bool,
@@ -152,6 +157,7 @@ impl Job {
             settled: false,
             commands: Vec::new(),
             schedule: None,
+            rerun_of: None,
             end: spec.end,
             end_due: false,
             end_row: None,
@@ -160,6 +166,30 @@ impl Job {
 
     fn run(&self) -> Option<&JobRun> {
         self.exec.as_ref().map(RunExec::run)
+    }
+
+    /// A rerun of this job (index `source`) with id `id`, submitted at `now_ms`: the same
+    /// operation and run settings; its targets are taken when it starts.
+    fn rerun(&self, id: String, source: usize, now_ms: i64, series_samples: usize) -> Self {
+        Self {
+            id,
+            kind: self.kind,
+            op: self.op.clone(),
+            targets_spec: TargetSpec::All,
+            builder: self.builder.clone(),
+            submitted_ms: now_ms,
+            exec: None,
+            series: Series::new(series_samples),
+            started_ms: None,
+            holds_slot: false,
+            settled: false,
+            commands: Vec::new(),
+            schedule: None,
+            rerun_of: Some(source),
+            end: None,
+            end_due: false,
+            end_row: None,
+        }
     }
 }
 
@@ -186,6 +216,8 @@ pub struct Simulation {
     model: DeviceModel,
     jobs: Vec<Job>,
     commands: Vec<(i64, usize, JobCommand)>,
+    /// Reruns: (the job rerun, the rerun's id, when; `None`: when the job settles).
+    reruns: Vec<(usize, String, Option<i64>)>,
     queue: CalendarQueue,
     /// An event popped past the horizon, kept for a later `run` with a later horizon.
     held: Option<(i64, u64)>,
@@ -222,6 +254,7 @@ pub(crate) struct Parts<'a> {
     pub(crate) schedules: Vec<(ScheduledJobSpec, ScheduledJobState)>,
     pub(crate) clock_start_ms: i64,
     pub(crate) commands: Vec<(i64, usize, JobCommand)>,
+    pub(crate) reruns: Vec<(usize, String, Option<i64>)>,
     pub(crate) until_ms: Option<i64>,
     pub(crate) series_samples: usize,
     pub(crate) record_events: bool,
@@ -238,6 +271,7 @@ impl Simulation {
             schedules,
             clock_start_ms,
             commands,
+            reruns,
             until_ms,
             series_samples,
             record_events,
@@ -273,6 +307,11 @@ impl Simulation {
                 pack(KIND_COMMAND, 0, 0, commands[c].1 as u16, c as u32),
             );
         }
+        for (r, (_, _, at_ms)) in reruns.iter().enumerate() {
+            if let Some(at_ms) = at_ms {
+                queue.push(*at_ms, pack(KIND_COMMAND, RERUN, 0, 0, r as u32));
+            }
+        }
         // End behaviours after every submission and command of their instant; a run that starts
         // after its end time gets it when it starts (as soon as it is submitted, or when a hub
         // slot frees).
@@ -292,6 +331,7 @@ impl Simulation {
             model,
             jobs,
             commands,
+            reruns,
             queue,
             held: None,
             until_ms,
@@ -426,6 +466,7 @@ impl Simulation {
             KIND_DISPATCH => self.timer(j, Timer::Dispatch),
             KIND_WINDOW => self.timer(j, Timer::Window),
             KIND_COMMAND if reason == END_BEHAVIOR => self.end_behavior(j),
+            KIND_COMMAND if reason == RERUN => self.rerun(device as usize),
             KIND_COMMAND => self.command(device as usize),
             KIND_OCCURRENCE => self.occurrence(j),
             _ => unreachable!("unknown event kind {kind}"),
@@ -475,6 +516,8 @@ impl Simulation {
     /// current status and counts).
     pub fn finish(mut self) -> SimResult {
         let now = self.now_ms;
+        self.reruns_never_made();
+        let ids: Vec<String> = self.jobs.iter().map(|j| j.id.clone()).collect();
         let mut jobs = Vec::with_capacity(self.jobs.len());
         for mut job in std::mem::take(&mut self.jobs) {
             if let Some(exec) = &job.exec {
@@ -483,8 +526,10 @@ impl Simulation {
             let scheduled_job_id = job
                 .schedule
                 .map(|s| self.schedules[usize::from(s)].state.id().to_string());
+            let rerun_of = job.rerun_of.map(|s| ids[s].clone());
             jobs.push(JobResult {
                 scheduled_job_id,
+                rerun_of,
                 ..job_result(job)
             });
         }
@@ -511,6 +556,19 @@ impl Simulation {
         }
     }
 
+    /// Records, on its job, each rerun that never came (its job's run never settled).
+    fn reruns_never_made(&mut self) {
+        for (source, id, _) in &self.reruns {
+            if self.jobs.iter().all(|j| &j.id != id) {
+                self.jobs[*source].commands.push(CommandRow {
+                    at_ms: self.now_ms,
+                    command: "rerun",
+                    error: Some(format!("rerun {id:?} never came: the run did not settle")),
+                });
+            }
+        }
+    }
+
     // ----- jobs and the engine -----
 
     fn submit(&mut self, job: usize) {
@@ -523,6 +581,16 @@ impl Simulation {
     /// every device in order.
     fn snapshot_targets(&self, j: usize) -> Option<Vec<u32>> {
         let fleet = self.model.fleet();
+        if let Some(source) = self.jobs[j].rerun_of {
+            let exec = self.jobs[source]
+                .exec
+                .as_ref()
+                .expect("a rerun's job has run");
+            let failed = exec.run().failed_devices().map(|t| exec.device(t));
+            // Targets in fleet order (a source's targets are), never the identity mapping:
+            // a rerun of every device is rare, and its targets are then the fleet anyway.
+            return Some(failed.collect::<Vec<u32>>()).filter(|t| t.len() != fleet.len() as usize);
+        }
         let targets = match &self.jobs[j].targets_spec {
             TargetSpec::All => None,
             TargetSpec::Selector(s) => Some(s.compile(fleet).select(fleet)),
@@ -636,6 +704,12 @@ impl Simulation {
         if let Some(at) = self.live.iter().position(|&l| l == j) {
             self.live.swap_remove(at);
         }
+        for (r, (source, _, at_ms)) in self.reruns.iter().enumerate() {
+            if *source == j && at_ms.is_none() {
+                self.queue
+                    .push(now, pack(KIND_COMMAND, RERUN, 0, 0, r as u32));
+            }
+        }
         if std::mem::take(&mut self.jobs[j].holds_slot) {
             self.slots.release();
             while let Some(next) = self.slots.next_ready() {
@@ -711,6 +785,33 @@ impl Simulation {
         self.submit(self.jobs.len() - 1);
     }
 
+    /// Rerun `r` came: a new job over the failed devices of its source's run, submitted now
+    /// (semantics rule 6); or a refused command on the source.
+    fn rerun(&mut self, r: usize) {
+        let (source, id, _) = self.reruns[r].clone();
+        let refused = match self.jobs[source].run() {
+            None => Some("the job has not started".to_string()),
+            Some(run) => run.rerun().err().map(|e| e.to_string()),
+        };
+        if let Some(error) = refused {
+            let at_ms = self.now_ms;
+            let row = CommandRow {
+                at_ms,
+                command: "rerun",
+                error: Some(error),
+            };
+            return self.jobs[source].commands.push(row);
+        }
+        let job = self.jobs[source].rerun(id, source, self.now_ms, self.series_samples);
+        self.jobs[source].commands.push(CommandRow {
+            at_ms: self.now_ms,
+            command: "rerun",
+            error: None,
+        });
+        self.jobs.push(job);
+        self.submit(self.jobs.len() - 1);
+    }
+
     fn command(&mut self, c: usize) {
         let (at_ms, j, command) = self.commands[c];
         let error = if self.jobs[j].exec.is_none() {
@@ -748,6 +849,7 @@ fn job_result(job: Job) -> JobResult {
             end_behavior: job.end_row,
             window_waits: 0,
             scheduled_job_id: None,
+            rerun_of: None,
             devices: DeviceResults::default(),
         };
     };
@@ -824,6 +926,7 @@ fn job_result(job: Job) -> JobResult {
         end_behavior: job.end_row,
         window_waits: run.window_waits(),
         scheduled_job_id: None,
+        rerun_of: None,
         devices: DeviceResults {
             targets,
             states: run.device_states().to_vec(),

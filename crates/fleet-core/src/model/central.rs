@@ -1,5 +1,6 @@
 //! IoT Central jobs (api-version 2022-07-31): the job, its batch and cancellation threshold,
-//! progress, per-device status, collections and the error body.
+//! per-device status, collections and the error body. The status words and `progress` are in
+//! [`crate::model::dialect`].
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
@@ -8,7 +9,7 @@ use serde_json::Number;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::data::JobData;
-use crate::model::dialect::{CentralJobStatus, DeviceStatus};
+use crate::model::dialect::{CentralJobStatus, DeviceStatus, Progress};
 use crate::model::validate::{self, Validate};
 use crate::model::word::{vocabulary, Word};
 use crate::{BatchSize, RunBuilder, Threshold};
@@ -120,7 +121,7 @@ impl Validate for Job {
     fn validate(&self) -> Result<()> {
         validate::optional_job_id("id", self.id.as_deref())?;
         validate::optional_job_id("scheduledJobId", self.scheduled_job_id.as_deref())?;
-        validate::job_definition(
+        validate_definition(
             &self.group,
             self.batch.as_ref(),
             self.cancellation_threshold.as_ref(),
@@ -133,6 +134,25 @@ impl Validate for Job {
         }
         Ok(())
     }
+}
+
+/// The definition shared by jobs and scheduled jobs: `group`, `batch`, `cancellationThreshold`
+/// and `data`.
+pub(crate) fn validate_definition(
+    group: &str,
+    batch: Option<&BatchSpec>,
+    threshold: Option<&CancellationThresholdSpec>,
+    data: &[JobData],
+) -> Result<()> {
+    validate::group_id("group", group)?;
+    if let Some(b) = batch {
+        b.to_batch_size().map_err(|e| e.within("batch"))?;
+    }
+    if let Some(t) = threshold {
+        t.to_threshold()
+            .map_err(|e| e.within("cancellationThreshold"))?;
+    }
+    validate::data_entries(data)
 }
 
 /// The engine's builder for a batch and a threshold (both already validated or not: errors carry
@@ -335,21 +355,6 @@ impl<'de> Deserialize<'de> for BatchFlag {
 
         deserializer.deserialize_any(FlagVisitor)
     }
-}
-
-/// A job's `progress`: device counts. See [`crate::model::dialect`] for how the engine's
-/// [`crate::Counts`] map to it (`pending + completed + failed == total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Progress {
-    /// Devices targeted.
-    pub total: u32,
-    /// Devices not done.
-    pub pending: u32,
-    /// Devices on which the operation succeeded.
-    pub completed: u32,
-    /// Devices on which it failed.
-    pub failed: u32,
 }
 
 /// One element of `GET /jobs/{id}/devices`: `{"id", "status"}`.

@@ -70,8 +70,8 @@
 //! `CANCELED`. AWS has no word for a job that could not run at all; `Failed` is `CANCELED`, the
 //! only final word of a job that did not complete.
 
-use crate::model::central::Progress;
-use crate::model::hub::DeviceJobStatistics;
+use serde::{Deserialize, Serialize};
+
 use crate::model::word::vocabulary;
 use crate::{Counts, DeviceState, RunStatus};
 
@@ -273,6 +273,21 @@ impl HubJobStatus {
     }
 }
 
+/// A job's `progress`: device counts. The engine's [`Counts`] map to it as the
+/// [module](crate::model::dialect) says (`pending + completed + failed == total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    /// Devices targeted.
+    pub total: u32,
+    /// Devices not done.
+    pub pending: u32,
+    /// Devices on which the operation succeeded.
+    pub completed: u32,
+    /// Devices on which it failed.
+    pub failed: u32,
+}
+
 impl From<Counts> for Progress {
     fn from(c: Counts) -> Self {
         Self {
@@ -282,6 +297,23 @@ impl From<Counts> for Progress {
             failed: c.failed,
         }
     }
+}
+
+/// A job's `deviceJobStatistics`. The engine's [`Counts`] map to it as the
+/// [module](crate::model::dialect) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeviceJobStatistics {
+    /// Devices the job targets.
+    pub device_count: u32,
+    /// Devices on which it failed.
+    pub failed_count: u32,
+    /// Devices on which it succeeded.
+    pub succeeded_count: u32,
+    /// Devices on which it is running.
+    pub running_count: u32,
+    /// Devices on which it has not started.
+    pub pending_count: u32,
 }
 
 impl From<Counts> for DeviceJobStatistics {

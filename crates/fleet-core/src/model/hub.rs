@@ -1,5 +1,6 @@
 //! IoT Hub jobs v2 (api-version 2021-04-12): JobRequest, JobResponse, the direct method and twin
-//! patch they carry, device job statistics, and the error body.
+//! patch they carry, and the error body. The status words and `deviceJobStatistics` are in
+//! [`crate::model::dialect`].
 //!
 //! Field names follow the Swagger (`reference/iothub-service-2021-04-12.json`). The Swagger
 //! marks no field required, so every field is optional when reading; [`Validate`] enforces what a
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::dialect::HubJobStatus;
+use crate::model::dialect::{DeviceJobStatistics, HubJobStatus};
 use crate::model::nullable::{present, Nullable};
 use crate::model::validate::{self, Validate};
 use crate::model::word::vocabulary;
@@ -406,23 +407,6 @@ impl Validate for TwinPatch {
         }
         Ok(())
     }
-}
-
-/// A job's `deviceJobStatistics`. See [`crate::model::dialect`] for how the engine's
-/// [`crate::Counts`] map to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DeviceJobStatistics {
-    /// Devices the job targets.
-    pub device_count: u32,
-    /// Devices on which it failed.
-    pub failed_count: u32,
-    /// Devices on which it succeeded.
-    pub succeeded_count: u32,
-    /// Devices on which it is running.
-    pub running_count: u32,
-    /// Devices on which it has not started.
-    pub pending_count: u32,
 }
 
 /// The result of `GET /jobs/v2/{id}` and friends: the request's fields plus the hub's.

@@ -89,11 +89,14 @@ pub use aws::{
 };
 pub use central::{
     BatchFlag, BatchSpec, CancellationThresholdSpec, Collection, CountType, ErrorDetail,
-    ErrorResponse, Job, JobDeviceStatus, Progress,
+    ErrorResponse, Job, JobDeviceStatus,
 };
 pub use data::{DataType, JobData, Operation};
 pub use definition::JobDefinition;
-pub use dialect::{AwsExecutionStatus, AwsJobStatus, CentralJobStatus, DeviceStatus, HubJobStatus};
+pub use dialect::{
+    AwsExecutionStatus, AwsJobStatus, CentralJobStatus, DeviceJobStatistics, DeviceStatus,
+    HubJobStatus, Progress,
+};
 pub use group::DeviceGroup;
 pub use hawkbit::{
     HawkbitActionType, HawkbitCondition, HawkbitConditionType, HawkbitErrorAction,
@@ -102,9 +105,9 @@ pub use hawkbit::{
     HAWKBIT_GROUPS_MAX,
 };
 pub use hub::{
-    CloudToDeviceMethod, DeviceJobStatistics, HubError, HubJobType, JobRequest, JobResponse,
-    TwinPatch, TwinPatchProperties, CONNECT_TIMEOUT_DEFAULT_S, CONNECT_TIMEOUT_MAX_S,
-    METHOD_PAYLOAD_MAX, RESPONSE_TIMEOUT_DEFAULT_S, RESPONSE_TIMEOUT_MAX_S, RESPONSE_TIMEOUT_MIN_S,
+    CloudToDeviceMethod, HubError, HubJobType, JobRequest, JobResponse, TwinPatch,
+    TwinPatchProperties, CONNECT_TIMEOUT_DEFAULT_S, CONNECT_TIMEOUT_MAX_S, METHOD_PAYLOAD_MAX,
+    RESPONSE_TIMEOUT_DEFAULT_S, RESPONSE_TIMEOUT_MAX_S, RESPONSE_TIMEOUT_MIN_S,
 };
 pub use nullable::Nullable;
 pub use scheduled::{

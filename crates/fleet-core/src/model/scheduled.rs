@@ -318,7 +318,7 @@ impl ScheduledJob {
 impl Validate for ScheduledJob {
     fn validate(&self) -> Result<()> {
         validate::optional_job_id("id", self.id.as_deref())?;
-        validate::job_definition(
+        central::validate_definition(
             &self.group,
             self.batch.as_ref(),
             self.cancellation_threshold.as_ref(),

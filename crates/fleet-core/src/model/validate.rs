@@ -11,7 +11,6 @@ use jiff::Timestamp;
 use serde_json::{Map, Number, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::central::{BatchSpec, CancellationThresholdSpec};
 use crate::model::data::{JobData, Operation};
 
 /// A document that can check its values.
@@ -265,25 +264,6 @@ pub(crate) fn query(path: &str, query: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The definition shared by jobs and scheduled jobs: `group`, `batch`, `cancellationThreshold`
-/// and `data`.
-pub(crate) fn job_definition(
-    group: &str,
-    batch: Option<&BatchSpec>,
-    threshold: Option<&CancellationThresholdSpec>,
-    data: &[JobData],
-) -> Result<()> {
-    group_id("group", group)?;
-    if let Some(b) = batch {
-        b.to_batch_size().map_err(|e| e.within("batch"))?;
-    }
-    if let Some(t) = threshold {
-        t.to_threshold()
-            .map_err(|e| e.within("cancellationThreshold"))?;
-    }
-    data_entries(data)
 }
 
 /// The rules of a `data` array (see [`crate::model::Job`]); paths are `data`, `data[i].field`.

@@ -7,7 +7,7 @@ use fleet_query::Query;
 use fleet_sim::Operation;
 use serde_json::Value;
 
-use super::log::{RunDoc, IN_CANCEL, IN_START};
+use super::log::{RunDoc, IN_CANCEL};
 use super::render::{central_device, hub_twin, to_json};
 use super::{Control, Dialect, Driver, Event, Feed, Reply, Run};
 use crate::api_error::{ApiError, ApiErrorKind};
@@ -83,7 +83,7 @@ impl Driver {
         &mut self,
         id: String,
         mut job: Job,
-        targets_from: Option<Vec<u32>>,
+        rerun_of: Option<String>,
     ) -> Result<Reply> {
         if self.index.contains_key(&(Dialect::Central, id.clone())) {
             return Ok(Err(ApiError::new(
@@ -105,18 +105,19 @@ impl Driver {
             central: Some(job),
             hub: None,
             device_timeout_ms: self.config.device_timeout_ms,
+            rerun_of,
         };
         let now = self.now;
         let no = match self.new_run(Dialect::Central, id, doc, &operation, now)? {
             Ok(no) => no.as_i64().unwrap_or_default(),
             Err(e) => return Ok(Err(e)),
         };
-        match targets_from {
-            None => self.ctx.events.push(now, Event::Start { run: no }),
-            Some(targets) => {
-                // A rerun: its targets are the failed devices of the source run.
-                self.begin_run(no, targets, now, None, IN_START)?;
-            }
+        if self.runs[&no].doc.rerun_of.is_some() {
+            // A rerun starts at once (or waits for a hub job slot: it is a new job), so that
+            // its reply shows its targets.
+            self.start(no, now)?;
+        } else {
+            self.ctx.events.push(now, Event::Start { run: no });
         }
         self.publish(no);
         Ok(Ok(self.view_json(no)))
@@ -143,6 +144,7 @@ impl Driver {
             central: None,
             hub: Some(request),
             device_timeout_ms: self.config.device_timeout_ms,
+            rerun_of: None,
         };
         let start = start.max(self.now);
         let no = match self.new_run(Dialect::Hub, id, doc, &operation, start)? {
@@ -235,12 +237,8 @@ impl Driver {
                 format!("a job with id {rerun_id:?} exists"),
             )));
         }
-        let picked = self.with_state(no, |exec| {
-            exec.run()
-                .rerun()
-                .map(|(_, indices)| indices.iter().map(|&i| exec.device(i)).collect())
-        })?;
-        let fleet_targets: Vec<u32> = match picked {
+        // Semantics rule 6: only a settled complete or cancelled run can be rerun.
+        match self.with_state(no, |exec| exec.run().rerun().map(|_| ()))? {
             None => {
                 return Ok(Err(ApiError::new(
                     ApiErrorKind::Conflict,
@@ -248,12 +246,12 @@ impl Driver {
                 )))
             }
             Some(Err(e)) => return Ok(Err(ApiError::new(ApiErrorKind::Conflict, e.to_string()))),
-            Some(Ok(t)) => t,
-        };
+            Some(Ok(())) => {}
+        }
         let r = &self.runs[&no];
         let mut def = r.doc.central.clone().expect("a central run has its job");
         def.id = Some(rerun_id.clone());
-        self.create_central(rerun_id, def, Some(fleet_targets))
+        self.create_central(rerun_id, def, Some(id.to_string()))
     }
 
     pub(super) fn job_devices(&mut self, id: &str, from: u32, limit: usize) -> Result<Reply> {

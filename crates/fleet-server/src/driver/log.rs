@@ -20,6 +20,10 @@ pub(super) struct RunDoc {
     pub(super) hub: Option<JobRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) device_timeout_ms: Option<i64>,
+    /// For a rerun: the IoT Central job whose failed devices it runs (its targets, taken when
+    /// it starts; the source has settled, so they are fixed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) rerun_of: Option<String>,
 }
 
 impl RunDoc {

@@ -28,6 +28,8 @@
 //! - `log`: the stored form of a run's inputs and summary.
 
 mod documents;
+#[cfg(test)]
+mod equivalence;
 mod jobs;
 mod log;
 mod protocol;
@@ -482,18 +484,21 @@ impl Driver {
         }
         r.waiting = false;
         r.holds_slot = self.slots.limited();
-        let (targets, fail) = self.snapshot_targets(no);
+        let (targets, fail) = self.snapshot_targets(no)?;
         let first = if fail.is_some() { IN_FAIL } else { IN_START };
         self.begin_run(no, targets, at, fail, first)
     }
 
     /// Run `no`'s targets, a snapshot now (semantics rule 1), or why it cannot run.
-    fn snapshot_targets(&self, no: i64) -> (Vec<u32>, Option<String>) {
+    fn snapshot_targets(&mut self, no: i64) -> Result<(Vec<u32>, Option<String>)> {
         let r = &self.runs[&no];
-        let fleet = self.ctx.model.fleet();
         if let Some(e) = self.ctx.model.cannot_execute(&r.op) {
-            return (Vec::new(), Some(e.to_string()));
+            return Ok((Vec::new(), Some(e.to_string())));
         }
+        if let Some(source) = r.doc.rerun_of.clone() {
+            return self.rerun_targets(&source);
+        }
+        let fleet = self.ctx.model.fleet();
         let query = match (&r.doc.central, &r.doc.hub) {
             (Some(job), _) => match self.groups.get(&job.group) {
                 None => Err(format!("device group {:?} does not exist", job.group)),
@@ -506,10 +511,26 @@ impl Driver {
             }
             (None, None) => Err("the run has no job".to_string()),
         };
-        match query {
+        Ok(match query {
             Ok(q) => (q.compile(fleet).select(), None),
             Err(e) => (Vec::new(), Some(e)),
-        }
+        })
+    }
+
+    /// A rerun's targets: the devices that failed in job `source`'s run, in fleet order.
+    fn rerun_targets(&mut self, source: &str) -> Result<(Vec<u32>, Option<String>)> {
+        let gone = || format!("job {source:?}, whose failed devices it reruns, no longer exists");
+        let Some(&no) = self.index.get(&(Dialect::Central, source.to_string())) else {
+            return Ok((Vec::new(), Some(gone())));
+        };
+        let failed = self.with_state(no, |exec| {
+            let failed = exec.run().failed_devices();
+            failed.map(|t| exec.device(t)).collect::<Vec<u32>>()
+        })?;
+        Ok(match failed {
+            Some(targets) => (targets, None),
+            None => (Vec::new(), Some(gone())),
+        })
     }
 
     /// Gives a run its targets and hands it its first input (`Start`, `Fail`, or `Cancel` for a

@@ -1,6 +1,7 @@
 //! Integration tests of fleet-sim: one test binary, one module per concern.
 
 mod common;
+mod conversion;
 mod determinism;
 mod faults;
 mod hub;
@@ -9,5 +10,6 @@ mod operations;
 mod policies;
 mod props;
 mod query;
+mod reruns;
 mod schedules;
 mod validation;
