@@ -60,16 +60,24 @@
 //! - [`BehaviourSpec`], [`BehaviourRule`], [`Distribution`]: latency and faults by [`Selector`].
 //! - [`Selector`]: device queries (the `fleet-query` crate; a [`Fleet`] is its resolver, and
 //!   [`Fleet::twin`] the document a query sees) and shorthand tables.
-//! - [`HubSpec`]: IoT Hub throttles and the concurrent-jobs limit.
-//! - [`JobSpec`], [`Operation`]: what the jobs do.
+//! - [`HubSpec`], [`JobSlots`]: IoT Hub throttles and the concurrent-jobs limit.
+//! - [`JobSpec`], [`Operation`]: what the jobs do; [`RerunSpec`]: reruns of failed devices.
+//! - [`DeviceModel`]: THE device model (what becomes of a dispatch); [`RunExec`]: THE executor
+//!   of a run's actions, driven through an [`Agenda`] (by the simulator and by the server).
 //! - [`ScheduledJobSpec`]: an IoT Central scheduled job whose occurrences create runs over
 //!   days of virtual time (one [`OccurrenceRow`] each in [`ScheduleResult`]).
 //! - [`SimBuilder`], [`Simulation`], [`SimResult`]: running and reporting.
 //!
-//! Determinism: every random draw comes from a stream keyed by (seed, device, attempt and,
-//! for runs of a scheduled job, the run number, purpose) (see the `rng` module's documentation in the source), so a device's fate does not
-//! depend on event order, and [`SimResult::trace_hash`] is the same for the same scenario and
-//! seed on every machine.
+//! Determinism: every random draw comes from a stream keyed by (seed, device, purpose) and, for
+//! what becomes of an operation, the run ([`RunKey`]: its id) and the attempt (see the `rng`
+//! module's documentation in the source), so a device's fate does not depend on event order,
+//! every run (a job, a rerun, a run of a scheduled job) draws its own fates, and
+//! [`SimResult::trace_hash`] is the same for the same scenario and seed on every machine.
+//!
+//! One device model and one executor: [`DeviceModel`] decides what becomes of a dispatch;
+//! [`RunExec`] carries out a run's actions over it through the caller's [`Agenda`]. The
+//! [`Simulation`] drives them in virtual time; the `fleetsim serve` server drives the same two
+//! in scaled wall-clock time.
 
 #![deny(missing_docs)]
 

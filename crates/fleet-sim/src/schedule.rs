@@ -14,8 +14,8 @@ use crate::job::JobSpec;
 /// creates a run `{id}-{k}` (a new job of the simulation, with `scheduledJobId` set, started at
 /// once or when a hub job slot frees) or skips it: disabled, or the previous run still active
 /// (skip, never queue; `docs/semantics.md` section 17). Each run is a new execution: the
-/// devices' fates are drawn from streams keyed by the run number as well, so a device that
-/// failed one night may succeed the next.
+/// devices' fates are drawn from streams keyed by the run (its id), as every run's are, so a
+/// device that failed one night may succeed the next.
 ///
 /// Times: the schedule's instants are wall-clock (UTC) instants; virtual time 0 is
 /// [`crate::SimBuilder::clock_start_ms`]. The scheduled job is created at `job.start_ms`

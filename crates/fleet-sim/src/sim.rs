@@ -201,7 +201,7 @@ impl Job {
 /// A virtual clock and an event queue ordered by (time, insertion order) — a calendar queue of
 /// one-millisecond buckets ([`crate::util::queue::CalendarQueue`], chosen by benchmark over a
 /// binary heap). Each step pops the earliest event, folds it into the trace hash, and hands it to
-/// the job's [`JobRun`] as an [`Input`]; the run's [`Action`]s are carried out at once:
+/// the job's [`JobRun`] as an [`Input`]; the run's [`fleet_core::Action`]s are carried out at once:
 /// the run's [`RunExec`] (the one executor, shared with the server) carries out its actions
 /// over the [`DeviceModel`] (the one device model): a dispatch draws the device's fate (from the
 /// stream keyed by the device, the run and the attempt) and its answer becomes an event; a
