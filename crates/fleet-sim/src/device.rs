@@ -160,6 +160,17 @@ impl Fate {
     }
 }
 
+/// One dispatch: to which device, in which run and attempt, when (model time), and whether its
+/// effects are written and its throttle tokens taken (not for a redraw after a restart).
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    device: u32,
+    run: RunKey,
+    attempt: u8,
+    now_ms: i64,
+    write: bool,
+}
+
 /// The template check of a per-template table: devices without a template fail.
 #[inline]
 fn check(table: &[u8], template: u16) -> u8 {
@@ -396,28 +407,19 @@ impl DeviceModel {
         now_ms: i64,
         write: bool,
     ) -> Fate {
+        let at = Sent {
+            device: d,
+            run,
+            attempt,
+            now_ms,
+            write,
+        };
         let template = self.fleet.template_of(d);
         match &op.op {
-            Op::CloudProperty {
-                value: (c, v),
-                check: table,
-            } => {
-                let r = check(table, template);
-                let wrote = r == OK && write;
-                if wrote {
-                    self.fleet.write_cloud(d, *c, *v);
-                }
-                Fate::at(now_ms, r, wrote)
+            Op::CloudProperty { value, check: table } => {
+                self.cloud_property(at, *value, check(table, template))
             }
-            Op::Migration { template } => match template {
-                Some(t) => {
-                    if write {
-                        self.fleet.set_template(d, *t);
-                    }
-                    Fate::at(now_ms, OK, write)
-                }
-                None => Fate::at(now_ms, Reason::NotInTemplate as u8, false),
-            },
+            Op::Migration { template } => self.migration(at, *template),
             Op::UpdateTwin { tags, desired } => {
                 let send = self.grant_queued(now_ms, write);
                 if write {
@@ -426,40 +428,18 @@ impl DeviceModel {
                 Fate::at(send, OK, write)
             }
             Op::Property {
-                desired: (c, v),
+                desired,
                 check: table,
                 ..
-            } => {
-                let r = check(table, template);
-                if r != OK {
-                    return Fate::at(now_ms, r, false);
-                }
-                let Some(send) = self.grant(Throttle::TwinUpdates, now_ms, 1, write) else {
-                    return Fate::at(now_ms, Reason::Throttled as u8, false);
-                };
-                if write {
-                    self.fleet.write_desired(d, *c, *v);
-                }
-                Fate {
-                    wrote: write,
-                    ..self.device_property(d, run, attempt, send)
-                }
-            }
+            } => self.property(at, *desired, check(table, template)),
             Op::Command {
                 check: table,
                 chunks,
                 response_timeout_ms,
                 connect_timeout_ms,
             } => {
-                let r = check(table, template);
-                if r != OK {
-                    return Fate::at(now_ms, r, false);
-                }
-                let Some(send) = self.grant(Throttle::DirectMethods, now_ms, *chunks, write) else {
-                    return Fate::at(now_ms, Reason::Throttled as u8, false);
-                };
                 let timeouts = (*response_timeout_ms, *connect_timeout_ms);
-                self.device_method(d, run, attempt, send, timeouts, false)
+                self.command(at, check(table, template), *chunks, timeouts)
             }
             Op::Document => self.device_property(d, run, attempt, now_ms),
             Op::Method {
@@ -473,6 +453,61 @@ impl DeviceModel {
                 self.device_method(d, run, attempt, send, timeouts, missing)
             }
         }
+    }
+
+    /// A cloud property: stored at once if the template has it (`check` is 0).
+    #[inline]
+    fn cloud_property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> Fate {
+        let wrote = check == OK && at.write;
+        if wrote {
+            self.fleet.write_cloud(at.device, column, value);
+        }
+        Fate::at(at.now_ms, check, wrote)
+    }
+
+    /// A template migration: at once, to a template the fleet has.
+    #[inline]
+    fn migration(&mut self, at: Sent, template: Option<u16>) -> Fate {
+        let Some(t) = template else {
+            return Fate::at(at.now_ms, Reason::NotInTemplate as u8, false);
+        };
+        if at.write {
+            self.fleet.set_template(at.device, t);
+        }
+        Fate::at(at.now_ms, OK, at.write)
+    }
+
+    /// A writable property: the template check, the twin-update throttle, the desired value
+    /// written, then the device's acknowledgement.
+    #[inline]
+    fn property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> Fate {
+        if check != OK {
+            return Fate::at(at.now_ms, check, false);
+        }
+        let Some(send) = self.grant(Throttle::TwinUpdates, at.now_ms, 1, at.write) else {
+            return Fate::at(at.now_ms, Reason::Throttled as u8, false);
+        };
+        if at.write {
+            self.fleet.write_desired(at.device, column, value);
+        }
+        Fate {
+            wrote: at.write,
+            ..self.device_property(at.device, at.run, at.attempt, send)
+        }
+    }
+
+    /// An IoT Central command: the template check, the direct-method throttle (one token per
+    /// 8 KB chunk of payload), then the device's answer.
+    #[inline]
+    fn command(&mut self, at: Sent, check: u8, chunks: u32, timeouts: (i64, i64)) -> Fate {
+        if check != OK {
+            return Fate::at(at.now_ms, check, false);
+        }
+        let throttle = Throttle::DirectMethods;
+        let Some(send) = self.grant(throttle, at.now_ms, chunks, at.write) else {
+            return Fate::at(at.now_ms, Reason::Throttled as u8, false);
+        };
+        self.device_method(at.device, at.run, at.attempt, send, timeouts, false)
     }
 
     /// The device's answer arrived with `reason` (`None`: success): a successful property
