@@ -199,7 +199,7 @@ proptest! {
         prop_assert_eq!(ids_in(&r, 1, |_| true), source_failed.clone());
         let c = r.jobs[1].counts;
         prop_assert_eq!(c.succeeded + c.failed, c.total);
-        let batches = (source_failed.len()).div_ceil(50).max(1);
+        let batches = source_failed.len().div_ceil(50);
         prop_assert_eq!(r.jobs[1].batches.len(), batches);
     }
 }
