@@ -117,6 +117,9 @@ pub struct Expectation {
     /// `completed` and `canceled` are accepted too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The run's targets (for a rerun: the devices that failed in its job's run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<Bound>,
     /// Devices that succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub succeeded: Option<Bound>,
@@ -245,8 +248,9 @@ impl Expectation {
         Ok(())
     }
 
-    fn bounds(&self) -> [(&'static str, Option<Bound>); 10] {
+    fn bounds(&self) -> [(&'static str, Option<Bound>); 11] {
         [
+            ("total", self.total),
             ("succeeded", self.succeeded),
             ("failed", self.failed),
             ("cancelled", self.cancelled),
@@ -363,6 +367,7 @@ impl Expectation {
             }
         };
         let measured = [
+            f64::from(c.total),
             f64::from(c.succeeded),
             f64::from(c.failed),
             f64::from(c.cancelled),
@@ -516,6 +521,17 @@ mod tests {
             failed,
             ["status", "failed", "failed_percent", "threshold_batch"]
         );
+    }
+
+    #[test]
+    fn total_counts_the_targets() {
+        let e = expectation("job = 'job'\ntotal = 100\nfailed = 5");
+        let checks = e.check(&facts(RunStatus::Complete, 5, None));
+        assert_eq!(checks[0].what, "total");
+        assert_eq!(checks[0].actual, "100");
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        let e = expectation("job = 'job'\ntotal = { max = 99 }");
+        assert!(!e.check(&facts(RunStatus::Complete, 5, None))[0].passed);
     }
 
     #[test]

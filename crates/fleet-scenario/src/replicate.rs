@@ -35,7 +35,8 @@ pub struct ReplicationOptions {
 struct Sample {
     events: u64,
     trace_hash: u64,
-    jobs: Vec<JobSample>,
+    /// The jobs in scenario order, then the reruns (`None`: the rerun was never created).
+    jobs: Vec<Option<JobSample>>,
     /// Per scheduled job: (runs, skipped occurrences, each run's sample).
     schedules: Vec<(u32, u32, Vec<JobSample>)>,
     /// Per expectation entry: whether all its checks held; and per check, whether it held.
@@ -96,7 +97,11 @@ impl Percentiles {
 pub struct JobSummary {
     /// The job id.
     pub id: String,
-    /// Final statuses and how many runs ended in each.
+    /// For a rerun: the job whose failed devices it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
+    /// Final statuses and how many runs ended in each; for a rerun, `not_created` counts the
+    /// runs in which it never came (refused, or its job never settled).
     pub statuses: BTreeMap<&'static str, u32>,
     /// Runs in which the job settled (final status, nothing in flight).
     pub settled: u32,
@@ -190,7 +195,7 @@ pub struct ReplicationReport {
     pub runs_hash: String,
     /// Whether every expectation held in at least its required share of runs.
     pub passed: bool,
-    /// Per job, in scenario order.
+    /// Per job, in scenario order, then per rerun.
     pub jobs: Vec<JobSummary>,
     /// Per scheduled job, in scenario order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -289,12 +294,19 @@ fn job_sample(j: &fleet_sim::JobResult) -> JobSample {
 }
 
 fn sample(scenario: &Scenario, result: &fleet_sim::SimResult) -> Sample {
-    // The jobs first, in scenario order; the runs of scheduled jobs come after them.
+    // The jobs first, in scenario order; the runs of scheduled jobs and the reruns come after
+    // them, in the order they were created: the reruns are found by id.
     let jobs = result
         .jobs
         .iter()
         .take(scenario.jobs.len())
-        .map(job_sample)
+        .map(|j| Some(job_sample(j)))
+        .chain(
+            scenario
+                .reruns
+                .iter()
+                .map(|r| result.job(&r.id).map(job_sample)),
+        )
         .collect();
     let schedules = result
         .schedules
@@ -368,15 +380,22 @@ fn summarise(
 ) -> ReplicationReport {
     let k = samples.len() as u32;
     let share = |n: u32| f64::from(n) / f64::from(k);
-    let jobs = scenario
-        .jobs
-        .iter()
+    let ids = scenario.jobs.iter().map(|j| (j.id.clone(), None)).chain(
+        scenario
+            .reruns
+            .iter()
+            .map(|r| (r.id.clone(), Some(r.job.clone()))),
+    );
+    let jobs = ids
         .enumerate()
-        .map(|(j, spec)| {
-            let runs: Vec<&JobSample> = samples.iter().map(|s| &s.jobs[j]).collect();
+        .map(|(j, (id, rerun_of))| {
+            let runs: Vec<&JobSample> = samples.iter().filter_map(|s| s.jobs[j].as_ref()).collect();
             let mut statuses = BTreeMap::new();
             for r in &runs {
                 *statuses.entry(r.status).or_insert(0) += 1;
+            }
+            if runs.len() < samples.len() {
+                statuses.insert("not_created", (samples.len() - runs.len()) as u32);
             }
             let durations: Vec<f64> = runs
                 .iter()
@@ -384,7 +403,8 @@ fn summarise(
                 .collect();
             let failed: Vec<f64> = runs.iter().map(|r| r.failed_percent).collect();
             JobSummary {
-                id: spec.id.clone(),
+                id,
+                rerun_of,
                 statuses,
                 settled: durations.len() as u32,
                 duration_s: Percentiles::of(&durations),

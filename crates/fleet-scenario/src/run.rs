@@ -60,6 +60,9 @@ pub(crate) fn simulate(
     for (at_ms, job, command) in &scenario.commands {
         builder = builder.command(*at_ms, job.clone(), *command);
     }
+    for rerun in &scenario.reruns {
+        builder = builder.rerun(rerun.job.clone(), rerun.id.clone(), rerun.at_ms);
+    }
     let sim = builder.build().map_err(|e| sim_error("", &e))?;
     Ok(sim.run_with_progress(PROGRESS_EVERY_EVENTS, &mut |p| {
         progress(p.devices_terminal, p.devices_total)
@@ -82,7 +85,8 @@ pub(crate) fn job_facts<'a>(result: &'a SimResult, id: &str) -> Option<JobFacts<
 }
 
 /// Checks expectation `e` against `result`: a job or a run by its facts, a scheduled job by
-/// its occurrences and each of its runs. A run that never came fails every assertion.
+/// its occurrences and each of its runs. A run that never came (a scheduled job's, or a rerun
+/// that was refused or whose job never settled) fails every assertion with `no such run`.
 pub(crate) fn check_expectation(e: &Expectation, result: &SimResult) -> Vec<Check> {
     if let Some(schedule) = result.schedules.iter().find(|s| s.id == e.job) {
         let runs: Vec<JobFacts<'_>> = schedule

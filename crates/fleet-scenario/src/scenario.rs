@@ -8,7 +8,7 @@ use fleet_core::{RetryPolicy, Threshold};
 use fleet_query::Query;
 use fleet_sim::{
     BehaviourSpec, ErrorKind as SimErrorKind, Fleet, FleetSpec, HubSpec, JobCommand, JobSpec,
-    Operation, ScheduledJobSpec, Selector, TargetSpec, TemplateSpec,
+    Operation, RerunSpec, ScheduledJobSpec, Selector, TargetSpec, TemplateSpec,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -172,14 +172,20 @@ pub struct RetryEntry {
     pub all: u8,
 }
 
-/// A command sent to a job's run at a virtual time.
+/// A command sent to a job's run at a virtual time, or a rerun of the run's failed devices.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandEntry {
-    /// When, in virtual seconds after the simulation starts.
-    pub at_s: f64,
-    /// `stop`, `resume`, `cancel`, `force_cancel` (AWS `force=true`) or `trigger_next_batch`.
+    /// When, in virtual seconds after the simulation starts. Required, but for `rerun`:
+    /// without it, the rerun comes as soon as the job's run settles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<f64>,
+    /// `stop`, `resume`, `cancel`, `force_cancel` (AWS `force=true`), `trigger_next_batch` or
+    /// `rerun` (a new run over the devices that failed, semantics rule 6).
     pub command: String,
+    /// For `rerun` only, and required there: the id of the new run (IoT Central's `rerunId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// A loaded, validated scenario, ready to run.
@@ -203,6 +209,8 @@ pub struct Scenario {
     pub clock_start_ms: i64,
     /// The commands of every job: (virtual ms, job id, command), in file order.
     pub commands: Vec<(i64, String, JobCommand)>,
+    /// The reruns of jobs' failed devices (`rerun` commands), in file order.
+    pub reruns: Vec<RerunSpec>,
 }
 
 impl Scenario {
@@ -266,8 +274,11 @@ impl Scenario {
             scheduled_thresholds: Vec::new(),
             clock_start_ms: clock.unwrap_or(0),
             commands: Vec::new(),
+            reruns: Vec::new(),
             file: file.clone(),
         };
+        // Where each rerun was written, for errors: `jobs[i].commands[k].id`.
+        let mut rerun_fields = Vec::new();
         for (i, entry) in file.jobs.iter().enumerate() {
             let field = format!("jobs[{i}]");
             let converted =
@@ -282,18 +293,31 @@ impl Scenario {
             let commands = job_commands(entry).map_err(|e| e.with_field(field.clone()))?;
             match converted.scheduled {
                 Some(spec) => {
-                    if !commands.is_empty() {
+                    if !entry.commands.is_empty() {
                         return Err(Error::invalid(
                             format!("{field}.commands"),
-                            "commands go to one run; the runs of a scheduled job are created as                              the simulation goes, so they take no commands",
+                            "commands (a rerun too) go to one run; the runs of a scheduled job are \
+                             created as the simulation goes, so they take no commands",
                         ));
                     }
                     scenario.scheduled.push(spec);
                     scenario.scheduled_thresholds.push(converted.threshold);
                 }
                 None => {
-                    for (at_ms, command) in commands {
-                        scenario.commands.push((at_ms, id.clone(), command));
+                    for (k, command) in commands {
+                        match command {
+                            Command::At(at_ms, command) => {
+                                scenario.commands.push((at_ms, id.clone(), command))
+                            }
+                            Command::Rerun { id: rerun, at_ms } => {
+                                rerun_fields.push(format!("{field}.commands[{k}].id"));
+                                scenario.reruns.push(RerunSpec {
+                                    job: id.clone(),
+                                    id: rerun,
+                                    at_ms,
+                                });
+                            }
+                        }
                     }
                     scenario.jobs.push(converted.spec);
                     scenario.thresholds.push(converted.threshold);
@@ -301,6 +325,7 @@ impl Scenario {
                 }
             }
         }
+        scenario.check_rerun_ids(&rerun_fields)?;
         for (i, e) in file.expect.iter().enumerate() {
             let field = format!("expect[{i}]");
             e.validate(&field)?;
@@ -314,20 +339,55 @@ impl Scenario {
         self.jobs.iter().any(|j| j.id == id) || self.scheduled.iter().any(|s| s.job.id == id)
     }
 
-    /// What expectation `e` names: a job, a scheduled job, or a run `{scheduled id}-{k}`; the
-    /// assertions it makes must fit.
+    /// The scheduled job one of whose runs `{scheduled id}-{k}` (k from 1) has this id.
+    fn scheduled_run_of(&self, id: &str) -> Option<&str> {
+        self.scheduled.iter().map(|s| s.job.id.as_str()).find(|s| {
+            id.strip_prefix(s)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|k| k.parse::<u32>().ok())
+                .is_some_and(|k| k >= 1)
+        })
+    }
+
+    /// Each rerun's id names only its run: not a job, a scheduled job or its runs, nor another
+    /// rerun. `fields` are where the reruns were written, in order.
+    fn check_rerun_ids(&self, fields: &[String]) -> Result<()> {
+        for (i, (rerun, field)) in self.reruns.iter().zip(fields).enumerate() {
+            let id = &rerun.id;
+            let clash = if id.trim().is_empty() {
+                Some("a rerun needs a non-empty id, the id of the run it creates".to_string())
+            } else if self.jobs.iter().any(|j| &j.id == id) {
+                Some(format!("rerun id {id:?} is already the id of a job"))
+            } else if self.scheduled.iter().any(|s| &s.job.id == id) {
+                Some(format!(
+                    "rerun id {id:?} is already the id of a scheduled job"
+                ))
+            } else if let Some(s) = self.scheduled_run_of(id) {
+                Some(format!(
+                    "rerun id {id:?} is the id of a run of scheduled job {s:?} (its runs are \
+                     {s}-1, {s}-2, ...)"
+                ))
+            } else if self.reruns[..i].iter().any(|o| &o.id == id) {
+                Some(format!("rerun id {id:?} is used twice"))
+            } else {
+                None
+            };
+            if let Some(message) = clash {
+                return Err(Error::invalid(field.clone(), message));
+            }
+        }
+        Ok(())
+    }
+
+    /// What expectation `e` names: a job, a scheduled job, a run `{scheduled id}-{k}`, or a
+    /// rerun; the assertions it makes must fit.
     fn check_target(&self, e: &Expectation, field: &str) -> Result<()> {
         let schedule_only = [("runs", e.runs.is_some()), ("skipped", e.skipped.is_some())];
         if self.scheduled.iter().any(|s| s.job.id == e.job) {
             return Ok(());
         }
-        let is_run = self.scheduled.iter().any(|s| {
-            e.job
-                .strip_prefix(s.job.id.as_str())
-                .and_then(|rest| rest.strip_prefix('-'))
-                .and_then(|k| k.parse::<u32>().ok())
-                .is_some_and(|k| k >= 1)
-        });
+        let is_run =
+            self.scheduled_run_of(&e.job).is_some() || self.reruns.iter().any(|r| r.id == e.job);
         if !is_run && !self.jobs.iter().any(|j| j.id == e.job) {
             return Err(Error::invalid(
                 format!("{field}.job"),
@@ -393,28 +453,80 @@ pub(crate) fn sim_error(parent: &str, e: &fleet_sim::Error) -> Error {
     }
 }
 
-/// The commands of a job entry, checked: known words, times of 0 or more seconds.
-fn job_commands(entry: &JobEntry) -> Result<Vec<(i64, JobCommand)>> {
+/// A command of a job entry, checked.
+enum Command {
+    /// A command to the job's run at a virtual time (ms).
+    At(i64, JobCommand),
+    /// A rerun of the run's failed devices as run `id`, at a virtual time or (`None`) as soon
+    /// as the run settles.
+    Rerun { id: String, at_ms: Option<i64> },
+}
+
+/// The commands of a job entry, checked: known words, times of 0 or more seconds (required but
+/// for a rerun), an id for a rerun and none for the others. Each comes with its index.
+fn job_commands(entry: &JobEntry) -> Result<Vec<(usize, Command)>> {
     let mut out = Vec::with_capacity(entry.commands.len());
     for (i, c) in entry.commands.iter().enumerate() {
         let field = |f: &str| format!("commands[{i}].{f}");
-        let command = JobCommand::from_word(&c.command).ok_or_else(|| {
-            Error::invalid(
-                field("command"),
-                format!(
-                    "unknown command {:?}; expected one of stop, resume, cancel, force_cancel, \
-                     trigger_next_batch",
-                    c.command
-                ),
-            )
-        })?;
-        if !(c.at_s.is_finite() && c.at_s >= 0.0) {
-            return Err(Error::invalid(
-                field("at_s"),
-                format!("{} is not a time: it must be 0 or more seconds", c.at_s),
-            ));
-        }
-        out.push(((c.at_s * 1000.0).round() as i64, command));
+        let command = match c.command.as_str() {
+            "rerun" => None,
+            word => Some(JobCommand::from_word(word).ok_or_else(|| {
+                Error::invalid(
+                    field("command"),
+                    format!(
+                        "unknown command {:?}; expected one of stop, resume, cancel, \
+                         force_cancel, trigger_next_batch, rerun",
+                        c.command
+                    ),
+                )
+            })?),
+        };
+        let at_ms = match c.at_s {
+            Some(at_s) if !(at_s.is_finite() && at_s >= 0.0) => {
+                return Err(Error::invalid(
+                    field("at_s"),
+                    format!("{at_s} is not a time: it must be 0 or more seconds"),
+                ))
+            }
+            Some(at_s) => Some((at_s * 1000.0).round() as i64),
+            None => None,
+        };
+        out.push((
+            i,
+            match (command, at_ms, &c.id) {
+                (None, at_ms, Some(id)) => Command::Rerun {
+                    id: id.clone(),
+                    at_ms,
+                },
+                (None, _, None) => {
+                    return Err(Error::invalid(
+                        field("id"),
+                        "a rerun needs `id`: the id of the new run over the failed devices",
+                    ))
+                }
+                (Some(_), _, Some(_)) => {
+                    return Err(Error::invalid(
+                        field("id"),
+                        format!(
+                            "only a rerun has an `id` (of the run it creates); {:?} goes to \
+                             the job's own run",
+                            c.command
+                        ),
+                    ))
+                }
+                (Some(command), Some(at_ms), None) => Command::At(at_ms, command),
+                (Some(_), None, None) => {
+                    return Err(Error::invalid(
+                        field("at_s"),
+                        format!(
+                            "{:?} needs `at_s`, the virtual second to send it at (only a \
+                             rerun may leave it out: it then comes when the run settles)",
+                            c.command
+                        ),
+                    ))
+                }
+            },
+        ));
     }
     Ok(out)
 }
@@ -440,7 +552,8 @@ fn need_clock(clock: Option<i64>, field: &str, why: &str) -> Result<i64> {
         Error::invalid(
             field,
             format!(
-                "{why} gives wall-clock times: set the scenario's `clock_start`, the instant                  virtual time 0 stands for (e.g. clock_start = \"2026-03-01T00:00:00Z\")"
+                "{why} gives wall-clock times: set the scenario's `clock_start`, the instant \
+                 virtual time 0 stands for (e.g. clock_start = \"2026-03-01T00:00:00Z\")"
             ),
         )
     })

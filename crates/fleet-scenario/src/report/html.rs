@@ -51,9 +51,13 @@ pub fn render(report: &Report) -> String {
             continue;
         }
         let c = &job.counts;
+        let rerun_of = job
+            .rerun_of
+            .as_ref()
+            .map_or(String::new(), |s| format!(", rerun of {}", escape(s)));
         let _ = writeln!(
             out,
-            "<h2>Job {} ({}): {}</h2>\n<p>{} devices: {} succeeded, {} failed, {} cancelled; took {}</p>",
+            "<h2>Job {}{rerun_of} ({}): {}</h2>\n<p>{} devices: {} succeeded, {} failed, {} cancelled; took {}</p>",
             escape(&job.id),
             job.operation,
             job.status,

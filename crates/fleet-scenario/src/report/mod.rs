@@ -65,10 +65,20 @@ impl Report {
         result: SimResult,
         expectations: Vec<Check>,
     ) -> Self {
-        // The runs of scheduled jobs come after the jobs: their threshold is their schedule's.
+        // The runs of scheduled jobs and the reruns come after the jobs: a run's threshold is
+        // its schedule's; a rerun's threshold and dialect are its job's.
         let mut thresholds = scenario.thresholds.clone();
         let mut dialects = scenario.dialects.clone();
         for job in result.jobs.iter().skip(scenario.jobs.len()) {
+            if let Some(source) = job
+                .rerun_of
+                .as_ref()
+                .and_then(|id| scenario.jobs.iter().position(|j| &j.id == id))
+            {
+                thresholds.push(scenario.thresholds[source]);
+                dialects.push(scenario.dialects[source]);
+                continue;
+            }
             let schedule = job
                 .scheduled_job_id
                 .as_ref()

@@ -25,7 +25,11 @@ pub fn render(report: &ReplicationReport) -> String {
             .iter()
             .map(|(status, n)| format!("{status} {n}"))
             .collect();
-        let _ = writeln!(out, "\njob {}: {}", job.id, statuses.join(", "));
+        let rerun_of = job
+            .rerun_of
+            .as_ref()
+            .map_or(String::new(), |s| format!(", rerun of {s}"));
+        let _ = writeln!(out, "\njob {}{rerun_of}: {}", job.id, statuses.join(", "));
         match &job.duration_s {
             Some(p) => {
                 let _ = writeln!(

@@ -4,9 +4,9 @@ use std::fmt::Write;
 
 use super::{duration, Report};
 
-/// The report as text for a terminal: per job its status, counts, duration, a per-batch table,
-/// the threshold or abort trip and the gate pauses; then the expectations; then the seed, trace
-/// hash and speed.
+/// The report as text for a terminal: per job its status (and, for a rerun, its job), counts,
+/// duration, the commands sent to it (accepted or refused), a per-batch table, the threshold or
+/// abort trip and the gate pauses; then the expectations; then the seed, trace hash and speed.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let r = &report.result;
@@ -20,7 +20,14 @@ pub fn render(report: &Report) -> String {
     );
     for job in r.jobs.iter().filter(|j| j.scheduled_job_id.is_none()) {
         let c = &job.counts;
-        let _ = writeln!(out, "\njob {} ({}): {}", job.id, job.operation, job.status);
+        let _ = match &job.rerun_of {
+            Some(source) => writeln!(
+                out,
+                "\njob {}, rerun of {source} ({}): {}",
+                job.id, job.operation, job.status
+            ),
+            None => writeln!(out, "\njob {} ({}): {}", job.id, job.operation, job.status),
+        };
         let _ = writeln!(
             out,
             "  devices {}: succeeded {}, failed {}, cancelled {}, pending {}, in flight {}",
@@ -50,6 +57,7 @@ pub fn render(report: &Report) -> String {
                 if job.window_waits == 1 { "" } else { "s" }
             );
         }
+        write_commands(&mut out, r, job);
         if let Some(end) = &job.end_behavior {
             let _ = match &end.error {
                 None => writeln!(
@@ -150,6 +158,36 @@ pub fn render(report: &Report) -> String {
         report.events_per_s / 1e6
     );
     out
+}
+
+/// The commands sent to `job`'s run, in order: accepted, or refused and why. An accepted rerun
+/// names the run it created (the reruns of a job are its accepted `rerun` rows, in order).
+fn write_commands(out: &mut String, result: &fleet_sim::SimResult, job: &fleet_sim::JobResult) {
+    let mut reruns = result
+        .jobs
+        .iter()
+        .filter(|j| j.rerun_of.as_deref() == Some(job.id.as_str()));
+    for row in &job.commands {
+        let _ = match (&row.error, row.command) {
+            (Some(e), _) => writeln!(
+                out,
+                "  command {} at {}: refused ({e})",
+                row.command,
+                duration(row.at_ms)
+            ),
+            (None, "rerun") => writeln!(
+                out,
+                "  command rerun at {}: created {}",
+                duration(row.at_ms),
+                reruns.next().map_or("a run", |r| r.id.as_str())
+            ),
+            (None, command) => writeln!(
+                out,
+                "  command {command} at {}: accepted",
+                duration(row.at_ms)
+            ),
+        };
+    }
 }
 
 /// At most this many occurrence rows are printed; the rest are summarised.
