@@ -174,68 +174,12 @@ pub const ROUTES: &[(&str, &str, &str, &str, &str)] = &[
 /// The document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for (api, method, path, operation_id, summary) in ROUTES {
-        let mut parameters =
-            vec![json!({"$ref": format!("#/components/parameters/{api}-api-version")})];
-        for name in path_params(path) {
-            parameters.push(json!({
-                "name": name, "in": "path", "required": true, "schema": {"type": "string"}
-            }));
-        }
-        if *api == "hub" && (path.ends_with("/query")) {
-            parameters.push(json!({"name": "x-ms-max-item-count", "in": "header", "schema": {"type": "integer"}}));
-            parameters.push(
-                json!({"name": "x-ms-continuation", "in": "header", "schema": {"type": "string"}}),
-            );
-        }
-        if *api == "central" && *method == "get" && is_collection(path) {
-            parameters
-                .push(json!({"name": "maxpagesize", "in": "query", "schema": {"type": "integer"}}));
-            parameters
-                .push(json!({"name": "$skiptoken", "in": "query", "schema": {"type": "string"}}));
-        }
-        if matches!(*method, "put" | "patch" | "delete")
-            && *api == "central"
-            && !path.starts_with("/api/jobs")
-        {
-            parameters
-                .push(json!({"name": "If-Match", "in": "header", "schema": {"type": "string"}}));
-        }
-        let error = if *api == "central" {
-            "CentralError"
-        } else {
-            "HubError"
-        };
-        let success = match *method {
-            "post" if *api == "central" => json!({"204": {"description": "No Content"}}),
-            "delete" => json!({"204": {"description": "No Content"}}),
-            _ => {
-                json!({"200": {"description": "OK", "content": {"application/json": {"schema": {"type": if is_collection(path) && *api == "hub" { "array" } else { "object" }}}}}})
-            }
-        };
-        let mut responses = success.as_object().cloned().unwrap_or_default();
-        for code in ["400", "401", "404", "409", "412", "413", "429"] {
-            responses.insert(
-                code.to_string(),
-                json!({"description": code, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{error}")}}}}),
-            );
-        }
-        let mut op = json!({
-            "operationId": operation_id,
-            "summary": summary,
-            "tags": [if *api == "central" { "IoT Central" } else { "IoT Hub" }],
-            "parameters": parameters,
-            "responses": responses,
-        });
-        if matches!(*method, "put" | "patch")
-            || (*method == "post" && path.ends_with("/devices/query"))
-        {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
-        }
+    for &(api, method, path, operation_id, summary) in ROUTES {
+        let op = operation(api, method, path, operation_id, summary);
         let entry = paths
             .entry(path.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
-        entry[*method] = op;
+        entry[method] = op;
     }
     json!({
         "openapi": "3.0.3",
@@ -264,6 +208,78 @@ pub fn document() -> Value {
         },
         "security": [{"sas": []}],
     })
+}
+
+/// One operation's object: parameters, responses and, for a write or a query, its request body.
+fn operation(api: &str, method: &str, path: &str, operation_id: &str, summary: &str) -> Value {
+    let parameters = parameters(api, method, path);
+    let responses = responses(api, method, path);
+    let mut op = json!({
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [if api == "central" { "IoT Central" } else { "IoT Hub" }],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if matches!(method, "put" | "patch") || (method == "post" && path.ends_with("/devices/query")) {
+        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+    }
+    op
+}
+
+/// One operation's parameters: API version, path, and the paging or `If-Match` headers it takes.
+fn parameters(api: &str, method: &str, path: &str) -> Vec<Value> {
+    let mut parameters =
+        vec![json!({"$ref": format!("#/components/parameters/{api}-api-version")})];
+    for name in path_params(path) {
+        parameters.push(json!({
+            "name": name, "in": "path", "required": true, "schema": {"type": "string"}
+        }));
+    }
+    if api == "hub" && (path.ends_with("/query")) {
+        parameters.push(
+            json!({"name": "x-ms-max-item-count", "in": "header", "schema": {"type": "integer"}}),
+        );
+        parameters.push(
+            json!({"name": "x-ms-continuation", "in": "header", "schema": {"type": "string"}}),
+        );
+    }
+    if api == "central" && method == "get" && is_collection(path) {
+        parameters
+            .push(json!({"name": "maxpagesize", "in": "query", "schema": {"type": "integer"}}));
+        parameters.push(json!({"name": "$skiptoken", "in": "query", "schema": {"type": "string"}}));
+    }
+    if matches!(method, "put" | "patch" | "delete")
+        && api == "central"
+        && !path.starts_with("/api/jobs")
+    {
+        parameters.push(json!({"name": "If-Match", "in": "header", "schema": {"type": "string"}}));
+    }
+    parameters
+}
+
+/// One operation's responses: its success, and the API's error schema for every error status.
+fn responses(api: &str, method: &str, path: &str) -> Map<String, Value> {
+    let error = if api == "central" {
+        "CentralError"
+    } else {
+        "HubError"
+    };
+    let success = match method {
+        "post" if api == "central" => json!({"204": {"description": "No Content"}}),
+        "delete" => json!({"204": {"description": "No Content"}}),
+        _ => {
+            json!({"200": {"description": "OK", "content": {"application/json": {"schema": {"type": if is_collection(path) && api == "hub" { "array" } else { "object" }}}}}})
+        }
+    };
+    let mut responses = success.as_object().cloned().unwrap_or_default();
+    for code in ["400", "401", "404", "409", "412", "413", "429"] {
+        responses.insert(
+            code.to_string(),
+            json!({"description": code, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{error}")}}}}),
+        );
+    }
+    responses
 }
 
 fn path_params(path: &str) -> impl Iterator<Item = &str> {

@@ -1,9 +1,13 @@
 //! [`Server`]: starting, serving, stopping (gracefully or as a crash).
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+
+use axum::Router;
+use crossbeam_channel::Receiver;
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -39,36 +43,11 @@ impl Server {
         let name = world.name.clone();
         let devices = world.model.fleet().len();
         let ignored = world.ignored_jobs;
-        let driver = Driver::open(
-            world,
-            store,
-            DriverConfig {
-                time_scale: config.time_scale,
-                device_timeout_ms: config.device_timeout_ms,
-                history_ttl_ms: config.history_ttl_ms,
-                events_per_commit: config.events_per_commit,
-            },
-            shared.clone(),
-        )?;
+        let driver = Driver::open(world, store, driver_config(&config), shared.clone())?;
         let kill = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (k, s) = (kill.clone(), stop.clone());
-        let driver = std::thread::Builder::new()
-            .name("fleetsim-driver".into())
-            .spawn(move || driver.run(rx, k, s))
-            .map_err(|e| Error::new(ErrorKind::Config, format!("cannot start the driver: {e}")))?;
-        let listener = std::net::TcpListener::bind(config.bind).map_err(|e| {
-            Error::new(
-                ErrorKind::Network,
-                format!("cannot listen on {}: {e}", config.bind),
-            )
-        })?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::new(ErrorKind::Network, e.to_string()))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::new(ErrorKind::Network, e.to_string()))?;
+        let driver = spawn_driver(driver, rx, kill.clone(), stop.clone())?;
+        let (listener, addr) = bind(config.bind)?;
         let scheme = if config.tls.is_some() {
             "https"
         } else {
@@ -87,45 +66,8 @@ impl Server {
         });
         let app = routes::router(state, config.body_limit);
         let handle = axum_server::Handle::new();
-        match &config.tls {
-            Some((cert, key)) => {
-                let tls = crate::tls::config(cert, key).await?;
-                let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
-                tokio::spawn(async move {
-                    let _ = server.serve(app.into_make_service()).await;
-                });
-            }
-            None => {
-                let server = axum_server::from_tcp(listener).handle(handle.clone());
-                tokio::spawn(async move {
-                    let _ = server.serve(app.into_make_service()).await;
-                });
-            }
-        }
-        let auth = if config.has_auth() {
-            "requests must authenticate (IoT Hub SAS tokens, IoT Central API tokens)".to_string()
-        } else {
-            "no key or token configured: serving WITHOUT authentication, on loopback only"
-                .to_string()
-        };
-        let banner = format!(
-            "fleetsim serve: {name} ({devices} devices) at {scheme}://{addr}\n  IoT Central: \
-             {scheme}://{addr}/api (api-version 2022-07-31, 2022-10-31-preview)\n  IoT Hub:     \
-             {scheme}://{addr} (api-version 2021-04-12)\n  OpenAPI:     {scheme}://{addr}/openapi.json\n  \
-             time scale {}x; data: {}\n  {auth}{}",
-            config.time_scale,
-            config
-                .data_dir
-                .as_ref()
-                .map_or("in memory (nothing survives a restart)".to_string(), |d| d
-                    .display()
-                    .to_string()),
-            if ignored > 0 {
-                format!("\n  the scenario's {ignored} job(s) are not run: create jobs through the API")
-            } else {
-                String::new()
-            }
-        );
+        serve_http(listener, config.tls.as_ref(), app, &handle).await?;
+        let banner = banner(&config, &name, devices, ignored, scheme, addr);
         Ok(Self {
             addr,
             handle,
@@ -171,6 +113,101 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || driver.join()).await;
         }
     }
+}
+
+/// The driver's settings, from the server's configuration.
+fn driver_config(config: &Config) -> DriverConfig {
+    DriverConfig {
+        time_scale: config.time_scale,
+        device_timeout_ms: config.device_timeout_ms,
+        history_ttl_ms: config.history_ttl_ms,
+        events_per_commit: config.events_per_commit,
+    }
+}
+
+/// Starts the driver on its own thread, reading `commands` until `kill` or `stop` is set.
+fn spawn_driver(
+    driver: Driver,
+    commands: Receiver<Command>,
+    kill: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("fleetsim-driver".into())
+        .spawn(move || driver.run(commands, kill, stop))
+        .map_err(|e| Error::new(ErrorKind::Config, format!("cannot start the driver: {e}")))
+}
+
+/// Binds a non-blocking listener to `bind`; returns it with the address actually bound.
+fn bind(bind: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(bind)
+        .map_err(|e| Error::new(ErrorKind::Network, format!("cannot listen on {bind}: {e}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::new(ErrorKind::Network, e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::new(ErrorKind::Network, e.to_string()))?;
+    Ok((listener, addr))
+}
+
+/// Serves `app` on `listener` in a tokio task, over TLS with `tls` (certificate, key) if given.
+async fn serve_http(
+    listener: TcpListener,
+    tls: Option<&(PathBuf, PathBuf)>,
+    app: Router,
+    handle: &axum_server::Handle,
+) -> Result<()> {
+    match tls {
+        Some((cert, key)) => {
+            let tls = crate::tls::config(cert, key).await?;
+            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+            tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service()).await;
+            });
+        }
+        None => {
+            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service()).await;
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the server says at start (see [`Server::banner`]).
+fn banner(
+    config: &Config,
+    name: &str,
+    devices: u32,
+    ignored: usize,
+    scheme: &str,
+    addr: SocketAddr,
+) -> String {
+    let auth = if config.has_auth() {
+        "requests must authenticate (IoT Hub SAS tokens, IoT Central API tokens)".to_string()
+    } else {
+        "no key or token configured: serving WITHOUT authentication, on loopback only".to_string()
+    };
+    format!(
+        "fleetsim serve: {name} ({devices} devices) at {scheme}://{addr}\n  IoT Central: \
+         {scheme}://{addr}/api (api-version 2022-07-31, 2022-10-31-preview)\n  IoT Hub:     \
+         {scheme}://{addr} (api-version 2021-04-12)\n  OpenAPI:     {scheme}://{addr}/openapi.json\n  \
+         time scale {}x; data: {}\n  {auth}{}",
+        config.time_scale,
+        config
+            .data_dir
+            .as_ref()
+            .map_or("in memory (nothing survives a restart)".to_string(), |d| d
+                .display()
+                .to_string()),
+        if ignored > 0 {
+            format!("\n  the scenario's {ignored} job(s) are not run: create jobs through the API")
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// Starts a server, prints its banner, and serves until Ctrl-C.

@@ -277,6 +277,28 @@ impl SimBuilder {
                 ErrorKind::TooLarge(format!("more than {MAX_JOBS} jobs")),
             ));
         }
+        self.check_jobs(&fleet)?;
+        let reruns = self.check_reruns()?;
+        let schedules = self.schedule_states()?;
+        let commands = self.check_commands()?;
+        Ok(Simulation::new(Parts {
+            seed: self.seed,
+            fleet,
+            behaviour,
+            hub: self.hub.as_ref(),
+            jobs: &self.jobs,
+            schedules,
+            clock_start_ms: self.clock_start_ms,
+            commands,
+            reruns,
+            until_ms: self.until_ms,
+            series_samples: self.series_samples,
+            record_events: self.record_events,
+        }))
+    }
+
+    /// Checks the jobs: each valid, with a unique id, and every listed target device in the fleet.
+    fn check_jobs(&self, fleet: &Fleet) -> Result<()> {
         for (i, job) in self.jobs.iter().enumerate() {
             let within = |e: Error| e.at_index(i).within("jobs");
             job.validate().map_err(within)?;
@@ -295,8 +317,11 @@ impl SimBuilder {
                 }
             }
         }
-        let reruns = self.check_reruns()?;
-        let schedules = self.schedule_states()?;
+        Ok(())
+    }
+
+    /// Checks the commands (a known job, a time of 0 or more); returns (time, job index, command).
+    fn check_commands(&self) -> Result<Vec<(i64, usize, JobCommand)>> {
         let mut commands = Vec::with_capacity(self.commands.len());
         for (i, (at_ms, id, command)) in self.commands.iter().enumerate() {
             let job = self.jobs.iter().position(|j| &j.id == id).ok_or_else(|| {
@@ -313,20 +338,7 @@ impl SimBuilder {
             }
             commands.push((*at_ms, job, *command));
         }
-        Ok(Simulation::new(Parts {
-            seed: self.seed,
-            fleet,
-            behaviour,
-            hub: self.hub.as_ref(),
-            jobs: &self.jobs,
-            schedules,
-            clock_start_ms: self.clock_start_ms,
-            commands,
-            reruns,
-            until_ms: self.until_ms,
-            series_samples: self.series_samples,
-            record_events: self.record_events,
-        }))
+        Ok(commands)
     }
 
     /// Checks the reruns: a job of the simulation to rerun, a new unique id, a time of 0 or

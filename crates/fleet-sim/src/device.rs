@@ -416,9 +416,10 @@ impl DeviceModel {
         };
         let template = self.fleet.template_of(d);
         match &op.op {
-            Op::CloudProperty { value, check: table } => {
-                self.cloud_property(at, *value, check(table, template))
-            }
+            Op::CloudProperty {
+                value,
+                check: table,
+            } => self.cloud_property(at, *value, check(table, template)),
             Op::Migration { template } => self.migration(at, *template),
             Op::UpdateTwin { tags, desired } => {
                 let send = self.grant_queued(now_ms, write);

@@ -172,20 +172,27 @@ impl Fleet {
         spec.validate()?;
         let templates = check_templates(templates)?;
         let pattern = IdPattern::parse(&spec.id_pattern).map_err(|e| e.within("id_pattern"))?;
-        let n = spec.devices;
         let mut fleet = Self::empty(
             Ids::Pattern {
                 pattern,
                 start: spec.id_start,
-                len: n,
+                len: spec.devices,
             },
             templates,
         );
-        // Templates: exact counts, spread by a seeded permutation.
+        fleet.template_of = fleet.generated_templates(spec, seed)?;
+        fleet.flags = fleet.generated_flags(spec, seed);
+        fleet.generate_values(spec, seed);
+        Ok(fleet)
+    }
+
+    /// Each generated device's template: exact counts, spread by a seeded permutation.
+    fn generated_templates(&self, spec: &FleetSpec, seed: u64) -> Result<Vec<u16>> {
+        let n = spec.devices;
         let counts = template_counts(spec);
         let mut template_of = Vec::with_capacity(n as usize);
         for (i, share) in spec.templates.iter().enumerate() {
-            let t = fleet.template_index(&share.template).ok_or_else(|| {
+            let t = self.template_index(&share.template).ok_or_else(|| {
                 Error::at(
                     format!("templates[{i}].template"),
                     ErrorKind::UnknownTemplate(share.template.clone()),
@@ -202,11 +209,14 @@ impl Fleet {
                 template_of.swap(i, j);
             }
         }
-        fleet.template_of = template_of;
-        // Flags.
-        fleet.flags = (0..n)
+        Ok(template_of)
+    }
+
+    /// Each generated device's provisioned and simulated flags, drawn per device.
+    fn generated_flags(&self, spec: &FleetSpec, seed: u64) -> Vec<u8> {
+        (0..spec.devices)
             .map(|i| {
-                let key = fleet.key(i);
+                let key = self.key(i);
                 let mut f = 0;
                 if spec.provisioned >= 1.0
                     || rng::unit(seed, key, 0, Purpose::Provisioned) < spec.provisioned
@@ -220,8 +230,12 @@ impl Fleet {
                 }
                 f
             })
-            .collect();
-        // Tags and reported properties.
+            .collect()
+    }
+
+    /// Draws each generated device's tags and reported properties from their weighted values.
+    fn generate_values(&mut self, spec: &FleetSpec, seed: u64) {
+        let n = spec.devices;
         for (purpose, specs) in [
             (Purpose::Tag, &spec.tags),
             (Purpose::Reported, &spec.reported),
@@ -229,9 +243,9 @@ impl Fleet {
             for (k, v) in specs.iter().enumerate() {
                 let cumulative = v.cumulative();
                 let columns = if purpose == Purpose::Tag {
-                    &mut fleet.tags
+                    &mut self.tags
                 } else {
-                    &mut fleet.reported
+                    &mut self.reported
                 };
                 let id = columns.id(&v.name);
                 let mut column = std::mem::take(columns.by_id(id));
@@ -240,22 +254,18 @@ impl Fleet {
                     let choice = if indices.len() == 1 {
                         0
                     } else {
-                        pick(
-                            &cumulative,
-                            rng::unit(seed, fleet.key(i), k as u32, purpose),
-                        )
+                        pick(&cumulative, rng::unit(seed, self.key(i), k as u32, purpose))
                     };
                     column.set(i, indices[choice], n);
                 }
                 let columns = if purpose == Purpose::Tag {
-                    &mut fleet.tags
+                    &mut self.tags
                 } else {
-                    &mut fleet.reported
+                    &mut self.reported
                 };
                 *columns.by_id(id) = column;
             }
         }
-        Ok(fleet)
     }
 
     /// An explicit fleet from a list of devices, sorted by id. Ids must be unique and templates

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use fleet_core::schedule::{
     EndBehavior, OccurrenceOutcome, ScheduleEvent, ScheduledJobState, SkipReason,
 };
-use fleet_core::{Input, JobRun, PauseReason, RunBuilder, RunStatus, Timer};
+use fleet_core::{
+    AbortTrip, Input, JobRun, PauseReason, RunBuilder, RunStatus, ThresholdTrip, Timer,
+};
 
 use crate::behaviour::Behaviour;
 use crate::device::{DeviceModel, PreparedOp};
@@ -244,6 +246,51 @@ struct Schedule {
     op: PreparedOp,
 }
 
+/// The starting queue: submissions, commands, timed reruns, end behaviours, first occurrences.
+fn initial_queue(
+    jobs: &[Job],
+    commands: &[(i64, usize, JobCommand)],
+    reruns: &[(usize, String, Option<i64>)],
+    schedules: &[Schedule],
+    clock_start_ms: i64,
+) -> CalendarQueue {
+    let mut queue = CalendarQueue::new();
+    // Submissions in time order, then job order (FIFO among equal times).
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&j| (jobs[j].submitted_ms, j));
+    for j in order {
+        queue.push(jobs[j].submitted_ms, pack(KIND_START, 0, 0, j as u16, 0));
+    }
+    let mut order: Vec<usize> = (0..commands.len()).collect();
+    order.sort_by_key(|&c| (commands[c].0, c));
+    for c in order {
+        queue.push(
+            commands[c].0,
+            pack(KIND_COMMAND, 0, 0, commands[c].1 as u16, c as u32),
+        );
+    }
+    for (r, (_, _, at_ms)) in reruns.iter().enumerate() {
+        if let Some(at_ms) = at_ms {
+            queue.push(*at_ms, pack(KIND_COMMAND, RERUN, 0, 0, r as u32));
+        }
+    }
+    // End behaviours after every submission and command of their instant; a run that starts
+    // after its end time gets it when it starts (as soon as it is submitted, or when a hub
+    // slot frees).
+    for (j, job) in jobs.iter().enumerate() {
+        if let Some((end_ms, _)) = job.end {
+            let at_ms = end_ms.max(job.submitted_ms);
+            queue.push(at_ms, pack(KIND_COMMAND, END_BEHAVIOR, 0, j as u16, 0));
+        }
+    }
+    for (s, schedule) in schedules.iter().enumerate() {
+        if let Some(t) = schedule.state.next_occurrence_ms() {
+            queue.push(t - clock_start_ms, pack(KIND_OCCURRENCE, 0, 0, s as u16, 0));
+        }
+    }
+    queue
+}
+
 /// What [`Simulation::new`] is made of (checked by [`crate::SimBuilder::build`]).
 pub(crate) struct Parts<'a> {
     pub(crate) seed: u64,
@@ -292,40 +339,7 @@ impl Simulation {
                 state,
             })
             .collect();
-        let mut queue = CalendarQueue::new();
-        // Submissions in time order, then job order (FIFO among equal times).
-        let mut order: Vec<usize> = (0..jobs.len()).collect();
-        order.sort_by_key(|&j| (jobs[j].submitted_ms, j));
-        for j in order {
-            queue.push(jobs[j].submitted_ms, pack(KIND_START, 0, 0, j as u16, 0));
-        }
-        let mut order: Vec<usize> = (0..commands.len()).collect();
-        order.sort_by_key(|&c| (commands[c].0, c));
-        for c in order {
-            queue.push(
-                commands[c].0,
-                pack(KIND_COMMAND, 0, 0, commands[c].1 as u16, c as u32),
-            );
-        }
-        for (r, (_, _, at_ms)) in reruns.iter().enumerate() {
-            if let Some(at_ms) = at_ms {
-                queue.push(*at_ms, pack(KIND_COMMAND, RERUN, 0, 0, r as u32));
-            }
-        }
-        // End behaviours after every submission and command of their instant; a run that starts
-        // after its end time gets it when it starts (as soon as it is submitted, or when a hub
-        // slot frees).
-        for (j, job) in jobs.iter().enumerate() {
-            if let Some((end_ms, _)) = job.end {
-                let at_ms = end_ms.max(job.submitted_ms);
-                queue.push(at_ms, pack(KIND_COMMAND, END_BEHAVIOR, 0, j as u16, 0));
-            }
-        }
-        for (s, schedule) in schedules.iter().enumerate() {
-            if let Some(t) = schedule.state.next_occurrence_ms() {
-                queue.push(t - clock_start_ms, pack(KIND_OCCURRENCE, 0, 0, s as u16, 0));
-            }
-        }
+        let queue = initial_queue(&jobs, &commands, &reruns, &schedules, clock_start_ms);
         let slots = JobSlots::new(hub.map(|h| h.limits().concurrent_jobs));
         Self {
             model,
@@ -829,41 +843,12 @@ impl Simulation {
 
 fn job_result(job: Job) -> JobResult {
     let Some(exec) = job.exec else {
-        return JobResult {
-            id: job.id,
-            operation: job.kind,
-            status: RunStatus::Pending,
-            counts: Default::default(),
-            submitted_ms: job.submitted_ms,
-            started_ms: None,
-            finished_ms: None,
-            duration_ms: None,
-            queued_ms: 0,
-            batches: Vec::new(),
-            threshold_trip: None,
-            abort_trip: None,
-            pauses: Vec::new(),
-            failure_reasons: BTreeMap::new(),
-            series: Vec::new(),
-            commands: job.commands,
-            end_behavior: job.end_row,
-            window_waits: 0,
-            scheduled_job_id: None,
-            rerun_of: None,
-            devices: DeviceResults::default(),
-        };
+        return pending_result(job);
     };
     let (run, targets, reasons) = exec.into_parts();
-    let mut failure_reasons = BTreeMap::new();
-    for (s, r) in run.device_states().iter().zip(&reasons) {
-        if s.is_failure() {
-            let word = Reason::from_u8(*r).map_or(s.as_str(), Reason::as_str);
-            *failure_reasons.entry(word).or_insert(0) += 1;
-        }
-    }
+    let failure_reasons = failure_reason_counts(&run, &reasons);
     let started = run.started_ms().or(job.started_ms);
     let finished = run.finished_ms();
-    let n = run.counts().total;
     JobResult {
         id: job.id,
         operation: job.kind,
@@ -874,52 +859,10 @@ fn job_result(job: Job) -> JobResult {
         finished_ms: finished,
         duration_ms: started.zip(finished).map(|(s, f)| f - s),
         queued_ms: job.started_ms.map_or(0, |s| s - job.submitted_ms),
-        batches: run
-            .batches()
-            .iter()
-            .enumerate()
-            .map(|(i, b)| BatchRow {
-                index: i as u32,
-                size: b.size,
-                started_ms: b.started_ms,
-                finished_ms: b.finished_ms,
-                succeeded: b.succeeded,
-                failed: b.failed,
-                cancelled: b.cancelled,
-            })
-            .collect(),
-        threshold_trip: run.threshold_trip().map(|t| TripRow {
-            batch: t.batch,
-            at_ms: t.at_ms,
-            failures: t.failures,
-            limit: t.limit,
-        }),
-        abort_trip: run.abort_trip().map(|t| AbortTripRow {
-            criterion: t.criterion,
-            failure_type: t.failure_type.as_str(),
-            batch: t.batch,
-            at_ms: t.at_ms,
-            executed: t.executed,
-            failures: t.failures,
-        }),
-        pauses: run
-            .pauses()
-            .iter()
-            .map(|p| {
-                let (count, limit) = match p.reason {
-                    PauseReason::SuccessReached { succeeded, limit }
-                    | PauseReason::BelowSuccess { succeeded, limit } => (succeeded, limit),
-                    PauseReason::ErrorCondition { failures, limit } => (failures, limit),
-                };
-                PauseRow {
-                    batch: p.batch,
-                    at_ms: p.at_ms,
-                    reason: p.reason.as_str(),
-                    count,
-                    limit,
-                }
-            })
-            .collect(),
+        batches: batch_rows(&run),
+        threshold_trip: run.threshold_trip().map(trip_row),
+        abort_trip: run.abort_trip().map(abort_trip_row),
+        pauses: pause_rows(&run),
         failure_reasons,
         series: job.series.into_samples(),
         commands: job.commands,
@@ -927,12 +870,117 @@ fn job_result(job: Job) -> JobResult {
         window_waits: run.window_waits(),
         scheduled_job_id: None,
         rerun_of: None,
-        devices: DeviceResults {
-            targets,
-            states: run.device_states().to_vec(),
-            attempts: (0..n).map(|d| run.attempts(d)).collect(),
-            reasons,
-        },
+        devices: device_results(&run, targets, reasons),
+    }
+}
+
+/// The report of a job that never started: no run, so no batches, devices or trips.
+fn pending_result(job: Job) -> JobResult {
+    JobResult {
+        id: job.id,
+        operation: job.kind,
+        status: RunStatus::Pending,
+        counts: Default::default(),
+        submitted_ms: job.submitted_ms,
+        started_ms: None,
+        finished_ms: None,
+        duration_ms: None,
+        queued_ms: 0,
+        batches: Vec::new(),
+        threshold_trip: None,
+        abort_trip: None,
+        pauses: Vec::new(),
+        failure_reasons: BTreeMap::new(),
+        series: Vec::new(),
+        commands: job.commands,
+        end_behavior: job.end_row,
+        window_waits: 0,
+        scheduled_job_id: None,
+        rerun_of: None,
+        devices: DeviceResults::default(),
+    }
+}
+
+/// Failed devices counted by reason word (the device's state where it has no reason code).
+fn failure_reason_counts(run: &JobRun, reasons: &[u8]) -> BTreeMap<&'static str, u32> {
+    let mut failure_reasons = BTreeMap::new();
+    for (s, r) in run.device_states().iter().zip(reasons) {
+        if s.is_failure() {
+            let word = Reason::from_u8(*r).map_or(s.as_str(), Reason::as_str);
+            *failure_reasons.entry(word).or_insert(0) += 1;
+        }
+    }
+    failure_reasons
+}
+
+/// One report row per batch of the run, in order.
+fn batch_rows(run: &JobRun) -> Vec<BatchRow> {
+    run.batches()
+        .iter()
+        .enumerate()
+        .map(|(i, b)| BatchRow {
+            index: i as u32,
+            size: b.size,
+            started_ms: b.started_ms,
+            finished_ms: b.finished_ms,
+            succeeded: b.succeeded,
+            failed: b.failed,
+            cancelled: b.cancelled,
+        })
+        .collect()
+}
+
+/// The report row of a cancellation-threshold trip.
+fn trip_row(t: ThresholdTrip) -> TripRow {
+    TripRow {
+        batch: t.batch,
+        at_ms: t.at_ms,
+        failures: t.failures,
+        limit: t.limit,
+    }
+}
+
+/// The report row of an abort-criterion trip.
+fn abort_trip_row(t: AbortTrip) -> AbortTripRow {
+    AbortTripRow {
+        criterion: t.criterion,
+        failure_type: t.failure_type.as_str(),
+        batch: t.batch,
+        at_ms: t.at_ms,
+        executed: t.executed,
+        failures: t.failures,
+    }
+}
+
+/// One report row per gate pause of the run, with the count and limit that paused it.
+fn pause_rows(run: &JobRun) -> Vec<PauseRow> {
+    run.pauses()
+        .iter()
+        .map(|p| {
+            let (count, limit) = match p.reason {
+                PauseReason::SuccessReached { succeeded, limit }
+                | PauseReason::BelowSuccess { succeeded, limit } => (succeeded, limit),
+                PauseReason::ErrorCondition { failures, limit } => (failures, limit),
+            };
+            PauseRow {
+                batch: p.batch,
+                at_ms: p.at_ms,
+                reason: p.reason.as_str(),
+                count,
+                limit,
+            }
+        })
+        .collect()
+}
+
+/// The per-device columns of the report: targets, final states, attempts and reason codes.
+fn device_results(run: &JobRun, targets: Option<Vec<u32>>, reasons: Vec<u8>) -> DeviceResults {
+    let n = run.counts().total;
+    DeviceResults {
+        targets,
+        states: run.device_states().to_vec(),
+        attempts: (0..n).map(|d| run.attempts(d)).collect(),
+        reasons,
     }
 }
 

@@ -126,7 +126,8 @@ pub(crate) enum Control {
 }
 
 impl Driver {
-    /// Carries out one command; returns its reply to send once the tick has committed.
+    /// Carries out one command (the read-only ones through [`Self::query`]); returns its reply
+    /// to send once the tick has committed.
     pub(super) fn command(
         &mut self,
         c: Command,
@@ -148,12 +149,10 @@ impl Driver {
                 rerun_id,
                 reply,
             } => (reply, self.rerun(&id, rerun_id)?),
-            Command::JobDevices {
-                id,
-                from,
-                limit,
-                reply,
-            } => (reply, self.job_devices(&id, from, limit)?),
+            Command::JobDevices { .. }
+            | Command::Devices { .. }
+            | Command::GroupDevices { .. }
+            | Command::Twin { .. } => self.query(c)?,
             Command::PutGroup {
                 id,
                 group,
@@ -184,6 +183,18 @@ impl Driver {
                 if_match,
                 reply,
             } => (reply, self.patch_scheduled(id, *patch, if_match)?),
+        }))
+    }
+
+    /// Answers a read-only command: a job's devices, a device query, a group's devices, a twin.
+    fn query(&mut self, c: Command) -> Result<(oneshot::Sender<Reply>, Reply)> {
+        Ok(match c {
+            Command::JobDevices {
+                id,
+                from,
+                limit,
+                reply,
+            } => (reply, self.job_devices(&id, from, limit)?),
             Command::Devices {
                 query,
                 from,
@@ -214,6 +225,7 @@ impl Driver {
                 };
                 (reply, result)
             }
-        }))
+            _ => unreachable!("not a query command"),
+        })
     }
 }
