@@ -138,26 +138,19 @@ pub struct Fate {
 }
 
 impl Fate {
-    #[inline]
-    fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
-        Self {
-            answer_at_ms: Some(answer_at_ms),
-            reason: Reason::from_u8(reason),
-            pending_reason: None,
-            wrote,
-        }
-    }
-
     /// The engine's outcome for [`Fate::reason`].
     pub fn outcome(&self) -> Outcome {
         self.reason.map_or(Outcome::Succeeded, Reason::outcome)
     }
+}
 
-    #[inline]
-    fn shifted(mut self, by_ms: i64) -> Self {
-        self.answer_at_ms = self.answer_at_ms.map(|t| t.saturating_add(by_ms));
-        self
-    }
+/// What the operation stream of one attempt decides: a crash, the latency, the fault.
+#[derive(Debug, Clone, Copy)]
+struct Draw {
+    crashed: bool,
+    latency_ms: i64,
+    /// Reason code of the fault (0: none).
+    fault: u8,
 }
 
 /// One dispatch: to which device, in which run and attempt, when (model time), and whether its
@@ -169,6 +162,54 @@ struct Sent {
     attempt: u8,
     now_ms: i64,
     write: bool,
+}
+
+/// The form of a [`Fate`] that the model's functions pass around: 16 bytes, so that it is
+/// returned in two registers (the dispatch is the simulator's hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawFate {
+    /// When the answer comes; [`NEVER`]: never.
+    pub(crate) answer_at_ms: i64,
+    /// Reason code of the answer (0: success).
+    pub(crate) reason: u8,
+    /// Reason code to report if the run stops waiting first (0: none better than the timeout).
+    pub(crate) pending: u8,
+    /// Whether the dispatch wrote to the fleet.
+    pub(crate) wrote: bool,
+}
+
+/// [`RawFate::answer_at_ms`] of a device that never answers.
+pub(crate) const NEVER: i64 = i64::MIN;
+
+impl RawFate {
+    #[inline]
+    fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
+        Self {
+            answer_at_ms,
+            reason,
+            pending: OK,
+            wrote,
+        }
+    }
+
+    #[inline]
+    fn shifted(mut self, by_ms: i64) -> Self {
+        if self.answer_at_ms != NEVER {
+            self.answer_at_ms = self.answer_at_ms.saturating_add(by_ms);
+        }
+        self
+    }
+}
+
+impl From<RawFate> for Fate {
+    fn from(raw: RawFate) -> Self {
+        Self {
+            answer_at_ms: (raw.answer_at_ms != NEVER).then_some(raw.answer_at_ms),
+            reason: Reason::from_u8(raw.reason),
+            pending_reason: Reason::from_u8(raw.pending),
+            wrote: raw.wrote,
+        }
+    }
 }
 
 /// The template check of a per-template table: devices without a template fail.
@@ -365,7 +406,6 @@ impl DeviceModel {
     /// Dispatches `op` to device `device` (a fleet index), attempt `attempt` of run `run`, at
     /// `now_ms`: writes the dispatch's effect on the fleet, takes the hub's throttle tokens and
     /// draws the device's fate.
-    #[inline]
     pub fn dispatch(
         &mut self,
         op: &PreparedOp,
@@ -374,9 +414,8 @@ impl DeviceModel {
         attempt: u8,
         now_ms: i64,
     ) -> Fate {
-        let epoch = self.epoch_ms;
-        self.fate(op, device, run, attempt, now_ms - epoch, true)
-            .shifted(epoch)
+        self.dispatch_raw(op, device, run, attempt, now_ms, true)
+            .into()
     }
 
     /// The fate of a dispatch that already happened at `sent_ms` (a driver restarting with
@@ -390,8 +429,23 @@ impl DeviceModel {
         attempt: u8,
         sent_ms: i64,
     ) -> Fate {
+        self.dispatch_raw(op, device, run, attempt, sent_ms, false)
+            .into()
+    }
+
+    /// [`DeviceModel::dispatch`] (`write`) or [`DeviceModel::redraw`], in the compact form.
+    #[inline]
+    pub(crate) fn dispatch_raw(
+        &mut self,
+        op: &PreparedOp,
+        device: u32,
+        run: RunKey,
+        attempt: u8,
+        now_ms: i64,
+        write: bool,
+    ) -> RawFate {
         let epoch = self.epoch_ms;
-        self.fate(op, device, run, attempt, sent_ms - epoch, false)
+        self.fate(op, device, run, attempt, now_ms - epoch, write)
             .shifted(epoch)
     }
 
@@ -406,7 +460,7 @@ impl DeviceModel {
         attempt: u8,
         now_ms: i64,
         write: bool,
-    ) -> Fate {
+    ) -> RawFate {
         let at = Sent {
             device: d,
             run,
@@ -426,7 +480,7 @@ impl DeviceModel {
                 if write {
                     self.fleet.patch_twin(d, tags, desired);
                 }
-                Fate::at(send, OK, write)
+                RawFate::at(send, OK, write)
             }
             Op::Property {
                 desired,
@@ -458,40 +512,40 @@ impl DeviceModel {
 
     /// A cloud property: stored at once if the template has it (`check` is 0).
     #[inline]
-    fn cloud_property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> Fate {
+    fn cloud_property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> RawFate {
         let wrote = check == OK && at.write;
         if wrote {
             self.fleet.write_cloud(at.device, column, value);
         }
-        Fate::at(at.now_ms, check, wrote)
+        RawFate::at(at.now_ms, check, wrote)
     }
 
     /// A template migration: at once, to a template the fleet has.
     #[inline]
-    fn migration(&mut self, at: Sent, template: Option<u16>) -> Fate {
+    fn migration(&mut self, at: Sent, template: Option<u16>) -> RawFate {
         let Some(t) = template else {
-            return Fate::at(at.now_ms, Reason::NotInTemplate as u8, false);
+            return RawFate::at(at.now_ms, Reason::NotInTemplate as u8, false);
         };
         if at.write {
             self.fleet.set_template(at.device, t);
         }
-        Fate::at(at.now_ms, OK, at.write)
+        RawFate::at(at.now_ms, OK, at.write)
     }
 
     /// A writable property: the template check, the twin-update throttle, the desired value
     /// written, then the device's acknowledgement.
     #[inline]
-    fn property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> Fate {
+    fn property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> RawFate {
         if check != OK {
-            return Fate::at(at.now_ms, check, false);
+            return RawFate::at(at.now_ms, check, false);
         }
         let Some(send) = self.grant(Throttle::TwinUpdates, at.now_ms, 1, at.write) else {
-            return Fate::at(at.now_ms, Reason::Throttled as u8, false);
+            return RawFate::at(at.now_ms, Reason::Throttled as u8, false);
         };
         if at.write {
             self.fleet.write_desired(at.device, column, value);
         }
-        Fate {
+        RawFate {
             wrote: at.write,
             ..self.device_property(at.device, at.run, at.attempt, send)
         }
@@ -500,13 +554,13 @@ impl DeviceModel {
     /// An IoT Central command: the template check, the direct-method throttle (one token per
     /// 8 KB chunk of payload), then the device's answer.
     #[inline]
-    fn command(&mut self, at: Sent, check: u8, chunks: u32, timeouts: (i64, i64)) -> Fate {
+    fn command(&mut self, at: Sent, check: u8, chunks: u32, timeouts: (i64, i64)) -> RawFate {
         if check != OK {
-            return Fate::at(at.now_ms, check, false);
+            return RawFate::at(at.now_ms, check, false);
         }
         let throttle = Throttle::DirectMethods;
         let Some(send) = self.grant(throttle, at.now_ms, chunks, at.write) else {
-            return Fate::at(at.now_ms, Reason::Throttled as u8, false);
+            return RawFate::at(at.now_ms, Reason::Throttled as u8, false);
         };
         self.device_method(at.device, at.run, at.attempt, send, timeouts, false)
     }
@@ -536,6 +590,21 @@ impl DeviceModel {
             | Op::Command { .. }
             | Op::Method { .. }
             | Op::Document => {}
+        }
+    }
+
+    /// A successful answer to `op` from `device`: writes the reported value of a property.
+    /// Returns whether it wrote.
+    #[inline]
+    pub(crate) fn acknowledged(&mut self, op: &PreparedOp, device: u32) -> bool {
+        match op.op {
+            Op::Property {
+                reported: (c, v), ..
+            } => {
+                self.fleet.write_reported(device, c, v);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -577,65 +646,66 @@ impl DeviceModel {
     }
 
     /// One uniform draw deciding the fault, then the latency: the first draws of the
-    /// operation stream of (device, run, attempt).
+    /// operation stream of (device, run, attempt). Returns them with the fault the draw picks
+    /// (crash is decided by the caller: `u < crash_p`).
     #[inline]
-    fn draw(&self, d: u32, run: RunKey, attempt: u8) -> (f64, i64) {
+    fn draw(&self, d: u32, run: RunKey, attempt: u8) -> Draw {
         let key = self.fleet.key(d);
+        let profile = self.behaviour.profile(d);
         let mut r = run.stream(key, attempt, Purpose::Operation);
         let u = unit_f64(r.next_u64());
-        let latency = self.behaviour.profile(d).latency.sample(&mut r);
-        (u, latency)
-    }
-
-    /// The fault that a draw `u` picks for device `d` (crash is decided before): rejection,
-    /// device error or none, in the order of the probability line.
-    #[inline]
-    fn fault(&self, d: u32, u: f64) -> Option<Reason> {
-        let p = self.behaviour.profile(d);
-        if u < p.crash_p + p.reject_p {
-            Some(Reason::Rejected)
-        } else if u < p.crash_p + p.reject_p + p.failure_p {
-            Some(Reason::DeviceError)
+        let latency_ms = profile.latency.sample(&mut r);
+        // Rejection, device error or none, in the order of the probability line.
+        let (crash, reject) = (profile.crash_p, profile.crash_p + profile.reject_p);
+        let fault = if u < reject {
+            Reason::Rejected as u8
+        } else if u < reject + profile.failure_p {
+            Reason::DeviceError as u8
         } else {
-            None
+            OK
+        };
+        Draw {
+            crashed: u < crash,
+            latency_ms,
+            fault,
         }
     }
 
     /// A writable property (or a job document) sent at `send`: the device acknowledges once
     /// it is online.
     #[inline]
-    fn device_property(&mut self, d: u32, run: RunKey, attempt: u8, send: i64) -> Fate {
-        let mut fate = Fate {
-            answer_at_ms: None,
-            reason: None,
-            pending_reason: None,
+    fn device_property(&mut self, d: u32, run: RunKey, attempt: u8, send: i64) -> RawFate {
+        let mut fate = RawFate {
+            answer_at_ms: NEVER,
+            reason: OK,
+            pending: OK,
             wrote: false,
         };
         let Some(arrive) = self.next_online(d, send) else {
-            fate.pending_reason = Some(Reason::Offline);
+            fate.pending = Reason::Offline as u8;
             return fate;
         };
         if arrive > send {
-            fate.pending_reason = Some(Reason::Offline);
+            fate.pending = Reason::Offline as u8;
         }
-        let (u, latency) = self.draw(d, run, attempt);
-        let done = arrive.saturating_add(latency);
-        if u < self.behaviour.profile(d).crash_p {
+        let draw = self.draw(d, run, attempt);
+        let done = arrive.saturating_add(draw.latency_ms);
+        if draw.crashed {
             // No answer; the device comes back after its downtime, re-reads its desired
             // properties and acknowledges.
             let back = self.crash(d, run, attempt, done);
-            fate.pending_reason = Some(Reason::Crashed);
+            fate.pending = Reason::Crashed as u8;
             let Some(arrive2) = self.next_online(d, back) else {
                 return fate;
             };
             let key = self.fleet.key(d);
             let mut r2 = run.stream(key, attempt, Purpose::Reanswer);
             let latency2 = self.behaviour.profile(d).latency.sample(&mut r2);
-            fate.answer_at_ms = Some(arrive2.saturating_add(latency2));
+            fate.answer_at_ms = arrive2.saturating_add(latency2);
             return fate;
         }
-        fate.reason = self.fault(d, u);
-        fate.answer_at_ms = Some(done);
+        fate.reason = draw.fault;
+        fate.answer_at_ms = done;
         fate
     }
 
@@ -648,29 +718,29 @@ impl DeviceModel {
         send: i64,
         (response_timeout_ms, connect_timeout_ms): (i64, i64),
         missing: bool,
-    ) -> Fate {
+    ) -> RawFate {
         let arrive = match self.next_online(d, send) {
             Some(a) if a <= send.saturating_add(connect_timeout_ms) => a,
             _ => {
                 let at = send.saturating_add(connect_timeout_ms);
-                return Fate::at(at, Reason::Offline as u8, false);
+                return RawFate::at(at, Reason::Offline as u8, false);
             }
         };
-        let (u, latency) = self.draw(d, run, attempt);
+        let draw = self.draw(d, run, attempt);
         let timeout_at = arrive.saturating_add(response_timeout_ms);
-        let done = arrive.saturating_add(latency);
-        if u < self.behaviour.profile(d).crash_p {
+        let done = arrive.saturating_add(draw.latency_ms);
+        if draw.crashed {
             self.crash(d, run, attempt, done.min(timeout_at));
-            return Fate::at(timeout_at, Reason::Crashed as u8, false);
+            return RawFate::at(timeout_at, Reason::Crashed as u8, false);
         }
-        if latency > response_timeout_ms {
-            return Fate::at(timeout_at, Reason::ResponseTimeout as u8, false);
+        if draw.latency_ms > response_timeout_ms {
+            return RawFate::at(timeout_at, Reason::ResponseTimeout as u8, false);
         }
         let reason = match missing {
-            true => Some(Reason::NotInTemplate),
-            false => self.fault(d, u),
+            true => Reason::NotInTemplate as u8,
+            false => draw.fault,
         };
-        Fate::at(done, reason.map_or(OK, |r| r as u8), false)
+        RawFate::at(done, reason, false)
     }
 
     /// Device `d` crashes at `at_ms`: it is offline for its crash downtime. Returns when it is

@@ -29,7 +29,7 @@
 
 use fleet_core::{Action, DeviceState, Input, JobRun, Outcome, Timer};
 
-use crate::device::{DeviceModel, PreparedOp, OK};
+use crate::device::{DeviceModel, PreparedOp, NEVER, OK};
 use crate::result::Reason;
 use crate::rng::RunKey;
 
@@ -175,6 +175,7 @@ impl RunExec {
         self.handle_with(model, op, now_ms, input, OK, agenda)
     }
 
+    #[inline]
     fn handle_with(
         &mut self,
         model: &mut DeviceModel,
@@ -249,25 +250,27 @@ impl RunExec {
         agenda: &mut impl Agenda,
     ) -> Option<i64> {
         let device = self.device(target);
-        let fate = model.dispatch(op, device, self.key, attempt, now_ms);
+        let fate = model.dispatch_raw(op, device, self.key, attempt, now_ms, true);
         if fate.wrote {
             agenda.wrote(device);
         }
-        self.reasons[target as usize] = fate.pending_reason.map_or(OK, |r| r as u8);
-        let at = fate.answer_at_ms?;
-        let reason = fate.reason.map_or(OK, |r| r as u8);
+        self.reasons[target as usize] = fate.pending;
+        if fate.answer_at_ms == NEVER {
+            return None;
+        }
         let answer = Answer {
             target,
             device,
             attempt,
-            reason,
+            reason: fate.reason,
         };
-        agenda.answer(at, answer);
-        Some(at)
+        agenda.answer(fate.answer_at_ms, answer);
+        Some(fate.answer_at_ms)
     }
 
     /// The answer `answer` came at `now_ms`: the fleet sees it, and the run gets its outcome
     /// if it still waits for that attempt. Returns whether the run took it.
+    #[inline]
     pub fn answer(
         &mut self,
         model: &mut DeviceModel,
@@ -294,20 +297,21 @@ impl RunExec {
 
     /// The fleet's side of an answer, also for a run that no longer waits for it (or no
     /// longer exists): a successful property answer writes the reported value.
+    #[inline]
     pub fn late_answer(
         model: &mut DeviceModel,
         op: &PreparedOp,
         answer: Answer,
         agenda: &mut impl Agenda,
     ) {
-        if answer.reason == OK && model.writes_on_answer(op) {
-            model.answer(op, answer.device, None);
+        if answer.reason == OK && model.acknowledged(op, answer.device) {
             agenda.answered(answer.device);
         }
     }
 
     /// `timer` came due at `now_ms`. Returns whether the run took it (see
     /// [`RunExec::wants`]).
+    #[inline]
     pub fn timer(
         &mut self,
         model: &mut DeviceModel,
@@ -397,17 +401,16 @@ impl RunExec {
             let attempt = self.run.attempts(target);
             let device = self.device(target);
             let sent_ms = replay.sent_ms[target as usize];
-            let fate = model.redraw(op, device, self.key, attempt, sent_ms);
-            self.reasons[target as usize] = fate.pending_reason.map_or(OK, |r| r as u8);
-            if let Some(at) = fate.answer_at_ms {
-                let reason = fate.reason.map_or(OK, |r| r as u8);
+            let fate = model.dispatch_raw(op, device, self.key, attempt, sent_ms, false);
+            self.reasons[target as usize] = fate.pending;
+            if fate.answer_at_ms != NEVER {
                 let answer = Answer {
                     target,
                     device,
                     attempt,
-                    reason,
+                    reason: fate.reason,
                 };
-                agenda.answer(at, answer);
+                agenda.answer(fate.answer_at_ms, answer);
             }
         }
         for (at_ms, timer) in replay.timers {

@@ -649,6 +649,7 @@ impl Simulation {
     }
 
     /// Hands `input` to job `j`'s run, carries out its actions, and settles the bookkeeping.
+    #[inline]
     fn handle(&mut self, j: usize, input: Input) -> Option<fleet_core::Error> {
         let now = self.now_ms;
         let job = &mut self.jobs[j];
@@ -663,6 +664,7 @@ impl Simulation {
     }
 
     /// A timer of job `j`'s run came due.
+    #[inline]
     fn timer(&mut self, j: usize, timer: Timer) {
         let now = self.now_ms;
         let job = &mut self.jobs[j];
@@ -677,6 +679,7 @@ impl Simulation {
     }
 
     /// An answer to job `j`'s dispatch came.
+    #[inline]
     fn answer(&mut self, j: usize, target: u32, attempt: u8, reason: u8) {
         let now = self.now_ms;
         let job = &mut self.jobs[j];
@@ -698,6 +701,7 @@ impl Simulation {
 
     /// Settles the bookkeeping after a run changed: the final sample, the schedule, the hub
     /// slot.
+    #[inline(always)]
     fn after_handle(&mut self, j: usize) {
         let now = self.now_ms;
         let job = &mut self.jobs[j];
