@@ -25,7 +25,8 @@
 //!   ([`RunExec::wants`]).
 //!
 //! Memory per target: the run's state and attempt (2 bytes, in the [`JobRun`]), a reason byte,
-//! and a fleet index (4 bytes) unless the targets are the whole fleet in order.
+//! and a fleet index (4 bytes) unless the targets are the whole fleet in order; while the run
+//! has not settled, an action buffer as large as its largest batch (freed when it settles).
 
 use fleet_core::{Action, DeviceState, Input, JobRun, Outcome, Timer};
 
@@ -195,7 +196,11 @@ impl RunExec {
                 self.attribute_deadline();
             }
         }
-        self.actions = actions;
+        // The buffer grows to a batch's dispatches; a settled run needs it no more (30 runs of
+        // a million devices would otherwise keep 30 buffers of a quarter million actions).
+        if !self.run.is_settled() {
+            self.actions = actions;
+        }
         result
     }
 
