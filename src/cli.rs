@@ -30,6 +30,9 @@ enum Command {
     Validate {
         /// The scenario file (.toml or .json).
         scenario: PathBuf,
+        /// `--deny warnings`: a warning is an error (exit 2), for CI.
+        #[arg(long, value_enum, value_name = "WHAT")]
+        deny: Vec<Deny>,
     },
     /// Count the devices of a scenario's fleet that a device query (or a group) selects, and
     /// list the first ones: check a group before running a job.
@@ -113,9 +116,37 @@ struct RunArgs {
     /// probabilities instead of one run.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["html", "devices_csv"])]
     replications: Option<u32>,
+    /// `--deny warnings`: a warning about the scenario or its result is an error (exit 2), for
+    /// CI.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    deny: Vec<Deny>,
     /// Worker threads for replications (default: every core).
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..), requires = "replications")]
     threads: Option<u32>,
+}
+
+/// What `--deny` makes an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Deny {
+    /// Every warning.
+    Warnings,
+}
+
+/// Prints warnings on stderr as `warning: FILE:LINE: FIELD: message`; with `--deny warnings`,
+/// says that they are errors and returns `true`.
+fn report_warnings(warnings: &[fleet_scenario::Warning], deny: &[Deny]) -> bool {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let denied = !warnings.is_empty() && deny.contains(&Deny::Warnings);
+    if denied {
+        eprintln!(
+            "error: {} warning{} denied (--deny warnings)",
+            warnings.len(),
+            if warnings.len() == 1 { "" } else { "s" }
+        );
+    }
+    denied
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -128,8 +159,11 @@ enum Format {
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(run) => execute_run(run),
-        Command::Validate { scenario } => {
+        Command::Validate { scenario, deny } => {
             let loaded = Scenario::load(&scenario)?;
+            if report_warnings(&fleet_scenario::warnings::check(&loaded), &deny) {
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
             let scheduled = match loaded.scheduled.len() {
                 0 => String::new(),
                 n => format!(", {n} scheduled"),
@@ -223,6 +257,12 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(devices) = args.devices {
         scenario = scenario.with_devices(devices)?;
     }
+    if args.replications.is_some() || !args.deny.is_empty() {
+        // Before running: a denied warning stops here; replications have no single result.
+        if report_warnings(&fleet_scenario::warnings::check(&scenario), &args.deny) {
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    }
     if let Some(replications) = args.replications {
         return execute_replications(&args, &scenario, replications);
     }
@@ -248,6 +288,10 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
         report::csv::write(&report, &mut out)
             .and_then(|()| std::io::Write::flush(&mut out))
             .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
+    }
+    // Without --deny, every warning is printed here; with it, only the result's remain.
+    if report_warnings(&report.warnings, &args.deny) {
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
     if report.passed {
         return Ok(ExitCode::SUCCESS);

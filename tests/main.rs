@@ -1,3 +1,4 @@
 //! End-to-end tests of the `fleetsim` command line: one test binary, modules inside.
 
 mod cli;
+mod warnings;

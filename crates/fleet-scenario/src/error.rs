@@ -80,6 +80,22 @@ impl Error {
     pub fn line_col(&self) -> Option<(usize, usize)> {
         self.line_col
     }
+
+    /// The message of a syntax or value error.
+    pub(crate) fn message(&self) -> Option<&str> {
+        match &self.kind {
+            ErrorKind::Syntax(m) | ErrorKind::Invalid(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Rewrites the message of a syntax or value error.
+    pub(crate) fn map_message(mut self, f: impl FnOnce(String) -> String) -> Self {
+        if let ErrorKind::Syntax(m) | ErrorKind::Invalid(m) = &mut self.kind {
+            *m = f(std::mem::take(m));
+        }
+        self
+    }
 }
 
 impl fmt::Display for Error {
@@ -106,10 +122,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            ErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
+        // The I/O error's message is in this error's own (`cannot read: ...`): no source, or
+        // a report of the chain (`{:#}`) would print it twice.
+        None
     }
 }
 

@@ -15,9 +15,11 @@ pub mod report;
 mod run;
 mod scenario;
 pub mod source;
+pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
 pub use replicate::{run_replications, ReplicationOptions, ReplicationReport};
 pub use run::{run, RunOptions};
 pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};
 pub use source::Format;
+pub use warnings::Warning;

@@ -211,6 +211,9 @@ pub struct Scenario {
     pub commands: Vec<(i64, String, JobCommand)>,
     /// The reruns of jobs' failed devices (`rerun` commands), in file order.
     pub reruns: Vec<RerunSpec>,
+    /// The text it was read from and its format, if read from text (for the lines of
+    /// warnings).
+    pub source: Option<(String, Format)>,
 }
 
 impl Scenario {
@@ -229,7 +232,10 @@ impl Scenario {
     /// Reads and validates a scenario from text.
     pub fn from_str(text: &str, format: Format) -> Result<Self> {
         let file: ScenarioFile = source::parse(text, format)?;
-        Self::from_file(file)
+        let mut scenario =
+            Self::from_file(file).map_err(|e| source::position_error(e, text, format))?;
+        scenario.source = Some((text.to_string(), format));
+        Ok(scenario)
     }
 
     /// Validates a parsed scenario and converts its jobs.
@@ -275,6 +281,7 @@ impl Scenario {
             clock_start_ms: clock.unwrap_or(0),
             commands: Vec::new(),
             reruns: Vec::new(),
+            source: None,
             file: file.clone(),
         };
         // Where each rerun was written, for errors: `jobs[i].commands[k].id`.

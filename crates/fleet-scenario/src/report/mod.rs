@@ -9,11 +9,12 @@ pub mod replications;
 pub mod text;
 
 use fleet_core::Threshold;
-use fleet_sim::{JobResult, ScheduleResult, SimResult};
+use fleet_sim::{HubSpec, JobResult, ScheduleResult, SimResult};
 use serde::Serialize;
 
 use crate::expect::Check;
 use crate::scenario::Scenario;
+use crate::warnings::Warning;
 
 /// The version of the JSON report's schema; it changes only when a field changes meaning or
 /// goes away (fields may be added).
@@ -31,7 +32,8 @@ pub struct Report {
     /// The scenario file, if it came from one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
-    /// The seed of the run.
+    /// The seed of the run. Serialized once, by `result` (whose `seed` is the same).
+    #[serde(skip)]
     pub seed: u64,
     /// Devices in the fleet.
     pub devices: u32,
@@ -43,6 +45,9 @@ pub struct Report {
     pub passed: bool,
     /// Each expectation check, in file order.
     pub expectations: Vec<Check>,
+    /// The scenario's warnings ([`crate::warnings::check`]) and the result's
+    /// ([`crate::warnings::after_run`]).
+    pub warnings: Vec<Warning>,
     /// The simulator's result: `trace_hash`, `events_processed`, `end_ms` and `jobs`.
     #[serde(flatten)]
     pub result: SimResult,
@@ -53,6 +58,9 @@ pub struct Report {
     /// Each job's dialect (`central`, `hub`, `aws`, `hawkbit`), for the per-device words.
     #[serde(skip)]
     pub dialects: Vec<&'static str>,
+    /// The scenario's hub model, if any (its tier, units and queue wait, for the text report).
+    #[serde(skip)]
+    pub hub: Option<HubSpec>,
 }
 
 impl Report {
@@ -86,6 +94,8 @@ impl Report {
             thresholds.push(schedule.and_then(|s| scenario.scheduled_thresholds[s]));
             dialects.push("central");
         }
+        let mut warnings = crate::warnings::check(scenario);
+        warnings.extend(crate::warnings::after_run(scenario, &result));
         let events_per_s = if wall_s > 0.0 {
             result.events_processed as f64 / wall_s
         } else {
@@ -102,9 +112,11 @@ impl Report {
             events_per_s,
             passed: expectations.iter().all(|c| c.passed),
             expectations,
+            warnings,
             result,
             thresholds,
             dialects,
+            hub: scenario.file.hub.clone(),
         }
     }
 

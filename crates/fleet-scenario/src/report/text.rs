@@ -18,6 +18,26 @@ pub fn render(report: &Report) -> String {
         report.seed,
         duration(r.end_ms)
     );
+    if let (Some(hub), Some(limits)) = (&report.hub, &r.hub) {
+        let _ = writeln!(
+            out,
+            "hub {:?} x{}: {} job device operations/s, {} twin updates/s, {} direct-method \
+             4 KB chunks/s, {} concurrent job{}; queue wait up to {} ms{}",
+            hub.tier,
+            hub.units,
+            limits.job_device_ops_per_s,
+            limits.twin_updates_per_s,
+            limits.direct_method_chunks_per_s,
+            limits.concurrent_jobs,
+            if limits.concurrent_jobs == 1 { "" } else { "s" },
+            hub.max_queue_wait_ms,
+            if hub.max_queue_wait_ms == crate::warnings::DEFAULT_MAX_QUEUE_WAIT_MS {
+                " (the default)"
+            } else {
+                ""
+            }
+        );
+    }
     for job in r.jobs.iter().filter(|j| j.scheduled_job_id.is_none()) {
         let c = &job.counts;
         let _ = match &job.rerun_of {
@@ -35,9 +55,12 @@ pub fn render(report: &Report) -> String {
         );
         match (job.started_ms, job.duration_ms) {
             (Some(start), Some(d)) => {
+                let set_by =
+                    crate::warnings::find(&report.warnings, "duration_is_timeout", &job.id)
+                        .map_or(String::new(), |w| format!(" (set by `{}`)", w.field));
                 let _ = writeln!(
                     out,
-                    "  started at {}, took {} of virtual time",
+                    "  started at {}, took {} of virtual time{set_by}",
                     duration(start),
                     duration(d)
                 );
@@ -147,6 +170,12 @@ pub fn render(report: &Report) -> String {
                 "  {mark} {} {}: expected {}, got {}",
                 c.job, c.what, c.expected, c.actual
             );
+        }
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings:");
+        for w in &report.warnings {
+            let _ = writeln!(out, "  {}: {}", w.field, w.message);
         }
     }
     let _ = writeln!(
