@@ -70,6 +70,13 @@ struct ServeArgs {
     /// Time out a device that has not answered this many (virtual) seconds after its dispatch.
     #[arg(long, value_name = "SECONDS")]
     device_timeout_s: Option<f64>,
+    /// Close a connection whose request header has not arrived whole this many seconds after
+    /// the server began waiting for it (also the longest idle time between kept-alive requests).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    header_timeout_s: f64,
+    /// Close a connection on which nothing is read or written for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    idle_timeout_s: f64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -204,6 +211,18 @@ fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for token in args.central_token {
         config = config.central_token(token);
     }
+    for (flag, s) in [
+        ("--header-timeout-s", args.header_timeout_s),
+        ("--idle-timeout-s", args.idle_timeout_s),
+    ] {
+        anyhow::ensure!(
+            s.is_finite() && s > 0.0 && s <= 86_400.0,
+            "{flag} {s}: give a number of seconds above 0, at most 86400"
+        );
+    }
+    config = config
+        .header_timeout(std::time::Duration::from_secs_f64(args.header_timeout_s))
+        .idle_timeout(std::time::Duration::from_secs_f64(args.idle_timeout_s));
     if let Some(s) = args.device_timeout_s {
         config = config.device_timeout_ms((s * 1000.0).round() as i64);
     }

@@ -502,3 +502,16 @@ fn bad_filters_and_query_conditions_are_bad_input() {
         ],
     );
 }
+
+#[test]
+fn serve_refuses_an_empty_store_with_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fleetsim.db");
+    std::fs::write(&db, b"").unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = fleetsim(&["serve", "--bind", "127.0.0.1:0", "--data", data]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    assert!(err.contains("the file is empty (0 bytes)"), "{err}");
+}

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -21,6 +22,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// | `body_limit` | 256 KiB | |
 /// | `history_ttl_ms` | 30 days (virtual time) | |
 /// | `events_per_commit` | 20,000 | |
+/// | `header_timeout` | 10 s: a request's header must arrive whole within it (also the longest a kept-alive connection may wait idle between requests) | `--header-timeout-s` |
+/// | `idle_timeout` | 60 s: a connection on which nothing is read or written this long is closed | `--idle-timeout-s` |
 #[derive(Debug, Clone)]
 pub struct Config {
     pub(crate) bind: SocketAddr,
@@ -35,6 +38,8 @@ pub struct Config {
     pub(crate) body_limit: usize,
     pub(crate) history_ttl_ms: i64,
     pub(crate) events_per_commit: usize,
+    pub(crate) header_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     pub(crate) quiet: bool,
 }
 
@@ -65,6 +70,8 @@ impl Config {
                 body_limit: 256 * 1024,
                 history_ttl_ms: HISTORY_TTL_MS,
                 events_per_commit: 20_000,
+                header_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
                 quiet: false,
             },
             errors: Vec::new(),
@@ -174,6 +181,29 @@ impl ConfigBuilder {
     /// The most events the driver handles in one database transaction.
     pub fn events_per_commit(mut self, n: usize) -> Self {
         self.config.events_per_commit = n.max(1);
+        self
+    }
+
+    /// How long a client has to send a request's header whole, counted from when the server
+    /// starts waiting for it (the connection's start, or the end of the previous response on a
+    /// kept-alive connection); then the connection is closed. At least 1 ms.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            self.errors
+                .push("the header timeout must be positive".to_string());
+        }
+        self.config.header_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may go without a byte read or written (a stalled body, a client
+    /// that stopped reading) before it is closed. At least 1 ms.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            self.errors
+                .push("the idle timeout must be positive".to_string());
+        }
+        self.config.idle_timeout = timeout;
         self
     }
 

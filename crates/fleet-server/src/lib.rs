@@ -18,7 +18,7 @@
 //! let server = fleet_server::Server::start(config).await?;
 //! println!("{}", server.banner());
 //! // ... requests to server.local_addr() ...
-//! server.shutdown().await;
+//! server.shutdown().await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -31,6 +31,7 @@ mod clock;
 mod config;
 mod driver;
 mod error;
+mod idle;
 pub mod openapi;
 mod operation;
 mod paging;

@@ -1,18 +1,21 @@
-//! [`Server`]: starting, serving, stopping (gracefully or as a crash).
+//! [`Server`]: starting, serving, stopping (gracefully, as a crash, or because its store
+//! failed).
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use axum::Router;
 use crossbeam_channel::Receiver;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto::Builder as AutoBuilder;
 
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::driver::{Command, Driver, DriverConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::idle::IdleAcceptor;
 use crate::routes::{self, AppState};
 use crate::state::Shared;
 use crate::store::Store;
@@ -46,7 +49,7 @@ impl Server {
         let driver = Driver::open(world, store, driver_config(&config), shared.clone())?;
         let kill = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let driver = spawn_driver(driver, rx, kill.clone(), stop.clone())?;
+        let driver = spawn_driver(driver, rx, kill.clone(), stop.clone(), shared.clone())?;
         let (listener, addr) = bind(config.bind)?;
         let scheme = if config.tls.is_some() {
             "https"
@@ -66,7 +69,7 @@ impl Server {
         });
         let app = routes::router(state, config.body_limit);
         let handle = axum_server::Handle::new();
-        serve_http(listener, config.tls.as_ref(), app, &handle).await?;
+        serve_http(listener, &config, app, &handle).await?;
         let banner = banner(&config, &name, devices, ignored, scheme, addr);
         Ok(Self {
             addr,
@@ -90,13 +93,32 @@ impl Server {
         &self.banner
     }
 
+    /// Why the server stopped serving, if it has: its store failed while running (a full disk,
+    /// an I/O error, damage found), so it acknowledges nothing more and every request answers
+    /// 503 with this reason. A server in this state should be stopped ([`Server::shutdown`])
+    /// and started again; `fleetsim serve` does so by exiting non-zero.
+    pub fn failure(&self) -> Option<Error> {
+        self.shared
+            .failure()
+            .map(|reason| Error::new(ErrorKind::Store, reason))
+    }
+
+    /// Waits until the server cannot go on (see [`Server::failure`]) and returns why. Never
+    /// returns while the server is healthy.
+    pub async fn failed(&self) -> Error {
+        Error::new(ErrorKind::Store, self.shared.failed().await)
+    }
+
     /// Stops gracefully: no new connections, the driver commits its last tick and stops.
-    pub async fn shutdown(mut self) {
+    /// Returns the failure that stopped the server, if its store failed (before, or in the
+    /// last commit).
+    pub async fn shutdown(mut self) -> Result<()> {
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.shared.commands.send(Command::Wake);
         self.join().await;
+        self.failure().map_or(Ok(()), Err)
     }
 
     /// Stops as a crash would: connections are dropped and the driver stops where it is,
@@ -125,16 +147,30 @@ fn driver_config(config: &Config) -> DriverConfig {
     }
 }
 
-/// Starts the driver on its own thread, reading `commands` until `kill` or `stop` is set.
+/// Starts the driver on its own thread, reading `commands` until `kill` or `stop` is set. A
+/// panic in the driver stops the server as a store failure does.
 fn spawn_driver(
     driver: Driver,
     commands: Receiver<Command>,
     kill: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 ) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("fleetsim-driver".into())
-        .spawn(move || driver.run(commands, kill, stop))
+        .spawn(move || {
+            let run = std::panic::AssertUnwindSafe(|| driver.run(commands, kill, stop));
+            if let Err(panic) = std::panic::catch_unwind(run) {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let reason = format!("the driver failed: {what}");
+                eprintln!("fleetsim serve: {reason}; refusing requests and stopping");
+                shared.fail(reason);
+            }
+        })
         .map_err(|e| Error::new(ErrorKind::Config, format!("cannot start the driver: {e}")))
 }
 
@@ -151,29 +187,51 @@ fn bind(bind: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
     Ok((listener, addr))
 }
 
-/// Serves `app` on `listener` in a tokio task, over TLS with `tls` (certificate, key) if given.
+/// Serves `app` on `listener` in a tokio task, over TLS if configured: HTTP/1 only, with the
+/// header and idle timeouts of `config`.
 async fn serve_http(
     listener: TcpListener,
-    tls: Option<&(PathBuf, PathBuf)>,
+    config: &Config,
     app: Router,
     handle: &axum_server::Handle,
 ) -> Result<()> {
-    match tls {
+    let idle = IdleAcceptor {
+        timeout: config.idle_timeout,
+    };
+    match &config.tls {
         Some((cert, key)) => {
             let tls = crate::tls::config(cert, key).await?;
-            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(idle);
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(acceptor)
+                .handle(handle.clone());
+            http_settings(server.http_builder(), config);
             tokio::spawn(async move {
                 let _ = server.serve(app.into_make_service()).await;
             });
         }
         None => {
-            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(idle)
+                .handle(handle.clone());
+            http_settings(server.http_builder(), config);
             tokio::spawn(async move {
                 let _ = server.serve(app.into_make_service()).await;
             });
         }
     }
     Ok(())
+}
+
+/// HTTP/1 only (no protocol sniffing, which would wait for bytes without a timeout), with
+/// the header timeout.
+fn http_settings(builder: &mut AutoBuilder<TokioExecutor>, config: &Config) {
+    let b = std::mem::replace(builder, AutoBuilder::new(TokioExecutor::new()));
+    *builder = b.http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout);
 }
 
 /// What the server says at start (see [`Server::banner`]).
@@ -210,17 +268,25 @@ fn banner(
     )
 }
 
-/// Starts a server, prints its banner, and serves until Ctrl-C.
+/// Starts a server, prints its banner, and serves until Ctrl-C, or until its store fails:
+/// then it stops and returns the failure (`fleetsim serve` exits non-zero, so that a
+/// supervisor starts it again, and the checks at start decide whether the store can be used).
 pub async fn serve(config: Config) -> Result<()> {
     let quiet = config.quiet;
     let server = Server::start(config).await?;
     if !quiet {
         eprintln!("{}", server.banner());
     }
-    let _ = tokio::signal::ctrl_c().await;
-    if !quiet {
-        eprintln!("fleetsim serve: stopping");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            if !quiet {
+                eprintln!("fleetsim serve: stopping");
+            }
+        }
+        _ = server.failed() => {}
     }
-    server.shutdown().await;
-    Ok(())
+    server.shutdown().await
 }
+
+#[cfg(test)]
+mod tests;

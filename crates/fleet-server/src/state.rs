@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) groups: DashMap<String, Arc<DeviceGroup>>,
     pub(crate) scheduled: DashMap<String, Arc<ScheduledJob>>,
     pub(crate) commands: crossbeam_channel::Sender<Command>,
+    /// Why the server stopped serving (its store failed, or its driver), once it has.
+    failure: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Shared {
@@ -42,7 +44,33 @@ impl Shared {
             groups: DashMap::new(),
             scheduled: DashMap::new(),
             commands,
+            failure: tokio::sync::watch::Sender::new(None),
         }
+    }
+
+    /// Records why the server cannot go on (the first reason is kept) and wakes whoever waits
+    /// for it.
+    pub(crate) fn fail(&self, reason: String) {
+        self.failure.send_if_modified(|f| {
+            if f.is_some() {
+                return false;
+            }
+            *f = Some(reason);
+            true
+        });
+    }
+
+    /// Why the server cannot go on, if it cannot.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    /// Waits until the server cannot go on; returns why.
+    pub(crate) async fn failed(&self) -> String {
+        let mut rx = self.failure.subscribe();
+        let reason = rx.wait_for(Option::is_some).await.map(|f| f.clone());
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        reason.ok().flatten().unwrap_or_default()
     }
 }
 

@@ -18,8 +18,17 @@
 //!
 //! Durability: WAL journal, `synchronous = FULL` (a committed tick survives a power cut, not
 //! only a killed process).
+//!
+//! Integrity (see `check`): a new store is created whole (in a temporary file renamed into
+//! place), is marked with an `application_id` and a format version, and counts its commits in
+//! `meta` and in the side file `fleetsim.db.commits` (written after each commit). On open the
+//! file is checked (not empty, a SQLite database, a fleetsim store of a format this version
+//! reads, SQLite's `quick_check`), and a database holding fewer commits than the side file
+//! records (a write-ahead log lost or damaged) is refused.
 
-use std::path::Path;
+pub(crate) mod check;
+
+use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -56,6 +65,12 @@ pub(crate) struct RunRow {
 pub(crate) struct Store {
     conn: Connection,
     in_tx: bool,
+    /// Commits made so far (meta `commits`).
+    commits: i64,
+    /// The side file recording `commits` after each commit (none in memory).
+    marker: Option<check::Marker>,
+    /// The database file (none in memory).
+    path: Option<PathBuf>,
 }
 
 const SCHEMA: &str = "
@@ -80,26 +95,33 @@ CREATE TABLE IF NOT EXISTS effects(
 ";
 
 impl Store {
-    /// Opens (creating if needed) `dir/fleetsim.db`, or an in-memory database.
+    /// Opens (creating if needed) `dir/fleetsim.db`, or an in-memory database. An existing
+    /// store is checked first (see `check`): damage is refused, naming the file.
     pub(crate) fn open(dir: Option<&Path>) -> Result<Self> {
-        let conn = match dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    crate::Error::new(
-                        crate::ErrorKind::Store,
-                        format!("cannot create the data directory {}: {e}", dir.display()),
-                    )
-                })?;
-                let conn = Connection::open(dir.join("fleetsim.db"))?;
-                conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.pragma_update(None, "synchronous", "FULL")?;
-                conn
-            }
-            None => Connection::open_in_memory()?,
+        let Some(dir) = dir else {
+            let conn = Connection::open_in_memory()?;
+            conn.execute_batch(SCHEMA)?;
+            return Ok(Self {
+                conn,
+                in_tx: false,
+                commits: 0,
+                marker: None,
+                path: None,
+            });
         };
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn, in_tx: false })
+        let opened = check::open(dir)?;
+        Ok(Self {
+            conn: opened.conn,
+            in_tx: false,
+            commits: opened.commits,
+            marker: Some(opened.marker),
+            path: Some(opened.path),
+        })
+    }
+
+    /// The database file, or `None` in memory.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
     }
 
     /// Starts the tick's transaction (no-op if one is open).
@@ -111,11 +133,22 @@ impl Store {
         Ok(())
     }
 
-    /// Commits the tick's transaction (no-op if none is open).
+    /// Commits the tick's transaction (no-op if none is open), counting the commit in `meta`
+    /// and then in the side file. When this returns, the commit is durable (`synchronous =
+    /// FULL`).
     pub(crate) fn commit(&mut self) -> Result<()> {
-        if self.in_tx {
-            self.conn.execute_batch("COMMIT")?;
-            self.in_tx = false;
+        if !self.in_tx {
+            return Ok(());
+        }
+        #[cfg(test)]
+        check::injected_fault(self.path.as_deref())?;
+        let commits = self.commits + 1;
+        self.set_meta(check::COMMITS_KEY, &commits.to_string())?;
+        self.conn.execute_batch("COMMIT")?;
+        self.in_tx = false;
+        self.commits = commits;
+        if let Some(marker) = &mut self.marker {
+            marker.record(commits)?;
         }
         Ok(())
     }
@@ -350,3 +383,6 @@ pub(crate) enum DocKind {
     Group,
     Scheduled,
 }
+
+#[cfg(test)]
+mod tests;

@@ -261,7 +261,10 @@ pub(crate) struct Driver {
 
 impl Driver {
     /// Runs the driver until `stop` (after a last commit) or `kill` (without one) is set, or
-    /// the command channel closes.
+    /// the command channel closes. A tick that fails (the store failed: a full disk, an I/O
+    /// error, damage found while running) ends it: the failure is recorded in [`Shared`] (every
+    /// request then answers 503 with the reason, and the server stops) and printed on stderr.
+    /// The tick's transaction is rolled back and its requests are not acknowledged.
     pub(crate) fn run(
         mut self,
         commands: Receiver<Command>,
@@ -275,14 +278,16 @@ impl Driver {
             }
             if stop.load(AtomicOrdering::SeqCst) {
                 let batch = std::mem::take(&mut pending);
-                let _ = self.tick(batch, &kill);
+                let r = self.tick(batch, &kill);
+                self.check(r);
                 return;
             }
             match commands.recv_timeout(self.wait()) {
                 Ok(c) => pending.push(c),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.tick(Vec::new(), &kill);
+                    let r = self.tick(Vec::new(), &kill);
+                    self.check(r);
                     return;
                 }
             }
@@ -293,11 +298,30 @@ impl Driver {
                 return;
             }
             let batch = std::mem::take(&mut pending);
-            if let Err(e) = self.tick(batch, &kill) {
-                eprintln!("fleetsim serve: the driver stopped: {e}");
+            let r = self.tick(batch, &kill);
+            if !self.check(r) {
                 return;
             }
         }
+    }
+
+    /// Whether a tick succeeded; if not, records and prints why the server cannot go on.
+    fn check(&self, r: Result<()>) -> bool {
+        let Err(e) = r else { return true };
+        let file = self
+            .ctx
+            .store
+            .path()
+            .map_or("the in-memory database".to_string(), |p| {
+                p.display().to_string()
+            });
+        let reason = format!("the store failed ({file}): {e}");
+        eprintln!(
+            "fleetsim serve: {reason}; nothing more is acknowledged: refusing requests and \
+             stopping"
+        );
+        self.shared.fail(reason);
+        false
     }
 
     /// How long to wait for a command: until the next event or occurrence, at most 500 ms.

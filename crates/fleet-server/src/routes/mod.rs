@@ -51,6 +51,10 @@ pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .merge(hub::routes())
         .route("/openapi.json", get(crate::openapi::serve))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_when_failed,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -122,6 +126,28 @@ async fn shape_errors(request: Request, next: Next) -> Response {
         *shaped.status_mut() = status;
     }
     shaped
+}
+
+/// Once the store has failed, every request (authenticated) answers 503 with the reason: what
+/// the server shows would no longer be true, and nothing more can be acknowledged.
+async fn refuse_when_failed(State(state): St, request: Request, next: Next) -> Response {
+    let Some(reason) = state.shared.failure() else {
+        return next.run(request).await;
+    };
+    let e = unavailable(&reason);
+    if is_central(request.uri().path()) {
+        e.central_response()
+    } else {
+        e.hub_response()
+    }
+}
+
+/// The 503 of a server whose store failed.
+fn unavailable(reason: &str) -> ApiError {
+    ApiError::new(
+        ApiErrorKind::Unavailable,
+        format!("the server is stopping: {reason}"),
+    )
 }
 
 /// Checks credentials when keys or tokens are configured.
@@ -227,15 +253,25 @@ pub(crate) fn hub_version(pairs: &[(String, String)]) -> Result<(), ApiError> {
     }
 }
 
-/// Sends a command to the driver and waits for its reply (503 if the driver is gone).
+/// Sends a command to the driver and waits for its reply (503 if the driver is gone, with the
+/// reason if its store failed).
 pub(crate) async fn ask(
     shared: &Shared,
     make: impl FnOnce(tokio::sync::oneshot::Sender<Reply>) -> Command,
 ) -> Reply {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let gone = || ApiError::new(ApiErrorKind::Unavailable, "the server is shutting down");
-    shared.commands.send(make(tx)).map_err(|_| gone())?;
-    rx.await.map_err(|_| gone())?
+    if shared.commands.send(make(tx)).is_ok() {
+        if let Ok(reply) = rx.await {
+            return reply;
+        }
+    }
+    // Not answered: the driver stopped. A failed tick drops its requests just before the
+    // failure is recorded, so give the reason a moment to arrive.
+    let wait = std::time::Duration::from_millis(500);
+    Err(match tokio::time::timeout(wait, shared.failed()).await {
+        Ok(reason) => unavailable(&reason),
+        Err(_) => ApiError::new(ApiErrorKind::Unavailable, "the server is shutting down"),
+    })
 }
 
 /// The `If-Match` header, if any.

@@ -152,7 +152,7 @@ impl TestServer {
 
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
-            s.shutdown().await;
+            s.shutdown().await.unwrap();
         }
     }
 

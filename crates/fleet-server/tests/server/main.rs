@@ -2,8 +2,10 @@
 
 mod central;
 mod common;
+mod connections;
 mod equivalence;
 mod errors;
 mod hub;
 mod restart;
 mod security;
+mod store;

@@ -154,7 +154,7 @@ async fn https_with_a_self_signed_certificate() {
         .send()
         .await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
-    server.shutdown().await;
+    server.shutdown().await.unwrap();
     // A missing key file is a clear error.
     let e = fleet_server::Server::start(
         config()
