@@ -250,9 +250,10 @@ fn banner(
     };
     format!(
         "fleetsim serve: {name} ({devices} devices) at {scheme}://{addr}\n  IoT Central: \
-         {scheme}://{addr}/api (api-version 2022-07-31, 2022-10-31-preview)\n  IoT Hub:     \
+         {scheme}://{addr}/api (api-version {})\n  IoT Hub:     \
          {scheme}://{addr} (api-version 2021-04-12)\n  OpenAPI:     {scheme}://{addr}/openapi.json\n  \
          time scale {}x; data: {}\n  {auth}{}",
+        routes::CENTRAL_VERSIONS.join(", "),
         config.time_scale,
         config
             .data_dir

@@ -80,7 +80,14 @@ impl Driver {
         let Some(current) = self.groups.get(&id).cloned() else {
             return Ok(Err(ApiError::not_found("device group", &id)));
         };
-        if let Some(e) = Self::precondition(current.etag.as_deref(), if_match.as_deref()) {
+        // `If-Match`, or else the body's `etag` (as for scheduled jobs): a stale one is 412,
+        // so that concurrent updates do not silently overwrite each other.
+        let body_etag = patch
+            .get("etag")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let wanted = if_match.or(body_etag);
+        if let Some(e) = Self::precondition(current.etag.as_deref(), wanted.as_deref()) {
             return Ok(Err(e));
         }
         let mut doc = serde_json::to_value(&current).unwrap_or_default();

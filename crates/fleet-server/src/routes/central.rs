@@ -1,5 +1,7 @@
-//! IoT Central: jobs, scheduled jobs and device groups (api-version 2022-07-31 and
-//! 2022-10-31-preview), under `/api`.
+//! IoT Central: jobs, scheduled jobs and device groups, under `/api`, in every api-version that
+//! served them (see [`super::CENTRAL_API`]: `preview` and `1.1-preview` had jobs and the group
+//! list, `1.2-preview` and `2022-05-31` added groups by id, `2022-06-30-preview` and later
+//! scheduled jobs).
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use serde_json::Value;
 
 use super::{
     ask, base_url, central_version, if_match, json, json_with_etag, page_size, pairs, param,
-    parse_body, AppState, St,
+    parse_body, AppState, Feature, St,
 };
 use crate::api_error::{ApiError, CentralError};
 use crate::driver::{Command, Control, Dialect};
@@ -63,9 +65,9 @@ struct Paging {
     maxpagesize: Option<String>,
 }
 
-fn paging(state: &AppState, uri: &Uri) -> std::result::Result<Paging, ApiError> {
+fn paging(state: &AppState, uri: &Uri, feature: Feature) -> std::result::Result<Paging, ApiError> {
     let p = pairs(uri);
-    let version = central_version(&p)?;
+    let version = central_version(&p, feature)?;
     let asked = param(&p, "maxpagesize");
     let size = page_size(state.page_size, asked)?;
     let cursor = match param(&p, "$skiptoken") {
@@ -135,7 +137,7 @@ async fn list_jobs(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let p = paging(&state, &uri)?;
+    let p = paging(&state, &uri, Feature::Jobs)?;
     let ids = sorted_ids(&state.shared.central_jobs);
     let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
     let items: Vec<Arc<str>> = page
@@ -151,7 +153,7 @@ async fn get_job(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
+    central_version(&pairs(&uri), Feature::Jobs)?;
     let view = state
         .shared
         .central_jobs
@@ -167,7 +169,7 @@ async fn create_job(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
+    central_version(&pairs(&uri), Feature::Jobs)?;
     check_id("id", &id)?;
     let job: Job = parse_body(&body)?;
     body_id(job.id.as_ref(), &id)?;
@@ -188,7 +190,7 @@ async fn job_devices(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let p = paging(&state, &uri)?;
+    let p = paging(&state, &uri, Feature::Jobs)?;
     let from = match &p.cursor {
         Some(c) => paging::index_of(c, "$skiptoken")?,
         None => 0,
@@ -223,7 +225,7 @@ fn items_page(
 }
 
 async fn control(state: &AppState, id: String, uri: &Uri, command: Control) -> Result<Response> {
-    central_version(&pairs(uri))?;
+    central_version(&pairs(uri), Feature::Jobs)?;
     ask(&state.shared, |reply| Command::Control {
         dialect: Dialect::Central,
         id,
@@ -255,7 +257,7 @@ async fn rerun_job(
     Path((id, rerun_id)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
+    central_version(&pairs(&uri), Feature::Jobs)?;
     check_id("rerunId", &rerun_id)?;
     let value = ask(&state.shared, |reply| Command::Rerun {
         id,
@@ -274,17 +276,29 @@ fn list_map<T: serde::Serialize>(
     uri: &Uri,
     headers: &HeaderMap,
     map: &DashMap<String, Arc<T>>,
+    feature: Feature,
 ) -> Result<Response> {
-    let p = paging(state, uri)?;
+    let p = paging(state, uri, feature)?;
     let ids = sorted_ids(map);
     let (page, next) = paging::page_ids(&ids, p.cursor.as_deref(), p.size);
     let items: Vec<String> = page
         .iter()
         .filter_map(|id| map.get(id))
-        .map(|v| serde_json::to_string(&**v).unwrap_or_default())
+        .map(|v| shown(feature, serde_json::to_value(&**v).unwrap_or_default()).to_string())
         .collect();
     let link = next.map(|c| next_link(state, headers, uri, &p, &c));
     Ok(collection(&items, link))
+}
+
+/// A document as IoT Central shows it: a scheduled job without a description has
+/// `"description": ""` (the jobs how-to shows it so for a job created without one).
+fn shown(feature: Feature, mut value: Value) -> Value {
+    if feature == Feature::Scheduled {
+        if let Some(obj) = value.as_object_mut() {
+            obj.entry("description").or_insert_with(|| Value::from(""));
+        }
+    }
+    value
 }
 
 /// One value of a map with its etag, or 404 naming `what`.
@@ -293,11 +307,12 @@ fn get_from_map<T: serde::Serialize>(
     map: &DashMap<String, Arc<T>>,
     what: &str,
     id: &str,
+    feature: Feature,
 ) -> Result<Response> {
-    central_version(&pairs(uri))?;
+    central_version(&pairs(uri), feature)?;
     let value = map
         .get(id)
-        .map(|v| serde_json::to_value(&**v).unwrap_or_default())
+        .map(|v| shown(feature, serde_json::to_value(&**v).unwrap_or_default()))
         .ok_or_else(|| ApiError::not_found(what, id))?;
     Ok(json_with_etag(&value))
 }
@@ -309,7 +324,13 @@ async fn list_scheduled(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    list_map(&state, &uri, &headers, &state.shared.scheduled)
+    list_map(
+        &state,
+        &uri,
+        &headers,
+        &state.shared.scheduled,
+        Feature::Scheduled,
+    )
 }
 
 async fn get_scheduled(
@@ -317,7 +338,13 @@ async fn get_scheduled(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response> {
-    get_from_map(&uri, &state.shared.scheduled, "scheduled job", &id)
+    get_from_map(
+        &uri,
+        &state.shared.scheduled,
+        "scheduled job",
+        &id,
+        Feature::Scheduled,
+    )
 }
 
 async fn put_scheduled(
@@ -327,7 +354,7 @@ async fn put_scheduled(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
+    central_version(&pairs(&uri), Feature::Scheduled)?;
     check_id("id", &id)?;
     let job: ScheduledJob = parse_body(&body)?;
     body_id(job.id.as_ref(), &id)?;
@@ -340,7 +367,7 @@ async fn put_scheduled(
         reply,
     })
     .await?;
-    Ok(json_with_etag(&value))
+    Ok(json_with_etag(&shown(Feature::Scheduled, value)))
 }
 
 async fn patch_scheduled(
@@ -350,7 +377,7 @@ async fn patch_scheduled(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
+    central_version(&pairs(&uri), Feature::Scheduled)?;
     let patch: ScheduledJobPatch = parse_body(&body)?;
     patch.validate()?;
     let if_match = if_match(&headers);
@@ -361,7 +388,7 @@ async fn patch_scheduled(
         reply,
     })
     .await?;
-    Ok(json_with_etag(&value))
+    Ok(json_with_etag(&shown(Feature::Scheduled, value)))
 }
 
 async fn delete_doc(
@@ -371,7 +398,11 @@ async fn delete_doc(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Response> {
-    central_version(&pairs(uri))?;
+    let feature = match kind {
+        DocKind::Scheduled => Feature::Scheduled,
+        _ => Feature::Groups,
+    };
+    central_version(&pairs(uri), feature)?;
     let if_match = if_match(headers);
     ask(&state.shared, |reply| Command::DeleteDoc {
         kind,
@@ -398,7 +429,7 @@ async fn scheduled_runs(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let p = paging(&state, &uri)?;
+    let p = paging(&state, &uri, Feature::Scheduled)?;
     if !state.shared.scheduled.contains_key(&id) {
         return Err(ApiError::not_found("scheduled job", &id).into());
     }
@@ -426,7 +457,7 @@ async fn list_groups(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    list_map(&state, &uri, &headers, &state.shared.groups)
+    list_map(&state, &uri, &headers, &state.shared.groups, Feature::Jobs)
 }
 
 async fn get_group(
@@ -434,7 +465,13 @@ async fn get_group(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response> {
-    get_from_map(&uri, &state.shared.groups, "device group", &id)
+    get_from_map(
+        &uri,
+        &state.shared.groups,
+        "device group",
+        &id,
+        Feature::Groups,
+    )
 }
 
 async fn put_group(
@@ -444,7 +481,7 @@ async fn put_group(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
+    central_version(&pairs(&uri), Feature::Groups)?;
     check_id("id", &id)?;
     let group: DeviceGroup = parse_body(&body)?;
     body_id(group.id.as_ref(), &id)?;
@@ -467,7 +504,7 @@ async fn patch_group(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri))?;
+    central_version(&pairs(&uri), Feature::Groups)?;
     let patch: Value = parse_body(&body)?;
     if !patch.is_object() {
         return Err(ApiError::bad("", "a merge patch is a JSON object").into());
@@ -498,7 +535,7 @@ async fn group_devices(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let p = paging(&state, &uri)?;
+    let p = paging(&state, &uri, Feature::Groups)?;
     let from = match &p.cursor {
         Some(c) => paging::index_of(c, "$skiptoken")?,
         None => 0,

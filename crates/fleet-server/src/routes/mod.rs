@@ -27,8 +27,66 @@ use crate::driver::{Command, Reply};
 use crate::state::Shared;
 use crate::throttle::Throttles;
 
-/// The IoT Central api-versions served.
-pub(crate) const CENTRAL_VERSIONS: [&str; 2] = ["2022-07-31", "2022-10-31-preview"];
+/// What a request to IoT Central's API uses: the api-versions that served it differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feature {
+    /// `/jobs...` and `GET /deviceGroups` (every version from `preview` on).
+    Jobs,
+    /// A device group by id (`GET`, `PUT`, `PATCH`, `DELETE`) and its devices (from
+    /// `1.2-preview` on).
+    Groups,
+    /// `/scheduledJobs...` (from `2022-06-30-preview` on).
+    Scheduled,
+}
+
+/// An IoT Central api-version and what it serves.
+pub(crate) struct CentralVersion {
+    /// The version's name, as the query parameter gives it.
+    pub(crate) name: &'static str,
+    groups: bool,
+    scheduled: bool,
+}
+
+const fn version(name: &'static str, groups: bool, scheduled: bool) -> CentralVersion {
+    CentralVersion {
+        name,
+        groups,
+        scheduled,
+    }
+}
+
+/// Every IoT Central api-version that served the jobs API, oldest first. `1.0`, the first GA
+/// version, had no jobs and no device groups: it is refused (400) like an unknown version.
+pub(crate) const CENTRAL_API: [CentralVersion; 7] = [
+    version("preview", false, false),
+    version("1.1-preview", false, false),
+    version("1.2-preview", true, false),
+    version("2022-05-31", true, false),
+    version("2022-06-30-preview", true, true),
+    version("2022-07-31", true, true),
+    version("2022-10-31-preview", true, true),
+];
+
+/// The IoT Central api-versions served (the names of [`CENTRAL_API`]).
+pub(crate) const CENTRAL_VERSIONS: [&str; 7] = [
+    CENTRAL_API[0].name,
+    CENTRAL_API[1].name,
+    CENTRAL_API[2].name,
+    CENTRAL_API[3].name,
+    CENTRAL_API[4].name,
+    CENTRAL_API[5].name,
+    CENTRAL_API[6].name,
+];
+
+impl CentralVersion {
+    fn serves(&self, feature: Feature) -> bool {
+        match feature {
+            Feature::Jobs => true,
+            Feature::Groups => self.groups,
+            Feature::Scheduled => self.scheduled,
+        }
+    }
+}
 /// The IoT Hub api-version of the Swagger; later ones are accepted too.
 pub(crate) const HUB_VERSION: &str = "2021-04-12";
 
@@ -202,11 +260,14 @@ pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
 }
 
 /// The IoT Central api-version of a request (required; a repeated one is tolerated when the
-/// copies agree, as clients following `nextLink` may repeat it).
-pub(crate) fn central_version(pairs: &[(String, String)]) -> Result<&'static str, ApiError> {
-    let mut found: Option<&'static str> = None;
+/// copies agree, as clients following `nextLink` may repeat it), which must serve `feature`.
+pub(crate) fn central_version(
+    pairs: &[(String, String)],
+    feature: Feature,
+) -> Result<&'static str, ApiError> {
+    let mut found: Option<&'static CentralVersion> = None;
     for (_, v) in pairs.iter().filter(|(k, _)| k == "api-version") {
-        let Some(known) = CENTRAL_VERSIONS.iter().find(|k| **k == v.as_str()) else {
+        let Some(known) = CENTRAL_API.iter().find(|k| k.name == v.as_str()) else {
             return Err(ApiError::bad(
                 "api-version",
                 format!(
@@ -215,7 +276,7 @@ pub(crate) fn central_version(pairs: &[(String, String)]) -> Result<&'static str
                 ),
             ));
         };
-        if found.is_some_and(|f| f != *known) {
+        if found.is_some_and(|f| f.name != known.name) {
             return Err(ApiError::bad(
                 "api-version",
                 "given twice with different values",
@@ -223,7 +284,29 @@ pub(crate) fn central_version(pairs: &[(String, String)]) -> Result<&'static str
         }
         found = Some(known);
     }
-    found.ok_or_else(|| ApiError::bad("api-version", "the api-version query parameter is required"))
+    let found = found.ok_or_else(|| {
+        ApiError::bad("api-version", "the api-version query parameter is required")
+    })?;
+    if !found.serves(feature) {
+        let (what, since) = match feature {
+            Feature::Groups => ("a device group by id and its devices", "1.2-preview"),
+            _ => ("scheduled jobs", "2022-06-30-preview"),
+        };
+        let later: Vec<&str> = CENTRAL_API
+            .iter()
+            .filter(|k| k.serves(feature))
+            .map(|k| k.name)
+            .collect();
+        return Err(ApiError::bad(
+            "api-version",
+            format!(
+                "{:?} does not serve {what} (IoT Central added them in {since}); use one of {}",
+                found.name,
+                later.join(", ")
+            ),
+        ));
+    }
+    Ok(found.name)
 }
 
 /// The IoT Hub api-version: 2021-04-12 or a later date-stamped version.

@@ -149,3 +149,154 @@ async fn bad_requests_get_the_api_error_shape() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_versions_serve_what_they_had() {
+    let s = start(config().time_scale(1000.0)).await;
+    // Every version that had the jobs API serves jobs and the group list.
+    for v in [
+        "preview",
+        "1.1-preview",
+        "1.2-preview",
+        "2022-05-31",
+        "2022-06-30-preview",
+        "2022-07-31",
+        "2022-10-31-preview",
+    ] {
+        for path in ["/api/jobs", "/api/deviceGroups"] {
+            let r = s.get(&format!("{path}?api-version={v}")).await;
+            assert_eq!(r.status, 200, "{path} {v}: {}", r.body);
+        }
+    }
+    // 1.0 had no jobs; a version on an endpoint it did not have: 400 naming api-version.
+    for (path, v) in [
+        ("/api/jobs", "1.0"),
+        ("/api/scheduledJobs", "preview"),
+        ("/api/scheduledJobs", "2022-05-31"),
+        ("/api/deviceGroups/all-thermostats", "1.1-preview"),
+    ] {
+        let r = s.get(&format!("{path}?api-version={v}")).await;
+        assert_eq!(
+            (r.status.as_u16(), central_code(&r).as_str()),
+            (400, "BadRequest"),
+            "{path} {v}"
+        );
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let m = r.body["error"]["message"].as_str().unwrap();
+        assert!(m.starts_with("api-version:"), "{m}");
+    }
+    let r = s
+        .get("/api/deviceGroups/all-thermostats?api-version=1.2-preview")
+        .await;
+    assert_eq!(r.status, 200);
+    let r = s
+        .get("/api/scheduledJobs?api-version=2022-06-30-preview")
+        .await;
+    assert_eq!(r.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_patch_with_a_stale_etag_is_412() {
+    let s = start(config().time_scale(1000.0)).await;
+    let path = format!("/api/deviceGroups/all-thermostats?{CV}");
+    let etag = s.get(&path).await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // The first update with the current etag wins and changes it.
+    let r = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"displayName": "first"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_ne!(r.headers["etag"].to_str().unwrap(), etag);
+    // The second, with the etag it read before, is refused and changes nothing.
+    let r = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"displayName": "second"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), central_code(&r).as_str()),
+        (412, "PreconditionFailed")
+    );
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    // The body's etag is checked too, as for scheduled jobs.
+    let r = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"displayName": "third", "etag": etag})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 412, "{}", r.body);
+    assert_eq!(s.get(&path).await.body["displayName"], "first");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_errors_reach_the_client_with_their_body() {
+    let s = start(config().time_scale(1000.0)).await;
+    // nextLink: the Host header's host and port.
+    let r = s
+        .get(&format!("/api/deviceGroups?{CV}&maxpagesize=1"))
+        .await;
+    let link = r.body["nextLink"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/api/deviceGroups?", s.base)),
+        "{link}"
+    );
+    assert_eq!(s.get(link).await.status, 200);
+    // A body far over the limit (256 KiB): the 413 arrives, in the API's shape.
+    let big = format!("{{\"group\": \"{}\"}}", "x".repeat(4 << 20));
+    for (path, code) in [
+        (format!("/api/jobs/big?{CV}"), "PayloadTooLarge"),
+        (format!("/jobs/v2/big?{HV}"), "MessageTooLarge"),
+    ] {
+        let resp = s
+            .client
+            .put(format!("{}{path}", s.base))
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let text = resp.text().await.unwrap();
+        assert!(text.contains(code), "{path}: {text}");
+    }
+    // A 405 with a body the route never reads.
+    let resp = s
+        .client
+        .delete(format!("{}/api/jobs/x?{CV}", s.base))
+        .body("y".repeat(100_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    assert!(resp.text().await.unwrap().contains("MethodNotAllowed"));
+    s.stop().await;
+}
