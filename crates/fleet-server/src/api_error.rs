@@ -9,19 +9,46 @@
 //! | `Conflict` | 409 | `Conflict` | `JobAlreadyExists` / `Conflict` |
 //! | `PreconditionFailed` | 412 | `PreconditionFailed` | `PreconditionFailed` |
 //! | `PayloadTooLarge` | 413 | `PayloadTooLarge` | `MessageTooLarge` |
+//! | `UriTooLong` | 414 | `UriTooLong` | `GenericBadRequest` |
+//! | `HeadersTooLarge` | 431 | `RequestHeaderFieldsTooLarge` | `GenericBadRequest` |
 //! | `Throttled` | 429 | `TooManyRequests` | `ThrottlingException` |
 //! | `Unavailable` | 503 | `ServiceUnavailable` | `ServiceUnavailable` |
 //!
 //! IoT Central: `{"error": {"code", "message", "requestId", "time"}}`. IoT Hub:
 //! `{"Message": "ErrorCode:<Code>;<text>", "ExceptionMessage": "Tracking ID:<id>-TimeStamp:<time>"}`.
+//!
+//! The time of either shape is the server's virtual time, as in jobs: the router runs every
+//! request within [`with_clock`], and outside of it (a unit test) the wall clock is used.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fleet_core::model::{ErrorDetail, ErrorResponse, HubError};
 
-use crate::clock;
+use crate::clock::{self, Clock};
+
+tokio::task_local! {
+    /// The server's virtual clock, while a request is served.
+    static CLOCK: Clock;
+}
+
+/// Runs `f` (the serving of one request) with the server's virtual clock, which then dates
+/// the errors rendered within it.
+pub(crate) async fn with_clock<F: Future>(clock: Option<Clock>, f: F) -> F::Output {
+    match clock {
+        Some(c) => CLOCK.scope(c, f).await,
+        None => f.await,
+    }
+}
+
+/// The time of an error: the virtual time of the request's server, else the wall clock.
+fn now_ms() -> i64 {
+    CLOCK
+        .try_with(Clock::now)
+        .unwrap_or_else(|_| clock::wall_ms())
+}
 
 /// What kind of failure, which gives the status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +67,10 @@ pub enum ApiErrorKind {
     PreconditionFailed,
     /// 413: the body is larger than the limit.
     PayloadTooLarge,
+    /// 414: the request's URI is longer than the limit.
+    UriTooLong,
+    /// 431: the request's header has too many fields, or is larger than the limit.
+    HeadersTooLarge,
     /// 429: the hub model's throttle refused the request.
     Throttled,
     /// 503: the server is shutting down or its store failed.
@@ -97,6 +128,8 @@ impl ApiError {
             ApiErrorKind::Conflict => StatusCode::CONFLICT,
             ApiErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
             ApiErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -111,6 +144,8 @@ impl ApiError {
             ApiErrorKind::Conflict => "Conflict",
             ApiErrorKind::PreconditionFailed => "PreconditionFailed",
             ApiErrorKind::PayloadTooLarge => "PayloadTooLarge",
+            ApiErrorKind::UriTooLong => "UriTooLong",
+            ApiErrorKind::HeadersTooLarge => "RequestHeaderFieldsTooLarge",
             ApiErrorKind::Throttled => "TooManyRequests",
             ApiErrorKind::Unavailable => "ServiceUnavailable",
         }
@@ -125,6 +160,7 @@ impl ApiError {
             ApiErrorKind::Conflict => "Conflict",
             ApiErrorKind::PreconditionFailed => "PreconditionFailed",
             ApiErrorKind::PayloadTooLarge => "MessageTooLarge",
+            ApiErrorKind::UriTooLong | ApiErrorKind::HeadersTooLarge => "GenericBadRequest",
             ApiErrorKind::Throttled => "ThrottlingException",
             ApiErrorKind::Unavailable => "ServiceUnavailable",
         })
@@ -137,7 +173,7 @@ impl ApiError {
                 code: self.central_code().to_string(),
                 message: self.message.clone(),
                 request_id: Some(request_id()),
-                time: Some(clock::rfc3339(clock::wall_ms())),
+                time: Some(clock::rfc3339(now_ms())),
             },
         };
         self.respond(serde_json::to_vec(&body).unwrap_or_default())
@@ -149,7 +185,7 @@ impl ApiError {
         body.exception_message = Some(format!(
             "Tracking ID:{}-G:0-TimeStamp:{}",
             request_id(),
-            clock::rfc3339(clock::wall_ms())
+            clock::rfc3339(now_ms())
         ));
         self.respond(serde_json::to_vec(&body).unwrap_or_default())
     }

@@ -8,9 +8,11 @@
 //!   sr=<resource>&sig=<signature>&se=<expiry>&skn=<key name>`. The signature must be
 //!   base64(HMAC-SHA256(key, url-encoded resource + "\n" + expiry)) with the key named `skn`
 //!   (any configured key when `skn` is absent), the expiry (seconds since the Unix epoch, wall
-//!   clock) must not have passed, and the resource must be a prefix of the request's host and
-//!   path (as IoT Hub checks it: a token for `myhub.azure-devices.net` is good for every path
-//!   of that host).
+//!   clock) must not have passed, and the resource must name the request's host (the port may
+//!   be left out) and its path or an ancestor of it, compared whole segment by whole segment
+//!   after url-decoding (as IoT Hub checks it: a token for `myhub.azure-devices.net` is good
+//!   for every path of that host; one for `myhub.azure-devices.net/devices/therm-0` for
+//!   `/devices/therm-0` and below, not for `/devices/therm-00`).
 //! - **IoT Central** (`/api/...`): the header's value, after an optional `Bearer `, must equal
 //!   one of the configured API tokens (compared in constant time).
 //!
@@ -82,10 +84,9 @@ impl Auth {
         let resource = resource
             .trim_start_matches("https://")
             .trim_start_matches("http://");
-        let target = format!("{host}{path}").to_lowercase();
-        if !target.starts_with(resource.trim_end_matches('/')) {
+        if !grants(resource, host, path) {
             return Err(unauthorized(format!(
-                "the token is for {resource}, not for {host}"
+                "the token is for {resource}, not for {host}{path}"
             )));
         }
         let given = STANDARD
@@ -122,6 +123,31 @@ impl Auth {
             ))
         }
     }
+}
+
+/// Whether a token's resource (url-decoded, without its scheme) grants the request to `host`
+/// and `path`: its host is the request's (with or without the port), and its path, compared
+/// whole segment by whole segment after url-decoding both, is the request's path or one of
+/// its ancestors. `host/devices/therm-0` grants `/devices/therm-0` and `/devices/therm-0/...`,
+/// not `/devices/therm-00`. Case is ignored, as are trailing slashes.
+fn grants(resource: &str, host: &str, path: &str) -> bool {
+    let resource = resource.to_lowercase();
+    let resource = resource.trim_end_matches('/');
+    let (r_host, r_path) = resource.split_once('/').unwrap_or((resource, ""));
+    let host = host.to_lowercase();
+    let bare_host = match host.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host.as_str(),
+    };
+    if r_host != host && r_host != bare_host {
+        return false;
+    }
+    let path = percent_decode_str(path).decode_utf8_lossy().to_lowercase();
+    let mut wanted = path.split('/').filter(|s| !s.is_empty());
+    r_path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .all(|segment| wanted.next() == Some(segment))
 }
 
 /// Python's `quote_plus` keeps these unescaped.
@@ -211,6 +237,72 @@ mod tests {
             .is_err());
         assert!(a.check_hub(None, "h", "/", 0).is_err());
         assert!(a.check_hub(Some("Bearer x"), "h", "/", 0).is_err());
+    }
+
+    #[test]
+    fn resources_grant_whole_segments() {
+        let host = "myhub.azure-devices.net";
+        // The hub: every path of the host (with or without the port).
+        assert!(grants(host, host, "/jobs/v2/x"));
+        assert!(grants(host, "myhub.azure-devices.net:443", "/jobs/v2/x"));
+        assert!(!grants(host, "myhub.azure-devices.net.evil", "/jobs/v2/x"));
+        assert!(!grants(
+            "myhub.azure-devices.net:44",
+            "myhub.azure-devices.net:443",
+            "/"
+        ));
+        // A device: the device and its sub-paths, not a device whose id starts the same.
+        let sr = "myhub.azure-devices.net/devices/therm-0";
+        assert!(grants(sr, host, "/devices/therm-0"));
+        assert!(grants(sr, host, "/devices/therm-0/"));
+        assert!(grants(sr, host, "/devices/therm-0/methods"));
+        assert!(grants(&format!("{sr}/"), host, "/devices/therm-0/methods"));
+        assert!(!grants(sr, host, "/devices/therm-00"));
+        assert!(!grants(sr, host, "/devices/therm-00/methods"));
+        assert!(!grants(sr, host, "/devices"));
+        assert!(!grants(sr, host, "/twins/therm-0"));
+        // Url-decoded, case ignored.
+        assert!(grants(sr, host, "/devices/therm%2D0/methods"));
+        assert!(grants(
+            "MyHub.azure-devices.net/Devices/Therm-0",
+            host,
+            "/devices/therm-0"
+        ));
+    }
+
+    #[test]
+    fn device_scoped_tokens_are_checked_by_segment() {
+        let a = auth();
+        let host = "127.0.0.1:8443";
+        let t = sas_token(
+            "127.0.0.1:8443/twins/therm-0",
+            b"secret-key-bytes",
+            "iothubowner",
+            2_000,
+        );
+        assert!(a.check_hub(Some(&t), host, "/twins/therm-0", 1_000).is_ok());
+        assert!(a
+            .check_hub(Some(&t), host, "/twins/therm-00", 1_000)
+            .is_err());
+        assert!(a.check_hub(Some(&t), host, "/jobs/v2/x", 1_000).is_err());
+        // Signed url-encoded (quote_plus): decoded before the comparison.
+        let t = sas_token(
+            "127.0.0.1:8443/twins/therm 0",
+            b"secret-key-bytes",
+            "iothubowner",
+            2_000,
+        );
+        assert!(a
+            .check_hub(Some(&t), host, "/twins/therm%200", 1_000)
+            .is_ok());
+        assert!(a
+            .check_hub(Some(&t), host, "/twins/therm%2000", 1_000)
+            .is_err());
+        // A host that only starts like the token's is refused too.
+        let t = sas_token("127.0.0.1:8443", b"secret-key-bytes", "iothubowner", 2_000);
+        assert!(a
+            .check_hub(Some(&t), "127.0.0.1:84430", "/jobs/v2/x", 1_000)
+            .is_err());
     }
 
     #[test]

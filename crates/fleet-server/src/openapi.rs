@@ -273,7 +273,9 @@ fn responses(api: &str, method: &str, path: &str) -> Map<String, Value> {
         }
     };
     let mut responses = success.as_object().cloned().unwrap_or_default();
-    for code in ["400", "401", "404", "409", "412", "413", "429"] {
+    for code in [
+        "400", "401", "404", "409", "412", "413", "414", "429", "431",
+    ] {
         responses.insert(
             code.to_string(),
             json!({"description": code, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{error}")}}}}),

@@ -224,15 +224,22 @@ async fn serve_http(
 }
 
 /// HTTP/1 only (no protocol sniffing, which would wait for bytes without a timeout), with
-/// the header timeout.
+/// the header timeout. hyper parses up to [`HYPER_MAX_HEADERS`] header fields, more than the
+/// router's limit ([`routes::MAX_HEADERS`]), so that a request a little over that limit gets
+/// the router's 431 with the API's error body rather than hyper's 431 without one.
 fn http_settings(builder: &mut AutoBuilder<TokioExecutor>, config: &Config) {
     let b = std::mem::replace(builder, AutoBuilder::new(TokioExecutor::new()));
     *builder = b.http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
+        .max_headers(HYPER_MAX_HEADERS)
         .header_read_timeout(config.header_timeout);
 }
+
+/// The most header fields hyper parses; a request with more gets hyper's own 431, which has
+/// no body (it is answered before any handler runs).
+const HYPER_MAX_HEADERS: usize = 4 * routes::MAX_HEADERS;
 
 /// What the server says at start (see [`Server::banner`]).
 fn banner(

@@ -5,11 +5,12 @@
 //! groups and the scheduled jobs. Reads of these (the hot path: clients poll a job's status)
 //! are a map lookup and a clone of an `Arc`, and never wait for the driver.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use fleet_core::model::{DeviceGroup, ScheduledJob};
 
+use crate::clock::Clock;
 use crate::driver::Command;
 
 /// A job as published: its JSON, rendered once per change, and what listings filter on.
@@ -34,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) commands: crossbeam_channel::Sender<Command>,
     /// Why the server stopped serving (its store failed, or its driver), once it has.
     failure: tokio::sync::watch::Sender<Option<String>>,
+    /// The driver's virtual clock, published when the driver opens (it never changes after).
+    clock: OnceLock<Clock>,
 }
 
 impl Shared {
@@ -45,7 +48,18 @@ impl Shared {
             scheduled: DashMap::new(),
             commands,
             failure: tokio::sync::watch::Sender::new(None),
+            clock: OnceLock::new(),
         }
+    }
+
+    /// Publishes the driver's virtual clock (the first one published is kept).
+    pub(crate) fn publish_clock(&self, clock: Clock) {
+        let _ = self.clock.set(clock);
+    }
+
+    /// The driver's virtual clock, once published.
+    pub(crate) fn clock(&self) -> Option<Clock> {
+        self.clock.get().copied()
     }
 
     /// Records why the server cannot go on (the first reason is kept) and wakes whoever waits

@@ -89,6 +89,7 @@ impl Driver {
             dirty: Vec::new(),
             last_expiry: Instant::now(),
         };
+        driver.shared.publish_clock(driver.clock);
         driver.restore()?;
         Ok(driver)
     }

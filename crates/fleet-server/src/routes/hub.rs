@@ -144,12 +144,62 @@ async fn cancel_job(State(state): St, Path(id): Path<String>, uri: Uri) -> Resul
     Ok(json(value.to_string()))
 }
 
+/// The Swagger's `JobType` enum (api-version 2021-04-12).
+const JOB_TYPES: [&str; 14] = [
+    "unknown",
+    "export",
+    "import",
+    "backup",
+    "readDeviceProperties",
+    "writeDeviceProperties",
+    "updateDeviceConfiguration",
+    "rebootDevice",
+    "factoryResetDevice",
+    "firmwareUpdate",
+    "scheduleDeviceMethod",
+    "scheduleUpdateTwin",
+    "restoreFromBackup",
+    "failoverDataCopy",
+];
+
+/// The Swagger's `JobStatus` enum (api-version 2021-04-12).
+const JOB_STATUSES: [&str; 8] = [
+    "unknown",
+    "enqueued",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+    "scheduled",
+    "queued",
+];
+
+/// Query parameter `name`, which must be one of `values` (in any case); absent or empty is no
+/// filter. Anything else is 400 naming the parameter and the values.
+fn known<'a>(
+    pairs: &'a [(String, String)],
+    name: &str,
+    values: &[&'static str],
+) -> std::result::Result<Option<&'a str>, ApiError> {
+    let Some(given) = param(pairs, name).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if values.iter().any(|v| v.eq_ignore_ascii_case(given)) {
+        Ok(Some(given))
+    } else {
+        Err(ApiError::bad(
+            name,
+            format!("{given:?} is not one of {}", values.join(", ")),
+        ))
+    }
+}
+
 async fn query_jobs(State(state): St, uri: Uri, headers: HeaderMap) -> Result<Response> {
     let p = pairs(&uri);
     hub_version(&p)?;
     let (size, cursor) = hub_paging(&state, &headers, &uri)?;
-    let job_type = param(&p, "jobType").filter(|s| !s.is_empty());
-    let job_status = param(&p, "jobStatus").filter(|s| !s.is_empty());
+    let job_type = known(&p, "jobType", &JOB_TYPES)?;
+    let job_status = known(&p, "jobStatus", &JOB_STATUSES)?;
     take_job_token(&state)?;
     let mut ids: Vec<String> = state
         .shared

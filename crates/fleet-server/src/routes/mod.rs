@@ -117,8 +117,98 @@ pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(middleware::from_fn(shape_errors))
+        .layer(middleware::from_fn_with_state(body_limit, refuse_oversized))
+        .layer(middleware::from_fn_with_state(state.clone(), shape_errors))
         .with_state(state)
+}
+
+/// The longest request URI served (path and query, in bytes): a longer one is 414. (hyper
+/// itself refuses a URI of 64 KiB or more, with a 414 that has no body.)
+pub(crate) const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most header fields a request may have: more is 431.
+pub(crate) const MAX_HEADERS: usize = 100;
+/// The largest request header (names and values of its fields, in bytes): larger is 431.
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// The most of a refused body that is read (and thrown away) before the 413 is sent.
+const DRAIN_BYTES: usize = 16 << 20;
+
+/// Refuses a request whose URI or header is over the limits, or whose `Content-Length` is over
+/// the body limit, in the API's error shape. The body of a refused request is read and thrown
+/// away first (up to [`DRAIN_BYTES`], for at most 5 s): a client still sending it when the
+/// connection closed would see a broken pipe instead of the answer.
+async fn refuse_oversized(
+    State(body_limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let e = if uri_len > MAX_URI_BYTES {
+        ApiError::new(
+            ApiErrorKind::UriTooLong,
+            format!("the request URI is {uri_len} bytes, more than the limit of {MAX_URI_BYTES}"),
+        )
+    } else if headers.len() > MAX_HEADERS {
+        ApiError::new(
+            ApiErrorKind::HeadersTooLarge,
+            format!(
+                "the request has {} header fields, more than the limit of {MAX_HEADERS}",
+                headers.len()
+            ),
+        )
+    } else if header_bytes > MAX_HEADER_BYTES {
+        ApiError::new(
+            ApiErrorKind::HeadersTooLarge,
+            format!(
+                "the request header is {header_bytes} bytes, more than the limit of \
+                 {MAX_HEADER_BYTES}"
+            ),
+        )
+    } else if declared.is_some_and(|n| n > body_limit as u64) {
+        ApiError::new(
+            ApiErrorKind::PayloadTooLarge,
+            "the request body is larger than the limit",
+        )
+    } else {
+        return next.run(request).await;
+    };
+    let central = is_central(request.uri().path());
+    drain(request.into_body()).await;
+    if central {
+        e.central_response()
+    } else {
+        e.hub_response()
+    }
+}
+
+/// Reads and throws away a body, up to [`DRAIN_BYTES`] and for at most 5 s.
+async fn drain(mut body: Body) {
+    use axum::body::HttpBody;
+    let read = async {
+        let mut read = 0;
+        while read <= DRAIN_BYTES {
+            let frame =
+                std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+            match frame {
+                Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
 }
 
 /// Whether a path belongs to IoT Central's API.
@@ -138,9 +228,16 @@ async fn not_found(uri: Uri) -> Response {
     }
 }
 
-/// Rewrites error responses that do not come from a handler (axum's own 405 and body
-/// rejections, the body limit's 413, a caught panic) into the API's error shape.
-async fn shape_errors(request: Request, next: Next) -> Response {
+/// Serves the request within the server's virtual clock (which dates its errors), and
+/// rewrites error responses that do not come from a handler (axum's own 405 and extractor
+/// rejections: a path that is not UTF-8, a body that cannot be read; the body limit's 413, a
+/// caught panic) into the API's error shape, keeping their status.
+async fn shape_errors(State(state): St, request: Request, next: Next) -> Response {
+    let clock = state.shared.clock();
+    crate::api_error::with_clock(clock, shape(request, next)).await
+}
+
+async fn shape(request: Request, next: Next) -> Response {
     let central = is_central(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
@@ -164,6 +261,8 @@ async fn shape_errors(request: Request, next: Next) -> Response {
         StatusCode::NOT_FOUND => ApiErrorKind::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ApiErrorKind::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ApiErrorKind::PayloadTooLarge,
+        StatusCode::URI_TOO_LONG => ApiErrorKind::UriTooLong,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiErrorKind::HeadersTooLarge,
         StatusCode::TOO_MANY_REQUESTS => ApiErrorKind::Throttled,
         s if s.is_server_error() => ApiErrorKind::Unavailable,
         _ => ApiErrorKind::BadRequest,
@@ -180,9 +279,9 @@ async fn shape_errors(request: Request, next: Next) -> Response {
     } else {
         e.hub_response()
     };
-    if kind == ApiErrorKind::Unavailable {
-        *shaped.status_mut() = status;
-    }
+    // A status without a kind of its own (415, 408, a 5xx) keeps its status: the code is the
+    // nearest kind's.
+    *shaped.status_mut() = status;
     shaped
 }
 

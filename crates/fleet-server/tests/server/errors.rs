@@ -300,3 +300,198 @@ async fn early_errors_reach_the_client_with_their_body() {
     assert!(resp.text().await.unwrap().contains("MethodNotAllowed"));
     s.stop().await;
 }
+
+/// The content type of a reply, which must be JSON.
+fn assert_json(r: &Reply, what: &str) {
+    let ct = r
+        .headers
+        .get("content-type")
+        .unwrap_or_else(|| panic!("{what}: no content-type"))
+        .to_str()
+        .unwrap();
+    assert!(ct.starts_with("application/json"), "{what}: {ct}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_and_limits_get_the_api_error_body() {
+    let s = start(config().time_scale(1000.0)).await;
+    // A malformed JSON body.
+    for (path, central) in [
+        (format!("/api/jobs/j?{CV}"), true),
+        (format!("/jobs/v2/j?{HV}"), false),
+    ] {
+        let resp = s
+            .client
+            .put(format!("{}{path}", s.base))
+            .header("content-type", "application/json")
+            .body("{\"group\": ")
+            .send()
+            .await
+            .unwrap();
+        let r = reply(resp).await;
+        assert_json(&r, &path);
+        let code = if central {
+            central_code(&r)
+        } else {
+            hub_code(&r)
+        };
+        assert_eq!(
+            (r.status.as_u16(), code.as_str()),
+            (
+                400,
+                if central {
+                    "BadRequest"
+                } else {
+                    "ArgumentInvalid"
+                }
+            ),
+            "{path}"
+        );
+    }
+    // A bad query parameter.
+    let r = s.get(&format!("/api/jobs?{CV}&maxpagesize=abc")).await;
+    assert_json(&r, "maxpagesize");
+    assert_eq!(
+        (r.status.as_u16(), central_code(&r).as_str()),
+        (400, "BadRequest")
+    );
+    let r = s.get(&format!("/jobs/v2/query?{HV}&pageSize=0")).await;
+    assert_json(&r, "pageSize");
+    assert_eq!(
+        (r.status.as_u16(), hub_code(&r).as_str()),
+        (400, "ArgumentInvalid")
+    );
+    // A path parameter that is not UTF-8: axum's Path rejection, shaped.
+    let r = s.get(&format!("/api/jobs/%FF?{CV}")).await;
+    assert_json(&r, "central path");
+    assert_eq!(
+        (r.status.as_u16(), central_code(&r).as_str()),
+        (400, "BadRequest")
+    );
+    let r = s.get(&format!("/jobs/v2/%FF?{HV}")).await;
+    assert_json(&r, "hub path");
+    assert_eq!(
+        (r.status.as_u16(), hub_code(&r).as_str()),
+        (400, "ArgumentInvalid")
+    );
+    // An oversized URI (that hyper accepts: under 64 KiB).
+    let long = "x".repeat(20_000);
+    let r = s.get(&format!("/api/jobs?{CV}&filter={long}")).await;
+    assert_json(&r, "central uri");
+    assert_eq!(
+        (r.status.as_u16(), central_code(&r).as_str()),
+        (414, "UriTooLong")
+    );
+    let r = s.get(&format!("/jobs/v2/query?{HV}&x={long}")).await;
+    assert_json(&r, "hub uri");
+    assert_eq!(
+        (r.status.as_u16(), hub_code(&r).as_str()),
+        (414, "GenericBadRequest")
+    );
+    // Many headers, and a large header.
+    let many: Vec<(String, String)> = (0..150).map(|i| (format!("x-h-{i}"), "v".into())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = s
+        .call(Method::GET, &format!("/api/jobs?{CV}"), None, &many)
+        .await;
+    assert_json(&r, "central headers");
+    assert_eq!(
+        (r.status.as_u16(), central_code(&r).as_str()),
+        (431, "RequestHeaderFieldsTooLarge")
+    );
+    let r = s
+        .call(Method::GET, &format!("/jobs/v2/query?{HV}"), None, &many)
+        .await;
+    assert_json(&r, "hub headers");
+    assert_eq!(
+        (r.status.as_u16(), hub_code(&r).as_str()),
+        (431, "GenericBadRequest")
+    );
+    let big = "v".repeat(70_000);
+    let r = s
+        .call(
+            Method::GET,
+            &format!("/jobs/v2/query?{HV}"),
+            None,
+            &[("x-big", &big)],
+        )
+        .await;
+    assert_json(&r, "hub big header");
+    assert_eq!(
+        (r.status.as_u16(), hub_code(&r).as_str()),
+        (431, "GenericBadRequest")
+    );
+    // Under the limits, served.
+    let some: Vec<(&str, &str)> = many[..50].to_vec();
+    assert_eq!(
+        s.call(Method::GET, &format!("/api/jobs?{CV}"), None, &some)
+            .await
+            .status,
+        200
+    );
+    s.stop().await;
+}
+
+async fn reply(resp: reqwest::Response) -> Reply {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_job_types_and_statuses_are_400() {
+    let s = start(config().time_scale(1000.0)).await;
+    for q in [
+        "jobType=scheduleDeviceMethod",
+        "jobType=SCHEDULEUPDATETWIN",
+        "jobType=",
+        "jobStatus=completed",
+        "jobType=export&jobStatus=queued",
+    ] {
+        let r = s.get(&format!("/jobs/v2/query?{HV}&{q}")).await;
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+    }
+    for (q, field) in [
+        ("jobType=scheduleDevicesMethod", "jobType"),
+        ("jobStatus=done", "jobStatus"),
+    ] {
+        let r = s.get(&format!("/jobs/v2/query?{HV}&{q}")).await;
+        assert_json(&r, q);
+        assert_eq!(
+            (r.status.as_u16(), hub_code(&r).as_str()),
+            (400, "ArgumentInvalid"),
+            "{q}"
+        );
+        let m = r.body["Message"].as_str().unwrap();
+        assert!(m.contains(field), "{q}: {m}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_times_are_virtual() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("clock_start = \"2020-03-01T00:00:00Z\"\n{FAILING}");
+    let path = scenario(dir.path(), &text);
+    let s = start(config().scenario(&path).time_scale(10.0)).await;
+    let r = s.get(&format!("/api/jobs/nothing?{CV}")).await;
+    assert_eq!(
+        (r.status.as_u16(), central_code(&r).as_str()),
+        (404, "NotFound")
+    );
+    let time = r.body["error"]["time"].as_str().unwrap();
+    assert!(time.starts_with("2020-03-01T00:"), "{time}");
+    let r = s.get(&format!("/jobs/v2/nothing?{HV}")).await;
+    assert_eq!(
+        (r.status.as_u16(), hub_code(&r).as_str()),
+        (404, "JobNotFound")
+    );
+    let m = r.body["ExceptionMessage"].as_str().unwrap();
+    assert!(m.contains("TimeStamp:2020-03-01T00:"), "{m}");
+    s.stop().await;
+}
