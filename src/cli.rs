@@ -33,6 +33,10 @@ enum Command {
         /// `--deny warnings`: a warning is an error (exit 2), for CI.
         #[arg(long, value_enum, value_name = "WHAT")]
         deny: Vec<Deny>,
+        /// Refuse a fleet that would need more memory than this (`2G`, `500M`; default: the
+        /// memory available).
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_limit: Option<u64>,
     },
     /// Count the devices of a scenario's fleet that a device query (or a group) selects, and
     /// list the first ones: check a group before running a job.
@@ -98,6 +102,10 @@ struct QueryArgs {
     /// Rescale the fleet to this many devices.
     #[arg(long)]
     devices: Option<u32>,
+    /// Refuse a fleet that would need more memory than this (`2G`, `500M`; default: the
+    /// memory available).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +135,18 @@ struct RunArgs {
     /// CI.
     #[arg(long, value_enum, value_name = "WHAT")]
     deny: Vec<Deny>,
+    /// Stop a simulation (each replication) that has not ended after this many events
+    /// (exit 2).
+    #[arg(long, value_name = "N", default_value_t = fleet_scenario::Budget::default().max_events)]
+    max_events: u64,
+    /// Stop a simulation (each replication) that has not ended after this many seconds of
+    /// wall-clock time (exit 2; default: no limit).
+    #[arg(long, value_name = "SECONDS")]
+    max_wall_s: Option<f64>,
+    /// Refuse a run that would need more memory than this (`2G`, `500M`; default: the memory
+    /// available).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<u64>,
     /// Worker threads for replications (default: every core).
     #[arg(long, value_name = "T", value_parser = clap::value_parser!(u32).range(1..), requires = "replications")]
     threads: Option<u32>,
@@ -156,6 +176,27 @@ fn report_warnings(warnings: &[fleet_scenario::Warning], deny: &[Deny]) -> bool 
     denied
 }
 
+/// A size in bytes: a number with an optional unit `K`, `M`, `G` or `T` (powers of 1024, an
+/// optional `B` or `iB` after it): `2G`, `500M`, `1.5GiB`, `1048576`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let upper = t.to_ascii_uppercase();
+    let digits = upper.trim_end_matches("IB").trim_end_matches('B');
+    let (number, shift) = match digits.chars().last() {
+        Some('K') => (&digits[..digits.len() - 1], 10),
+        Some('M') => (&digits[..digits.len() - 1], 20),
+        Some('G') => (&digits[..digits.len() - 1], 30),
+        Some('T') => (&digits[..digits.len() - 1], 40),
+        _ => (digits, 0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok((v * (1u64 << shift) as f64).min(u64::MAX as f64) as u64),
+        _ => Err(format!(
+            "{text:?} is not a size: give a number of bytes with an optional unit K, M, G or T (2G, 500M)"
+        )),
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Text,
@@ -166,8 +207,16 @@ enum Format {
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Run(run) => execute_run(run),
-        Command::Validate { scenario, deny } => {
+        Command::Validate {
+            scenario,
+            deny,
+            memory_limit,
+        } => {
             let loaded = Scenario::load(&scenario)?;
+            // Every check a run makes, through the same code (the fleet and the simulation
+            // are built, not run).
+            loaded.check_memory(memory_limit, 1)?;
+            loaded.check(None)?;
             if report_warnings(&fleet_scenario::warnings::check(&loaded), &deny) {
                 return Ok(ExitCode::from(EXIT_BAD_INPUT));
             }
@@ -244,6 +293,7 @@ fn execute_query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     if let Some(devices) = args.devices {
         scenario = scenario.with_devices(devices)?;
     }
+    scenario.check_memory(args.memory_limit, 1)?;
     let fleet = scenario.fleet(args.seed)?;
     let selected: Vec<u32> = match (&query, &args.group) {
         (Some(query), _) => query.compile(&fleet).select(),
@@ -276,6 +326,27 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(devices) = args.devices {
         scenario = scenario.with_devices(devices)?;
     }
+    let max_wall = match args.max_wall_s {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 && s <= 1e9 => {
+            Some(std::time::Duration::from_secs_f64(s))
+        }
+        Some(s) => anyhow::bail!("--max-wall-s {s}: give a number of seconds above 0"),
+    };
+    anyhow::ensure!(args.max_events > 0, "--max-events 0: give at least 1 event");
+    scenario = scenario.with_budget(fleet_scenario::Budget {
+        max_events: args.max_events,
+        max_wall,
+    });
+    // Before anything is allocated: replications run one simulation per thread at once.
+    let copies =
+        match args.replications {
+            Some(k) => k.min(args.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+            })),
+            None => 1,
+        };
+    scenario.check_memory(args.memory_limit, copies)?;
     if args.replications.is_some() || !args.deny.is_empty() {
         // Before running: a denied warning stops here; replications have no single result.
         if report_warnings(&fleet_scenario::warnings::check(&scenario), &args.deny) {

@@ -1,4 +1,5 @@
 //! End-to-end tests of the `fleetsim` command line: one test binary, modules inside.
 
 mod cli;
+mod limits;
 mod warnings;

@@ -24,6 +24,9 @@ pub enum ErrorKind {
     Invalid(String),
     /// The file's extension is neither `.toml` nor `.json`.
     UnknownFormat(String),
+    /// A simulation ran out of its event or wall-clock budget before it ended, or a run would
+    /// need more memory than it may take.
+    Limit(String),
 }
 
 impl Error {
@@ -112,6 +115,7 @@ impl fmt::Display for Error {
         match &self.kind {
             ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
             ErrorKind::Syntax(m) | ErrorKind::Invalid(m) => f.write_str(m),
+            ErrorKind::Limit(m) => f.write_str(m),
             ErrorKind::UnknownFormat(ext) => write!(
                 f,
                 "unknown scenario format {ext:?}: use a .toml or .json file"

@@ -19,7 +19,7 @@ pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
 pub use replicate::{run_replications, ReplicationOptions, ReplicationReport};
-pub use run::{run, RunOptions};
+pub use run::{run, Budget, RunOptions};
 pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};
 pub use source::Format;
 pub use warnings::Warning;

@@ -1,10 +1,10 @@
 //! Running a scenario: simulate it, then check its expectations.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use fleet_sim::{SimBuilder, SimResult};
+use fleet_sim::{SimBuilder, SimResult, Simulation};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expect::{Check, Expectation, JobFacts};
 use crate::report::Report;
 use crate::scenario::{sim_error, Scenario};
@@ -14,6 +14,154 @@ use crate::scenario::{sim_error, Scenario};
 pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
+}
+
+/// The budgets of a simulation (each replication has its own): it stops with an error when one
+/// runs out before it ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// The most events one simulation processes (default [`fleet_sim::DEFAULT_MAX_EVENTS`]).
+    pub max_events: u64,
+    /// The most wall-clock time one simulation takes (default: none).
+    pub max_wall: Option<Duration>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            max_events: fleet_sim::DEFAULT_MAX_EVENTS,
+            max_wall: None,
+        }
+    }
+}
+
+impl Scenario {
+    /// Every check a run makes before it simulates, without simulating: the fleet is
+    /// generated and the simulation built (templates the fleet names, targets, commands,
+    /// schedules), through the same code as [`run`]. Errors name the file, line and field.
+    pub fn check(&self, seed: Option<u64>) -> Result<()> {
+        self.simulation(seed.unwrap_or(self.file.seed)).map(drop)
+    }
+
+    /// The simulation of this scenario with `seed`, built, not run.
+    pub(crate) fn simulation(&self, seed: u64) -> Result<Simulation> {
+        let mut builder = SimBuilder::new(seed)
+            .clock_start_ms(self.clock_start_ms)
+            .templates(self.file.templates.clone())
+            .fleet(self.file.fleet.clone())
+            .behaviour(self.file.behaviour.clone())
+            .max_events(self.budget.max_events);
+        if let Some(wall) = self.budget.max_wall {
+            builder = builder.max_wall(wall);
+        }
+        if let Some(hub) = &self.file.hub {
+            builder = builder.hub(hub.clone());
+        }
+        for job in &self.jobs {
+            builder = builder.job(job.clone());
+        }
+        for scheduled in &self.scheduled {
+            builder = builder.scheduled(scheduled.clone());
+        }
+        for (at_ms, job, command) in &self.commands {
+            builder = builder.command(*at_ms, job.clone(), *command);
+        }
+        for rerun in &self.reruns {
+            builder = builder.rerun(rerun.job.clone(), rerun.id.clone(), rerun.at_ms);
+        }
+        builder.build().map_err(|e| self.locate(sim_error("", &e)))
+    }
+}
+
+impl Scenario {
+    /// An estimate of the memory one simulation of this scenario needs, in bytes: per device,
+    /// 24 bytes (the fleet's id key, template and flags, the event queue) plus 4 per tag and
+    /// reported-property column and 8 per job (its targets, state and reason), plus 16 MiB.
+    /// Close to the measured peak (28 to 36 bytes per device for `examples/rollout.toml`).
+    pub fn memory_needed(&self) -> u64 {
+        let fleet = &self.file.fleet;
+        let columns = (fleet.tags.len() + fleet.reported.len()) as u64;
+        let jobs = (self.jobs.len() + self.scheduled.len() + self.reruns.len()) as u64;
+        let per_device = 24 + 4 * columns + 8 * jobs;
+        u64::from(fleet.devices)
+            .saturating_mul(per_device)
+            .saturating_add(16 << 20)
+    }
+
+    /// Refuses, before anything is allocated, a run of `copies` simulations at once (the
+    /// threads of replications) that would need more memory than `limit` (`--memory-limit`) or
+    /// than the machine has available (`MemAvailable` of `/proc/meminfo`; not checked where it
+    /// cannot be read).
+    pub fn check_memory(&self, limit: Option<u64>, copies: u32) -> Result<()> {
+        let needed = self
+            .memory_needed()
+            .saturating_mul(u64::from(copies.max(1)));
+        let (cap, what) = match (limit, available_memory()) {
+            (Some(l), Some(a)) if a < l => (a, "the memory available on this machine"),
+            (Some(l), _) => (l, "--memory-limit"),
+            (None, Some(a)) => (a, "the memory available on this machine"),
+            (None, None) => return Ok(()),
+        };
+        if needed <= cap {
+            return Ok(());
+        }
+        let (at_once, fewer_threads) = match copies {
+            0 | 1 => (String::new(), ""),
+            n => (
+                format!(" ({n} simulations at once, one per thread)"),
+                ", fewer threads (--threads)",
+            ),
+        };
+        let raise = match what {
+            "--memory-limit" => " or raise --memory-limit",
+            _ => "",
+        };
+        Err(self.locate(
+            Error::new(crate::ErrorKind::Limit(format!(
+                "{} devices need about {}{at_once}, more than {what} ({}): run fewer devices \
+                 (--devices){fewer_threads}{raise}",
+                self.file.fleet.devices,
+                human_bytes(needed),
+                human_bytes(cap),
+            )))
+            .with_field("fleet.devices"),
+        ))
+    }
+}
+
+/// The memory this process may still take, in bytes, where it can be read: `MemAvailable` of
+/// `/proc/meminfo`, or less where the process's cgroup (v2) has a `memory.max` limit.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    let available = kb.saturating_mul(1024);
+    let read = |f: &str| -> Option<u64> {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{f}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    // `memory.max` is `max` (no limit) or a number of bytes.
+    let cgroup =
+        read("memory.max").map(|max| max.saturating_sub(read("memory.current").unwrap_or(0)));
+    Some(cgroup.map_or(available, |c| c.min(available)))
+}
+
+/// Bytes for people: `1.5 GiB`, `300.0 MiB`.
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{b} bytes"),
+        _ => format!("{v:.1} {}", UNITS[unit]),
+    }
 }
 
 /// How often (in simulation events) the progress callback is called.
@@ -43,30 +191,11 @@ pub(crate) fn simulate(
     seed: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SimResult> {
-    let mut builder = SimBuilder::new(seed)
-        .clock_start_ms(scenario.clock_start_ms)
-        .templates(scenario.file.templates.clone())
-        .fleet(scenario.file.fleet.clone())
-        .behaviour(scenario.file.behaviour.clone());
-    if let Some(hub) = &scenario.file.hub {
-        builder = builder.hub(hub.clone());
-    }
-    for job in &scenario.jobs {
-        builder = builder.job(job.clone());
-    }
-    for scheduled in &scenario.scheduled {
-        builder = builder.scheduled(scheduled.clone());
-    }
-    for (at_ms, job, command) in &scenario.commands {
-        builder = builder.command(*at_ms, job.clone(), *command);
-    }
-    for rerun in &scenario.reruns {
-        builder = builder.rerun(rerun.job.clone(), rerun.id.clone(), rerun.at_ms);
-    }
-    let sim = builder.build().map_err(|e| sim_error("", &e))?;
-    Ok(sim.run_with_progress(PROGRESS_EVERY_EVENTS, &mut |p| {
+    let sim = scenario.simulation(seed)?;
+    sim.try_run_with_progress(PROGRESS_EVERY_EVENTS, &mut |p| {
         progress(p.devices_terminal, p.devices_total)
-    }))
+    })
+    .map_err(|e| scenario.locate(Error::new(crate::ErrorKind::Limit(e.to_string()))))
 }
 
 /// The facts that expectations check, for job `id` of `result`.

@@ -214,6 +214,8 @@ pub struct Scenario {
     /// The text it was read from and its format, if read from text (for the lines of
     /// warnings).
     pub source: Option<(String, Format)>,
+    /// The budgets of each simulation of it (`--max-events`, `--max-wall-s`).
+    pub budget: crate::run::Budget,
 }
 
 impl Scenario {
@@ -282,6 +284,7 @@ impl Scenario {
             commands: Vec::new(),
             reruns: Vec::new(),
             source: None,
+            budget: crate::run::Budget::default(),
             file: file.clone(),
         };
         // Where each rerun was written, for errors: `jobs[i].commands[k].id`.
@@ -428,7 +431,28 @@ impl Scenario {
     pub fn fleet(&self, seed: Option<u64>) -> Result<Fleet> {
         let seed = seed.unwrap_or(self.file.seed);
         Fleet::generate(&self.file.fleet, &self.file.templates, seed)
-            .map_err(|e| sim_error("fleet", &e))
+            .map_err(|e| self.locate(sim_error("fleet", &e)))
+    }
+
+    /// The same scenario with these budgets for each simulation.
+    pub fn with_budget(mut self, budget: crate::run::Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// An error about this scenario with its file, and its line where the field is found in
+    /// the text it was read from.
+    pub fn locate(&self, e: Error) -> Error {
+        let e = match &self.source {
+            Some((text, format)) if e.line_col().is_none() => {
+                source::position_error(e, text, *format)
+            }
+            _ => e,
+        };
+        match &self.path {
+            Some(path) => e.with_file(path),
+            None => e,
+        }
     }
 
     /// The same scenario with the fleet rescaled to `devices` devices (`--devices`). Template
@@ -444,9 +468,21 @@ impl Scenario {
         self.file
             .fleet
             .validate()
-            .map_err(|e| sim_error("fleet", &e))?;
+            .map_err(|e| self.locate(sim_error("fleet", &e)))?;
         Ok(self)
     }
+}
+
+/// Refuses a time in seconds beyond the largest virtual time ([`fleet_sim::MAX_VIRTUAL_MS`]).
+fn check_virtual_s(field: &str, s: f64) -> Result<()> {
+    let max_s = fleet_sim::MAX_VIRTUAL_MS / 1000;
+    if s > max_s as f64 {
+        return Err(Error::invalid(
+            field,
+            format!("{s:e} s is beyond the largest virtual time, {max_s} s (100 years)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Converts a fleet-sim error, keeping its field under `parent`.
@@ -495,7 +531,10 @@ fn job_commands(entry: &JobEntry) -> Result<Vec<(usize, Command)>> {
                     format!("{at_s} is not a time: it must be 0 or more seconds"),
                 ))
             }
-            Some(at_s) => Some((at_s * 1000.0).round() as i64),
+            Some(at_s) => {
+                check_virtual_s(&field("at_s"), at_s)?;
+                Some((at_s * 1000.0).round() as i64)
+            }
             None => None,
         };
         out.push((
@@ -639,6 +678,7 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile, clock: Option<i64>) -> Res
                 format!("{timeout_s} is not a timeout: it must be more than 0 seconds"),
             ));
         }
+        check_virtual_s("device_timeout_s", timeout_s)?;
         run = run.device_timeout_ms((timeout_s * 1000.0).round().max(1.0) as i64);
     }
     if let Some(retry) = entry.retry {
@@ -668,6 +708,7 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile, clock: Option<i64>) -> Res
             ),
         ));
     }
+    check_virtual_s("start_after_s", entry.start_after_s)?;
     let start_ms = (entry.start_after_s * 1000.0).round() as i64;
     let (id, operation, targets) = match &definition {
         JobDefinition::Central(job) => {
@@ -750,6 +791,13 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile, clock: Option<i64>) -> Res
                 let field = format!("{body_field}.schedulingConfig");
                 let clock = need_clock(clock, &field, "schedulingConfig")?;
                 spec = aws_scheduling(spec, config, clock, &field)?;
+                if spec.start_ms > fleet_sim::MAX_VIRTUAL_MS {
+                    return Err(Error::invalid(
+                        format!("{field}.startTime"),
+                        "the start is more than 100 years after clock_start, beyond the largest \
+                         virtual time",
+                    ));
+                }
             }
         }
         _ => {}

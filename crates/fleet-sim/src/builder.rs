@@ -1,7 +1,7 @@
 //! [`SimBuilder`]: assembles a [`Simulation`] from its specs.
 
 use crate::behaviour::{Behaviour, BehaviourSpec};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{check_instant, Error, ErrorKind, Result};
 use crate::fleet::Fleet;
 use crate::generator::FleetSpec;
 use crate::hub::HubSpec;
@@ -29,6 +29,8 @@ use crate::template::TemplateSpec;
 /// | `until_ms` | none: run until no event is left |
 /// | `series_samples` | 500 samples per job's time series |
 /// | `record_events` | false |
+/// | `max_events` | none (`u64::MAX`); `fleetsim run` gives [`crate::DEFAULT_MAX_EVENTS`] |
+/// | `max_wall` | none |
 ///
 /// ```
 /// use fleet_sim::{FleetSpec, JobSpec, Operation, SimBuilder, TemplateSpec, PropertySpec, Schema};
@@ -64,6 +66,8 @@ pub struct SimBuilder {
     pub(crate) until_ms: Option<i64>,
     pub(crate) series_samples: usize,
     pub(crate) record_events: bool,
+    pub(crate) max_events: u64,
+    pub(crate) max_wall: Option<std::time::Duration>,
 }
 
 impl SimBuilder {
@@ -84,6 +88,8 @@ impl SimBuilder {
             until_ms: None,
             series_samples: 500,
             record_events: false,
+            max_events: u64::MAX,
+            max_wall: None,
         }
     }
 
@@ -252,6 +258,21 @@ impl SimBuilder {
         self
     }
 
+    /// The event budget: the simulation processes at most this many events, then stops
+    /// ([`Simulation::try_run_with_progress`] returns [`ErrorKind::EventBudget`]). Checked once
+    /// per event against this number: free in the hot loop.
+    pub fn max_events(mut self, events: u64) -> Self {
+        self.max_events = events;
+        self
+    }
+
+    /// The wall-clock budget of [`Simulation::try_run_with_progress`], read every 65,536
+    /// events ([`ErrorKind::WallBudget`] when it runs out).
+    pub fn max_wall(mut self, limit: std::time::Duration) -> Self {
+        self.max_wall = Some(limit);
+        self
+    }
+
     /// Validates everything and builds the simulation. The error names the field
     /// (`jobs[1].operation.response_timeout_ms`, `behaviour.rules[0].latency.sigma`).
     pub fn build(self) -> Result<Simulation> {
@@ -294,6 +315,8 @@ impl SimBuilder {
             until_ms: self.until_ms,
             series_samples: self.series_samples,
             record_events: self.record_events,
+            max_events: self.max_events,
+            max_wall: self.max_wall,
         }))
     }
 
@@ -302,6 +325,7 @@ impl SimBuilder {
         for (i, job) in self.jobs.iter().enumerate() {
             let within = |e: Error| e.at_index(i).within("jobs");
             job.validate().map_err(within)?;
+            check_instant(&format!("jobs[{i}].start_ms"), job.start_ms)?;
             if self.jobs[..i].iter().any(|o| o.id == job.id) {
                 return Err(Error::at(
                     format!("jobs[{i}].id"),
@@ -336,6 +360,7 @@ impl SimBuilder {
                     ErrorKind::NegativeDuration(*at_ms as f64),
                 ));
             }
+            check_instant(&format!("commands[{i}].at_ms"), *at_ms)?;
             commands.push((*at_ms, job, *command));
         }
         Ok(commands)
@@ -361,6 +386,9 @@ impl SimBuilder {
                     at("at_ms"),
                     ErrorKind::NegativeDuration(ms as f64),
                 ));
+            }
+            if let Some(ms) = r.at_ms {
+                check_instant(&at("at_ms"), ms)?;
             }
             out.push((job, r.id.clone(), r.at_ms));
         }

@@ -181,6 +181,10 @@ pub(crate) struct RawFate {
 /// [`RawFate::answer_at_ms`] of a device that never answers.
 pub(crate) const NEVER: i64 = i64::MIN;
 
+/// The mean cycles (up + down) of a flapping device's epoch: its walk restarts every epoch, so
+/// that it takes at most about 2^21 steps whatever the means and the time.
+const FLAP_EPOCH_CYCLES: f64 = (1u64 << 20) as f64;
+
 impl RawFate {
     #[inline]
     fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
@@ -804,29 +808,41 @@ impl DeviceModel {
     ///
     /// Interval 0 starts at time 0, down with probability `down / (up + down)` (draw 0 of the
     /// flap stream); intervals alternate; interval `k` lasts an exponential time with the mean
-    /// of its state (draw `k + 1`). The walk resumes from the last interval reached.
+    /// of its state (draw `k + 1`), at least 1 ms. The walk resumes from the last interval
+    /// reached. So that a walk is bounded whatever the means, the process starts afresh every
+    /// epoch of 2^20 mean cycles (at least 2^20 ms, at most [`crate::MAX_VIRTUAL_MS`]): epoch
+    /// `e > 0` draws from the flap stream of the device's key mixed with `e`, and the interval
+    /// in progress at an epoch's end is cut there.
     fn flap_next_up(&mut self, d: u32, key: u64, f: Flapping, t: i64) -> i64 {
         let seed = self.seed;
         let pd = f.mean_down_ms / (f.mean_up_ms + f.mean_down_ms);
+        let epoch_ms = (FLAP_EPOCH_CYCLES * (f.mean_up_ms + f.mean_down_ms))
+            .clamp(FLAP_EPOCH_CYCLES, crate::MAX_VIRTUAL_MS as f64) as i64;
+        let epoch = t.max(0) / epoch_ms;
+        let epoch_start = epoch * epoch_ms;
+        let epoch_end = epoch_start.saturating_add(epoch_ms);
+        // Epoch 0 keeps the device's own key: the walk of every earlier version.
+        let key = key ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let first_down = rng::unit(seed, key, 0, Purpose::Flap) < pd;
         if self.flap_k.is_empty() {
             self.flap_k = vec![0; self.fleet.len() as usize];
             self.flap_start = vec![0; self.fleet.len() as usize];
         }
         let (mut k, mut start) = match self.flap_start[d as usize] {
-            s if s <= t => (self.flap_k[d as usize], s),
-            _ => (0, 0),
+            s if s <= t && s >= epoch_start => (self.flap_k[d as usize], s),
+            _ => (0, epoch_start),
         };
         loop {
             let down = first_down ^ (k % 2 == 1);
             let mean = if down { f.mean_down_ms } else { f.mean_up_ms };
             let u = rng::unit(seed, key, k + 1, Purpose::Flap);
             let len = (-mean * (1.0 - u).ln()).round().max(1.0) as i64;
-            let end = start.saturating_add(len);
-            if t < end {
+            let end = start.saturating_add(len).min(epoch_end);
+            // `end >= epoch_end`: the epoch's last interval (or time saturated): the walk ends.
+            if t < end || end >= epoch_end {
                 self.flap_k[d as usize] = k;
                 self.flap_start[d as usize] = start;
-                return if down { end } else { t };
+                return if down { end.max(t) } else { t };
             }
             k += 1;
             start = end;

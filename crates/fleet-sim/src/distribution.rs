@@ -135,7 +135,7 @@ impl Distribution {
 }
 
 fn round_ms(ms: f64) -> i64 {
-    ms.round().max(0.0).min(i64::MAX as f64 / 4.0) as i64
+    ms.round().max(0.0).min(crate::MAX_VIRTUAL_MS as f64) as i64
 }
 
 /// A compiled [`Distribution`]: parameters pre-computed, samples in whole milliseconds.

@@ -7,7 +7,8 @@ use std::fmt;
 ///
 /// The field path is written the way a scenario file nests it (`behaviour.rules[2].latency.sigma`)
 /// so that the scenario layer can map it to a file position. Errors are raised before a
-/// simulation runs ([`crate::SimBuilder::build`]); a running simulation does not fail.
+/// simulation runs ([`crate::SimBuilder::build`]); a running simulation fails only when it
+/// runs out of a budget ([`ErrorKind::EventBudget`], [`ErrorKind::WallBudget`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
     kind: ErrorKind,
@@ -61,6 +62,38 @@ pub enum ErrorKind {
     /// `updateTwin`).
     #[error("{0}")]
     NoOperation(String),
+    /// A duration or time above the largest virtual time ([`crate::MAX_VIRTUAL_MS`]).
+    #[error(
+        "{0:e} ms is beyond the largest virtual time, {max} ms (100 years)",
+        max = crate::MAX_VIRTUAL_MS
+    )]
+    TooLong(f64),
+    /// The simulation processed its budget of events ([`crate::SimBuilder::max_events`])
+    /// without ending.
+    #[error(
+        "the simulation stopped after {events} events (its event budget) at virtual time \
+         {now_ms} ms without ending: a time or a rate of the scenario may be out of scale; raise \
+         the budget (--max-events) if the run is meant to be this long"
+    )]
+    EventBudget {
+        /// The events processed (the budget).
+        events: u64,
+        /// The virtual time reached.
+        now_ms: i64,
+    },
+    /// The simulation ran out of its wall-clock budget ([`crate::SimBuilder::max_wall`]).
+    #[error(
+        "the simulation stopped after {limit_s} s of wall-clock time (its budget), {events} \
+         events in, at virtual time {now_ms} ms, without ending"
+    )]
+    WallBudget {
+        /// The budget, in seconds.
+        limit_s: f64,
+        /// The events processed.
+        events: u64,
+        /// The virtual time reached.
+        now_ms: i64,
+    },
     /// Something is larger than the simulator supports (more than 65,535 jobs or templates, ...).
     #[error("too large: {0}")]
     TooLarge(String),
@@ -150,11 +183,23 @@ pub(crate) fn check_probability(field: &str, p: f64) -> Result<()> {
     }
 }
 
-/// Checks that `ms` is a finite, non-negative duration, naming `field` otherwise.
+/// Checks that `ms` is a finite, non-negative duration of at most [`crate::MAX_VIRTUAL_MS`],
+/// naming `field` otherwise.
 pub(crate) fn check_duration(field: &str, ms: f64) -> Result<()> {
-    if ms.is_finite() && ms >= 0.0 {
-        Ok(())
-    } else {
+    if !(ms.is_finite() && ms >= 0.0) {
         Err(Error::at(field, ErrorKind::NegativeDuration(ms)))
+    } else if ms > crate::MAX_VIRTUAL_MS as f64 {
+        Err(Error::at(field, ErrorKind::TooLong(ms)))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that the virtual instant `at_ms` is within `0..=`[`crate::MAX_VIRTUAL_MS`].
+pub(crate) fn check_instant(field: &str, at_ms: i64) -> Result<()> {
+    if at_ms > crate::MAX_VIRTUAL_MS {
+        Err(Error::at(field, ErrorKind::TooLong(at_ms as f64)))
+    } else {
+        Ok(())
     }
 }

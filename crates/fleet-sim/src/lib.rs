@@ -124,3 +124,12 @@ pub use selector::{Selector, TargetSpec};
 pub use sim::{Progress, Simulation};
 pub use template::{CommandSpec, PropertySpec, Schema, TemplateSpec};
 pub use trace::TraceHash;
+
+/// The largest virtual time, in ms: 100 Julian years (3,155,760,000,000 ms). Every duration and
+/// instant a scenario gives (latencies, means, timeouts, start and command times) is refused
+/// above it when checked, and sampled durations are capped at it, so that virtual time never
+/// saturates `i64` and a simulation always ends.
+pub const MAX_VIRTUAL_MS: i64 = 3_155_760_000_000;
+
+/// The default event budget of a simulation ([`SimBuilder::max_events`]): 2 billion events.
+pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000_000;

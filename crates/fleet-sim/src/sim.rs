@@ -11,6 +11,7 @@ use fleet_core::{
 
 use crate::behaviour::Behaviour;
 use crate::device::{DeviceModel, PreparedOp};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exec::{Agenda, Answer, RunExec};
 use crate::fleet::Fleet;
 use crate::hub::{HubSpec, JobSlots};
@@ -25,6 +26,9 @@ use crate::selector::TargetSpec;
 use crate::trace::Trace;
 use crate::util::queue::{CalendarQueue, EventQueue};
 use crate::util::series::Series;
+
+/// How often (in events) [`Simulation::try_run_with_progress`] reads the wall clock.
+const BUDGET_CHECK_EVENTS: u64 = 1 << 16;
 
 /// How far a simulation has come, handed to the callback of [`Simulation::run_with_progress`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +230,13 @@ pub struct Simulation {
     until_ms: Option<i64>,
     now_ms: i64,
     events: u64,
+    /// The event budget: `step` processes no event past it ([`crate::SimBuilder::max_events`]).
+    max_events: u64,
+    /// The wall-clock budget, checked every [`BUDGET_CHECK_EVENTS`] events by
+    /// [`Simulation::try_run_with_progress`].
+    max_wall: Option<std::time::Duration>,
+    /// Why the simulation stopped before its end: a budget ran out.
+    stopped: Option<ErrorKind>,
     trace: Trace,
     /// The processed events, when recording is on.
     log: Option<Vec<TraceEvent>>,
@@ -305,6 +316,8 @@ pub(crate) struct Parts<'a> {
     pub(crate) until_ms: Option<i64>,
     pub(crate) series_samples: usize,
     pub(crate) record_events: bool,
+    pub(crate) max_events: u64,
+    pub(crate) max_wall: Option<std::time::Duration>,
 }
 
 impl Simulation {
@@ -322,6 +335,8 @@ impl Simulation {
             until_ms,
             series_samples,
             record_events,
+            max_events,
+            max_wall,
         } = parts;
         let mut model = DeviceModel::from_parts(seed, fleet, behaviour, hub);
         let jobs: Vec<Job> = jobs
@@ -351,6 +366,9 @@ impl Simulation {
             until_ms,
             now_ms: 0,
             events: 0,
+            max_events,
+            max_wall,
+            stopped: None,
             trace: Trace::new(seed),
             log: record_events.then(Vec::new),
             slots,
@@ -420,8 +438,15 @@ impl Simulation {
     // ----- running -----
 
     /// Processes the next event. Returns `false` when there is none left (or the next one is
-    /// past the horizon).
+    /// past the horizon), or when the event budget is spent ([`Self::stopped`] then says so).
     pub fn step(&mut self) -> bool {
+        if self.events >= self.max_events {
+            self.stopped = Some(ErrorKind::EventBudget {
+                events: self.events,
+                now_ms: self.now_ms,
+            });
+            return false;
+        }
         let Some((at_ms, payload)) = self.next_event() else {
             return false;
         };
@@ -504,7 +529,14 @@ impl Simulation {
             .is_some_and(|exec| !exec.wants(timer))
     }
 
-    /// Runs to the end (no event left, or the horizon) and returns the result.
+    /// Why the simulation stopped before its end, if a budget ran out
+    /// ([`ErrorKind::EventBudget`], [`ErrorKind::WallBudget`]).
+    pub fn stopped(&self) -> Option<&ErrorKind> {
+        self.stopped.as_ref()
+    }
+
+    /// Runs to the end (no event left, or the horizon) and returns the result. A simulation
+    /// with an event budget stops at it (see [`Self::try_run_with_progress`] to be told).
     pub fn run(mut self) -> SimResult {
         while self.step() {}
         self.finish()
@@ -524,6 +556,39 @@ impl Simulation {
         }
         progress(&self.progress());
         self.finish()
+    }
+
+    /// Runs to the end like [`Self::run_with_progress`], within the budgets: when the event
+    /// budget ([`crate::SimBuilder::max_events`]) or the wall-clock budget
+    /// ([`crate::SimBuilder::max_wall`], checked every 65,536 events) runs out first, the
+    /// error says which, how many events were processed and the virtual time reached.
+    pub fn try_run_with_progress(
+        mut self,
+        every_events: u64,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<SimResult> {
+        let every = every_events.max(1);
+        let started = std::time::Instant::now();
+        while self.step() {
+            if self.events % every == 0 {
+                progress(&self.progress());
+            }
+            if self.events % BUDGET_CHECK_EVENTS == 0 {
+                if let Some(limit) = self.max_wall.filter(|l| started.elapsed() > *l) {
+                    self.stopped = Some(ErrorKind::WallBudget {
+                        limit_s: limit.as_secs_f64(),
+                        events: self.events,
+                        now_ms: self.now_ms,
+                    });
+                    break;
+                }
+            }
+        }
+        progress(&self.progress());
+        match self.stopped.take() {
+            Some(kind) => Err(Error::new(kind)),
+            None => Ok(self.finish()),
+        }
     }
 
     /// Ends the simulation where it stands and returns the result (jobs not settled keep their

@@ -199,6 +199,13 @@ impl Schedule {
     }
 }
 
+/// The calendar date of `t` in the westernmost time zone (UTC-12): the earliest date any zone
+/// shows for that instant.
+fn earliest_local_date(t: jiff::Timestamp) -> jiff::civil::Date {
+    let west = jiff::tz::TimeZone::fixed(jiff::tz::offset(-12));
+    t.to_zoned(west).date()
+}
+
 impl Validate for Schedule {
     /// Paths are relative to the schedule (`start`, `end.date`).
     fn validate(&self) -> Result<()> {
@@ -211,7 +218,11 @@ impl Validate for Schedule {
         }
         if let EndCondition::Date(date) = end.condition().map_err(|e| e.within("end"))? {
             let before_start = match validate::date_or_timestamp("date", date)? {
-                DateOrTimestamp::Date(d) => d < start.to_zoned(jiff::tz::TimeZone::UTC).date(),
+                // The document has no time zone (a scenario may give one): an end date is
+                // refused here only if it is before the start's date in every zone (UTC-12,
+                // the earliest); the schedule's own zone is checked when its occurrences are
+                // computed (`ScheduleErrorKind::EndBeforeStart`).
+                DateOrTimestamp::Date(d) => d < earliest_local_date(start),
                 DateOrTimestamp::Timestamp(t) => t < start,
             };
             if before_start {

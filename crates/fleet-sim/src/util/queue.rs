@@ -145,9 +145,10 @@ impl CalendarQueue {
 
     /// Moves far events that are now within the window into their buckets.
     fn migrate(&mut self) {
-        let end = self.base_ms.saturating_add(WINDOW as i64);
+        // `t - base_ms`, not `t >= base_ms + WINDOW`: near `i64::MAX` the sum saturates and an
+        // event at `i64::MAX` would never enter the window (the pop would spin forever).
         while let Some(&Reverse((t, _, p))) = self.far.peek() {
-            if t >= end {
+            if t.saturating_sub(self.base_ms) >= WINDOW as i64 {
                 break;
             }
             self.far.pop();
@@ -268,6 +269,22 @@ mod tests {
             assert_eq!(a[0], (3, 3));
             assert_eq!(a[1], (3, 6));
         }
+    }
+
+    #[test]
+    fn events_at_the_end_of_time_pop() {
+        // Saturated times: `base + WINDOW` saturates at `i64::MAX`; the pop must not spin.
+        let mut c = CalendarQueue::new();
+        c.push(i64::MAX, 1);
+        c.push(i64::MAX - 1, 2);
+        c.push(5, 3);
+        c.push(i64::MAX, 4);
+        assert_eq!(
+            drain(&mut c),
+            [(5, 3), (i64::MAX - 1, 2), (i64::MAX, 1), (i64::MAX, 4)]
+        );
+        c.push(i64::MAX, 5);
+        assert_eq!(drain(&mut c), [(i64::MAX, 5)]);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod conversion;
 mod determinism;
 mod faults;
 mod hub;
+mod limits;
 mod memory;
 mod operations;
 mod policies;

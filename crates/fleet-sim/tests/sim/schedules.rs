@@ -559,3 +559,28 @@ proptest! {
         }
     }
 }
+
+/// An end date is a date of the schedule's zone: 20:00 in New York on 2 March is already 3
+/// March in UTC, and "daily until 2 March" there is one run (found by the property above; the
+/// document's check once compared the end date with the UTC date and refused it).
+#[test]
+fn an_end_date_is_a_date_of_the_schedules_zone() {
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let start = "2026-03-02T20:00:00"
+        .parse::<jiff::civil::DateTime>()
+        .unwrap()
+        .to_zoned(tz)
+        .unwrap();
+    let doc = document(
+        &start.timestamp().to_string(),
+        Some(Recurrence::Daily),
+        Some(ScheduleEnd::date("2026-03-02")),
+    );
+    let result = sim(3, fixed_latency(60_000))
+        .scheduled(nightly(doc).time_zone("America/New_York"))
+        .build()
+        .unwrap()
+        .run();
+    assert_eq!(result.schedules[0].runs().count(), 1);
+    assert!(result.schedules[0].completed);
+}
