@@ -141,6 +141,13 @@ fn job_views(scenario: &Scenario) -> Vec<JobView<'_>> {
 /// that select no device, job values the template refuses, bursts far over the hub's rate with
 /// the default queue wait, scheduled jobs that are not enabled.
 pub fn check(scenario: &Scenario) -> Vec<Warning> {
+    check_with(scenario, None)
+}
+
+/// [`check`] over `fleet` when the caller has the scenario's fleet already (a report has the
+/// run's), so that it is not generated a second time; `None`: generated here if a check needs
+/// it.
+pub fn check_with(scenario: &Scenario, fleet: Option<&fleet_sim::Fleet>) -> Vec<Warning> {
     let mut sink = Sink {
         scenario,
         out: Vec::new(),
@@ -157,18 +164,18 @@ pub fn check(scenario: &Scenario) -> Vec<Warning> {
         || jobs
             .iter()
             .any(|j| matches!(j.spec.targets, TargetSpec::Selector(_)));
-    let fleet = if needs_fleet {
-        scenario.fleet(None).ok()
-    } else {
-        None
+    let generated = match (needs_fleet, fleet) {
+        (true, None) => scenario.fleet(None).ok(),
+        _ => None,
     };
-    if let Some(fleet) = &fleet {
+    let fleet = fleet.filter(|_| needs_fleet).or(generated.as_ref());
+    if let Some(fleet) = fleet {
         empty_selections(&mut sink, fleet, &jobs);
     }
     for job in &jobs {
         template_mismatch(&mut sink, job, &scenario.file.templates);
     }
-    if let (Some(hub), Some(fleet)) = (&scenario.file.hub, &fleet) {
+    if let (Some(hub), Some(fleet)) = (&scenario.file.hub, fleet) {
         for job in &jobs {
             over_hub_rate(&mut sink, hub, fleet, job);
         }

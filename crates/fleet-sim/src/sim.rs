@@ -441,11 +441,7 @@ impl Simulation {
     /// past the horizon), or when the event budget is spent ([`Self::stopped`] then says so).
     pub fn step(&mut self) -> bool {
         if self.events >= self.max_events {
-            self.stopped = Some(ErrorKind::EventBudget {
-                events: self.events,
-                now_ms: self.now_ms,
-            });
-            return false;
+            return self.out_of_events();
         }
         let Some((at_ms, payload)) = self.next_event() else {
             return false;
@@ -471,6 +467,17 @@ impl Simulation {
         }
         self.event(payload);
         true
+    }
+
+    /// The event budget is spent: records why the simulation stops. Out of the hot loop.
+    #[cold]
+    #[inline(never)]
+    fn out_of_events(&mut self) -> bool {
+        self.stopped = Some(ErrorKind::EventBudget {
+            events: self.events,
+            now_ms: self.now_ms,
+        });
+        false
     }
 
     /// The next event that means something, in (time, insertion) order.

@@ -94,7 +94,8 @@ impl Report {
             thresholds.push(schedule.and_then(|s| scenario.scheduled_thresholds[s]));
             dialects.push("central");
         }
-        let mut warnings = crate::warnings::check(scenario);
+        // The run's own fleet: generating the scenario's again would cost a second fleet.
+        let mut warnings = crate::warnings::check_with(scenario, Some(result.fleet()));
         warnings.extend(crate::warnings::after_run(scenario, &result));
         let events_per_s = if wall_s > 0.0 {
             result.events_processed as f64 / wall_s
