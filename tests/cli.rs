@@ -1,23 +1,7 @@
 //! The command line: exit codes, reports, determinism and errors, over real scenario files.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fleetsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the fleetsim binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::common::{fleetsim, stderr, stdout, write};
+use std::path::Path;
 
 /// A small scenario: 200 devices, batches of 25 %, a job-wide threshold of 50 %.
 const SMALL: &str = r#"
@@ -48,12 +32,6 @@ json = '''{"id": "j", "group": "g", "batch": {"type": "percentage", "value": 25}
 job = "j"
 status = "complete"
 "#;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write the scenario");
-    path
-}
 
 fn json_report(args: &[&str]) -> serde_json::Value {
     let out = fleetsim(args);

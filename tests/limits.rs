@@ -2,27 +2,10 @@
 //! run stops at its event and wall-clock budgets, a fleet too large for memory is refused
 //! before it is allocated, and `validate` makes every check `run` makes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use crate::common::{fleetsim, stderr, write};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn fleetsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the fleetsim binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write the scenario");
-    path
-}
 
 /// A small scenario: 200 devices, batches of 25 %.
 const SMALL: &str = r#"

@@ -1,34 +1,11 @@
 //! Warnings on the command line (`warning: FILE:LINE: FIELD: message`, `--deny warnings`), the
 //! JSON outputs parsed with duplicate keys refused, and the lines of errors.
 
+use crate::common::{fleetsim, stderr, stdout, write};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-
-fn fleetsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the fleetsim binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write the scenario");
-    path
-}
 
 /// Any JSON value, refusing an object with a repeated key (serde_json keeps the last one
 /// silently).

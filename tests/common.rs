@@ -1,0 +1,30 @@
+//! What the command-line tests share: running the binary, reading its output, writing files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs `fleetsim` with `args` in the repository root.
+pub fn fleetsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the fleetsim binary runs")
+}
+
+/// Standard output as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Writes `text` to `dir/name`.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write the scenario");
+    path
+}
