@@ -59,6 +59,11 @@ impl Driver {
             )));
         }
         group.id = Some(id.clone());
+        self.store_group(id, group).map(Ok)
+    }
+
+    /// Stores group `id` with a new etag, publishes it, and returns it as JSON.
+    fn store_group(&mut self, id: String, mut group: DeviceGroup) -> Result<Value> {
         group.etag = Some(self.etag());
         self.ctx
             .store
@@ -68,7 +73,7 @@ impl Driver {
             .groups
             .insert(id.clone(), Arc::new(group.clone()));
         self.groups.insert(id, group);
-        Ok(Ok(value))
+        Ok(value)
     }
 
     pub(super) fn patch_group(
@@ -95,7 +100,7 @@ impl Driver {
         if let Some(obj) = doc.as_object_mut() {
             obj.remove("etag");
         }
-        let mut group: DeviceGroup = match fleet_core::model::parse::from_value(doc) {
+        let group: DeviceGroup = match fleet_core::model::parse::from_value(doc) {
             Ok(g) => g,
             Err(e) => return Ok(Err(e.into())),
         };
@@ -108,16 +113,7 @@ impl Driver {
         if let Err(e) = crate::validate::group(&group) {
             return Ok(Err(e));
         }
-        group.etag = Some(self.etag());
-        self.ctx
-            .store
-            .put_doc(DocKind::Group, &id, &to_json(&group))?;
-        let value = serde_json::to_value(&group).unwrap_or_default();
-        self.shared
-            .groups
-            .insert(id.clone(), Arc::new(group.clone()));
-        self.groups.insert(id, group);
-        Ok(Ok(value))
+        self.store_group(id, group).map(Ok)
     }
 
     pub(super) fn delete_doc(
