@@ -292,9 +292,9 @@ fn unknown_words_name_their_field_and_the_accepted_words() {
         "unknown variant",
     );
     assert_path::<ScheduledJob>(
-        &set(scheduled(), "/schedule/recurrence", json!("yearly")),
+        &set(scheduled(), "/schedule/recurrence", json!("hourly")),
         "schedule.recurrence",
-        "unknown variant `yearly`",
+        "unknown variant `hourly`",
     );
     assert_path::<ScheduledJob>(
         &set(scheduled(), "/schedule/end/type", json!("count")),

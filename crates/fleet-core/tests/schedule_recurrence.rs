@@ -165,6 +165,34 @@ fn monthly_from_the_31st_clamps_and_returns_to_the_31st() {
 }
 
 #[test]
+fn yearly_from_february_29_clamps_in_common_years_and_returns_in_leap_years() {
+    let s = schedule(
+        "2024-02-29T09:00:00Z",
+        Some(Recurrence::Yearly),
+        Some(ScheduleEnd::occurrences(5)),
+    );
+    assert_eq!(
+        occurrences(&s, None, 10),
+        [
+            "2024-02-29T09:00:00Z",
+            "2025-02-28T09:00:00Z",
+            "2026-02-28T09:00:00Z",
+            "2027-02-28T09:00:00Z",
+            "2028-02-29T09:00:00Z", // computed from the start: back to the 29th
+        ]
+    );
+}
+
+#[test]
+fn yearly_is_read_as_the_how_to_spells_it() {
+    let s: fleet_core::model::Schedule = serde_json::from_value(
+        serde_json::json!({"start": "2025-06-01T00:00:00Z", "recurrence": "yearly"}),
+    )
+    .unwrap();
+    assert_eq!(s.recurrence, Some(Recurrence::Yearly));
+}
+
+#[test]
 fn monthly_from_the_31st_in_a_common_year_gives_february_28() {
     let s = schedule(
         "2023-01-31T09:00:00Z",
@@ -520,6 +548,7 @@ fn recurrence() -> impl Strategy<Value = Option<Recurrence>> {
         Just(Some(Recurrence::Daily)),
         Just(Some(Recurrence::Weekly)),
         Just(Some(Recurrence::Monthly)),
+        Just(Some(Recurrence::Yearly)),
     ]
 }
 
@@ -590,6 +619,7 @@ proptest! {
                         Recurrence::Daily => 1,
                         Recurrence::Weekly => 7,
                         Recurrence::Monthly => 31,
+                        Recurrence::Yearly => 366,
                     };
                     prop_assert!(last.checked_add(jiff::Span::new().days(step_days)).unwrap() > end_date
                         || zone == "Pacific/Apia");
@@ -615,7 +645,10 @@ proptest! {
                         );
                     }
                 }
-                Recurrence::Monthly => {
+                Recurrence::Monthly | Recurrence::Yearly => {
+                    if recurrence == Some(Recurrence::Yearly) {
+                        prop_assert_eq!(local.month(), civil_start.month(), "occurrence {} in another month", k);
+                    }
                     let wanted_day = civil_start.day().min(local.date().days_in_month());
                     // A gap moves the time, or (Pacific/Apia, 30 December 2011) the day.
                     let wanted = local

@@ -713,7 +713,7 @@ proptest! {
     /// occurrence left and no run active"; deletion keeps the runs.
     #[test]
     fn the_rules_hold_over_random_inputs(
-        recurrence in prop_oneof![Just(Recurrence::Daily), Just(Recurrence::Weekly), Just(Recurrence::Monthly)],
+        recurrence in prop_oneof![Just(Recurrence::Daily), Just(Recurrence::Weekly), Just(Recurrence::Monthly), Just(Recurrence::Yearly)],
         count in 1u32..15,
         enabled in any::<bool>(),
         zone in prop::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York"]),

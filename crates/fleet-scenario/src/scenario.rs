@@ -914,7 +914,8 @@ fn operation_error(e: &fleet_sim::Error, templates: &[TemplateSpec]) -> Error {
         SimErrorKind::DataEntries(n) => Error::invalid(
             field,
             format!(
-                "{n} entries: the simulator runs one operation per job; split them into one job each"
+                "{n} entries: a job holds 1 to {} operations; split them into several jobs",
+                Operation::MAX_ENTRIES
             ),
         ),
         SimErrorKind::UnknownTemplate(id) => {

@@ -3,16 +3,39 @@
 //! ([`Operation::from_hub_request`]), the one conversion that scenarios use too; this module
 //! words its errors as 400s of the API.
 
-use fleet_core::model::{JobData, JobRequest};
+use fleet_core::model::{DataType, JobData, JobRequest};
 use fleet_sim::{ErrorKind, Operation, TemplateSpec};
 
 use crate::api_error::ApiError;
 
 /// The operation of an IoT Central job's `data` (validated by the model first); `templates` are
-/// the application's. A job with other than one entry, a template that is not among `templates`,
-/// or a manifest migration is a 400 naming the field (see [`Operation::from_central`]).
+/// the application's. Several entries are one [`Operation::Multiple`]; more than
+/// [`Operation::MAX_ENTRIES`] entries or a template that is not among `templates` is a 400
+/// naming the field (see [`Operation::from_central`]).
 pub(crate) fn central(data: &[JobData], templates: &[TemplateSpec]) -> Result<Operation, ApiError> {
     Operation::from_central(data, templates).map_err(|e| error(&e, templates))
+}
+
+/// Whether IoT Central's api-version `version` has every entry type of `data`: a
+/// `deviceManifestMigration` only in the preview versions ("The preview version of the API
+/// includes DeviceManifestMigrationJobData", the jobs how-to); else a 400 at the entry's `type`.
+pub(crate) fn served_in(data: &[JobData], version: &str) -> Result<(), ApiError> {
+    if version.ends_with("preview") {
+        return Ok(());
+    }
+    match data
+        .iter()
+        .position(|d| d.kind.value() == DataType::DeviceManifestMigration)
+    {
+        Some(i) => Err(ApiError::bad(
+            &format!("data[{i}].type"),
+            format!(
+                "deviceManifestMigration is served by the preview api-versions only, not \
+                 {version}"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The operation of an IoT Hub JobRequest (validated by the model first).
@@ -26,7 +49,10 @@ fn error(e: &fleet_sim::Error, templates: &[TemplateSpec]) -> ApiError {
     match e.kind() {
         ErrorKind::DataEntries(n) => ApiError::bad(
             field,
-            format!("{n} entries: fleetsim runs one operation per job; create one job per entry"),
+            format!(
+                "{n} entries: fleetsim runs 1 to {} operations per job",
+                Operation::MAX_ENTRIES
+            ),
         ),
         ErrorKind::UnknownTemplate(id) => {
             let names: Vec<&str> = templates.iter().map(|t| t.id.as_str()).collect();

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 
 /// One logged engine input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,23 +357,68 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    pub(crate) fn log_effect(&self, op: i64, device: u32, stage: u8) -> Result<()> {
+    /// Logs a job's write to fleet device `device` (operation `op`).
+    pub(crate) fn log_effect(&self, op: i64, device: u32, effect: Effect) -> Result<()> {
         self.conn
             .prepare_cached("INSERT INTO effects(op, device, stage) VALUES (?1, ?2, ?3)")?
-            .execute(params![op, device, stage])?;
+            .execute(params![op, device, effect.stage()])?;
         Ok(())
     }
 
-    /// Calls `f(op, device, stage)` for every logged effect, in order.
-    pub(crate) fn each_effect(&self, mut f: impl FnMut(i64, u32, u8)) -> Result<()> {
+    /// Calls `f(op, device, effect)` for every logged effect, in order.
+    pub(crate) fn each_effect(&self, mut f: impl FnMut(i64, u32, Effect)) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare("SELECT op, device, stage FROM effects ORDER BY seq")?;
+            .prepare("SELECT seq, op, device, stage FROM effects ORDER BY seq")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            f(r.get(0)?, r.get(1)?, r.get(2)?);
+            let (seq, stage): (i64, i64) = (r.get(0)?, r.get(3)?);
+            let effect = Effect::of_stage(stage).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Store,
+                    format!("effect {seq}: unknown stage {stage}"),
+                )
+            })?;
+            f(r.get(1)?, r.get(2)?, effect);
         }
         Ok(())
+    }
+}
+
+/// A logged write of a job to one fleet device.
+///
+/// Stored in `effects.stage`: 1 is [`Effect::Answer`]; a dispatch is 0 when its only operation
+/// wrote (every store of format 1), else twice its `parts` word (an even number of at least 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// A dispatch wrote: `parts` has bit `k` set for each operation `k` that wrote
+    /// (`fleet_sim::Fate::wrote_parts`).
+    Dispatch {
+        /// Which operations wrote.
+        parts: u32,
+    },
+    /// A successful answer wrote (reported properties).
+    Answer,
+}
+
+impl Effect {
+    fn stage(self) -> i64 {
+        match self {
+            Self::Answer => 1,
+            Self::Dispatch { parts: 1 } => 0,
+            Self::Dispatch { parts } => 2 * i64::from(parts),
+        }
+    }
+
+    fn of_stage(stage: i64) -> Option<Self> {
+        match stage {
+            0 => Some(Self::Dispatch { parts: 1 }),
+            1 => Some(Self::Answer),
+            n if n >= 4 && n % 2 == 0 => u32::try_from(n / 2)
+                .ok()
+                .map(|parts| Self::Dispatch { parts }),
+            _ => None,
+        }
     }
 }
 

@@ -64,12 +64,12 @@ use serde_json::Value;
 
 use crate::behaviour::{Behaviour, BehaviourSpec, Flapping};
 use crate::error::{Error, ErrorKind, Result};
-use crate::fleet::{ColumnKind, Fleet, NO_TEMPLATE};
+use crate::fleet::{ColumnKind, Fleet, MANIFEST_COLUMN, NO_TEMPLATE};
 use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::operation::Operation;
 use crate::result::Reason;
 use crate::rng::{self, unit_f64, Purpose, RunKey};
-use crate::template::Schema;
+use crate::template::{Schema, TemplateSpec};
 
 /// Reason code 0: success.
 pub(crate) const OK: u8 = 0;
@@ -118,6 +118,14 @@ enum Op {
     },
     /// An AWS job document or hawkBit deployment: fetched by the device once online.
     Document,
+    /// An IoT Edge deployment manifest: column and interned value.
+    Manifest {
+        value: (u32, u32),
+    },
+    /// Several operations, each sent at the dispatch (none of them `Multiple`).
+    Multiple {
+        parts: Box<[Op]>,
+    },
 }
 
 /// What becomes of one dispatch of an operation to a device.
@@ -132,9 +140,12 @@ pub struct Fate {
     /// operation was sent, `crashed` for one that crashed; `None`: no better reason than the
     /// timeout itself.
     pub pending_reason: Option<Reason>,
-    /// Whether the dispatch wrote to the fleet (a desired property, cloud property, twin patch
-    /// or template); a refused or throttled dispatch writes nothing.
+    /// Whether the dispatch wrote to the fleet (a desired property, cloud property, twin patch,
+    /// template or manifest); a refused or throttled dispatch writes nothing.
     pub wrote: bool,
+    /// Which operations wrote: bit `k` for operation `k` of a `multiple` one, bit 0 for any
+    /// other (see [`DeviceModel::replay_dispatch`]).
+    pub wrote_parts: u32,
 }
 
 impl Fate {
@@ -159,7 +170,9 @@ struct Draw {
 struct Sent {
     device: u32,
     run: RunKey,
-    attempt: u8,
+    /// The draw counter: the attempt, and the operation's index within a `multiple` one times
+    /// 256 ([`draw_counter`]).
+    counter: u32,
     now_ms: i64,
     write: bool,
 }
@@ -174,8 +187,9 @@ pub(crate) struct RawFate {
     pub(crate) reason: u8,
     /// Reason code to report if the run stops waiting first (0: none better than the timeout).
     pub(crate) pending: u8,
-    /// Whether the dispatch wrote to the fleet.
-    pub(crate) wrote: bool,
+    /// Which operations of the dispatch wrote to the fleet: bit `k` for operation `k` of a
+    /// `multiple` one, bit 0 for any other.
+    pub(crate) wrote: u32,
 }
 
 /// [`RawFate::answer_at_ms`] of a device that never answers.
@@ -185,6 +199,15 @@ pub(crate) const NEVER: i64 = i64::MIN;
 /// that it takes at most about 2^21 steps whatever the means and the time.
 const FLAP_EPOCH_CYCLES: f64 = (1u64 << 20) as f64;
 
+/// The draw counter of operation `part` of attempt `attempt`: the attempt alone for a
+/// single operation (or the first of several), so that its draws are those of a job of that
+/// operation alone.
+#[inline]
+fn draw_counter(attempt: u8, part: usize) -> u32 {
+    debug_assert!(part < Operation::MAX_ENTRIES);
+    u32::from(attempt) | (part as u32) << 8
+}
+
 impl RawFate {
     #[inline]
     fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
@@ -192,7 +215,25 @@ impl RawFate {
             answer_at_ms,
             reason,
             pending: OK,
-            wrote,
+            wrote: u32::from(wrote),
+        }
+    }
+
+    /// This fate of the operations before `part`, and then `next`, the fate of operation `part`
+    /// (docs/semantics.md section 18): the answer comes with the last one (never, if one never
+    /// answers); the first failure's reason and the first pending reason are kept.
+    #[inline]
+    fn and(self, part: usize, next: RawFate) -> Self {
+        let answer_at_ms = match (self.answer_at_ms, next.answer_at_ms) {
+            (NEVER, _) | (_, NEVER) => NEVER,
+            (a, b) => a.max(b),
+        };
+        let first = |a: u8, b: u8| if a == OK { b } else { a };
+        Self {
+            answer_at_ms,
+            reason: first(self.reason, next.reason),
+            pending: first(self.pending, next.pending),
+            wrote: self.wrote | u32::from(next.wrote != 0) << part,
         }
     }
 
@@ -211,7 +252,8 @@ impl From<RawFate> for Fate {
             answer_at_ms: (raw.answer_at_ms != NEVER).then_some(raw.answer_at_ms),
             reason: Reason::from_u8(raw.reason),
             pending_reason: Reason::from_u8(raw.pending),
-            wrote: raw.wrote,
+            wrote: raw.wrote != 0,
+            wrote_parts: raw.wrote,
         }
     }
 }
@@ -334,28 +376,23 @@ impl DeviceModel {
 
     /// Resolves an operation that was validated already.
     pub(crate) fn compile(&mut self, op: &Operation) -> PreparedOp {
+        PreparedOp {
+            op: self.compile_op(op),
+        }
+    }
+
+    /// The resolved form of `op`.
+    fn compile_op(&mut self, op: &Operation) -> Op {
         let fleet = &mut self.fleet;
-        let templates = fleet.templates().to_vec();
-        let schema_check = |schema: Option<Schema>, value: &Value| match schema {
-            None => Reason::NotInTemplate as u8,
-            Some(s) if !s.matches(value) => Reason::SchemaMismatch as u8,
-            Some(_) => OK,
-        };
-        let op = match op {
+        match op {
             Operation::Property { name, value } => Op::Property {
                 desired: fleet.intern(ColumnKind::Desired, name, value),
                 reported: fleet.intern(ColumnKind::Reported, name, value),
-                check: templates
-                    .iter()
-                    .map(|t| schema_check(t.property(name), value))
-                    .collect(),
+                check: self.schema_checks(|t| t.property(name), value),
             },
             Operation::CloudProperty { name, value } => Op::CloudProperty {
                 value: fleet.intern(ColumnKind::Cloud, name, value),
-                check: templates
-                    .iter()
-                    .map(|t| schema_check(t.cloud_property(name), value))
-                    .collect(),
+                check: self.schema_checks(|t| t.cloud_property(name), value),
             },
             Operation::Command {
                 name,
@@ -363,19 +400,23 @@ impl DeviceModel {
                 response_timeout_ms,
                 connect_timeout_ms,
             } => Op::Command {
-                check: templates
-                    .iter()
-                    .map(|t| match t.has_command(name) {
-                        true => OK,
-                        false => Reason::NotInTemplate as u8,
-                    })
-                    .collect(),
+                check: self.template_table(|t| match t.has_command(name) {
+                    true => OK,
+                    false => Reason::NotInTemplate as u8,
+                }),
                 chunks: Operation::chunks(payload),
                 response_timeout_ms: *response_timeout_ms,
                 connect_timeout_ms: *connect_timeout_ms,
             },
             Operation::TemplateMigration { template } => Op::Migration {
                 template: fleet.template_index(template),
+            },
+            Operation::ManifestMigration { manifest } => Op::Manifest {
+                value: fleet.intern(
+                    ColumnKind::Manifest,
+                    MANIFEST_COLUMN,
+                    &manifest.as_str().into(),
+                ),
             },
             Operation::UpdateTwin { tags, desired } => Op::UpdateTwin {
                 tags: fleet.intern_patch(false, tags),
@@ -387,19 +428,46 @@ impl DeviceModel {
                 connect_timeout_ms,
                 ..
             } => Op::Method {
-                missing: templates.iter().map(|t| !t.has_command(name)).collect(),
+                missing: self.template_table(|t| !t.has_command(name)),
                 response_timeout_ms: *response_timeout_ms,
                 connect_timeout_ms: *connect_timeout_ms,
             },
             Operation::JobDocument { .. } => Op::Document,
-        };
-        PreparedOp { op }
+            Operation::Multiple { operations } => Op::Multiple {
+                parts: operations.iter().map(|o| self.compile_op(o)).collect(),
+            },
+        }
+    }
+
+    /// One entry per template of the fleet: `f` of the template.
+    fn template_table<T>(&self, f: impl Fn(&TemplateSpec) -> T) -> Vec<T> {
+        self.fleet.templates().iter().map(f).collect()
+    }
+
+    /// Per template: the reason code of writing `value` to the property `schema` of the
+    /// template finds (`not_in_template`, `schema_mismatch`), or 0.
+    fn schema_checks(
+        &self,
+        schema: impl Fn(&TemplateSpec) -> Option<Schema>,
+        value: &Value,
+    ) -> Vec<u8> {
+        self.template_table(|t| match schema(t) {
+            None => Reason::NotInTemplate as u8,
+            Some(s) if !s.matches(value) => Reason::SchemaMismatch as u8,
+            Some(_) => OK,
+        })
     }
 
     /// Why a run of `op` cannot execute at all (a template migration to a template the fleet
-    /// does not have), or `None` if it can. Such a run fails when it starts (semantics rule 7).
+    /// does not have, also as one of several operations), or `None` if it can. Such a run fails
+    /// when it starts (semantics rule 7).
     pub fn cannot_execute(&self, op: &PreparedOp) -> Option<Error> {
-        matches!(op.op, Op::Migration { template: None }).then(|| {
+        let missing = |op: &Op| matches!(op, Op::Migration { template: None });
+        let cannot = match &op.op {
+            Op::Multiple { parts } => parts.iter().any(missing),
+            op => missing(op),
+        };
+        cannot.then(|| {
             Error::at(
                 "template",
                 ErrorKind::InvalidValue("the fleet has no such template".into()),
@@ -468,23 +536,51 @@ impl DeviceModel {
         let at = Sent {
             device: d,
             run,
-            attempt,
+            counter: draw_counter(attempt, 0),
             now_ms,
             write,
         };
-        let template = self.fleet.template_of(d);
         match &op.op {
+            Op::Multiple { parts } => self.multiple(at, parts),
+            op => self.single(at, op),
+        }
+    }
+
+    /// The fate of several operations sent together (docs/semantics.md section 18): each
+    /// draws from its own counter, and [`RawFate::and`] combines them in order.
+    #[inline(never)]
+    fn multiple(&mut self, at: Sent, parts: &[Op]) -> RawFate {
+        debug_assert!((2..=Operation::MAX_ENTRIES).contains(&parts.len()));
+        let mut all = RawFate::at(at.now_ms, OK, false);
+        for (k, part) in parts.iter().enumerate() {
+            let counter = at.counter | draw_counter(0, k);
+            all = all.and(k, self.single(Sent { counter, ..at }, part));
+        }
+        all
+    }
+
+    /// The fate of one operation (not `Multiple`).
+    #[inline]
+    fn single(&mut self, at: Sent, op: &Op) -> RawFate {
+        let template = self.fleet.template_of(at.device);
+        match op {
             Op::CloudProperty {
                 value,
                 check: table,
             } => self.cloud_property(at, *value, check(table, template)),
             Op::Migration { template } => self.migration(at, *template),
-            Op::UpdateTwin { tags, desired } => {
-                let send = self.grant_queued(now_ms, write);
-                if write {
-                    self.fleet.patch_twin(d, tags, desired);
+            Op::Manifest { value: (c, v) } => {
+                if at.write {
+                    self.fleet.write_manifest(at.device, *c, *v);
                 }
-                RawFate::at(send, OK, write)
+                RawFate::at(at.now_ms, OK, at.write)
+            }
+            Op::UpdateTwin { tags, desired } => {
+                let send = self.grant_queued(at.now_ms, at.write);
+                if at.write {
+                    self.fleet.patch_twin(at.device, tags, desired);
+                }
+                RawFate::at(send, OK, at.write)
             }
             Op::Property {
                 desired,
@@ -500,17 +596,18 @@ impl DeviceModel {
                 let timeouts = (*response_timeout_ms, *connect_timeout_ms);
                 self.command(at, check(table, template), *chunks, timeouts)
             }
-            Op::Document => self.device_property(d, run, attempt, now_ms),
+            Op::Document => self.device_property(at.device, at.run, at.counter, at.now_ms),
             Op::Method {
                 missing,
                 response_timeout_ms,
                 connect_timeout_ms,
             } => {
                 let missing = template != NO_TEMPLATE && missing[template as usize];
-                let send = self.grant_queued(now_ms, write);
+                let send = self.grant_queued(at.now_ms, at.write);
                 let timeouts = (*response_timeout_ms, *connect_timeout_ms);
-                self.device_method(d, run, attempt, send, timeouts, missing)
+                self.device_method(at.device, at.run, at.counter, send, timeouts, missing)
             }
+            Op::Multiple { .. } => unreachable!("operations do not nest (Operation::validate)"),
         }
     }
 
@@ -550,8 +647,8 @@ impl DeviceModel {
             self.fleet.write_desired(at.device, column, value);
         }
         RawFate {
-            wrote: at.write,
-            ..self.device_property(at.device, at.run, at.attempt, send)
+            wrote: u32::from(at.write),
+            ..self.device_property(at.device, at.run, at.counter, send)
         }
     }
 
@@ -566,7 +663,7 @@ impl DeviceModel {
         let Some(send) = self.grant(throttle, at.now_ms, chunks, at.write) else {
             return RawFate::at(at.now_ms, Reason::Throttled as u8, false);
         };
-        self.device_method(at.device, at.run, at.attempt, send, timeouts, false)
+        self.device_method(at.device, at.run, at.counter, send, timeouts, false)
     }
 
     /// The device's answer arrived with `reason` (`None`: success): a successful property
@@ -579,13 +676,28 @@ impl DeviceModel {
         }
     }
 
-    /// Applies again the write of a dispatch whose [`Fate::wrote`] was true (rebuilding the
-    /// fleet from a log): draws nothing, takes no throttle token.
-    pub fn replay_dispatch(&mut self, op: &PreparedOp, device: u32) {
-        let d = device;
+    /// Applies again the writes of a dispatch whose [`Fate::wrote`] was true (rebuilding the
+    /// fleet from a log): `parts` is its [`Fate::wrote_parts`]. Draws nothing, takes no
+    /// throttle token.
+    pub fn replay_dispatch(&mut self, op: &PreparedOp, device: u32, parts: u32) {
         match &op.op {
+            Op::Multiple { parts: ops } => {
+                for (k, part) in ops.iter().enumerate() {
+                    if parts & (1 << k) != 0 {
+                        self.rewrite(part, device);
+                    }
+                }
+            }
+            op => self.rewrite(op, device),
+        }
+    }
+
+    /// The dispatch write of one operation (not `Multiple`).
+    fn rewrite(&mut self, op: &Op, d: u32) {
+        match op {
             Op::CloudProperty { value: (c, v), .. } => self.fleet.write_cloud(d, *c, *v),
             Op::Migration { template: Some(t) } => self.fleet.set_template(d, *t),
+            Op::Manifest { value: (c, v) } => self.fleet.write_manifest(d, *c, *v),
             Op::UpdateTwin { tags, desired } => self.fleet.patch_twin(d, tags, desired),
             Op::Property {
                 desired: (c, v), ..
@@ -593,20 +705,25 @@ impl DeviceModel {
             Op::Migration { template: None }
             | Op::Command { .. }
             | Op::Method { .. }
-            | Op::Document => {}
+            | Op::Document
+            | Op::Multiple { .. } => {}
         }
     }
 
-    /// A successful answer to `op` from `device`: writes the reported value of a property.
-    /// Returns whether it wrote.
+    /// A successful answer to `op` from `device`: writes the reported value of each property
+    /// (of every property operation of a `multiple` one). Returns whether it wrote.
     #[inline]
     pub(crate) fn acknowledged(&mut self, op: &PreparedOp, device: u32) -> bool {
-        match op.op {
+        match &op.op {
             Op::Property {
                 reported: (c, v), ..
             } => {
-                self.fleet.write_reported(device, c, v);
+                self.fleet.write_reported(device, *c, *v);
                 true
+            }
+            Op::Multiple { .. } => {
+                self.replay_answer(op, device);
+                self.writes_on_answer(op)
             }
             _ => false,
         }
@@ -614,17 +731,26 @@ impl DeviceModel {
 
     /// Whether a successful answer to `op` writes to the fleet (a property's reported value).
     pub fn writes_on_answer(&self, op: &PreparedOp) -> bool {
-        matches!(op.op, Op::Property { .. })
+        match &op.op {
+            Op::Multiple { parts } => parts.iter().any(|p| matches!(p, Op::Property { .. })),
+            op => matches!(op, Op::Property { .. }),
+        }
     }
 
     /// Applies again the write of a successful answer (rebuilding the fleet from a log).
     #[inline]
     pub fn replay_answer(&mut self, op: &PreparedOp, device: u32) {
-        if let Op::Property {
-            reported: (c, v), ..
-        } = op.op
-        {
-            self.fleet.write_reported(device, c, v);
+        let parts = match &op.op {
+            Op::Multiple { parts } => &parts[..],
+            op => std::slice::from_ref(op),
+        };
+        for part in parts {
+            if let Op::Property {
+                reported: (c, v), ..
+            } = part
+            {
+                self.fleet.write_reported(device, *c, *v);
+            }
         }
     }
 
@@ -653,10 +779,10 @@ impl DeviceModel {
     /// operation stream of (device, run, attempt). Returns them with the fault the draw picks
     /// (crash is decided by the caller: `u < crash_p`).
     #[inline]
-    fn draw(&self, d: u32, run: RunKey, attempt: u8) -> Draw {
+    fn draw(&self, d: u32, run: RunKey, counter: u32) -> Draw {
         let key = self.fleet.key(d);
         let profile = self.behaviour.profile(d);
-        let mut r = run.stream(key, attempt, Purpose::Operation);
+        let mut r = run.stream(key, counter, Purpose::Operation);
         let u = unit_f64(r.next_u64());
         let latency_ms = profile.latency.sample(&mut r);
         // Rejection, device error or none, in the order of the probability line.
@@ -678,12 +804,12 @@ impl DeviceModel {
     /// A writable property (or a job document) sent at `send`: the device acknowledges once
     /// it is online.
     #[inline]
-    fn device_property(&mut self, d: u32, run: RunKey, attempt: u8, send: i64) -> RawFate {
+    fn device_property(&mut self, d: u32, run: RunKey, counter: u32, send: i64) -> RawFate {
         let mut fate = RawFate {
             answer_at_ms: NEVER,
             reason: OK,
             pending: OK,
-            wrote: false,
+            wrote: 0,
         };
         let Some(arrive) = self.next_online(d, send) else {
             fate.pending = Reason::Offline as u8;
@@ -692,18 +818,18 @@ impl DeviceModel {
         if arrive > send {
             fate.pending = Reason::Offline as u8;
         }
-        let draw = self.draw(d, run, attempt);
+        let draw = self.draw(d, run, counter);
         let done = arrive.saturating_add(draw.latency_ms);
         if draw.crashed {
             // No answer; the device comes back after its downtime, re-reads its desired
             // properties and acknowledges.
-            let back = self.crash(d, run, attempt, done);
+            let back = self.crash(d, run, counter, done);
             fate.pending = Reason::Crashed as u8;
             let Some(arrive2) = self.next_online(d, back) else {
                 return fate;
             };
             let key = self.fleet.key(d);
-            let mut r2 = run.stream(key, attempt, Purpose::Reanswer);
+            let mut r2 = run.stream(key, counter, Purpose::Reanswer);
             let latency2 = self.behaviour.profile(d).latency.sample(&mut r2);
             fate.answer_at_ms = arrive2.saturating_add(latency2);
             return fate;
@@ -718,7 +844,7 @@ impl DeviceModel {
         &mut self,
         d: u32,
         run: RunKey,
-        attempt: u8,
+        counter: u32,
         send: i64,
         (response_timeout_ms, connect_timeout_ms): (i64, i64),
         missing: bool,
@@ -730,11 +856,11 @@ impl DeviceModel {
                 return RawFate::at(at, Reason::Offline as u8, false);
             }
         };
-        let draw = self.draw(d, run, attempt);
+        let draw = self.draw(d, run, counter);
         let timeout_at = arrive.saturating_add(response_timeout_ms);
         let done = arrive.saturating_add(draw.latency_ms);
         if draw.crashed {
-            self.crash(d, run, attempt, done.min(timeout_at));
+            self.crash(d, run, counter, done.min(timeout_at));
             return RawFate::at(timeout_at, Reason::Crashed as u8, false);
         }
         if draw.latency_ms > response_timeout_ms {
@@ -749,9 +875,9 @@ impl DeviceModel {
 
     /// Device `d` crashes at `at_ms`: it is offline for its crash downtime. Returns when it is
     /// back.
-    fn crash(&mut self, d: u32, run: RunKey, attempt: u8, at_ms: i64) -> i64 {
+    fn crash(&mut self, d: u32, run: RunKey, counter: u32, at_ms: i64) -> i64 {
         let key = self.fleet.key(d);
-        let mut r = run.stream(key, attempt, Purpose::Crash);
+        let mut r = run.stream(key, counter, Purpose::Crash);
         let back = at_ms.saturating_add(self.behaviour.profile(d).crash_downtime.sample(&mut r));
         let until = self.crashed_until.entry(d).or_insert(back);
         *until = (*until).max(back);

@@ -51,13 +51,13 @@ pub enum ErrorKind {
     /// A JSON document that does not parse or does not match the expected shape.
     #[error("{0}")]
     Json(String),
-    /// An IoT Central job whose `data` does not hold exactly one entry: the simulator runs one
-    /// operation per job.
-    #[error("{0} entries: the simulator runs one operation per job")]
+    /// A job with no operation, or more than [`crate::Operation::MAX_ENTRIES`] (an IoT Central
+    /// job's `data`, a `multiple` operation's `operations`).
+    #[error(
+        "{0} entries: a job holds 1 to {max} operations (a `multiple` one 2 to {max})",
+        max = crate::Operation::MAX_ENTRIES
+    )]
     DataEntries(usize),
-    /// An operation the simulator does not model (an IoT Edge manifest migration).
-    #[error("{0} is not simulated")]
-    NotSimulated(String),
     /// A job that names no operation (an IoT Hub job with neither `cloudToDeviceMethod` nor
     /// `updateTwin`).
     #[error("{0}")]

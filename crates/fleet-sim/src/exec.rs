@@ -60,9 +60,9 @@ pub trait Agenda {
     /// durable driver logs it; replaying the logged inputs through [`RunExec::replay`] rebuilds
     /// the run.
     fn input(&mut self, _at_ms: i64, _input: Input, _reason: u8) {}
-    /// A dispatch wrote its effect on fleet device `device` (see
-    /// [`DeviceModel::replay_dispatch`]).
-    fn wrote(&mut self, _device: u32) {}
+    /// A dispatch wrote its effect on fleet device `device`: `parts` says which operations
+    /// wrote (see [`DeviceModel::replay_dispatch`]).
+    fn wrote(&mut self, _device: u32, _parts: u32) {}
     /// A successful answer wrote on fleet device `device` (see [`DeviceModel::replay_answer`]).
     fn answered(&mut self, _device: u32) {}
 }
@@ -256,8 +256,8 @@ impl RunExec {
     ) -> Option<i64> {
         let device = self.device(target);
         let fate = model.dispatch_raw(op, device, self.key, attempt, now_ms, true);
-        if fate.wrote {
-            agenda.wrote(device);
+        if fate.wrote != 0 {
+            agenda.wrote(device, fate.wrote);
         }
         self.reasons[target as usize] = fate.pending;
         if fate.answer_at_ms == NEVER {

@@ -53,6 +53,9 @@ pub struct Fleet {
     pub(crate) desired: Columns,
     pub(crate) reported: Columns,
     pub(crate) cloud: Columns,
+    /// The IoT Edge deployment manifest assigned by a manifest migration (one column,
+    /// [`MANIFEST_COLUMN`]); empty until the first.
+    pub(crate) manifests: Columns,
     /// Writes of desired properties per device (`$version` = 1 + writes); empty until the first.
     desired_writes: Counter,
     /// Writes of reported properties per device (`$version` = 1 + writes); empty until the first.
@@ -163,6 +166,9 @@ pub struct DeviceSnapshot {
     pub provisioned: bool,
     /// Simulated flag.
     pub simulated: bool,
+    /// The IoT Edge deployment manifest a manifest migration assigned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_manifest: Option<String>,
 }
 
 impl Fleet {
@@ -348,6 +354,7 @@ impl Fleet {
             desired: Columns::default(),
             reported: Columns::default(),
             cloud: Columns::default(),
+            manifests: Columns::default(),
             desired_writes: Counter::default(),
             reported_writes: Counter::default(),
         }
@@ -501,6 +508,7 @@ impl Fleet {
             cloud_properties: collect(&self.cloud),
             provisioned: self.is_provisioned(index),
             simulated: self.is_simulated(index),
+            deployment_manifest: self.deployment_manifest(index).map(str::to_string),
         }
     }
 
@@ -543,6 +551,7 @@ impl Fleet {
             + columns(&self.desired)
             + columns(&self.reported)
             + columns(&self.cloud)
+            + columns(&self.manifests)
             + self.desired_writes.heap_bytes()
             + self.reported_writes.heap_bytes()
     }
@@ -616,6 +625,7 @@ impl Fleet {
             ColumnKind::Desired => &mut self.desired,
             ColumnKind::Reported => &mut self.reported,
             ColumnKind::Cloud => &mut self.cloud,
+            ColumnKind::Manifest => &mut self.manifests,
         };
         let id = columns.id(name);
         (id, columns.by_id(id).intern(value))
@@ -626,6 +636,18 @@ impl Fleet {
     pub(crate) fn write_cloud(&mut self, index: u32, column: u32, value: u32) {
         let n = self.len();
         self.cloud.by_id(column).set(index, value, n);
+    }
+
+    /// Stores interned deployment manifest `value` (column `column`) on device `index`.
+    #[inline]
+    pub(crate) fn write_manifest(&mut self, index: u32, column: u32, value: u32) {
+        let n = self.len();
+        self.manifests.by_id(column).set(index, value, n);
+    }
+
+    /// The IoT Edge deployment manifest assigned to device `index`, if any.
+    pub fn deployment_manifest(&self, index: u32) -> Option<&str> {
+        self.manifests.get(MANIFEST_COLUMN)?.get(index)?.as_str()
     }
 
     /// Migrates device `index` to template `template`.
@@ -641,7 +663,12 @@ pub(crate) enum ColumnKind {
     Desired,
     Reported,
     Cloud,
+    /// The deployment manifest (one column, [`MANIFEST_COLUMN`]).
+    Manifest,
 }
+
+/// The name of the one column of [`Fleet`]'s deployment manifests.
+pub(crate) const MANIFEST_COLUMN: &str = "deploymentManifest";
 
 /// A count per device (of writes, for `$version`), one byte each: counts above 254 continue in
 /// a sparse map. Allocated on the first increment. O(1) increment and read (O(log k) for the

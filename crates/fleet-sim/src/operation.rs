@@ -19,6 +19,21 @@ use crate::template::TemplateSpec;
 /// | `update_twin` | hub only | job device operations | the hub applies the patch | tags and desired properties (`null` removes), desired `$version` |
 /// | `device_method` | device | job device operations | the device answers within the response timeout | none |
 /// | `job_document` | device | none | the device reports success | none |
+/// | `manifest_migration` | none | none | at once | the device's deployment manifest |
+/// | `multiple` | each entry's | each entry's | every entry succeeded | each entry's |
+///
+/// **Several operations in one job** (`multiple`; an IoT Central job whose `data` has several
+/// entries). Decision, docs/semantics.md section 18: every entry is sent to the device at the
+/// dispatch, in order; each takes its own throttle tokens and draws its own fate (latency, fault,
+/// crash) from a stream of its own, keyed by (run, device, attempt, entry index), entry 0's
+/// being that of a single-operation job. The device's attempt **succeeds only when every entry
+/// succeeded**; its answer comes when the last entry's answer comes (never, if one never
+/// answers); its reason is that of the first failed entry in order; the reason kept for a device
+/// the run stops waiting for is the first entry's that has one (`offline`, `crashed`). Each
+/// entry's dispatch effect is written as in a job of that entry alone (a cloud property the
+/// template has is stored even when another entry fails: devices have no transactions);
+/// reported values are written when the whole answer succeeds. A retry sends every entry again.
+/// At most [`Operation::MAX_ENTRIES`] entries, none of them `multiple`.
 ///
 /// Failures, by reason (see [`crate::Reason`]):
 ///
@@ -103,6 +118,19 @@ pub enum Operation {
         #[serde(default)]
         document: Value,
     },
+    /// Assign an IoT Edge deployment manifest (IoT Central device manifest migration job): at
+    /// once, without a device round trip, like a template migration; the manifest is recorded
+    /// on the device. The edge runtime's deployment of the manifest's modules is not modelled.
+    ManifestMigration {
+        /// The deployment manifest id.
+        manifest: String,
+    },
+    /// Several operations, each sent to every target (see the type's documentation): the
+    /// device succeeds only when every one succeeded.
+    Multiple {
+        /// The operations, in order (2 to [`Operation::MAX_ENTRIES`]; none `multiple`).
+        operations: Vec<Operation>,
+    },
     /// Invoke a direct method (IoT Hub `scheduleDeviceMethod`).
     DeviceMethod {
         /// The method name.
@@ -124,9 +152,15 @@ fn default_response_timeout() -> i64 {
 }
 
 impl Operation {
+    /// The most operations one job may hold ([`Operation::Multiple`]): a device's outcome
+    /// records which of them wrote in one 32-bit word.
+    pub const MAX_ENTRIES: usize = 32;
+
     /// A short word for the kind of operation (`property`, `command`, ...).
     pub fn kind(&self) -> &'static str {
         match self {
+            Self::ManifestMigration { .. } => "manifest_migration",
+            Self::Multiple { .. } => "multiple",
             Self::Property { .. } => "property",
             Self::CloudProperty { .. } => "cloud_property",
             Self::Command { .. } => "command",
@@ -188,6 +222,16 @@ impl Operation {
                 Ok(())
             }
             Self::JobDocument { .. } => Ok(()),
+            Self::ManifestMigration { manifest } => {
+                if manifest.is_empty() {
+                    return Err(Error::at(
+                        "manifest",
+                        ErrorKind::InvalidValue("empty deployment manifest id".into()),
+                    ));
+                }
+                Ok(())
+            }
+            Self::Multiple { operations } => Self::validate_entries(operations),
             Self::UpdateTwin { tags, desired } => {
                 if tags.is_empty() && desired.is_empty() {
                     return Err(Error::at(
@@ -202,30 +246,68 @@ impl Operation {
         }
     }
 
+    /// The entries of a [`Operation::Multiple`]: 2 to [`Operation::MAX_ENTRIES`], none
+    /// `multiple`, each valid (errors name `operations[i]`).
+    fn validate_entries(operations: &[Operation]) -> Result<()> {
+        let n = operations.len();
+        if !(2..=Self::MAX_ENTRIES).contains(&n) {
+            return Err(Error::at("operations", ErrorKind::DataEntries(n)));
+        }
+        for (i, op) in operations.iter().enumerate() {
+            if matches!(op, Self::Multiple { .. }) {
+                return Err(Error::at(
+                    format!("operations[{i}]"),
+                    ErrorKind::InvalidValue("operations do not nest".into()),
+                ));
+            }
+            op.validate()
+                .map_err(|e| e.within(&format!("operations[{i}]")))?;
+        }
+        Ok(())
+    }
+
     /// The operation of an IoT Central job's (or scheduled job's) `data`, validated by the model
     /// first; `templates` are the fleet's device templates.
     ///
-    /// **Decision:** one entry per job: the simulator runs one operation per job, so `data` with
-    /// any other number of entries is refused ([`ErrorKind::DataEntries`] at `data`) rather than
-    /// half-run. The entry's `target` (property, cloud property, command) or `template`
-    /// (template migration) must be one of `templates` ([`ErrorKind::UnknownTemplate`] at
-    /// `data[0].target` or `data[0].template`). A command gets the default timeouts: 30 s for the
-    /// device's answer, none to connect (it fails at once on an offline device). A device manifest
-    /// migration (IoT Edge) is [`ErrorKind::NotSimulated`] at `data[0].type`. An entry that the
-    /// model refuses is [`ErrorKind::Engine`] with the model's path under `data[0]`
-    /// (`data[0].value`).
+    /// One entry is that operation; several are an [`Operation::Multiple`] of them, in order
+    /// (at most [`Operation::MAX_ENTRIES`], else [`ErrorKind::DataEntries`] at `data`; none is
+    /// the model's error). Each entry's `target` (property, cloud property, command) or
+    /// `template` (template migration) must be one of `templates`
+    /// ([`ErrorKind::UnknownTemplate`] at `data[i].target` or `data[i].template`). A command gets
+    /// the default timeouts: 30 s for the device's answer, none to connect (it fails at once on
+    /// an offline device). A device manifest migration is an [`Operation::ManifestMigration`].
+    /// An entry that the model refuses is [`ErrorKind::Engine`] with the model's path under
+    /// `data[i]` (`data[0].value`).
     pub fn from_central(data: &[JobData], templates: &[TemplateSpec]) -> Result<Self> {
-        let [entry] = data else {
+        if data.len() > Self::MAX_ENTRIES {
             return Err(Error::at("data", ErrorKind::DataEntries(data.len())));
-        };
+        }
+        let mut operations = data
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| Self::from_central_entry(i, entry, templates))
+            .collect::<Result<Vec<_>>>()?;
+        match operations.len() {
+            0 => Err(Error::at("data", ErrorKind::DataEntries(0))),
+            1 => Ok(operations.remove(0)),
+            _ => Ok(Self::Multiple { operations }),
+        }
+    }
+
+    /// The operation of entry `i` of an IoT Central job's `data`.
+    fn from_central_entry(i: usize, entry: &JobData, templates: &[TemplateSpec]) -> Result<Self> {
+        let at = |field: &str| format!("data[{i}].{field}");
         let op = entry
             .operation()
-            .map_err(|e| Error::from(e.within("data[0]")))?;
+            .map_err(|e| Error::from(e.within(&format!("data[{i}]"))))?;
         let known = |id: &str, field: &str| {
             if templates.iter().any(|t| t.id == id) {
                 Ok(())
             } else {
-                Err(Error::at(field, ErrorKind::UnknownTemplate(id.to_string())))
+                Err(Error::at(
+                    at(field),
+                    ErrorKind::UnknownTemplate(id.to_string()),
+                ))
             }
         };
         Ok(match op {
@@ -234,7 +316,7 @@ impl Operation {
                 path,
                 value,
             } => {
-                known(target, "data[0].target")?;
+                known(target, "target")?;
                 Self::Property {
                     name: path.to_string(),
                     value: value.clone(),
@@ -245,7 +327,7 @@ impl Operation {
                 path,
                 value,
             } => {
-                known(target, "data[0].target")?;
+                known(target, "target")?;
                 Self::CloudProperty {
                     name: path.to_string(),
                     value: value.clone(),
@@ -256,7 +338,7 @@ impl Operation {
                 path,
                 value,
             } => {
-                known(target, "data[0].target")?;
+                known(target, "target")?;
                 Self::Command {
                     name: path.to_string(),
                     payload: value.cloned().unwrap_or(Value::Null),
@@ -265,17 +347,14 @@ impl Operation {
                 }
             }
             CentralOperation::DeviceTemplateMigration { template } => {
-                known(template, "data[0].template")?;
+                known(template, "template")?;
                 Self::TemplateMigration {
                     template: template.to_string(),
                 }
             }
-            CentralOperation::DeviceManifestMigration { .. } => {
-                return Err(Error::at(
-                    "data[0].type",
-                    ErrorKind::NotSimulated("deviceManifestMigration (IoT Edge)".into()),
-                ))
-            }
+            CentralOperation::DeviceManifestMigration { manifest } => Self::ManifestMigration {
+                manifest: manifest.to_string(),
+            },
         })
     }
 

@@ -99,10 +99,11 @@ impl RunKey {
         Self(mix64(seed.wrapping_add(GOLDEN)) ^ mix64(h ^ GOLDEN))
     }
 
-    /// The stream of (device key, attempt, purpose) in this run.
+    /// The stream of (device key, counter, purpose) in this run; the counter is the attempt,
+    /// plus 256 times the operation's index within a job of several operations.
     #[inline]
-    pub(crate) fn stream(self, device: u64, attempt: u8, purpose: Purpose) -> Pcg64Mcg {
-        stream(self.0, device, u32::from(attempt), purpose)
+    pub(crate) fn stream(self, device: u64, counter: u32, purpose: Purpose) -> Pcg64Mcg {
+        stream(self.0, device, counter, purpose)
     }
 }
 

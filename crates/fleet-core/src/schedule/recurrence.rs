@@ -1,5 +1,5 @@
-//! The occurrences of an IoT Central schedule: `start`, `recurrence` (daily, weekly, monthly or
-//! none) and `end` (a date, a number of occurrences, or none), in a time zone.
+//! The occurrences of an IoT Central schedule: `start`, `recurrence` (daily, weekly, monthly,
+//! yearly or none) and `end` (a date, a number of occurrences, or none), in a time zone.
 
 use std::iter::FusedIterator;
 
@@ -58,8 +58,9 @@ enum Step {
 /// schedule's time zone, the step and the end.
 ///
 /// Occurrence `k` is computed from the start, never from occurrence `k - 1`: the start's civil
-/// date-time in the time zone plus `k` days (daily), `7k` days (weekly) or `k` months (monthly,
-/// the day clamped to the month's last day), then turned back into an instant with jiff's
+/// date-time in the time zone plus `k` days (daily), `7k` days (weekly), `k` months (monthly,
+/// the day clamped to the month's last day) or `12k` months (yearly, 29 February clamped to
+/// the 28th in common years), then turned back into an instant with jiff's
 /// "compatible" disambiguation (a wall-clock time that a daylight-saving gap skips moves forward
 /// by the gap; one that a fold repeats takes the earlier instant). Occurrence 0 is the start
 /// instant itself. See `docs/semantics.md`, "Schedules and maintenance windows".
@@ -97,6 +98,7 @@ impl SchedulePlan {
             Recurrence::Daily => Step::Days(1),
             Recurrence::Weekly => Step::Days(7),
             Recurrence::Monthly => Step::Months(1),
+            Recurrence::Yearly => Step::Months(12),
         });
         let end = match (&schedule.recurrence, &schedule.end) {
             (None, _) => EndRule::Count(1),

@@ -51,7 +51,7 @@ use fleet_sim::{Agenda, Answer, DeviceModel, JobSlots, PreparedOp, RunExec, RunK
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::Shared;
-use crate::store::Store;
+use crate::store::{Effect, Store};
 
 pub(crate) use protocol::{Command, Control, Dialect, Reply};
 
@@ -200,13 +200,15 @@ impl Agenda for RunAgenda<'_> {
         self.keep(r);
     }
 
-    fn wrote(&mut self, device: u32) {
-        let r = self.store.log_effect(self.op_id, device, 0);
+    fn wrote(&mut self, device: u32, parts: u32) {
+        let r = self
+            .store
+            .log_effect(self.op_id, device, Effect::Dispatch { parts });
         self.keep(r);
     }
 
     fn answered(&mut self, device: u32) {
-        let r = self.store.log_effect(self.op_id, device, 1);
+        let r = self.store.log_effect(self.op_id, device, Effect::Answer);
         self.keep(r);
     }
 }

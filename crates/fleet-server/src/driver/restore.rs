@@ -24,7 +24,7 @@ use crate::clock::{self, Clock};
 use crate::error::{Error, ErrorKind, Result};
 use crate::schedules::{self, ScheduleInput};
 use crate::state::Shared;
-use crate::store::{DocKind, RunRow, Store};
+use crate::store::{DocKind, Effect, RunRow, Store};
 
 /// The targets of a stored run, from their blob.
 fn targets_of(blob: &[u8]) -> Vec<u32> {
@@ -166,12 +166,12 @@ impl Driver {
             ops.insert(id, prepared);
         }
         let model = &mut self.ctx.model;
-        self.ctx.store.each_effect(|op, device, stage| {
+        self.ctx.store.each_effect(|op, device, effect| {
             if let Some(op) = ops.get(&op) {
                 if device < model.fleet().len() {
-                    match stage {
-                        0 => model.replay_dispatch(op, device),
-                        _ => model.replay_answer(op, device),
+                    match effect {
+                        Effect::Dispatch { parts } => model.replay_dispatch(op, device, parts),
+                        Effect::Answer => model.replay_answer(op, device),
                     }
                 }
             }

@@ -169,12 +169,13 @@ async fn create_job(
     OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri), Feature::Jobs)?;
+    let version = central_version(&pairs(&uri), Feature::Jobs)?;
     check_id("id", &id)?;
     let job: Job = parse_body(&body)?;
     body_id(job.id.as_ref(), &id)?;
     job.validate()?;
     crate::operation::central(&job.data, &state.templates)?;
+    crate::operation::served_in(&job.data, version)?;
     let value = ask(&state.shared, |reply| Command::CreateCentralJob {
         id,
         job: Box::new(job),
@@ -354,11 +355,12 @@ async fn put_scheduled(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri), Feature::Scheduled)?;
+    let version = central_version(&pairs(&uri), Feature::Scheduled)?;
     check_id("id", &id)?;
     let job: ScheduledJob = parse_body(&body)?;
     body_id(job.id.as_ref(), &id)?;
     crate::validate::scheduled(&job, &state.templates)?;
+    crate::operation::served_in(&job.data, version)?;
     let if_match = if_match(&headers);
     let value = ask(&state.shared, |reply| Command::PutScheduled {
         id,
@@ -377,9 +379,12 @@ async fn patch_scheduled(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    central_version(&pairs(&uri), Feature::Scheduled)?;
+    let version = central_version(&pairs(&uri), Feature::Scheduled)?;
     let patch: ScheduledJobPatch = parse_body(&body)?;
     patch.validate()?;
+    if let Some(data) = &patch.data {
+        crate::operation::served_in(data, version)?;
+    }
     let if_match = if_match(&headers);
     let value = ask(&state.shared, |reply| Command::PatchScheduled {
         id,

@@ -32,8 +32,9 @@ pub(super) const COMMITS_KEY: &str = "commits";
 /// `PRAGMA application_id` of a fleetsim store: "FLTS".
 const APPLICATION_ID: i64 = 0x464C_5453;
 /// `PRAGMA user_version`: the store's format. Bump when a change cannot be read by older
-/// versions.
-const FORMAT: i64 = 1;
+/// versions. Format 2: effects of jobs of several operations (`Effect` stages of 4 and more);
+/// this version reads format 1 as it is.
+const FORMAT: i64 = 2;
 /// The tables that make a SQLite database an (unstamped) fleetsim store of an earlier version.
 const LEGACY_TABLES: [&str; 4] = ["meta", "runs", "inputs", "effects"];
 

@@ -76,19 +76,39 @@ fn central_entries_become_operations() {
 }
 
 #[test]
-fn central_data_needs_exactly_one_entry() {
-    let entry = json!({"type": "property", "target": THERMOSTAT, "path": "temp", "value": 1});
-    let two = central(json!([entry, entry])).unwrap_err();
-    assert_eq!(two.kind(), &ErrorKind::DataEntries(2));
-    assert_eq!(two.field(), Some("data"));
+fn several_central_entries_are_one_multiple_operation_in_order() {
+    let entry = |path: &str, v: f64| json!({"type": "property", "target": THERMOSTAT, "path": path, "value": v});
+    let two = central(json!([entry("temp", 1.0), entry("mode", 2.0)])).unwrap();
     assert_eq!(
-        two.to_string(),
-        "data: 2 entries: the simulator runs one operation per job"
+        two,
+        Operation::Multiple {
+            operations: vec![
+                Operation::Property {
+                    name: "temp".into(),
+                    value: json!(1.0)
+                },
+                Operation::Property {
+                    name: "mode".into(),
+                    value: json!(2.0)
+                },
+            ]
+        }
     );
-    let none = central(json!([])).unwrap_err();
+    // An error in a later entry names that entry.
+    let e = central(json!([entry("temp", 1.0), {"type": "property", "target": "dtmi:nope;1", "path": "x", "value": 1}]))
+        .unwrap_err();
+    assert_eq!(e.field(), Some("data[1].target"));
+    let too_many: Vec<Value> = (0..=Operation::MAX_ENTRIES)
+        .map(|i| entry(&format!("p{i}"), 1.0))
+        .collect();
+    let e = central(Value::Array(too_many)).unwrap_err();
     assert_eq!(
-        (none.kind(), none.field()),
-        (&ErrorKind::DataEntries(0), Some("data"))
+        (e.kind(), e.field()),
+        (&ErrorKind::DataEntries(33), Some("data"))
+    );
+    assert_eq!(
+        e.to_string(),
+        "data: 33 entries: a job holds 1 to 32 operations (a `multiple` one 2 to 32)"
     );
 }
 
@@ -127,20 +147,18 @@ fn central_templates_must_be_the_fleets() {
 }
 
 #[test]
-fn a_manifest_migration_is_not_simulated() {
-    let e = central(json!([{"type": "deviceManifestMigration", "manifest": "edge-manifest-1"}]))
-        .unwrap_err();
+fn a_manifest_migration_becomes_one() {
+    let op =
+        central(json!([{"type": "DeviceManifestMigrationJobData", "manifest": "edge-manifest-1"}]));
     assert_eq!(
-        (e.kind(), e.field()),
-        (
-            &ErrorKind::NotSimulated("deviceManifestMigration (IoT Edge)".into()),
-            Some("data[0].type")
-        )
+        op,
+        Ok(Operation::ManifestMigration {
+            manifest: "edge-manifest-1".into()
+        })
     );
-    assert_eq!(
-        e.to_string(),
-        "data[0].type: deviceManifestMigration (IoT Edge) is not simulated"
-    );
+    // The model checks the entry: a manifest id is required.
+    let e = central(json!([{"type": "deviceManifestMigration"}])).unwrap_err();
+    assert_eq!(e.field(), Some("data[0].manifest"));
 }
 
 #[test]

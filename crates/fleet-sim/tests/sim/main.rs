@@ -7,6 +7,7 @@ mod faults;
 mod hub;
 mod limits;
 mod memory;
+mod multiple;
 mod operations;
 mod policies;
 mod props;
