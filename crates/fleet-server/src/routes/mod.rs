@@ -119,7 +119,21 @@ pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(middleware::from_fn_with_state(body_limit, refuse_oversized))
         .layer(middleware::from_fn_with_state(state.clone(), shape_errors))
+        .layer(middleware::from_fn(host_from_authority))
         .with_state(state)
+}
+
+/// An HTTP/2 request names its host in the `:authority` pseudo-header (the URI), not in a
+/// `Host` header: copies it there, so that links (`nextLink`) and the SAS resource check see
+/// the host and port the client used, whatever the protocol.
+async fn host_from_authority(mut request: Request, next: Next) -> Response {
+    if !request.headers().contains_key(HOST) {
+        let authority = request.uri().authority().map(|a| a.as_str().to_string());
+        if let Some(value) = authority.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            request.headers_mut().insert(HOST, value);
+        }
+    }
+    next.run(request).await
 }
 
 /// The longest request URI served (path and query, in bytes): a longer one is 414. (hyper

@@ -168,6 +168,67 @@ async fn https_with_a_self_signed_certificate() {
     assert!(e.message().contains("nope.pem"), "{e}");
 }
 
+/// Over HTTP/2 (what curl, Go and browsers negotiate over TLS) the host is in `:authority`,
+/// not in a `Host` header: `nextLink` keeps the port, and early errors arrive with their body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_links_keep_the_port_and_early_errors_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let server = fleet_server::Server::start(config().tls(&cert_path, &key_path).build().unwrap())
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let base = format!("https://{}", server.local_addr());
+    let r = client
+        .get(format!("{base}/api/deviceGroups?{CV}&maxpagesize=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    let body: Value = r.json().await.unwrap();
+    let link = body["nextLink"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{base}/api/deviceGroups?")),
+        "{link}"
+    );
+    let next = client.get(link).send().await.unwrap();
+    assert_eq!(
+        (next.version(), next.status().as_u16()),
+        (reqwest::Version::HTTP_2, 200)
+    );
+    // A body over the limit, and a method the route does not have: status and body arrive.
+    let big = format!("{{\"group\": \"{}\"}}", "x".repeat(1 << 20));
+    let r = client
+        .put(format!("{base}/api/jobs/big?{CV}"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.version(), r.status().as_u16()),
+        (reqwest::Version::HTTP_2, 413)
+    );
+    assert!(r.text().await.unwrap().contains("PayloadTooLarge"));
+    let r = client
+        .delete(format!("{base}/api/jobs/x?{CV}"))
+        .body("y".repeat(10_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(r.text().await.unwrap().contains("MethodNotAllowed"));
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_matches_what_is_served() {
     let s = start(config().time_scale(1000.0)).await;
