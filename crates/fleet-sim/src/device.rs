@@ -506,7 +506,9 @@ impl DeviceModel {
     }
 
     /// [`DeviceModel::dispatch`] (`write`) or [`DeviceModel::redraw`], in the compact form.
-    #[inline]
+    /// Always inlined into the executor's dispatch, with [`DeviceModel::fate`] and
+    /// [`DeviceModel::single`] (see there).
+    #[inline(always)]
     pub(crate) fn dispatch_raw(
         &mut self,
         op: &PreparedOp,
@@ -523,7 +525,7 @@ impl DeviceModel {
 
     /// The fate of a dispatch at model time `now_ms`; `write`: apply its effects and take
     /// throttle tokens.
-    #[inline]
+    #[inline(always)]
     fn fate(
         &mut self,
         op: &PreparedOp,
@@ -559,8 +561,10 @@ impl DeviceModel {
         all
     }
 
-    /// The fate of one operation (not `Multiple`).
-    #[inline]
+    /// The fate of one operation (not `Multiple`). Always inlined: it is the dispatch's hot
+    /// path, and left to itself the compiler keeps it out of line (12 % more instructions per
+    /// dispatch, measured with callgrind on `examples/rollout.toml`).
+    #[inline(always)]
     fn single(&mut self, at: Sent, op: &Op) -> RawFate {
         let template = self.fleet.template_of(at.device);
         match op {
@@ -778,7 +782,7 @@ impl DeviceModel {
     /// One uniform draw deciding the fault, then the latency: the first draws of the
     /// operation stream of (device, run, attempt). Returns them with the fault the draw picks
     /// (crash is decided by the caller: `u < crash_p`).
-    #[inline]
+    #[inline(always)]
     fn draw(&self, d: u32, run: RunKey, counter: u32) -> Draw {
         let key = self.fleet.key(d);
         let profile = self.behaviour.profile(d);
