@@ -428,3 +428,22 @@ async fn the_import_export_job_list_is_empty() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_slower_than_the_idle_timeout_still_gets_its_answer() {
+    // The idle timeout closes connections on which nothing moves; a request waiting for its
+    // device's answer is not idle.
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        config()
+            .scenario(scenario(dir.path(), METHODS))
+            .idle_timeout(std::time::Duration::from_millis(300))
+            .time_scale(10.0),
+    )
+    .await;
+    // m-00 answers after 2 virtual seconds: 200 ms; m-01 after 10: 1 s.
+    let (r, took) = invoke(&s, "m-01", json!({"methodName": "reboot"})).await;
+    assert_eq!(r.body["status"], 200, "{}", r.body);
+    assert!(took.as_millis() >= 900, "{took:?}");
+    s.stop().await;
+}
