@@ -78,6 +78,12 @@ async fn the_device_list_pages_filters_and_orders_as_each_version_does() {
     )
     .await;
     assert_eq!(ids(&desc), therms((0..50).rev()));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_versions_list_devices_with_their_own_parameters() {
+    let s = start(config().time_scale(1000.0)).await;
     // 1.1-preview and 1.2-preview: OData $top (1 to 100, default 25), $filter, $orderby.
     let r = s.get("/api/devices?api-version=1.1-preview").await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 25);
@@ -260,7 +266,7 @@ async fn property_writes_are_checked_and_acknowledged_per_the_device_model() {
         assert!(props.get("p").is_none(), "{id} never acknowledged: {props}");
         assert_eq!(props["$metadata"]["p"]["desiredValue"], 7, "{props}");
     }
-    // PUT writes too; the template decides what may be written.
+    // PUT writes too.
     let r = s
         .put(
             &format!("/api/devices/m-00/properties?{CV}"),
@@ -269,6 +275,18 @@ async fn property_writes_are_checked_and_acknowledged_per_the_device_model() {
         .await;
     assert_eq!(r.status, 202, "{}", r.body);
     wait_props(&s, "m-00", |p| p["p"] == 8).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_template_decides_which_properties_may_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        config()
+            .scenario(scenario(dir.path(), METHODS))
+            .time_scale(100.0),
+    )
+    .await;
     for (body, field) in [
         (json!({"nope": 1}), "nope:"),
         (json!({"p": "seven"}), "p:"),
