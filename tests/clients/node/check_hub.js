@@ -186,16 +186,18 @@ async function checkTwinUpdate({ registry }) {
   await httpError('getTwin of an unknown device', () => registry.getTwin('dev-99'), 404, 'DeviceNotFoundError');
 }
 
-/** Client.invokeDeviceMethod on a device that answers, one that fails, one that does not exist. */
+/** Client.invokeDeviceMethod: a device that answers, one that fails, an unknown method and device. */
 async function checkMethod({ client }) {
   const params = { methodName: 'reboot', payload: { delay: 1 }, responseTimeoutInSeconds: 30 };
   const answered = (await client.invokeDeviceMethod('dev-00', params)).result;
-  expect('dev-00 reboot status', answered.status, 200);
+  expect('dev-00 reboot', answered, { status: 200, payload: null });
   const failed = (await client.invokeDeviceMethod(FAILING, params)).result;
   expect(`${FAILING} reboot status (it fails every operation)`, failed.status, 500);
+  // A device answers a method it does not implement with 501, as the device SDKs do.
   const unknownMethod = { methodName: 'selfDestruct', payload: {}, responseTimeoutInSeconds: 30 };
-  await httpError('a method the template does not have', () => client.invokeDeviceMethod('dev-00', unknownMethod), 404);
-  await httpError('a device that does not exist', () => client.invokeDeviceMethod('dev-99', params), 404);
+  const unknown = (await client.invokeDeviceMethod('dev-00', unknownMethod)).result;
+  expect('a method the template does not have', unknown.status, 501);
+  await httpError('a device that does not exist', () => client.invokeDeviceMethod('dev-99', params), 404, 'DeviceNotFoundError');
 }
 
 /** A connection string with another key is refused (401). */

@@ -239,14 +239,16 @@ def check_twin_update(_jobs, registry):
 
 
 def check_method(_jobs, registry):
-    """invoke_device_method on a device that answers, one that fails, one that does not exist."""
+    """invoke_device_method: a device that answers, one that fails, an unknown method and device."""
     method = CloudToDeviceMethod(method_name="reboot", payload={"delay": 1}, response_timeout_in_seconds=30)
     result = registry.invoke_device_method("dev-00", method)
-    expect("dev-00 reboot status", result.status, 200)
+    expect("dev-00 reboot: status", result.status, 200)
+    expect("dev-00 reboot: payload", result.payload, None)
     failed = registry.invoke_device_method(FAILING, method)
     expect(f"{FAILING} reboot status (it fails every operation)", failed.status, 500)
-    http_error("a method the template does not have", lambda: registry.invoke_device_method(
-        "dev-00", CloudToDeviceMethod(method_name="selfDestruct", payload={})), 404)
+    # A device answers a method it does not implement with 501, as the device SDKs do.
+    unknown = CloudToDeviceMethod(method_name="selfDestruct", payload={}, response_timeout_in_seconds=30)
+    expect("a method the template does not have", registry.invoke_device_method("dev-00", unknown).status, 501)
     http_error("a device that does not exist", lambda: registry.invoke_device_method("dev-99", method), 404)
 
 
