@@ -10,3 +10,4 @@ mod hub;
 mod restart;
 mod security;
 mod store;
+mod twins;

@@ -241,3 +241,49 @@ async fn a_stopped_job_is_still_stopped_after_a_crash_and_resumes() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_writes_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start(config().data_dir(&data).time_scale(1000.0)).await;
+    let r = s
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/twins/therm-03?{HV}"),
+            Some(json!({"tags": {"site": "b43", "firmware": null},
+                        "properties": {"desired": {"cfg": {"a": 1}, "targetTemperature": 20}}})),
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/twins/therm-04?{HV}"),
+            Some(json!({"tags": {"only": true}, "properties": {"desired": {"x": [1, 2]}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let before = [
+        s.get(&format!("/twins/therm-03?{HV}")).await.body,
+        s.get(&format!("/twins/therm-04?{HV}")).await.body,
+    ];
+    assert_eq!(before[0]["properties"]["desired"]["$version"], 2);
+    s.kill().await;
+
+    let s = start(config().data_dir(&data).time_scale(1000.0)).await;
+    for twin in &before {
+        let id = twin["deviceId"].as_str().unwrap();
+        let after = s.get(&format!("/twins/{id}?{HV}")).await.body;
+        assert_eq!(after["tags"], twin["tags"], "{id}");
+        assert_eq!(
+            after["properties"]["desired"], twin["properties"]["desired"],
+            "{id}"
+        );
+        assert_eq!(after["etag"], twin["etag"], "{id}");
+    }
+    assert_eq!(before[1]["tags"], json!({"only": true}));
+    s.stop().await;
+}

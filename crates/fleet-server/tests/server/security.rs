@@ -201,7 +201,7 @@ async fn the_openapi_document_matches_what_is_served() {
     }
     assert_eq!(operations, fleet_server::openapi::ROUTES.len());
     // And an undocumented path is not served.
-    let r = s.get(&format!("/api/devices?{CV}")).await;
+    let r = s.get(&format!("/api/users?{CV}")).await;
     assert_eq!(r.status, 404);
     s.stop().await;
 }
