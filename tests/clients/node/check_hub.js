@@ -125,6 +125,11 @@ async function checkCancel({ jobs }) {
   await httpError('getJob of an unknown job', () => jobs.getJob('node-nothing'), 404);
 }
 
+/** Registry.listJobs: the import/export jobs (GET /jobs) are not simulated, the list is empty. */
+async function checkImportExportJobs({ registry }) {
+  expect('listJobs', (await registry.listJobs()).responseBody, []);
+}
+
 /** Every page of a JobClient.createQuery, following its continuation token. */
 async function jobPages(jobs, jobType, jobStatus, pageSize) {
   const query = jobs.createQuery(jobType, jobStatus, pageSize);
@@ -211,6 +216,7 @@ const CHECKS = [
   checkMethodJob,
   checkTwinJob,
   checkCancel,
+  checkImportExportJobs,
   checkJobQuery,
   checkDeviceQuery,
   checkTwinUpdate,

@@ -129,7 +129,7 @@ def check_twin_job(jobs, registry):
 
 
 def check_cancel(jobs, _registry):
-    """A job with a future start_time is `scheduled`; cancel_scheduled_job cancels it."""
+    """A future start_time is `scheduled`; cancel_scheduled_job; get_import_export_jobs."""
     start = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(days=7)
     method = CloudToDeviceMethod(method_name="getMaxMinReport", payload={}, response_timeout_in_seconds=10)
     request = JobRequest(
@@ -150,6 +150,8 @@ def check_cancel(jobs, _registry):
     # Cancelling a job that has ended answers the job, unchanged (docs/server.md, Decisions).
     expect("cancel of a completed job", jobs.cancel_scheduled_job("py-reboot").status, "completed")
     http_error("get of an unknown job", lambda: jobs.get_scheduled_job("py-nothing"), 404)
+    # The import/export jobs (GET /jobs) are not simulated: the list is empty.
+    expect("get_import_export_jobs", jobs.get_import_export_jobs(), [])
 
 
 def raw_job_pages(jobs, params, page_size):
