@@ -15,12 +15,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use axum::Extension;
 use fleet_core::model::{CloudToDeviceMethod, TwinPatch, TwinPatchProperties, Validate};
 use serde_json::{Map, Value};
 
 use super::{ask, hub_version, if_match, json, pairs, parse_body, AppState, St};
 use crate::api_error::{ApiError, ApiErrorKind, HubApiError};
 use crate::driver::{Command, DeviceCommand, TwinWrite};
+use crate::idle::ConnectionWaits;
 
 type Result<T> = std::result::Result<T, HubApiError>;
 
@@ -183,12 +185,15 @@ pub(crate) async fn invoke(
     State(state): St,
     Path(id): Path<String>,
     uri: Uri,
+    waits: Option<Extension<ConnectionWaits>>,
     body: Bytes,
 ) -> Result<Response> {
     hub_version(&pairs(&uri))?;
     let method: CloudToDeviceMethod = parse_body(&body)?;
     method.validate()?;
     take_method_tokens(&state, &method)?;
+    // The connection is not idle while the device takes its time.
+    let _waiting = waits.map(|Extension(w)| w.hold());
     let answer = ask(&state.shared, |reply| {
         Command::Device(DeviceCommand::InvokeMethod {
             id,

@@ -3,6 +3,7 @@
 mod central;
 mod common;
 mod connections;
+mod devices;
 mod documents;
 mod equivalence;
 mod errors;

@@ -64,7 +64,7 @@ async fn put_twin(s: &TestServer, id: &str, body: Value, if_match: Option<&str>)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_twin_patch_merges_with_etags_and_a_put_replaces() {
+async fn a_twin_patch_merges_and_checks_etags() {
     let s = start(config().time_scale(1000.0)).await;
     let twin = s.get(&format!("/twins/therm-00?{HV}")).await.body;
     let (e0, v0) = (
@@ -120,27 +120,35 @@ async fn a_twin_patch_merges_with_etags_and_a_put_replaces() {
     let r = patch(&s, "therm-00", json!({"tags": {"site": "b45"}}), Some("*")).await;
     assert_eq!(r.body["properties"]["desired"]["$version"], v0 + 2);
     assert_ne!(r.body["etag"].as_str().unwrap(), quoted.trim_matches('"'));
-    // PUT replaces the sections it has: tags replaced, desired untouched.
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twin_put_replaces_the_sections_it_has() {
+    let s = start(config().time_scale(1000.0)).await;
+    let body = json!({"tags": {"a": 1}, "properties": {"desired": {"cfg": {"a": 1}}}});
+    let r = patch(&s, "therm-00", body, None).await;
+    let v1 = r.body["properties"]["desired"]["$version"]
+        .as_u64()
+        .unwrap();
+    // Tags replaced, desired untouched.
     let r = put_twin(&s, "therm-00", json!({"tags": {"only": 1}}), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["tags"], json!({"only": 1}));
-    assert_eq!(
-        r.body["properties"]["desired"]["cfg"],
-        json!({"a": 1, "c": 3})
-    );
-    // ...and an empty desired section empties it, with a new $version.
-    let r = put_twin(
-        &s,
-        "therm-00",
-        json!({"properties": {"desired": {}}}),
-        Some("*"),
-    )
-    .await;
-    assert_eq!(r.body["properties"]["desired"], json!({"$version": v0 + 3}));
+    assert_eq!(r.body["properties"]["desired"]["cfg"], json!({"a": 1}));
+    assert_eq!(r.body["properties"]["desired"]["$version"], v1);
+    // An empty desired section empties it, with a new $version.
+    let body = json!({"properties": {"desired": {}}});
+    let r = put_twin(&s, "therm-00", body, Some("*")).await;
+    assert_eq!(r.body["properties"]["desired"], json!({"$version": v1 + 1}));
+    // A stale etag: 412, nothing replaced.
+    let r = put_twin(&s, "therm-00", json!({"tags": {}}), Some("AAAAAAAAAAA=")).await;
+    assert_eq!(r.status, 412);
+    assert_eq!(hub_code(&r), "PreconditionFailed");
     // GET shows what the writes answered.
     let now = s.get(&format!("/twins/therm-00?{HV}")).await.body;
-    assert_eq!(now["etag"], r.body["etag"]);
     assert_eq!(now["tags"], json!({"only": 1}));
+    assert_eq!(now["properties"]["desired"], json!({"$version": v1 + 1}));
     s.stop().await;
 }
 
@@ -199,6 +207,16 @@ async fn twin_and_method_requests_that_cannot_be_served_say_why() {
             "{path}"
         );
     }
+    let r = s
+        .call(Method::PATCH, "/twins/therm-00", Some(json!({})), &[])
+        .await;
+    assert_eq!(r.status, 400, "no api-version");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_twin_and_method_bodies_are_400s_naming_the_field() {
+    let s = start(config().time_scale(1000.0)).await;
     for (path, body, field) in [
         ("/twins/therm-00", json!({"tgas": {"a": 1}}), "tgas:"),
         ("/twins/therm-00", json!({"tags": {"a.b": 1}}), "tags.a.b"),
@@ -249,10 +267,6 @@ async fn twin_and_method_requests_that_cannot_be_served_say_why() {
         let msg = r.body["Message"].as_str().unwrap();
         assert!(msg.contains(field), "{body}: {msg}");
     }
-    let r = s
-        .call(Method::PATCH, "/twins/therm-00", Some(json!({})), &[])
-        .await;
-    assert_eq!(r.status, 400, "no api-version");
     s.stop().await;
 }
 
@@ -311,6 +325,18 @@ async fn the_device_model_answers_direct_methods_in_virtual_time() {
     .await;
     assert_eq!(r.body["status"], 200, "{}", r.body);
     assert!(took.as_millis() >= 95, "{took:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_refusing_and_offline_devices_answer_as_iot_hub_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        config()
+            .scenario(scenario(dir.path(), METHODS))
+            .time_scale(100.0),
+    )
+    .await;
     // The device's own answers: an error is 500, a refusal 403, a method its template lacks
     // 501; all with HTTP 200.
     for (id, name, status) in [
@@ -426,5 +452,24 @@ async fn the_import_export_job_list_is_empty() {
         (r.status.as_u16(), hub_code(&r).as_str()),
         (400, "ArgumentInvalid")
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_slower_than_the_idle_timeout_still_gets_its_answer() {
+    // The idle timeout closes connections on which nothing moves; a request waiting for its
+    // device's answer is not idle.
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        config()
+            .scenario(scenario(dir.path(), METHODS))
+            .idle_timeout(std::time::Duration::from_millis(300))
+            .time_scale(10.0),
+    )
+    .await;
+    // m-00 answers after 2 virtual seconds: 200 ms; m-01 after 10: 1 s.
+    let (r, took) = invoke(&s, "m-01", json!({"methodName": "reboot"})).await;
+    assert_eq!(r.body["status"], 200, "{}", r.body);
+    assert!(took.as_millis() >= 900, "{took:?}");
     s.stop().await;
 }
