@@ -173,7 +173,7 @@ async function checkDeviceQuery({ registry }) {
   expect('hasMoreResults after the last page', canary.hasMoreResults, false);
 }
 
-/** Registry.getTwin, updateTwin with the etag (and a stale one). */
+/** Registry.getTwin, updateTwin with the etag (and a stale one), Twin.update. */
 async function checkTwinUpdate({ registry }) {
   const before = (await registry.getTwin('dev-05')).responseBody;
   expect('dev-05 tags', before.tags, { site: 'lab' });
@@ -189,6 +189,13 @@ async function checkTwinUpdate({ registry }) {
   await httpError('updateTwin with a stale etag', stale, 412, 'InvalidEtagError');
   expect('tags after the refused update', (await registry.getTwin('dev-05')).responseBody.tags, updated.tags);
   await httpError('getTwin of an unknown device', () => registry.getTwin('dev-99'), 404, 'DeviceNotFoundError');
+  // Twin.update: PATCH with the etag the Twin was read with; the Twin takes the answer.
+  const twin = (await registry.getTwin('dev-06')).responseBody;
+  const readEtag = twin.etag;
+  await twin.update({ tags: { owner: 'node-twin' } });
+  expect('Twin.update: tags', twin.tags, { site: 'lab', owner: 'node-twin' });
+  expect('Twin.update: desired (a tags-only write keeps $version)', twin.properties.desired, { $version: 1 });
+  if (twin.etag === readEtag) throw new Mismatch(`Twin.update: the etag did not change (${twin.etag})`);
 }
 
 /** Client.invokeDeviceMethod: a device that answers, one that fails, an unknown method and device. */
