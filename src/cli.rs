@@ -16,7 +16,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// fleetsim: see what a bulk IoT job will do before running it on real devices.
 #[derive(Debug, Parser)]
-#[command(name = "fleetsim", version, about, long_about = None)]
+#[command(name = "fleetsim", version = crate::VERSION, about, long_about = None)]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -43,6 +43,13 @@ enum Command {
     Query(QueryArgs),
     /// Serve the IoT Central and IoT Hub jobs REST APIs over the simulated fleet (docs/server.md).
     Serve(ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout: `fleetsim man > fleetsim.1`.
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -235,6 +242,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Query(query) => execute_query(query),
         Command::Serve(serve) => execute_serve(serve),
+        Command::Completions { shell } => crate::docs::completions(shell),
+        Command::Man => crate::docs::man(),
     }
 }
 

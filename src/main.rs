@@ -4,7 +4,12 @@
 //! library crates under `crates/`.
 
 mod cli;
+mod docs;
 mod progress;
+
+/// `fleetsim --version`: the crate's version and, when built from a git checkout, the commit
+/// (`0.1.0 (3f2a9c1)`, `+dirty` when the tree had changes; see `build.rs`).
+pub(crate) const VERSION: &str = env!("FLEETSIM_VERSION");
 
 use std::process::ExitCode;
 
