@@ -88,6 +88,13 @@ struct ServeArgs {
     /// Close a connection on which nothing is read or written for this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     idle_timeout_s: f64,
+    /// The log on stderr: one line per request and per job event (docs/server.md).
+    #[arg(long, value_enum, default_value_t = crate::logs::LogFormat::Text)]
+    log_format: crate::logs::LogFormat,
+    /// What to log: a level (`warn`, `info`, `debug`) or `RUST_LOG` directives
+    /// (`fleetsim::request=off,info`); default: `RUST_LOG`, else `info`.
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -248,6 +255,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::logs::init(args.log_format, args.log_level.as_deref())?;
     let mut config = fleet_server::Config::builder()
         .bind(args.bind)
         .time_scale(args.time_scale);

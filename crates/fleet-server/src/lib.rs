@@ -33,6 +33,7 @@ mod driver;
 mod dtdl;
 mod error;
 mod idle;
+mod metrics;
 mod odata;
 pub mod openapi;
 mod operation;

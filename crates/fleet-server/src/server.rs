@@ -207,7 +207,9 @@ async fn serve_http(
                 .handle(handle.clone());
             http_settings(server.http_builder(), config);
             tokio::spawn(async move {
-                let _ = server.serve(app.into_make_service()).await;
+                let _ = server
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await;
             });
         }
         None => {
@@ -216,7 +218,9 @@ async fn serve_http(
                 .handle(handle.clone());
             http_settings(server.http_builder(), config);
             tokio::spawn(async move {
-                let _ = server.serve(app.into_make_service()).await;
+                let _ = server
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await;
             });
         }
     }

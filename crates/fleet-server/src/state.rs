@@ -12,6 +12,7 @@ use fleet_core::model::{DeviceGroup, ScheduledJob};
 
 use crate::clock::Clock;
 use crate::driver::Command;
+use crate::metrics::Metrics;
 
 /// A job as published: its JSON, rendered once per change, and what listings filter on.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub(crate) struct Shared {
     failure: tokio::sync::watch::Sender<Option<String>>,
     /// The driver's virtual clock, published when the driver opens (it never changes after).
     clock: OnceLock<Clock>,
+    /// What `/metrics` shows: counted by the request layer and the driver.
+    pub(crate) metrics: Metrics,
 }
 
 impl Shared {
@@ -49,6 +52,7 @@ impl Shared {
             commands,
             failure: tokio::sync::watch::Sender::new(None),
             clock: OnceLock::new(),
+            metrics: Metrics::new(),
         }
     }
 

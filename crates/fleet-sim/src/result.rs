@@ -349,8 +349,10 @@ impl Reason {
         }
     }
 
+    /// The reason of a code ([`crate::Answer::reason`], [`crate::Fate`]); `None` for 0
+    /// (success) or a code that is no reason.
     #[inline]
-    pub(crate) fn from_u8(v: u8) -> Option<Self> {
+    pub fn from_u8(v: u8) -> Option<Self> {
         Some(match v {
             1 => Self::DeviceError,
             2 => Self::Rejected,

@@ -72,6 +72,7 @@ impl Driver {
             failure: None,
             stored_status: RunStatus::Pending,
             summary: None,
+            logged: Default::default(),
         };
         self.runs.insert(no, run);
         self.index.insert((dialect, id), no);

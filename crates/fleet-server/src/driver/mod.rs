@@ -36,6 +36,7 @@ mod documents;
 #[cfg(test)]
 mod equivalence;
 mod jobs;
+mod lifecycle;
 mod log;
 mod protocol;
 mod render;
@@ -51,7 +52,7 @@ use fleet_core::model::DeviceGroup;
 use fleet_core::schedule::ScheduledJobState;
 use fleet_core::{Input, JobRun, RunBuilder, RunStatus, Timer};
 use fleet_query::Query;
-use fleet_sim::{Agenda, Answer, DeviceModel, JobSlots, PreparedOp, RunExec, RunKey};
+use fleet_sim::{Agenda, Answer, DeviceModel, JobSlots, PreparedOp, Reason, RunExec, RunKey};
 
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
@@ -150,6 +151,8 @@ struct Run {
     stored_status: RunStatus,
     /// Set when the run has settled and its per-device state was evicted.
     summary: Option<Summary>,
+    /// What the log last said of the run (see `lifecycle`).
+    logged: lifecycle::Logged,
 }
 
 impl Run {
@@ -189,6 +192,8 @@ struct RunAgenda<'a> {
     seq: &'a mut i64,
     /// The first store error, returned once the executor is done.
     error: Option<Error>,
+    /// Dispatches whose answer was scheduled (for `/metrics`).
+    dispatched: u64,
 }
 
 impl RunAgenda<'_> {
@@ -202,6 +207,7 @@ impl RunAgenda<'_> {
 impl Agenda for RunAgenda<'_> {
     fn answer(&mut self, at_ms: i64, answer: Answer) {
         let run = self.run;
+        self.dispatched += 1;
         self.events.push(at_ms, Event::Answer { run, answer });
     }
 
@@ -404,7 +410,9 @@ impl Driver {
         if kill.load(AtomicOrdering::SeqCst) {
             return Ok(()); // killed mid-tick: nothing committed, nothing answered
         }
+        let commit = Instant::now();
         self.ctx.store.commit()?;
+        self.shared.metrics.commit(commit.elapsed().as_secs_f64());
         for no in std::mem::take(&mut self.dirty) {
             self.publish(no);
         }
@@ -419,7 +427,11 @@ impl Driver {
     fn event(&mut self, at: i64, event: Event) -> Result<()> {
         match event {
             Event::Start { run } => self.start(run, at),
-            Event::Answer { run, answer } => self.feed(run, at, Feed::Answer(answer)).map(|_| ()),
+            Event::Answer { run, answer } => {
+                let result = Reason::from_u8(answer.reason).map_or("succeeded", Reason::as_str);
+                self.shared.metrics.answered(result);
+                self.feed(run, at, Feed::Answer(answer)).map(|_| ())
+            }
             Event::Timer { run, timer } => self.feed(run, at, Feed::Timer(timer)).map(|_| ()),
             Event::Direct { no } => self.direct_answer(no),
         }
@@ -444,6 +456,7 @@ impl Driver {
             op_id: r.op_id,
             seq: &mut r.seq,
             error: None,
+            dispatched: 0,
         };
         let took = match (r.exec.as_mut(), feed) {
             (Some(exec), Feed::Input(input)) => exec
@@ -462,6 +475,7 @@ impl Driver {
             }
             (None, _) => Ok(false),
         };
+        self.shared.metrics.dispatched(agenda.dispatched);
         if let Some(e) = agenda.error {
             return Err(e);
         }

@@ -50,6 +50,7 @@ impl Driver {
 
     /// Publishes run `no`'s view for the request handlers.
     pub(super) fn publish(&mut self, no: i64) {
+        self.log_lifecycle(no);
         if let Some(r) = self.runs.get_mut(&no) {
             r.evict();
         }

@@ -210,6 +210,7 @@ impl Driver {
             failure: None,
             stored_status: RunStatus::Pending,
             summary: None,
+            logged: Default::default(),
         };
         if let Some(summary) = row.summary.as_deref().and_then(Summary::from_json) {
             // Settled: nothing to replay; its devices are rebuilt from the log on demand.
@@ -255,6 +256,7 @@ impl Driver {
             op_id: run.op_id,
             seq: &mut run.seq,
             error: None,
+            dispatched: 0,
         };
         exec.resume(&mut ctx.model, &run.op, &mut agenda);
         if let Some(e) = agenda.error {

@@ -7,6 +7,7 @@
 pub(crate) mod central;
 mod devices;
 pub(crate) mod hub;
+pub(crate) mod ops;
 mod twins;
 
 use std::sync::Arc;
@@ -151,7 +152,9 @@ pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
         .nest("/api", central::routes().merge(devices::routes()))
         .merge(hub::routes())
+        .merge(ops::routes())
         .route("/openapi.json", get(crate::openapi::serve))
+        .route_layer(middleware::from_fn(ops::mark_route))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -164,6 +167,7 @@ pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .layer(middleware::from_fn_with_state(body_limit, refuse_oversized))
         .layer(middleware::from_fn_with_state(state.clone(), shape_errors))
         .layer(middleware::from_fn(host_from_authority))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::observe))
         .with_state(state)
 }
 
@@ -347,6 +351,9 @@ async fn shape(request: Request, next: Next) -> Response {
 /// Once the store has failed, every request (authenticated) answers 503 with the reason: what
 /// the server shows would no longer be true, and nothing more can be acknowledged.
 async fn refuse_when_failed(State(state): St, request: Request, next: Next) -> Response {
+    if ops::PROBES.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
     let Some(reason) = state.shared.failure() else {
         return next.run(request).await;
     };
@@ -369,18 +376,20 @@ fn unavailable(reason: &str) -> ApiError {
 /// Checks credentials when keys or tokens are configured.
 async fn authenticate(State(state): St, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if !state.auth.enabled() || path == "/openapi.json" {
+    if !state.auth.enabled() || path == "/openapi.json" || ops::PROBES.contains(&path.as_str()) {
         return next.run(request).await;
     }
     let header = request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    // `/metrics` takes either API's credentials (a scraper is configured with one).
+    let metrics_by_token = path == "/metrics" && state.auth.check_central(header).is_ok();
     if is_central(&path) {
         if let Err(e) = state.auth.check_central(header) {
             return e.central_response();
         }
-    } else {
+    } else if !metrics_by_token {
         let host = request
             .headers()
             .get(HOST)

@@ -102,6 +102,13 @@ async fn a_store_that_fails_stops_the_server_with_the_reason() {
         "{body}"
     );
     assert!(body["Message"].as_str().unwrap().contains("disk is full"));
+    // The probes: alive, not ready, with the reason.
+    let probe = |path: &str| reqwest::get(format!("{base}{path}"));
+    let live = probe("/healthz").await.unwrap();
+    assert_eq!(live.status(), 200);
+    let ready = probe("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("disk is full"));
 
     let stopped = s
         .shutdown()

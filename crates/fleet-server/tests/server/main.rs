@@ -9,6 +9,7 @@ mod equivalence;
 mod errors;
 mod hub;
 mod multiple;
+mod observe;
 mod restart;
 mod security;
 mod store;

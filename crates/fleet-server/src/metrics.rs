@@ -1,0 +1,219 @@
+//! `/metrics`: what the server did, in the Prometheus text exposition format (the
+//! `prometheus-client` crate writes it; OpenMetrics text, which Prometheus reads).
+//!
+//! | metric | type | labels | what |
+//! |---|---|---|---|
+//! | `fleetsim_http_requests` | counter | `method`, `route`, `status` | requests answered (`route` is the route's template, `/api/jobs/{id}`; `unmatched` for a 404 of no route) |
+//! | `fleetsim_http_request_duration_seconds` | histogram | `route` | time from the request's arrival to its response |
+//! | `fleetsim_jobs` | gauge | `api`, `status` | jobs by API (`central`, `hub`) and status word, at the scrape |
+//! | `fleetsim_device_operations_dispatched` | counter | | dispatches to devices whose answer the device model scheduled |
+//! | `fleetsim_device_operations_answered` | counter | `result` | answers by result: `succeeded`, or the failure reason (`throttled`, `offline`, `device_error`, ...) |
+//! | `fleetsim_store_commit_duration_seconds` | histogram | | one driver tick's SQLite commit |
+//!
+//! Counters are kept in memory: they start at 0 with each process, as Prometheus expects.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    api: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+type Timings = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// The server's metrics (see the module documentation).
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Timings,
+    jobs: Family<JobLabels, Gauge>,
+    dispatched: Counter,
+    answered: Family<ResultLabels, Counter>,
+    commits: Histogram,
+    /// Serializes scrapes: the job gauges are set from the published jobs, then encoded.
+    scrape: Mutex<()>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Request durations: 0.1 ms to about 26 s, doubling.
+fn request_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 19))
+}
+
+impl Metrics {
+    /// Every metric at zero, registered.
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("fleetsim");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations: Timings = Family::new_with_constructor(request_histogram);
+        let jobs = Family::<JobLabels, Gauge>::default();
+        let dispatched = Counter::default();
+        let answered = Family::<ResultLabels, Counter>::default();
+        let commits = Histogram::new(exponential_buckets(0.00005, 2.0, 16));
+        registry.register("http_requests", "Requests answered", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's arrival to its response",
+            durations.clone(),
+        );
+        registry.register("jobs", "Jobs by API and status", jobs.clone());
+        registry.register(
+            "device_operations_dispatched",
+            "Dispatches to devices whose answer the device model scheduled",
+            dispatched.clone(),
+        );
+        registry.register(
+            "device_operations_answered",
+            "Device answers by result (succeeded or the failure reason)",
+            answered.clone(),
+        );
+        registry.register(
+            "store_commit_duration_seconds",
+            "One driver tick's SQLite commit",
+            commits.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            durations,
+            jobs,
+            dispatched,
+            answered,
+            commits,
+            scrape: Mutex::new(()),
+        }
+    }
+
+    /// A request to `route` answered `status` after `seconds`.
+    pub(crate) fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let labels = RequestLabels {
+            method: method.to_string(),
+            route: route.to_string(),
+            status: status.to_string(),
+        };
+        self.requests.get_or_create(&labels).inc();
+        let route = RouteLabels {
+            route: route.to_string(),
+        };
+        self.durations.get_or_create(&route).observe(seconds);
+    }
+
+    /// `n` dispatches whose answers are scheduled.
+    pub(crate) fn dispatched(&self, n: u64) {
+        if n > 0 {
+            self.dispatched.inc_by(n);
+        }
+    }
+
+    /// A device's answer arrived with `result` (`succeeded` or a reason word).
+    pub(crate) fn answered(&self, result: &str) {
+        let labels = ResultLabels {
+            result: result.to_string(),
+        };
+        self.answered.get_or_create(&labels).inc();
+    }
+
+    /// A commit took `seconds`.
+    pub(crate) fn commit(&self, seconds: f64) {
+        self.commits.observe(seconds);
+    }
+
+    /// The exposition text, with the job gauges set to `jobs` ((api, status, count)).
+    pub(crate) fn render(&self, jobs: &[(&str, &str, i64)]) -> String {
+        let _one = self
+            .scrape
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.jobs.clear();
+        for (api, status, n) in jobs {
+            let labels = JobLabels {
+                api: (*api).to_string(),
+                status: (*status).to_string(),
+            };
+            self.jobs.get_or_create(&labels).set(*n);
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_carries_what_was_counted() {
+        let m = Metrics::new();
+        m.request("GET", "/api/jobs/{id}", 200, 0.002);
+        m.request("GET", "/api/jobs/{id}", 200, 0.004);
+        m.request("PUT", "/api/jobs/{id}", 400, 0.001);
+        m.dispatched(5);
+        m.answered("succeeded");
+        m.answered("throttled");
+        m.answered("succeeded");
+        m.commit(0.0003);
+        let text = m.render(&[("central", "running", 2), ("hub", "completed", 1)]);
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+                .to_string()
+        };
+        assert!(line(
+            "fleetsim_http_requests_total{method=\"GET\",route=\"/api/jobs/{id}\",status=\"200\"}"
+        )
+        .ends_with(" 2"));
+        assert!(line("fleetsim_http_requests_total{method=\"PUT\"").ends_with(" 1"));
+        assert!(line("fleetsim_device_operations_dispatched_total").ends_with(" 5"));
+        assert!(
+            line("fleetsim_device_operations_answered_total{result=\"succeeded\"}").ends_with(" 2")
+        );
+        assert!(line("fleetsim_jobs{api=\"central\",status=\"running\"}").ends_with(" 2"));
+        assert!(
+            line("fleetsim_http_request_duration_seconds_count{route=\"/api/jobs/{id}\"}")
+                .ends_with(" 3")
+        );
+        assert!(line("fleetsim_store_commit_duration_seconds_count").ends_with(" 1"));
+        // A later scrape replaces the job gauges rather than adding to them.
+        let text = m.render(&[("hub", "completed", 4)]);
+        assert!(!text.contains("status=\"running\""), "{text}");
+        assert!(
+            text.contains("fleetsim_jobs{api=\"hub\",status=\"completed\"} 4"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
