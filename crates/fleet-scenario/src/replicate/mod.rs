@@ -57,23 +57,10 @@ impl Shard {
     /// The whole: part 0 of 1.
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
 
-    /// Reads `I/N` (`--shard 2/7`): `I` from 0 to `N - 1`.
+    /// Reads `I/N` (`--shard 2/7`): `I` from 0 to `N - 1`. The error names `--shard`.
     pub fn parse(text: &str) -> Result<Self> {
-        let invalid = |why: String| Error::invalid("--shard", format!("{text:?}: {why}"));
-        let (index, count) = text
-            .split_once('/')
-            .ok_or_else(|| invalid("expected I/N, such as 0/4 (part I of N, I from 0)".into()))?;
-        let number = |s: &str, what: &str| {
-            s.trim()
-                .parse::<u32>()
-                .map_err(|_| invalid(format!("{what} {s:?} is not a whole number")))
-        };
-        let shard = Shard {
-            index: number(index, "the index")?,
-            count: number(count, "the count")?,
-        };
-        shard.check().map_err(invalid)?;
-        Ok(shard)
+        text.parse()
+            .map_err(|why| Error::invalid("--shard", format!("{text:?}: {why}")))
     }
 
     /// Refuses a count of 0 or an index beyond the count.
@@ -98,6 +85,28 @@ impl Shard {
         let bound =
             |i: u32| (u64::from(i) * u64::from(replications) / u64::from(self.count)) as u32;
         bound(self.index)..bound(self.index + 1)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Reads `I/N`; the error says what is wrong, without the text.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (index, count) = text
+            .split_once('/')
+            .ok_or("expected I/N, such as 0/4 (part I of N, I from 0)")?;
+        let number = |s: &str, what: &str| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{what} {:?} is not a whole number", s.trim()))
+        };
+        let shard = Shard {
+            index: number(index, "the index")?,
+            count: number(count, "the count")?,
+        };
+        shard.check()?;
+        Ok(shard)
     }
 }
 

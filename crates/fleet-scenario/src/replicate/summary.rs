@@ -248,11 +248,29 @@ pub(crate) struct Skeleton {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     pub devices: u32,
-    /// The jobs in scenario order, then the reruns: `(id, the job it reruns)`.
-    pub jobs: Vec<(String, Option<String>)>,
+    /// The jobs in scenario order, then the reruns.
+    pub jobs: Vec<JobSkeleton>,
     /// The scheduled jobs' ids.
     pub schedules: Vec<String>,
     pub expectations: Vec<EntrySkeleton>,
+}
+
+/// A job as the summary names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JobSkeleton {
+    pub id: String,
+    /// For a rerun: the job whose failed devices it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<String>,
+}
+
+/// A check of an expectation entry, for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckSkeleton {
+    pub what: String,
+    pub expected: String,
 }
 
 /// An expectation entry as the summary names it.
@@ -260,8 +278,7 @@ pub(crate) struct Skeleton {
 #[serde(deny_unknown_fields)]
 pub(crate) struct EntrySkeleton {
     pub job: String,
-    /// Each check as `(what, expected)`.
-    pub checks: Vec<(String, String)>,
+    pub checks: Vec<CheckSkeleton>,
     pub required_probability: f64,
 }
 
@@ -271,13 +288,14 @@ impl Skeleton {
         let jobs = scenario
             .jobs
             .iter()
-            .map(|j| (j.id.clone(), None))
-            .chain(
-                scenario
-                    .reruns
-                    .iter()
-                    .map(|r| (r.id.clone(), Some(r.job.clone()))),
-            )
+            .map(|j| JobSkeleton {
+                id: j.id.clone(),
+                rerun_of: None,
+            })
+            .chain(scenario.reruns.iter().map(|r| JobSkeleton {
+                id: r.id.clone(),
+                rerun_of: Some(r.job.clone()),
+            }))
             .collect();
         Self {
             name: scenario.name(),
@@ -295,7 +313,11 @@ impl Skeleton {
                 .iter()
                 .map(|e| EntrySkeleton {
                     job: e.job.clone(),
-                    checks: e.describe(),
+                    checks: e
+                        .describe()
+                        .into_iter()
+                        .map(|(what, expected)| CheckSkeleton { what, expected })
+                        .collect(),
                     required_probability: e.required_probability(),
                 })
                 .collect(),
@@ -452,9 +474,9 @@ fn summarise_entry(
         .checks
         .iter()
         .enumerate()
-        .map(|(c, (what, expected))| CheckSummary {
-            what: what.clone(),
-            expected: expected.clone(),
+        .map(|(c, check)| CheckSummary {
+            what: check.what.clone(),
+            expected: check.expected.clone(),
             probability: share(
                 samples.iter().filter(|s| s.entries[e][c]).count(),
                 samples.len(),
@@ -492,7 +514,7 @@ pub(crate) fn summarise(
         .jobs
         .iter()
         .enumerate()
-        .map(|(j, (id, rerun_of))| summarise_job(id, rerun_of.as_deref(), j, samples))
+        .map(|(j, job)| summarise_job(&job.id, job.rerun_of.as_deref(), j, samples))
         .collect();
     let schedules = skeleton
         .schedules
@@ -582,11 +604,17 @@ mod tests {
             name: "s".into(),
             file: None,
             devices: 100,
-            jobs: vec![("j".into(), None)],
+            jobs: vec![JobSkeleton {
+                id: "j".into(),
+                rerun_of: None,
+            }],
             schedules: vec![],
             expectations: vec![EntrySkeleton {
                 job: "j".into(),
-                checks: vec![("status".into(), "complete".into())],
+                checks: vec![CheckSkeleton {
+                    what: "status".into(),
+                    expected: "complete".into(),
+                }],
                 required_probability: 0.5,
             }],
         }
