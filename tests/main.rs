@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod deploy;
 mod limits;
 mod sharding;
 mod warnings;
