@@ -223,6 +223,38 @@ fn a_file_that_is_not_a_whole_part_is_refused_with_where_and_what() {
     for (err, needle) in cases {
         assert!(err.contains(needle), "expected {needle:?} in: {err}");
     }
+}
+
+#[test]
+fn parts_edited_to_another_count_are_refused_not_summarised() {
+    let mut parts: Vec<serde_json::Value> = parts(10, 2)
+        .iter()
+        .map(|p| serde_json::from_str(&p.to_json()).unwrap())
+        .collect();
+    // Part 1 of 2 claims K = 12 (indices 6 to 11) and holds records for them.
+    let p = &mut parts[1];
+    p["replications"] = 12.into();
+    p["first"] = 6.into();
+    p["end"] = 12.into();
+    let runs = p["runs"].as_array_mut().unwrap();
+    for (i, run) in runs.iter_mut().enumerate() {
+        run["index"] = (6 + i).into();
+    }
+    runs.push(runs[0].clone());
+    runs.last_mut().unwrap()["index"] = 11.into();
+    let parts = parts
+        .iter()
+        .map(|v| Partial::from_json(&v.to_string()).unwrap())
+        .collect();
+    let err = merge_error(parts);
+    assert!(
+        err.contains("do not cover replications 0 to 9 once each"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_that_cannot_be_a_part_names_itself() {
     let dir = std::env::temp_dir().join(format!("fleetsim-shard-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("part.json");

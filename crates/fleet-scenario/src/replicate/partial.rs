@@ -255,9 +255,18 @@ pub fn merge(mut parts: Vec<Partial>) -> Result<ReplicationReport> {
         ))));
     }
     let wall_s = parts.iter().map(|p| p.wall_s).sum();
-    let seed_first = parts[0].seed_first;
+    let (seed_first, replications) = (parts[0].seed_first, parts[0].replications);
     let skeleton = parts[0].scenario.clone();
     let runs: Vec<RunSample> = parts.into_iter().flat_map(|p| p.runs).collect();
+    // Only parts edited by hand get here with a gap or an overlap: same fingerprint, other K.
+    let whole = runs.len() == replications as usize
+        && runs.iter().enumerate().all(|(i, r)| r.index as usize == i);
+    if !whole || runs.is_empty() {
+        return Err(Error::new(ErrorKind::Partial(format!(
+            "the parts' records do not cover replications 0 to {} once each: was one edited?",
+            replications.saturating_sub(1)
+        ))));
+    }
     Ok(summarise(&skeleton, seed_first, &runs, wall_s))
 }
 
