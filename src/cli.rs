@@ -409,18 +409,7 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Text => print!("{}", report::text::render(&report)),
         Format::Json => println!("{}", report.to_json()),
     }
-    if let Some(path) = &args.html {
-        std::fs::write(path, report::html::render(&report))
-            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
-    }
-    if let Some(path) = &args.devices_csv {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        report::csv::write(&report, &mut out)
-            .and_then(|()| std::io::Write::flush(&mut out))
-            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
-    }
+    write_run_files(&args, &report)?;
     // Without --deny, every warning is printed here; with it, only the result's remain.
     if report_warnings(&report.warnings, &args.deny) {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
@@ -435,6 +424,23 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::from(EXIT_EXPECTATION_FAILED))
+}
+
+/// Writes a single run's `--html` and `--devices-csv` files.
+fn write_run_files(args: &RunArgs, report: &fleet_scenario::report::Report) -> anyhow::Result<()> {
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html::render(report))
+            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+    }
+    if let Some(path) = &args.devices_csv {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        report::csv::write(report, &mut out)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn execute_replications(
