@@ -50,6 +50,23 @@ enum Command {
     },
     /// Print the manual page (roff) on stdout: `fleetsim man > fleetsim.1`.
     Man,
+    /// Combine the partial results of a sharded replicated run (`run --replications K --shard
+    /// I/N --partial-out FILE`) into the report one machine would have printed (exit 0: all
+    /// expectations hold, 1: one failed, 2: bad input, or parts that do not make one whole).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The partial result files, one per part, in any order.
+    #[arg(required = true, value_name = "PARTS")]
+    parts: Vec<PathBuf>,
+    /// The report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also write the HTML summary to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,10 +158,24 @@ struct RunArgs {
     /// Also write per-device results (one row per device per job) as CSV to this file.
     #[arg(long, value_name = "FILE")]
     devices_csv: Option<PathBuf>,
-    /// Run K seeded replications (seeds seed, seed+1, ...) and report percentiles and
-    /// probabilities instead of one run.
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["html", "devices_csv"])]
+    /// Run K seeded replications (seeds seed, seed+1, ...) and report the outcome mix,
+    /// percentiles and probabilities instead of one run (with --html: an HTML summary).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "devices_csv")]
     replications: Option<u32>,
+    /// Run only part I of N equal parts of the replications (I from 0, as Kubernetes'
+    /// JOB_COMPLETION_INDEX) and write them to --partial-out; `fleetsim merge` combines the
+    /// parts (docs/sharding.md).
+    #[arg(long, value_name = "I/N", requires = "partial_out")]
+    shard: Option<fleet_scenario::Shard>,
+    /// Write the replications' partial result to this file instead of a report (with
+    /// --shard: its part; without: the whole, as part 0/1).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "replications",
+        conflicts_with = "html"
+    )]
+    partial_out: Option<PathBuf>,
     /// `--deny warnings`: a warning about the scenario or its result is an error (exit 2), for
     /// CI.
     #[arg(long, value_enum, value_name = "WHAT")]
@@ -251,7 +282,18 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve(serve) => execute_serve(serve),
         Command::Completions { shell } => crate::docs::completions(shell),
         Command::Man => crate::docs::man(),
+        Command::Merge(merge) => execute_merge(merge),
     }
+}
+
+fn execute_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    let parts = args
+        .parts
+        .iter()
+        .map(|p| fleet_scenario::Partial::read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = fleet_scenario::merge(parts)?;
+    print_replications(&report, args.format, args.html.as_deref())
 }
 
 fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -384,18 +426,7 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Text => print!("{}", report::text::render(&report)),
         Format::Json => println!("{}", report.to_json()),
     }
-    if let Some(path) = &args.html {
-        std::fs::write(path, report::html::render(&report))
-            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
-    }
-    if let Some(path) = &args.devices_csv {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        report::csv::write(&report, &mut out)
-            .and_then(|()| std::io::Write::flush(&mut out))
-            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
-    }
+    write_run_files(&args, &report)?;
     // Without --deny, every warning is printed here; with it, only the result's remain.
     if report_warnings(&report.warnings, &args.deny) {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
@@ -412,6 +443,23 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(EXIT_EXPECTATION_FAILED))
 }
 
+/// Writes a single run's `--html` and `--devices-csv` files.
+fn write_run_files(args: &RunArgs, report: &fleet_scenario::report::Report) -> anyhow::Result<()> {
+    if let Some(path) = &args.html {
+        std::fs::write(path, report::html::render(report))
+            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+    }
+    if let Some(path) = &args.devices_csv {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        report::csv::write(report, &mut out)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .with_context(|| format!("cannot write the CSV to {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn execute_replications(
     args: &RunArgs,
     scenario: &Scenario,
@@ -426,25 +474,65 @@ fn execute_replications(
         replications,
         threads,
     };
-    let mut progress = Progress::new(format!("{} x{replications}", scenario.name()));
-    let report = fleet_scenario::run_replications(scenario, options, &mut |done, total| {
+    let shard = args.shard.unwrap_or(fleet_scenario::Shard::WHOLE);
+    let label = match args.shard {
+        Some(shard) => format!("{} x{replications} part {shard}", scenario.name()),
+        None => format!("{} x{replications}", scenario.name()),
+    };
+    let mut progress = Progress::new(label);
+    let part = fleet_scenario::run_shard(scenario, options, shard, &mut |done, total| {
         progress.update(done, total)
     });
     progress.finish();
-    let report = report?;
-    match args.format {
-        Format::Text => print!("{}", report::replications::render(&report)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).context("cannot serialize the report")?
+    let part = part?;
+    let Some(path) = &args.partial_out else {
+        let report = fleet_scenario::merge(vec![part])?;
+        return print_replications(&report, args.format, args.html.as_deref());
+    };
+    std::fs::write(path, part.to_json())
+        .with_context(|| format!("cannot write the partial result to {}", path.display()))?;
+    let range = part.range();
+    let seeds = match range.len() {
+        0 => "none: more parts than replications".to_string(),
+        _ => format!(
+            "seeds {} to {}",
+            part.seed_first().wrapping_add(u64::from(range.start)),
+            part.seed_first().wrapping_add(u64::from(range.end - 1))
         ),
+    };
+    eprintln!(
+        "part {shard} of {replications} replications: {} replications ({seeds}) written to {}; \
+         combine the parts with `fleetsim merge`",
+        range.len(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a replication report and writes its HTML summary; the exit code says whether every
+/// expectation held.
+fn print_replications(
+    report: &fleet_scenario::ReplicationReport,
+    format: Format,
+    html: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    match format {
+        Format::Text => print!("{}", report::replications::render(report)),
+        Format::Json => println!("{}", report.to_json()),
+    }
+    if let Some(path) = html {
+        std::fs::write(path, report::replications_html::render(report))
+            .with_context(|| format!("cannot write the HTML summary to {}", path.display()))?;
     }
     if report.passed {
         return Ok(ExitCode::SUCCESS);
     }
     for e in report.expectations.iter().filter(|e| !e.passed) {
+        let rerun = e.failed_seeds.first().map_or(String::new(), |seed| {
+            format!("; rerun one with --seed {seed}")
+        });
         eprintln!(
-            "expectation failed: job {} (expect[{}]) held in {:.1}% of runs, required {:.1}%",
+            "expectation failed: job {} (expect[{}]) held in {:.1}% of runs, required {:.1}%{rerun}",
             e.job,
             e.index,
             100.0 * e.probability,

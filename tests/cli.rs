@@ -343,7 +343,10 @@ fn replication_flags_are_checked() {
         vec!["run", p, "--replications", "0"],
         vec!["run", p, "--threads", "2"],
         vec!["run", p, "--replications", "3", "--threads", "0"],
-        vec!["run", p, "--replications", "3", "--html", "x.html"],
+        vec!["run", p, "--replications", "3", "--devices-csv", "x.csv"],
+        vec!["run", p, "--replications", "3", "--shard", "0/2"],
+        vec!["run", p, "--shard", "0/2", "--partial-out", "x.json"],
+        vec!["run", p, "--partial-out", "x.json"],
     ] {
         let out = fleetsim(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));

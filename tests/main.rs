@@ -2,6 +2,8 @@
 
 mod cli;
 mod common;
+mod deploy;
 mod docs;
 mod limits;
+mod sharding;
 mod warnings;

@@ -27,6 +27,9 @@ pub enum ErrorKind {
     /// A simulation ran out of its event or wall-clock budget before it ended, or a run would
     /// need more memory than it may take.
     Limit(String),
+    /// Partial result files (`fleetsim merge`) that do not make one whole: not a partial
+    /// result, of another version, scenario or options, or a part missing or given twice.
+    Partial(String),
 }
 
 impl Error {
@@ -115,7 +118,7 @@ impl fmt::Display for Error {
         match &self.kind {
             ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
             ErrorKind::Syntax(m) | ErrorKind::Invalid(m) => f.write_str(m),
-            ErrorKind::Limit(m) => f.write_str(m),
+            ErrorKind::Limit(m) | ErrorKind::Partial(m) => f.write_str(m),
             ErrorKind::UnknownFormat(ext) => write!(
                 f,
                 "unknown scenario format {ext:?}: use a .toml or .json file"

@@ -18,7 +18,9 @@ pub mod source;
 pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
-pub use replicate::{run_replications, ReplicationOptions, ReplicationReport};
+pub use replicate::{
+    merge, run_replications, run_shard, Partial, ReplicationOptions, ReplicationReport, Shard,
+};
 pub use run::{run, Budget, RunOptions};
 pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};
 pub use source::Format;

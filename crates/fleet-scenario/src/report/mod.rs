@@ -1,11 +1,14 @@
 //! Reports of a scenario run: a terminal summary ([`text`]), JSON ([`Report::to_json`], schema in
 //! `docs/report-format.md`), a self-contained HTML page with a chart ([`html`]) and per-device
-//! CSV ([`csv`]).
+//! CSV ([`csv`]); for replicated runs, a terminal summary ([`replications`]) and an HTML
+//! summary with the distributions drawn ([`replications_html`]).
 
 mod chart;
 pub mod csv;
 pub mod html;
 pub mod replications;
+mod replications_chart;
+pub mod replications_html;
 pub mod text;
 
 use fleet_core::Threshold;
