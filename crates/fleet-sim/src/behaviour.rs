@@ -309,25 +309,7 @@ impl Behaviour {
     /// from `seed`.
     pub(crate) fn compile(spec: &BehaviourSpec, fleet: &Fleet, seed: u64) -> Result<Self> {
         spec.validate().map_err(|e| e.within("behaviour"))?;
-        let (mut rules, swarm) = if spec.swarm {
-            let rules: Vec<BehaviourRule> = spec
-                .rules
-                .iter()
-                .enumerate()
-                .map(|(i, r)| swarm_rule(r, i, seed))
-                .collect();
-            let draws = rules
-                .iter()
-                .enumerate()
-                .map(|(rule, r)| SwarmDraw {
-                    rule,
-                    effective: r.clone(),
-                })
-                .collect();
-            (rules, Some(draws))
-        } else {
-            (spec.rules.clone(), None)
-        };
+        let (mut rules, swarm) = seed_rules(spec, seed);
         // The hit cohorts' rules after every rule: resolved here, once, like the rules.
         let (cohorts, hit) = cohort::draw(&spec.cohorts, seed);
         rules.extend(hit);
@@ -396,6 +378,29 @@ impl Behaviour {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.profile_of.capacity() * 2
     }
+}
+
+/// The rules as the seed makes them: in swarm mode, each with its drawn fault mix (and the
+/// draws); otherwise as written.
+fn seed_rules(spec: &BehaviourSpec, seed: u64) -> (Vec<BehaviourRule>, Option<Vec<SwarmDraw>>) {
+    if !spec.swarm {
+        return (spec.rules.clone(), None);
+    }
+    let rules: Vec<BehaviourRule> = spec
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| swarm_rule(r, i, seed))
+        .collect();
+    let draws = rules
+        .iter()
+        .enumerate()
+        .map(|(rule, r)| SwarmDraw {
+            rule,
+            effective: r.clone(),
+        })
+        .collect();
+    (rules, Some(draws))
 }
 
 fn swarm_rule(rule: &BehaviourRule, i: usize, seed: u64) -> BehaviourRule {
