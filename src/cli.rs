@@ -43,6 +43,9 @@ enum Command {
     Query(QueryArgs),
     /// Serve the IoT Central and IoT Hub jobs REST APIs over the simulated fleet (docs/server.md).
     Serve(ServeArgs),
+    /// Sweep a job's plan over a grid: how often each plan stops a healthy rollout, how far a
+    /// bad one spreads, the Pareto set and a recommendation (docs/risk.md).
+    Plan(crate::plan::PlanArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -235,6 +238,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Query(query) => execute_query(query),
         Command::Serve(serve) => execute_serve(serve),
+        Command::Plan(plan) => crate::plan::execute(plan),
     }
 }
 

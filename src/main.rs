@@ -4,6 +4,7 @@
 //! library crates under `crates/`.
 
 mod cli;
+mod plan;
 mod progress;
 
 use std::process::ExitCode;

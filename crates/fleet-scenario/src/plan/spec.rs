@@ -129,6 +129,39 @@ impl GridSpec {
     }
 }
 
+/// The bad rollout from the command line: `fields` are TOML lines of a behaviour rule
+/// (`failure_probability = 0.3`), `selector` a device query (`tags.firmware = '1.2'`).
+///
+/// ```
+/// let rule = fleet_scenario::plan::spec::bad_rule(
+///     &["reject_probability = 1".to_string()],
+///     Some("tags.firmware = '1.2'"),
+/// )?;
+/// assert_eq!(rule.reject_probability, Some(1.0));
+/// assert!(rule.selector.query.is_some());
+/// # Ok::<(), fleet_scenario::Error>(())
+/// ```
+pub fn bad_rule(fields: &[String], selector: Option<&str>) -> Result<BehaviourRule> {
+    let text = fields.join("\n");
+    let mut rule: BehaviourRule = toml::from_str(&text).map_err(|e| {
+        Error::invalid(
+            "bad",
+            format!(
+                "{text:?} is not a behaviour rule ({}): give fields such as \
+                 `failure_probability = 0.3`",
+                e.message()
+            ),
+        )
+    })?;
+    if let Some(query) = selector {
+        rule.selector = serde_json::from_value(Value::String(query.to_string()))
+            .map_err(|e| Error::invalid("bad_selector", e.to_string()))?;
+    }
+    rule.validate()
+        .map_err(|e| crate::scenario::sim_error("bad", &e))?;
+    Ok(rule)
+}
+
 /// A probability written `"1%"`, `"1pp"` (percentage points) or `0.01`; `field` names it in
 /// the error.
 pub fn parse_probability(field: &str, text: &str) -> Result<f64> {
