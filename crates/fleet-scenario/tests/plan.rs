@@ -87,6 +87,36 @@ fn the_false_stop_interval_covers_the_known_probability() {
     }
 }
 
+/// Under the sequential rule (rounds of 50, 100, 200, ... until ±5 pp) the final interval
+/// still covers the known probability in at least 16 of 20 blocks of seeds: stopping on the
+/// interval's width, which depends on the estimate only weakly, costs little coverage.
+#[test]
+fn the_interval_covers_the_truth_after_sequential_stopping() {
+    let threshold = r#""cancellationThreshold": {"type": "number", "value": 4, "batch": false},"#;
+    let truth = binomial_tail(20, 0.1, 4);
+    let s = scenario(20, 0.1, threshold, "");
+    let covered = (0..20u64)
+        .filter(|block| {
+            let options = PlanOptions {
+                rule: StoppingRule {
+                    precision: 0.05,
+                    min_replications: 50,
+                    max_replications: 10_000,
+                    prune: true,
+                },
+                seed: Some(7_000 + block * 10_000),
+                threads: 2,
+                ..PlanOptions::default()
+            };
+            let h = &plan(&s, &options).plans[0].healthy;
+            assert!(h.false_stop_interval.half_width() <= 0.05);
+            assert!(h.replications <= 400, "{}", h.replications);
+            h.false_stop_interval.contains(truth)
+        })
+        .count();
+    assert!(covered >= 16, "covered in {covered} of 20");
+}
+
 /// A bad operation that fails every device, batches of 10 and a per-batch threshold of 5:
 /// every replication stops in batch 1, after exactly the 10 devices of batch 1 received it
 /// and failed. Batches of 20 let 20 through.
