@@ -45,7 +45,7 @@ enum Command {
     Serve(ServeArgs),
     /// Sweep a job's plan over a grid: how often each plan stops a healthy rollout, how far a
     /// bad one spreads, the Pareto set and a recommendation (docs/risk.md).
-    Plan(crate::plan::PlanArgs),
+    Plan(Box<crate::plan::PlanArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,7 +238,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Query(query) => execute_query(query),
         Command::Serve(serve) => execute_serve(serve),
-        Command::Plan(plan) => crate::plan::execute(plan),
+        Command::Plan(plan) => crate::plan::execute(*plan),
     }
 }
 
