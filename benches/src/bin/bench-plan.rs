@@ -41,8 +41,10 @@ fn main() {
         "{} devices, 20 plans, {threads} threads (a shared machine: other builds ran beside it)\n",
         devices
     );
-    println!("| sweep | simulations | wall (s) | max half-width (pp) | recommended |");
-    println!("|---|---:|---:|---:|---|");
+    println!(
+        "| sweep | simulations | wall (s) | plans pruned | widest interval of the others (pp) | recommended |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
     let base = options(&scenario, threads);
     let sequential = StoppingRule {
         precision: 0.01,
@@ -104,17 +106,22 @@ fn row(name: &str, scenario: &Scenario, o: &PlanOptions, scale: f64) {
     let r: PlanReport = run_plan(scenario, o, &mut |_, _| {}).expect("the sweep runs");
     let wall = start.elapsed().as_secs_f64() * scale;
     let sims = (r.simulations as f64 * scale).round() as u64;
-    let widest = r
+    use fleet_scenario::plan::Done;
+    let kept: Vec<_> = r
         .plans
         .iter()
-        .filter(|p| matches!(p.healthy_done, Some(fleet_scenario::plan::Done::Precise)))
+        .filter(|p| matches!(p.healthy_done, Some(Done::Precise | Done::MaxReplications)))
+        .collect();
+    let widest = kept
+        .iter()
         .map(|p| p.healthy.false_stop_interval.half_width())
         .fold(0.0, f64::max);
+    let pruned = r.plans.len() - kept.len();
     let chosen = r
         .recommended
         .map_or("-".to_string(), |i| r.plans[i].label.clone());
     println!(
-        "| {name} | {sims} | {wall:.1} | {:.2} | {chosen} |",
+        "| {name} | {sims} | {wall:.1} | {pruned} | {:.2} | {chosen} |",
         100.0 * widest
     );
 }
