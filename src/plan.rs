@@ -181,6 +181,9 @@ pub fn execute(args: PlanArgs) -> anyhow::Result<ExitCode> {
         scenario = scenario.with_devices(devices)?;
     }
     let options = args.options(&scenario)?;
+    for w in fleet_scenario::warnings::check(&scenario) {
+        eprintln!("warning: {w}");
+    }
     scenario.check_memory(None, options.threads as u32)?;
     let mut progress = Progress::new(format!("{} plans", scenario.name()));
     let report = plan::run_plan(&scenario, &options, &mut |done, total| {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::plan::outcome::{BadSummary, HealthySummary};
 use crate::plan::pareto::{measures, pareto_set, recommend};
-use crate::plan::stopping::{feasible, Constraints, Done, Estimates, StoppingRule};
+use crate::plan::stopping::{feasible, Constraints, Done, Estimates, Objective, StoppingRule};
 use crate::plan::{PlanOptions, PlanState, Setting};
 use crate::scenario::Scenario;
 
@@ -295,12 +295,17 @@ fn render_choice(out: &mut String, r: &PlanReport) {
         true => "no constraints".to_string(),
         false => stated.join(", "),
     };
+    let objective = match c.optimise {
+        Objective::Blast => "blast radius",
+        Objective::FalseStop => "false-stop probability",
+        Objective::Duration => "duration",
+    };
     match r.recommended {
         Some(i) => {
             let _ = writeln!(
                 out,
-                "Recommended ({constraints}; smallest {:?}): #{i} {}",
-                c.optimise, r.plans[i].label
+                "Recommended ({constraints}; the smallest {objective}): #{i} {}",
+                r.plans[i].label
             );
         }
         None => {
