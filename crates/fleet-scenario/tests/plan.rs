@@ -332,3 +332,84 @@ json = '''{{"id": "j", "group": "g", "data": [{{"type": "property", "target": "d
     let e = text("speed = 1");
     assert!(e.to_string().contains("speed"), "{e}");
 }
+
+fn example(name: &str, devices: u32) -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    let s = Scenario::load(&path).unwrap();
+    s.with_devices(devices).unwrap()
+}
+
+/// The AWS knobs edit the job's rollout and abort config: at 20 devices a minute without a
+/// ramp the ring takes far longer than at 400.
+#[test]
+fn aws_rate_ramp_and_abort_knobs() {
+    let s = example("aws-exponential-rollout.toml", 600);
+    let knobs = [
+        ("rate", vec!["20", "400"]),
+        ("ramp", vec!["none"]),
+        ("abort", vec!["50"]),
+    ];
+    let options = PlanOptions {
+        job: Some("firmware-2-1-ring-1-3".into()),
+        knobs: knobs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.iter().map(|v| v.to_string()).collect()))
+            .collect(),
+        rule: fixed(3),
+        threads: 2,
+        ..PlanOptions::default()
+    };
+    let r = plan(&s, &options);
+    assert_eq!(r.dialect, "aws");
+    assert_eq!(r.plans[0].label, "rate 20 · ramp none · abort 50%");
+    let p50 = |i: usize| r.plans[i].healthy.duration_s.unwrap().p50;
+    // About 480 devices: 24 minutes at 20 a minute, about a minute and a half at 400.
+    assert!(p50(0) > 1200.0 && p50(1) < 300.0, "{} {}", p50(0), p50(1));
+}
+
+/// The hawkBit knobs edit the gates: with the example's flaky fourth group, a 10 % error
+/// condition pauses the rollout in group 4 in every replication (a stop), 100 % never does.
+#[test]
+fn hawkbit_group_and_gate_knobs() {
+    let s = example("hawkbit-gates.toml", 1000);
+    let options = PlanOptions {
+        knobs: vec![
+            ("groups".into(), vec!["5".into()]),
+            ("success".into(), vec!["80%".into()]),
+            ("error".into(), vec!["10%".into(), "100%".into()]),
+        ],
+        rule: fixed(3),
+        threads: 2,
+        ..PlanOptions::default()
+    };
+    let r = plan(&s, &options);
+    assert_eq!(r.plans[0].healthy.false_stops, 3);
+    assert_eq!(r.plans[0].healthy.false_stop_batches.get(&4), Some(&3));
+    assert_eq!(r.plans[1].healthy.false_stops, 0);
+}
+
+/// `hub_units` paces a job through the hub's twin-update throttle: S2 at 1 unit allows 50
+/// updates a second, at 20 units 100.
+#[test]
+fn hub_units_knob() {
+    let s = scenario(
+        1000,
+        0.0,
+        "",
+        "[hub]\ntier = \"S2\"\nunits = 1\nmax_queue_wait_ms = 600000\n",
+    );
+    let options = PlanOptions {
+        knobs: vec![("hub_units".into(), vec!["1".into(), "20".into()])],
+        rule: fixed(2),
+        threads: 2,
+        ..PlanOptions::default()
+    };
+    let r = plan(&s, &options);
+    let p50 = |i: usize| r.plans[i].healthy.duration_s.unwrap().p50;
+    assert!((19.0..23.0).contains(&p50(0)), "{}", p50(0));
+    assert!((9.0..13.0).contains(&p50(1)), "{}", p50(1));
+    let e = run_plan(&scenario(10, 0.0, "", ""), &options, &mut |_, _| {}).unwrap_err();
+    assert!(e.to_string().contains("no [hub]"), "{e}");
+}
