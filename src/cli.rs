@@ -54,6 +54,9 @@ enum Command {
     /// I/N --partial-out FILE`) into the report one machine would have printed (exit 0: all
     /// expectations hold, 1: one failed, 2: bad input, or parts that do not make one whole).
     Merge(MergeArgs),
+    /// Sweep a job's plan over a grid: how often each plan stops a healthy rollout, how far a
+    /// bad one spreads, the Pareto set and a recommendation (docs/risk.md).
+    Plan(Box<crate::plan::PlanArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -283,6 +286,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => crate::docs::completions(shell),
         Command::Man => crate::docs::man(),
         Command::Merge(merge) => execute_merge(merge),
+        Command::Plan(plan) => crate::plan::execute(*plan),
     }
 }
 

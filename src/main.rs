@@ -6,6 +6,7 @@
 mod cli;
 mod docs;
 mod logs;
+mod plan;
 mod progress;
 
 /// `fleetsim --version`: the crate's version and, when built from a git checkout, the commit

@@ -5,5 +5,6 @@ mod common;
 mod deploy;
 mod docs;
 mod limits;
+mod plan;
 mod sharding;
 mod warnings;

@@ -4,12 +4,14 @@
 //! as the APIs take them, and `expect` assertions on the outcome. [`Scenario::load`] reads and
 //! validates one (TOML or JSON, errors naming file, line and field); [`run`] simulates it with
 //! `fleet-sim` and checks the expectations; the [`report`] module renders the result as text,
-//! JSON, HTML and CSV.
+//! JSON, HTML and CSV; [`plan`] answers the risk questions of a job's plan over a grid of plans
+//! (`fleetsim plan`).
 
 #![deny(missing_docs)]
 
 mod error;
 pub mod expect;
+pub mod plan;
 pub mod replicate;
 pub mod report;
 mod run;
@@ -18,6 +20,7 @@ pub mod source;
 pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
+pub use plan::{run_plan, PlanOptions, PlanReport, RiskSpec};
 pub use replicate::{
     merge, run_replications, run_shard, Partial, ReplicationOptions, ReplicationReport, Shard,
 };

@@ -55,6 +55,10 @@ pub struct ScenarioFile {
     /// Assertions on the outcome.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// The risk questions and the plans to compare (`fleetsim plan`; `run` checks it and
+    /// otherwise ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<crate::plan::RiskSpec>,
 }
 
 /// A device group (IoT Central `DeviceGroup`). Membership is its `filter` (a whole query,
@@ -197,6 +201,8 @@ pub struct Scenario {
     pub file: ScenarioFile,
     /// The jobs, converted for the simulator, in file order (scheduled jobs apart).
     pub jobs: Vec<JobSpec>,
+    /// The index in `file.jobs` of each job of `jobs`.
+    pub job_entries: Vec<usize>,
     /// Each job's cancellation threshold, if it has one (for reports and charts).
     pub thresholds: Vec<Option<Threshold>>,
     /// Each job's dialect: `central`, `hub`, `aws` or `hawkbit` (for reports' words).
@@ -276,6 +282,7 @@ impl Scenario {
         let mut scenario = Self {
             path: None,
             jobs: Vec::with_capacity(file.jobs.len()),
+            job_entries: Vec::with_capacity(file.jobs.len()),
             thresholds: Vec::with_capacity(file.jobs.len()),
             dialects: Vec::with_capacity(file.jobs.len()),
             scheduled: Vec::new(),
@@ -330,6 +337,7 @@ impl Scenario {
                         }
                     }
                     scenario.jobs.push(converted.spec);
+                    scenario.job_entries.push(i);
                     scenario.thresholds.push(converted.threshold);
                     scenario.dialects.push(converted.dialect);
                 }
@@ -340,6 +348,9 @@ impl Scenario {
             let field = format!("expect[{i}]");
             e.validate(&field)?;
             scenario.check_target(e, &field)?;
+        }
+        if let Some(risk) = &file.risk {
+            crate::plan::check_spec(&scenario, risk)?;
         }
         Ok(scenario)
     }

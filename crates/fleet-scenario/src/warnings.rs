@@ -227,18 +227,33 @@ fn type_hint(selector: &Selector) -> String {
 fn empty_selections(sink: &mut Sink<'_>, fleet: &Fleet, jobs: &[JobView<'_>]) {
     let n = fleet.len();
     let scenario = sink.scenario;
-    for (i, rule) in scenario.file.behaviour.rules.iter().enumerate() {
-        if rule.selector.is_all() || !rule.selector.select(fleet).is_empty() {
+    let behaviour = &scenario.file.behaviour;
+    let rules = behaviour.rules.iter().enumerate().map(|(i, r)| {
+        let field = format!("behaviour.rules[{i}].selector");
+        (
+            field,
+            &r.selector,
+            "this rule's latency and faults apply to no device",
+        )
+    });
+    let cohorts = behaviour.cohorts.iter().enumerate().map(|(i, c)| {
+        let field = format!("behaviour.cohorts[{i}].selector");
+        (
+            field,
+            &c.rule.selector,
+            "this cohort's fault hits no device",
+        )
+    });
+    for (field, selector, what) in rules.chain(cohorts) {
+        if selector.is_all() || !selector.select(fleet).is_empty() {
             continue;
         }
+        let hint = type_hint(selector);
         sink.push(
             "selects_no_device",
-            format!("behaviour.rules[{i}].selector"),
+            field,
             None,
-            format!(
-                "selects 0 of {n} devices: this rule's latency and faults apply to no device{}",
-                type_hint(&rule.selector)
-            ),
+            format!("selects 0 of {n} devices: {what}{hint}"),
         );
     }
     for (i, group) in scenario.file.groups.iter().enumerate() {

@@ -77,6 +77,19 @@ fn a_rule_whose_selector_compares_a_string_tag_with_a_number_selects_nothing() {
 }
 
 #[test]
+fn a_cohort_that_selects_nothing_is_named_with_its_line() {
+    let extra = "\n[[behaviour.cohorts]]\nselector = \"tags.firmware = 1.2\"\nprobability = 0.1\nfailure_probability = 1.0\n";
+    let w = only(&warnings::check(&load(extra)), "selects_no_device");
+    assert_eq!(w.field, "behaviour.cohorts[0].selector");
+    assert_eq!(w.line, Some(line_of(extra, "selector =")));
+    assert!(
+        w.message.contains("this cohort's fault hits no device"),
+        "{}",
+        w.message
+    );
+}
+
+#[test]
 fn a_group_that_selects_nothing_is_named_with_its_line() {
     let extra = "\n[[groups]]\nid = \"old\"\nfilter = \"SELECT * FROM devices WHERE tags.firmware = 1.2\"\n";
     let w = only(&warnings::check(&load(extra)), "selects_no_device");

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cohort::{self, CohortDraw, CohortFault};
 use crate::distribution::{Distribution, Sampler};
 use crate::error::{check_duration, check_probability, Error, ErrorKind, Result};
 use crate::fleet::Fleet;
@@ -41,6 +42,13 @@ use crate::selector::Selector;
 /// (capped at 1), so that the mean over seeds is the written value. Flapping, when kept, is
 /// unchanged. Latency is never changed. The drawn mix is reported in
 /// [`crate::SimResult::swarm`].
+///
+/// # Cohort faults
+///
+/// `cohorts` are faults with a shared cause ([`CohortFault`]): each hits its whole cohort, with
+/// its probability per simulation, drawn from the seed. A hit cohort's rule applies after every
+/// rule (and after the swarm draw, which does not change cohorts); the draws are reported in
+/// [`crate::SimResult::cohorts`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct BehaviourSpec {
@@ -50,6 +58,9 @@ pub struct BehaviourSpec {
     /// The rules, applied in order.
     #[serde(default)]
     pub rules: Vec<BehaviourRule>,
+    /// Faults with a shared cause, each hitting its cohort in some simulations (see above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cohorts: Vec<CohortFault>,
 }
 
 /// One behaviour rule: the devices it applies to and the fields it overrides.
@@ -138,14 +149,21 @@ pub struct Flapping {
 impl BehaviourSpec {
     /// Checks every rule; the error names the field (`rules[2].latency.sigma`).
     pub fn validate(&self) -> Result<()> {
-        if self.rules.len() > 64 {
+        if self.rules.len() + self.cohorts.len() > 64 {
             return Err(Error::at(
-                "rules",
-                ErrorKind::TooLarge("more than 64 behaviour rules".into()),
+                if self.cohorts.is_empty() {
+                    "rules"
+                } else {
+                    "cohorts"
+                },
+                ErrorKind::TooLarge("more than 64 behaviour rules and cohorts together".into()),
             ));
         }
         for (i, r) in self.rules.iter().enumerate() {
             r.validate().map_err(|e| e.at_index(i).within("rules"))?;
+        }
+        for (i, c) in self.cohorts.iter().enumerate() {
+            c.validate().map_err(|e| e.at_index(i).within("cohorts"))?;
         }
         Ok(())
     }
@@ -282,31 +300,19 @@ pub(crate) struct Behaviour {
     /// Per device; empty when there is one profile.
     profile_of: Vec<u16>,
     pub(crate) swarm: Option<Vec<SwarmDraw>>,
+    /// Which cohort faults the seed hit.
+    pub(crate) cohorts: Vec<CohortDraw>,
 }
 
 impl Behaviour {
-    /// Resolves `spec` (validated) for `fleet`, drawing the swarm mix from `seed`.
+    /// Resolves `spec` (validated) for `fleet`, drawing the swarm mix and the cohort faults
+    /// from `seed`.
     pub(crate) fn compile(spec: &BehaviourSpec, fleet: &Fleet, seed: u64) -> Result<Self> {
         spec.validate().map_err(|e| e.within("behaviour"))?;
-        let (rules, swarm) = if spec.swarm {
-            let rules: Vec<BehaviourRule> = spec
-                .rules
-                .iter()
-                .enumerate()
-                .map(|(i, r)| swarm_rule(r, i, seed))
-                .collect();
-            let draws = rules
-                .iter()
-                .enumerate()
-                .map(|(rule, r)| SwarmDraw {
-                    rule,
-                    effective: r.clone(),
-                })
-                .collect();
-            (rules, Some(draws))
-        } else {
-            (spec.rules.clone(), None)
-        };
+        let (mut rules, swarm) = seed_rules(spec, seed);
+        // The hit cohorts' rules after every rule: resolved here, once, like the rules.
+        let (cohorts, hit) = cohort::draw(&spec.cohorts, seed);
+        rules.extend(hit);
         let selective: Vec<usize> = (0..rules.len())
             .filter(|&i| !rules[i].selector.is_all())
             .collect();
@@ -324,6 +330,7 @@ impl Behaviour {
                 profiles: vec![profile_for(0)],
                 profile_of: Vec::new(),
                 swarm,
+                cohorts,
             });
         }
         let compiled: Vec<_> = selective
@@ -354,6 +361,7 @@ impl Behaviour {
             profiles,
             profile_of,
             swarm,
+            cohorts,
         })
     }
 
@@ -370,6 +378,29 @@ impl Behaviour {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.profile_of.capacity() * 2
     }
+}
+
+/// The rules as the seed makes them: in swarm mode, each with its drawn fault mix (and the
+/// draws); otherwise as written.
+fn seed_rules(spec: &BehaviourSpec, seed: u64) -> (Vec<BehaviourRule>, Option<Vec<SwarmDraw>>) {
+    if !spec.swarm {
+        return (spec.rules.clone(), None);
+    }
+    let rules: Vec<BehaviourRule> = spec
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| swarm_rule(r, i, seed))
+        .collect();
+    let draws = rules
+        .iter()
+        .enumerate()
+        .map(|(rule, r)| SwarmDraw {
+            rule,
+            effective: r.clone(),
+        })
+        .collect();
+    (rules, Some(draws))
 }
 
 fn swarm_rule(rule: &BehaviourRule, i: usize, seed: u64) -> BehaviourRule {
@@ -423,6 +454,7 @@ mod tests {
     fn validation_names_the_field() {
         let bad = BehaviourSpec {
             swarm: false,
+            cohorts: Vec::new(),
             rules: vec![
                 BehaviourRule::default(),
                 BehaviourRule {

@@ -128,6 +128,7 @@ impl SimBuilder {
         };
         let behaviour = BehaviourSpec {
             swarm: false,
+            cohorts: Vec::new(),
             rules: vec![BehaviourRule {
                 latency: Some(Distribution::Lognormal {
                     median_ms: 2000.0,

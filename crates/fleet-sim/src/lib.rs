@@ -57,7 +57,8 @@
 //! # Where things are
 //!
 //! - [`FleetSpec`], [`TemplateSpec`], [`Fleet`]: the devices (generated or explicit).
-//! - [`BehaviourSpec`], [`BehaviourRule`], [`Distribution`]: latency and faults by [`Selector`].
+//! - [`BehaviourSpec`], [`BehaviourRule`], [`Distribution`]: latency and faults by [`Selector`];
+//!   [`CohortFault`]: a fault with a shared cause that hits a whole cohort in some replications.
 //! - [`Selector`]: device queries (the `fleet-query` crate; a [`Fleet`] is its resolver, and
 //!   [`Fleet::twin`] the document a query sees) and shorthand tables.
 //! - [`HubSpec`], [`JobSlots`]: IoT Hub throttles and the concurrent-jobs limit.
@@ -83,6 +84,7 @@
 
 mod behaviour;
 mod builder;
+mod cohort;
 mod device;
 mod distribution;
 mod error;
@@ -105,6 +107,7 @@ pub mod util;
 
 pub use behaviour::{BehaviourRule, BehaviourSpec, Flapping, Offline, SwarmDraw};
 pub use builder::SimBuilder;
+pub use cohort::{CohortDraw, CohortFault};
 pub use device::{DeviceModel, Fate, PreparedOp};
 pub use distribution::Distribution;
 pub use error::{Error, ErrorKind, Result};

@@ -6,6 +6,7 @@ use fleet_core::{Counts, DeviceState, RunStatus};
 use serde::Serialize;
 
 use crate::behaviour::SwarmDraw;
+use crate::cohort::CohortDraw;
 use crate::fleet::{DeviceId, Fleet};
 use crate::hub::HubLimits;
 use crate::trace::TraceHash;
@@ -30,6 +31,10 @@ pub struct SimResult {
     /// The fault mix drawn in swarm mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swarm: Option<Vec<SwarmDraw>>,
+    /// Which cohort faults ([`crate::CohortFault`]) the seed hit, one entry per cohort (empty
+    /// without cohorts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cohorts: Vec<CohortDraw>,
     /// The UTC instant (ms since the Unix epoch) of virtual time 0
     /// ([`crate::SimBuilder::clock_start_ms`]).
     pub clock_start_ms: i64,

@@ -53,6 +53,8 @@ pub(crate) enum Purpose {
     Swarm = 10,
     /// A device's second latency draw, after a crash or a reconnect (counter = attempt).
     Reanswer = 11,
+    /// Whether a cohort fault hits its cohort (device = cohort index, counter 0).
+    Cohort = 13,
 }
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -634,6 +634,7 @@ impl Simulation {
                 .map_or(now, |u| if self.held.is_some() { u } else { now }),
             hub: self.model.hub_limits(),
             swarm: self.model.behaviour().swarm.clone(),
+            cohorts: self.model.behaviour().cohorts.clone(),
             events: self.log.take(),
             clock_start_ms,
             jobs,

@@ -1,5 +1,6 @@
 //! Integration tests of fleet-sim: one test binary, one module per concern.
 
+mod cohorts;
 mod common;
 mod conversion;
 mod determinism;
