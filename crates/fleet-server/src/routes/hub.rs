@@ -6,15 +6,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use fleet_core::model::validate as rules;
 use fleet_core::model::{JobRequest, Validate};
 use fleet_query::Query;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ask, hub_version, json, page_size, pairs, param, parse_body, AppState, St};
+use super::{ask, hub_version, json, page_size, pairs, param, parse_body, AppState, St, Table};
 use crate::api_error::{ApiError, ApiErrorKind, HubApiError};
 use crate::driver::{Command, Control, Dialect};
 use crate::paging;
@@ -22,13 +20,14 @@ use crate::paging;
 type Result<T> = std::result::Result<T, HubApiError>;
 
 /// The IoT Hub routes.
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/jobs/v2/query", get(query_jobs))
-        .route("/jobs/v2/{id}", get(get_job).put(create_job))
-        .route("/jobs/v2/{id}/cancel", post(cancel_job))
-        .route("/devices/query", post(query_devices))
-        .route("/twins/{id}", get(get_twin))
+pub(crate) fn routes() -> Table {
+    Table::new("")
+        .get("/jobs/v2/query", query_jobs)
+        .get("/jobs/v2/{id}", get_job)
+        .put("/jobs/v2/{id}", create_job)
+        .post("/jobs/v2/{id}/cancel", cancel_job)
+        .post("/devices/query", query_devices)
+        .get("/twins/{id}", get_twin)
 }
 
 fn throttled() -> ApiError {

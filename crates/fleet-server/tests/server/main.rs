@@ -7,6 +7,7 @@ mod documents;
 mod equivalence;
 mod errors;
 mod hub;
+mod openapi;
 mod restart;
 mod security;
 mod store;

@@ -1,0 +1,397 @@
+//! `/openapi.json`: it describes exactly the routes served, lists every status of each
+//! operation, has security only when keys are configured, and real responses of a running
+//! server validate against its schemas (with the `jsonschema` crate, JSON Schema 2020-12).
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+const KEY: &str = "c2VjcmV0LWtleS1ieXRlcw==";
+
+/// Every (method, path) of the document.
+fn documented(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            out.insert((method.clone(), path.clone()));
+        }
+    }
+    out
+}
+
+/// `text` as one token of a JSON pointer in a URI fragment (`/` is `~1`, braces encoded).
+fn escape(text: &str) -> String {
+    text.replace('~', "~0")
+        .replace('/', "~1")
+        .replace('{', "%7B")
+        .replace('}', "%7D")
+}
+
+/// A validator of the response body of `method path` with `status`, against the document.
+fn validator(doc: &Value, method: &str, path: &str, status: u16) -> jsonschema::Validator {
+    let pointer = format!(
+        "#/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+        escape(path)
+    );
+    let mut root = doc.clone();
+    root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    root["$ref"] = json!(pointer);
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap_or_else(|e| panic!("{method} {path} {status}: {e}"))
+}
+
+/// Checks a reply against the document: its status is documented and its body (JSON, with a
+/// JSON content type) is valid.
+fn check(doc: &Value, method: &str, path: &str, reply: &Reply) {
+    let status = reply.status.as_u16();
+    let op = &doc["paths"][path][method];
+    assert!(
+        op["responses"][status.to_string()].is_object(),
+        "{method} {path}: status {status} is not documented"
+    );
+    let content_type = reply.headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let v = validator(doc, method, path, status);
+    let errors: Vec<String> = v.iter_errors(&reply.body).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {errors:?}\n{}",
+        reply.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_describes_exactly_the_routes_served() {
+    let s = start(config().time_scale(1000.0)).await;
+    let doc = s.get("/openapi.json").await.body;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let served: BTreeSet<(String, String)> = fleet_server::openapi::served().into_iter().collect();
+    assert_eq!(served.len(), 26, "{served:?}");
+    assert_eq!(documented(&doc), served);
+    // Every documented operation is served: it is neither 405 nor the fallback's 404.
+    for (method, path) in &served {
+        let concrete = path.replace("{id}", "x").replace("{rerunId}", "y");
+        let version = if concrete.starts_with("/api") { CV } else { HV };
+        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let r = s
+            .call(m, &format!("{concrete}?{version}"), Some(json!({})), &[])
+            .await;
+        assert_ne!(
+            r.status, 405,
+            "{method} {path} is documented but not served"
+        );
+        let message = r.body["error"]["message"]
+            .as_str()
+            .or(r.body["Message"].as_str())
+            .unwrap_or_default();
+        assert!(
+            !message.contains("no resource at"),
+            "{method} {path}: {message}"
+        );
+    }
+    // An undocumented path is not served.
+    let r = s.get(&format!("/api/devices?{CV}")).await;
+    assert_eq!(r.status, 404);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_lists_its_statuses_with_the_apis_error_body() {
+    let s = start(config().time_scale(1000.0)).await;
+    let doc = s.get("/openapi.json").await.body;
+    for (method, path) in documented(&doc) {
+        let responses = doc["paths"][&path][&method]["responses"]
+            .as_object()
+            .unwrap();
+        let statuses: BTreeSet<&str> = responses.keys().map(String::as_str).collect();
+        let success = statuses.iter().filter(|s| s.starts_with('2')).count();
+        assert_eq!(success, 1, "{method} {path}: {statuses:?}");
+        for common in ["400", "413", "414", "431", "503"] {
+            assert!(statuses.contains(common), "{method} {path} lacks {common}");
+        }
+        // No keys, no throttling hub model: neither 401 nor 429.
+        assert!(!statuses.contains("401") && !statuses.contains("429"));
+        if path.contains("{id}") && method != "put" {
+            assert!(statuses.contains("404"), "{method} {path} lacks 404");
+        }
+        let error = if path.starts_with("/api/") {
+            "CentralError"
+        } else {
+            "HubError"
+        };
+        for (status, response) in responses {
+            if status.starts_with('4') || status.starts_with('5') {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    format!("#/components/schemas/{error}"),
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+    let ops = &doc["paths"];
+    for (path, method, status) in [
+        ("/api/jobs/{id}", "put", "409"),
+        ("/api/jobs/{id}/stop", "post", "409"),
+        ("/api/scheduledJobs/{id}", "put", "412"),
+        ("/api/deviceGroups/{id}", "patch", "412"),
+        ("/jobs/v2/{id}", "put", "409"),
+    ] {
+        assert!(
+            ops[path][method]["responses"][status].is_object(),
+            "{method} {path}"
+        );
+    }
+    assert!(ops["/api/jobs/{id}/stop"]["post"]["responses"]["204"].is_object());
+    assert!(doc["components"]["securitySchemes"].is_null());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_and_throttling_are_documented_only_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(
+        config()
+            .scenario(scenario(dir.path(), S1_HUB))
+            .hub_key("service", KEY)
+            .central_token("token"),
+    )
+    .await;
+    let doc = s.get("/openapi.json").await.body;
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    assert_eq!(schemes.len(), 2);
+    for (method, path) in documented(&doc) {
+        let op = &doc["paths"][&path][&method];
+        if path == "/openapi.json" {
+            assert!(op["responses"]["401"].is_null());
+            continue;
+        }
+        let scheme = if path.starts_with("/api/") {
+            "centralToken"
+        } else {
+            "hubSas"
+        };
+        assert!(op["responses"]["401"].is_object(), "{method} {path}");
+        assert!(op["security"][0][scheme].is_array(), "{method} {path}");
+    }
+    let ops = &doc["paths"];
+    assert!(ops["/jobs/v2/{id}"]["put"]["responses"]["429"].is_object());
+    assert!(ops["/devices/query"]["post"]["responses"]["429"].is_object());
+    assert!(ops["/twins/{id}"]["get"]["responses"]["429"].is_null());
+    assert!(ops["/api/jobs/{id}"]["put"]["responses"]["429"].is_null());
+    // The scenario's templates are the values a job's target may take.
+    let target = &doc["components"]["schemas"]["JobDataRequest"]["oneOf"][0]["items"]["properties"]
+        ["target"];
+    assert_eq!(target["enum"], json!(["dtmi:t;1"]));
+    s.stop().await;
+}
+
+/// The central operations of a demo server, each reply checked against the document.
+async fn central_replies(s: &TestServer, doc: &Value) {
+    let group = json!({"displayName": "Warm", "filter": "SELECT * FROM devices WHERE $template = \"dtmi:contoso:thermostat;1\""});
+    let r = s.put(&format!("/api/deviceGroups/warm?{CV}"), group).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    check(doc, "put", "/api/deviceGroups/{id}", &r);
+    for (path, url) in [
+        ("/api/deviceGroups/{id}", "/api/deviceGroups/warm"),
+        ("/api/deviceGroups", "/api/deviceGroups"),
+        (
+            "/api/deviceGroups/{id}/devices",
+            "/api/deviceGroups/warm/devices",
+        ),
+    ] {
+        let r = s.get(&format!("{url}?{CV}&maxpagesize=3")).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        check(doc, "get", path, &r);
+    }
+    let r = s
+        .put(
+            &format!("/api/jobs/j1?{CV}"),
+            property_job("warm", json!(21)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    check(doc, "put", "/api/jobs/{id}", &r);
+    let done = s
+        .wait_for(&format!("/api/jobs/j1?{CV}"), "status", &["complete"])
+        .await;
+    assert_eq!(done["progress"]["total"], 50);
+    for (path, url) in [
+        ("/api/jobs/{id}", "/api/jobs/j1"),
+        ("/api/jobs", "/api/jobs"),
+        ("/api/jobs/{id}/devices", "/api/jobs/j1/devices"),
+    ] {
+        let r = s.get(&format!("{url}?{CV}&maxpagesize=2")).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        check(doc, "get", path, &r);
+    }
+    let scheduled = json!({"displayName": "Nightly", "group": "warm",
+        "data": [{"type": "command", "target": "dtmi:contoso:thermostat;1", "path": "reboot"}],
+        "schedule": {"start": "2099-01-01T00:00:00Z", "recurrence": "daily",
+            "end": {"type": "occurrences", "occurrences": 3}}});
+    let r = s
+        .put(&format!("/api/scheduledJobs/nightly?{CV}"), scheduled)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    check(doc, "put", "/api/scheduledJobs/{id}", &r);
+    let r = s.get(&format!("/api/scheduledJobs?{CV}")).await;
+    check(doc, "get", "/api/scheduledJobs", &r);
+    let r = s.get(&format!("/api/jobs/nope?{CV}")).await;
+    assert_eq!(r.status, 404);
+    check(doc, "get", "/api/jobs/{id}", &r);
+    let r = s.get("/api/jobs?api-version=1.0").await;
+    assert_eq!(r.status, 400);
+    check(doc, "get", "/api/jobs", &r);
+}
+
+/// The hub operations of a demo server, each reply checked against the document.
+async fn hub_replies(s: &TestServer, doc: &Value) {
+    let job = json!({"type": "scheduleUpdateTwin", "queryCondition": "*",
+        "updateTwin": {"etag": "*", "tags": {"site": {"name": "north"}}}});
+    let r = s.put(&format!("/jobs/v2/h1?{HV}"), job).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    check(doc, "put", "/jobs/v2/{id}", &r);
+    s.wait_for(&format!("/jobs/v2/h1?{HV}"), "status", &["completed"])
+        .await;
+    let r = s.get(&format!("/jobs/v2/h1?{HV}")).await;
+    check(doc, "get", "/jobs/v2/{id}", &r);
+    let r = s.post(&format!("/jobs/v2/h1/cancel?{HV}"), None).await;
+    check(doc, "post", "/jobs/v2/{id}/cancel", &r);
+    let r = s
+        .get(&format!("/jobs/v2/query?{HV}&jobType=scheduleUpdateTwin"))
+        .await;
+    check(doc, "get", "/jobs/v2/query", &r);
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    let query = json!({"query": "SELECT * FROM devices WHERE tags.site.name = 'north'"});
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/devices/query?{HV}"),
+            Some(query),
+            &[("x-ms-max-item-count", "2")],
+        )
+        .await;
+    check(doc, "post", "/devices/query", &r);
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+    let token = r.headers["x-ms-continuation"].to_str().unwrap();
+    let pattern = doc["paths"]["/devices/query"]["post"]["responses"]["200"]["headers"]
+        ["x-ms-continuation"]["schema"]["pattern"]
+        .as_str()
+        .unwrap();
+    let v = jsonschema::validator_for(&json!({"pattern": pattern})).unwrap();
+    assert!(
+        v.is_valid(&json!(token)),
+        "{token} does not match {pattern}"
+    );
+    let r = s.get(&format!("/twins/therm-00?{HV}")).await;
+    check(doc, "get", "/twins/{id}", &r);
+    assert_eq!(r.body["tags"]["site"]["name"], "north");
+    let r = s.get(&format!("/twins/nobody?{HV}")).await;
+    assert_eq!(r.status, 404);
+    check(doc, "get", "/twins/{id}", &r);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_responses_validate_against_their_schemas() {
+    let s = start(config().time_scale(1000.0)).await;
+    let doc = s.get("/openapi.json").await.body;
+    central_replies(&s, &doc).await;
+    hub_replies(&s, &doc).await;
+    // The validator is not blind: a job without its status, or with an unknown one, fails.
+    let v = validator(&doc, "get", "/api/jobs/{id}", 200);
+    let job = s.get(&format!("/api/jobs/j1?{CV}")).await.body;
+    assert!(v.is_valid(&job));
+    let mut broken = job.clone();
+    broken.as_object_mut().unwrap().remove("status");
+    assert!(!v.is_valid(&broken));
+    broken["status"] = json!("exploded");
+    assert!(!v.is_valid(&broken));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_the_document_calls_valid_are_accepted() {
+    // Regressions found by schemathesis: each request below is valid by the document.
+    let s = start(config().time_scale(1000.0)).await;
+    let doc = s.get("/openapi.json").await.body;
+    // A whole number written with a fraction is an integer (JSON does not tell them apart).
+    let job = json!({"type": "scheduleDeviceMethod", "queryCondition": "*",
+        "cloudToDeviceMethod": {"methodName": "reboot", "responseTimeoutInSeconds": 68.0,
+            "connectTimeoutInSeconds": 2.0}, "maxExecutionTimeInSeconds": 3600.0});
+    let r = s.put(&format!("/jobs/v2/floats?{HV}"), job).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["cloudToDeviceMethod"]["responseTimeoutInSeconds"],
+        json!(68)
+    );
+    assert_eq!(r.body["maxExecutionTimeInSeconds"], json!(3600));
+    let scheduled = json!({"group": "all-thermostats",
+        "data": [{"type": "command", "target": "dtmi:contoso:thermostat;1", "path": "reboot"}],
+        "schedule": {"start": "2099-01-01T00:00:00Z", "recurrence": "weekly",
+            "end": {"type": "occurrences", "occurrences": 2.0}}});
+    let r = s
+        .put(&format!("/api/scheduledJobs/floats?{CV}"), scheduled)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["schedule"]["end"]["occurrences"], json!(2));
+    let r = s
+        .put(
+            &format!("/jobs/v2/half?{HV}"),
+            json!({"type": "scheduleDeviceMethod",
+        "queryCondition": "*", "cloudToDeviceMethod": {"methodName": "reboot",
+            "responseTimeoutInSeconds": 68.5}}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        hub_code(&r) == "ArgumentInvalid" && r.body["Message"].as_str().unwrap().contains("68.5")
+    );
+    // Any token that matches the document's pattern is read: an index past any collection is
+    // an empty last page, not a 400.
+    let r = s
+        .put(
+            &format!("/api/jobs/paged?{CV}"),
+            property_job("all-thermostats", json!(20)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let far = "djF8OTk5OTk5OTk5OTk5OTk5OTk5OQ"; // base64url("v1|9999999999999999999")
+    let pattern = doc["paths"]["/api/jobs/{id}/devices"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "$skiptoken")
+        .unwrap()["schema"]["pattern"]
+        .clone();
+    let v = jsonschema::validator_for(&json!({"pattern": pattern})).unwrap();
+    assert!(v.is_valid(&json!(far)));
+    let r = s
+        .get(&format!("/api/jobs/paged/devices?{CV}&$skiptoken={far}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], json!([]));
+    assert!(r.body["nextLink"].is_null());
+    // The smallest percentage is 0.000001: a smaller one is refused with that reason.
+    let mut tiny = property_job("all-thermostats", json!(20));
+    tiny["batch"] = json!({"type": "percentage", "value": 1e-9});
+    let r = s.put(&format!("/api/jobs/tiny?{CV}"), tiny).await;
+    assert_eq!(r.status, 400);
+    assert!(central_code(&r) == "BadRequest");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("0.000001"),
+        "{}",
+        r.body
+    );
+    s.stop().await;
+}
