@@ -701,3 +701,83 @@ pub(crate) async fn serve(State(state): St) -> Response {
     };
     crate::routes::json(document(&cx).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(pattern: &str) -> jsonschema::Validator {
+        jsonschema::validator_for(&json!({"pattern": pattern})).expect("a valid pattern")
+    }
+
+    #[test]
+    fn index_tokens_match_exactly_the_tokens_of_decimal_indexes() {
+        let v = matcher(&token_pattern(Paging::Indexes));
+        for n in (0..2000u64).chain([99_999, 4_294_967_295, u64::MAX]) {
+            let token = crate::paging::token(&n.to_string());
+            assert!(v.is_valid(&json!(token)), "{n}: {token}");
+        }
+        // Every four characters drawn from the pattern's sets that it accepts are three
+        // digits, and the accepted ones are the 1,000 groups of three digits.
+        let sets = ["MNO", "DTjz", "AEIMQUYcgk", "wxyz012345"];
+        let mut accepted = 0;
+        for a in sets[0].chars() {
+            for b in sets[1].chars() {
+                for c in sets[2].chars() {
+                    for d in sets[3].chars() {
+                        let token = format!("djF8{a}{b}{c}{d}");
+                        if v.is_valid(&json!(token)) {
+                            accepted += 1;
+                            let cursor = crate::paging::cursor(&token, "t").unwrap();
+                            assert!(crate::paging::index_of(&cursor, "t").is_ok(), "{token}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(accepted, 1000);
+        for bad in ["djF8", "djF8MDAw_", "djF8YWJj", "v1|1", "djF8MA=="] {
+            assert!(!v.is_valid(&json!(bad)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_tokens_match_every_token_the_server_reads() {
+        let v = matcher(&token_pattern(Paging::Keys));
+        for id in ["", "a", "job-7", "ü€", "0123456789abcdef-_.~"] {
+            assert!(v.is_valid(&json!(crate::paging::token(id))), "{id}");
+        }
+        const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut accepted = 0;
+        for a in B64.chars() {
+            for b in B64.chars() {
+                let token = format!("djF8{a}{b}");
+                let matches = v.is_valid(&json!(token));
+                let read = crate::paging::cursor(&token, "t").is_ok();
+                assert_eq!(matches, read, "{token}");
+                accepted += usize::from(matches);
+            }
+        }
+        // A two-character tail holds one byte: 256 of them.
+        assert_eq!(accepted, 256);
+    }
+
+    #[test]
+    fn the_hub_version_pattern_is_the_servers_rule() {
+        let v = matcher(hub_version_pattern());
+        let mut accepted = 0;
+        for year in [2019, 2020, 2021, 2022, 2030, 2100, 2999, 3000, 9999] {
+            for month in 0..=13 {
+                for day in [0, 1, 11, 12, 13, 31, 45, 99] {
+                    let version = format!("{year:04}-{month:02}-{day:02}-preview");
+                    let pairs = vec![("api-version".to_string(), version.clone())];
+                    let server = crate::routes::hub_version(&pairs).is_ok();
+                    assert_eq!(v.is_valid(&json!(version)), server, "{version}");
+                    accepted += usize::from(server);
+                }
+            }
+        }
+        assert!(accepted > 500, "{accepted}");
+        assert!(!v.is_valid(&json!("2021-4-12")));
+    }
+}

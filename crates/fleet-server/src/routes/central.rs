@@ -372,7 +372,11 @@ async fn patch_scheduled(
 ) -> Result<Response> {
     central_version(&pairs(&uri), Feature::Scheduled)?;
     let patch: ScheduledJobPatch = parse_body(&body)?;
+    body_id(patch.id.as_ref(), &id)?;
     patch.validate()?;
+    if let Some(data) = &patch.data {
+        crate::operation::central(data, &state.templates)?;
+    }
     let if_match = if_match(&headers);
     let value = ask(&state.shared, |reply| Command::PatchScheduled {
         id,
