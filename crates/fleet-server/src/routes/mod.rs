@@ -575,12 +575,13 @@ pub(crate) fn json_with_etag(value: &serde_json::Value) -> Response {
 }
 
 /// The page size of a request: `maxpagesize` (IoT Central) or `x-ms-max-item-count` /
-/// `pageSize` (IoT Hub), else the server's; at most 1,000.
+/// `pageSize` (IoT Hub), else the server's; at most [`crate::openapi::PAGE_SIZE_MAX`] (a
+/// larger one is served as that).
 pub(crate) fn page_size(default: usize, asked: Option<&str>) -> Result<usize, ApiError> {
     match asked {
         None => Ok(default),
         Some(s) => match s.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n.min(1000)),
+            Ok(n) if n >= 1 => Ok(n.min(crate::openapi::PAGE_SIZE_MAX)),
             _ => Err(ApiError::bad(
                 "page size",
                 format!("{s:?}: a page size is a whole number from 1"),
