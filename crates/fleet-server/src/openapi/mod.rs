@@ -1,10 +1,10 @@
 //! `/openapi.json`: an OpenAPI 3.1 document of exactly the routes served, with the schemas of
-//! the bodies they read and write ([`schemas`]), the parameters they take with their bounds,
+//! the bodies they read and write (module `schemas`), the parameters they take with their bounds,
 //! and every status each one answers.
 //!
 //! The document depends on the server ([`Context`]): its templates (the values a job's `target`
 //! may take), whether requests must authenticate (security schemes and 401s only then), and
-//! whether the scenario's hub model throttles (429s only then). [`OPERATIONS`] is the table of
+//! whether the scenario's hub model throttles (429s only then). `OPERATIONS` is the table of
 //! what is documented; [`served`] lists what the router serves, and the tests check that the
 //! two are the same.
 
@@ -439,8 +439,11 @@ fn operation(cx: &Context, o: &Operation) -> Value {
         "responses": responses(cx, o),
     });
     if let Some(body) = o.body {
-        out["requestBody"] = json!({"required": true, "content": {"application/json":
-            {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+        let mut media = json!({"schema": {"$ref": format!("#/components/schemas/{body}")}});
+        if let Some(examples) = examples(cx, body) {
+            media["examples"] = examples;
+        }
+        out["requestBody"] = json!({"required": true, "content": {"application/json": media}});
     }
     if cx.auth {
         out["security"] = match o.api {
@@ -450,6 +453,38 @@ fn operation(cx: &Context, o: &Operation) -> Value {
         };
     }
     out
+}
+
+/// Examples of a request body (schemathesis sends them first: they are checked to be
+/// accepted). A job's `target` is the application's first template.
+fn examples(cx: &Context, body: &str) -> Option<Value> {
+    let template = cx.templates.first()?;
+    let data = json!([{"type": "property", "target": template, "path": "targetTemperature",
+        "value": 56}]);
+    let value = match body {
+        "JobCreate" => json!({"displayName": "Set target temperature", "group": "all-thermostats",
+            "batch": {"type": "percentage", "value": 25},
+            "cancellationThreshold": {"type": "number", "value": 2, "batch": true},
+            "data": data}),
+        "ScheduledJobCreate" => json!({"displayName": "Nightly", "group": "all-thermostats",
+            "data": data, "schedule": {"start": "2099-01-01T02:00:00Z", "recurrence": "daily",
+                "end": {"type": "occurrences", "occurrences": 5}}}),
+        "ScheduledJobPatch" => json!({"enabled": false}),
+        "DeviceGroupCreate" => json!({"displayName": "Firmware 1.2",
+            "filter": format!("SELECT * FROM devices WHERE $template = \"{template}\" AND \
+                $provisioned = true")}),
+        "DeviceGroupPatch" => json!({"description": "Third floor"}),
+        "JobRequest" => {
+            json!({"type": "scheduleUpdateTwin", "queryCondition": "tags.site = 'north'",
+            "updateTwin": {"etag": "*", "properties": {"desired": {"targetTemperature": 21}}},
+            "maxExecutionTimeInSeconds": 3600})
+        }
+        "QuerySpecification" => {
+            json!({"query": "SELECT * FROM devices WHERE connectionState = 'Connected'"})
+        }
+        _ => return None,
+    };
+    Some(json!({"example": {"value": value}}))
 }
 
 fn parameter(name: &str, location: &str, required: bool, schema: Value) -> Value {

@@ -496,3 +496,50 @@ async fn a_patch_valid_alone_that_breaks_a_rule_once_merged_is_409() {
     assert_eq!(r.body["schedule"]["recurrence"], "weekly");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_examples_are_valid_and_accepted() {
+    let s = start(config().time_scale(1000.0)).await;
+    let doc = s.get("/openapi.json").await.body;
+    // (path with ids, method, path template) in an order that creates before it patches.
+    let calls = [
+        ("/api/deviceGroups/example", "put", "/api/deviceGroups/{id}"),
+        (
+            "/api/deviceGroups/example",
+            "patch",
+            "/api/deviceGroups/{id}",
+        ),
+        ("/api/jobs/example", "put", "/api/jobs/{id}"),
+        (
+            "/api/scheduledJobs/example",
+            "put",
+            "/api/scheduledJobs/{id}",
+        ),
+        (
+            "/api/scheduledJobs/example",
+            "patch",
+            "/api/scheduledJobs/{id}",
+        ),
+        ("/jobs/v2/example", "put", "/jobs/v2/{id}"),
+        ("/devices/query", "post", "/devices/query"),
+    ];
+    for (url, method, path) in calls {
+        let media = &doc["paths"][path][method]["requestBody"]["content"]["application/json"];
+        let example = &media["examples"]["example"]["value"];
+        assert!(example.is_object(), "{method} {path} has no example");
+        let mut root = doc.clone();
+        root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+        root["$ref"] = media["schema"]["$ref"].clone();
+        let v = jsonschema::validator_for(&root).unwrap();
+        let errors: Vec<String> = v.iter_errors(example).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{method} {path}: {errors:?}");
+        let version = if url.starts_with("/api") { CV } else { HV };
+        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let r = s
+            .call(m, &format!("{url}?{version}"), Some(example.clone()), &[])
+            .await;
+        assert_eq!(r.status, 200, "{method} {path}: {}", r.body);
+        check(&doc, method, path, &r);
+    }
+    s.stop().await;
+}
