@@ -7,6 +7,10 @@ that it cannot, so that every request generated as valid really is:
   queries from its grammar (docs/query-language.md);
 - two `data` entries never name the same `target` and `path`;
 - a schedule does not end before it starts;
+- the OData filters of IoT Central's device lists (`format: odata-filter`);
+- a device or template list takes the filter, order and page size parameters of its
+  api-version only (`$top`, `$filter`, `$orderby` in 1.1-preview and 1.2-preview;
+  `maxpagesize`, `filter`, `orderby` from 2022-05-31 on; none in preview and 1.0);
 - `/jobs/v2/{id}` never has the id `query` (that is the job query's own path).
 
 Nothing here relaxes a check: a request that breaks one of these rules is one the document
@@ -74,6 +78,36 @@ _query = st.builds(
     st.one_of(st.just(""), _condition.map(lambda c: f" WHERE {c}")),
 )
 
+_odata_fields = st.sampled_from(["id", "displayName", "template", "enabled", "provisioned", "simulated"])
+_odata_literal = st.one_of(
+    st.sampled_from(["true", "false", "null", "3", "'therm-01'", "'dtmi:contoso:thermostat;1'"]),
+    st.text(string.ascii_letters + string.digits + "-", max_size=8).map(lambda t: f"'{t}'"),
+)
+_odata_atom = st.one_of(
+    st.builds(
+        lambda f, op, v: f"{f} {op} {v}",
+        _odata_fields,
+        st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge"]),
+        _odata_literal,
+    ),
+    st.builds(
+        lambda fn, f, t: f"{fn}({f}, '{t}')",
+        st.sampled_from(["contains", "startswith", "endswith"]),
+        _odata_fields,
+        st.text(string.ascii_letters + string.digits + "-", max_size=6),
+    ),
+)
+_odata = st.recursive(
+    _odata_atom,
+    lambda inner: st.one_of(
+        inner.map(lambda c: f"not ({c})"),
+        inner.map(lambda c: f"({c})"),
+        st.builds(lambda a, op, b: f"{a} {op} {b}", inner, st.sampled_from(["and", "or"]), inner),
+    ),
+    max_leaves=3,
+)
+
+schemathesis.openapi.format("odata-filter", _odata)
 schemathesis.openapi.format("iot-query", _query)
 schemathesis.openapi.format("iot-query-condition", st.one_of(st.just("*"), _condition))
 
@@ -131,8 +165,32 @@ def filter_case(context, case):
     return True
 
 
+_LIST_PARAMS = {"$top", "$filter", "$orderby", "maxpagesize", "filter", "orderby"}
+_ODATA_VERSIONS = {"1.1-preview", "1.2-preview"}
+_NO_PARAMS_VERSIONS = {"preview", "1.0"}
+
+
+def _list_params_of_version(case):
+    """Drops the list parameters that the request's api-version does not take."""
+    query = case.query
+    if not isinstance(query, dict) or not case.path.startswith(("/api/devices", "/api/deviceTemplates")):
+        return
+    version = query.get("api-version")
+    if not isinstance(version, str):
+        return
+    if version in _NO_PARAMS_VERSIONS:
+        allowed = set()
+    elif version in _ODATA_VERSIONS:
+        allowed = {"$top", "$filter", "$orderby"}
+    else:
+        allowed = {"maxpagesize", "filter", "orderby"}
+    for name in _LIST_PARAMS - allowed:
+        query.pop(name, None)
+
+
 @schemathesis.hook
 def map_case(context, case):
+    _list_params_of_version(case)
     body = case.body
     if isinstance(body, dict):
         if "data" in body:

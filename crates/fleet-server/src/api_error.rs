@@ -12,6 +12,7 @@
 //! | `UriTooLong` | 414 | `UriTooLong` | `GenericBadRequest` |
 //! | `HeadersTooLarge` | 431 | `RequestHeaderFieldsTooLarge` | `GenericBadRequest` |
 //! | `Throttled` | 429 | `TooManyRequests` | `ThrottlingException` |
+//! | `GatewayTimeout` | 504 | `GatewayTimeout` | `GatewayTimeout` |
 //! | `Unavailable` | 503 | `ServiceUnavailable` | `ServiceUnavailable` |
 //!
 //! IoT Central: `{"error": {"code", "message", "requestId", "time"}}`. IoT Hub:
@@ -73,6 +74,8 @@ pub enum ApiErrorKind {
     HeadersTooLarge,
     /// 429: the hub model's throttle refused the request.
     Throttled,
+    /// 504: the device did not answer a direct method in time.
+    GatewayTimeout,
     /// 503: the server is shutting down or its store failed.
     Unavailable,
 }
@@ -131,6 +134,7 @@ impl ApiError {
             ApiErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
             ApiErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiErrorKind::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            ApiErrorKind::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ApiErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -147,6 +151,7 @@ impl ApiError {
             ApiErrorKind::UriTooLong => "UriTooLong",
             ApiErrorKind::HeadersTooLarge => "RequestHeaderFieldsTooLarge",
             ApiErrorKind::Throttled => "TooManyRequests",
+            ApiErrorKind::GatewayTimeout => "GatewayTimeout",
             ApiErrorKind::Unavailable => "ServiceUnavailable",
         }
     }
@@ -162,6 +167,7 @@ impl ApiError {
             ApiErrorKind::PayloadTooLarge => "MessageTooLarge",
             ApiErrorKind::UriTooLong | ApiErrorKind::HeadersTooLarge => "GenericBadRequest",
             ApiErrorKind::Throttled => "ThrottlingException",
+            ApiErrorKind::GatewayTimeout => "GatewayTimeout",
             ApiErrorKind::Unavailable => "ServiceUnavailable",
         })
     }

@@ -9,7 +9,8 @@
 //! | `runs` | every job run: dialect, id, definition, targets, status |
 //! | `inputs` | every input handed to a run's engine, in order (the run's durable log) |
 //! | `schedule_log` | every input handed to a scheduled job's state machine (create, update, replace, delete, a run finished), in order |
-//! | `effects` | every write a job made to the fleet (desired, reported, cloud properties, twin patches, templates), in order |
+//! | `effects` | every write a job, or a direct write (twin update, device property), made to the fleet (desired, reported, cloud properties, twin patches, templates), in order |
+//! | `direct` | the device answers still due to direct property writes: when, and how they end |
 //!
 //! The driver opens one transaction per tick ([`Store::begin`] .. [`Store::commit`]) and
 //! answers no request, and publishes no state, before the commit. A run's state after a restart
@@ -92,7 +93,21 @@ CREATE TABLE IF NOT EXISTS schedule_log(
     body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS effects(
     seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, device INTEGER NOT NULL, stage INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS direct(
+    no INTEGER PRIMARY KEY, op INTEGER NOT NULL, device INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+    reason INTEGER NOT NULL);
 ";
+
+/// A device answer still due to a direct write (not a job's): operation `op`, device `device`,
+/// due at `at_ms`, ending with reason code `reason` (0: success).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DirectRow {
+    pub(crate) no: i64,
+    pub(crate) op: i64,
+    pub(crate) device: u32,
+    pub(crate) at_ms: i64,
+    pub(crate) reason: u8,
+}
 
 impl Store {
     /// Opens (creating if needed) `dir/fleetsim.db`, or an in-memory database. An existing
@@ -374,6 +389,45 @@ impl Store {
             f(r.get(0)?, r.get(1)?, r.get(2)?);
         }
         Ok(())
+    }
+}
+
+impl Store {
+    // ----- direct writes -----
+
+    /// Records a device answer due to a direct write.
+    pub(crate) fn insert_direct(&self, row: DirectRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO direct(no, op, device, at_ms, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![row.no, row.op, row.device, row.at_ms, row.reason])?;
+        Ok(())
+    }
+
+    /// Forgets a device answer once it has come.
+    pub(crate) fn delete_direct(&self, no: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM direct WHERE no = ?1")?
+            .execute([no])?;
+        Ok(())
+    }
+
+    /// The device answers still due to direct writes, in order.
+    pub(crate) fn directs(&self) -> Result<Vec<DirectRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT no, op, device, at_ms, reason FROM direct ORDER BY no")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DirectRow {
+                no: r.get(0)?,
+                op: r.get(1)?,
+                device: r.get(2)?,
+                at_ms: r.get(3)?,
+                reason: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }
 

@@ -24,9 +24,14 @@
 //! - `jobs`: creating, controlling and rerunning job runs, and listing their devices;
 //! - `restore`: opening the store, and rebuilding every run after a restart;
 //! - `documents`: device groups and scheduled jobs, with their etags;
+//! - `direct`: writes and calls on one device outside jobs (twin updates, direct methods,
+//!   IoT Central property writes), and the device answers they wait for;
+//! - `devices`: the device-level commands, and IoT Central's device reads;
 //! - `render`: the JSON the API shows, published for the request handlers;
 //! - `log`: the stored form of a run's inputs and summary.
 
+mod devices;
+mod direct;
 mod documents;
 #[cfg(test)]
 mod equivalence;
@@ -53,16 +58,29 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::state::Shared;
 use crate::store::Store;
 
-pub(crate) use protocol::{Command, Control, Dialect, Reply};
+pub(crate) use direct::TwinWrite;
+pub(crate) use protocol::{Command, Control, DeviceCommand, Dialect, Reply};
 
 use log::{RunDoc, Summary, IN_FAIL, IN_START};
 
 /// Something due at a virtual time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Event {
-    Start { run: i64 },
-    Answer { run: i64, answer: Answer },
-    Timer { run: i64, timer: Timer },
+    Start {
+        run: i64,
+    },
+    Answer {
+        run: i64,
+        answer: Answer,
+    },
+    Timer {
+        run: i64,
+        timer: Timer,
+    },
+    /// A device answer to a direct operation (see `direct`).
+    Direct {
+        no: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +275,13 @@ pub(crate) struct Driver {
     rebuilt: Option<(i64, RunExec)>,
     dirty: Vec<i64>,
     last_expiry: Instant,
+    /// Device answers to direct operations still due, by number.
+    directs: std::collections::BTreeMap<i64, direct::Pending>,
+    /// The number of the last direct operation (its random stream is `$direct-<n>`).
+    direct_seq: i64,
+    /// Replies that events of this tick produced (direct methods answered), sent after the
+    /// commit.
+    late: Vec<(tokio::sync::oneshot::Sender<Reply>, Reply)>,
 }
 
 impl Driver {
@@ -381,7 +406,7 @@ impl Driver {
         for no in std::mem::take(&mut self.dirty) {
             self.publish(no);
         }
-        for (tx, reply) in replies {
+        for (tx, reply) in replies.into_iter().chain(std::mem::take(&mut self.late)) {
             let _ = tx.send(reply);
         }
         Ok(())
@@ -394,6 +419,7 @@ impl Driver {
             Event::Start { run } => self.start(run, at),
             Event::Answer { run, answer } => self.feed(run, at, Feed::Answer(answer)).map(|_| ()),
             Event::Timer { run, timer } => self.feed(run, at, Feed::Timer(timer)).map(|_| ()),
+            Event::Direct { no } => self.direct_answer(no),
         }
     }
 

@@ -1,15 +1,18 @@
 //! The command protocol between the request handlers and the driver: what a handler may ask,
 //! and the driver's dispatch of each command to the concern that answers it.
 
-use fleet_core::model::{DeviceGroup, Job, JobRequest, ScheduledJob, ScheduledJobPatch};
+use fleet_core::model::{
+    CloudToDeviceMethod, DeviceGroup, Job, JobRequest, ScheduledJob, ScheduledJobPatch,
+};
 use fleet_query::Query;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::render::hub_twin;
-use super::Driver;
+use super::{Driver, TwinWrite};
 use crate::api_error::ApiError;
 use crate::error::Result;
+use crate::odata::Filter;
 use crate::store::DocKind;
 
 /// Which API a job belongs to. The two APIs have separate job namespaces.
@@ -113,8 +116,52 @@ pub(crate) enum Command {
         id: String,
         reply: oneshot::Sender<Reply>,
     },
+    /// A request on one device outside jobs (twins, methods, IoT Central devices).
+    Device(DeviceCommand),
     /// Nothing: wakes the driver to look at its stop and kill flags.
     Wake,
+}
+
+/// A request on one device, or the device list, outside jobs.
+pub(crate) enum DeviceCommand {
+    /// `PATCH`/`PUT /twins/{id}`: the whole new twin.
+    WriteTwin {
+        id: String,
+        write: Box<TwinWrite>,
+        if_match: Option<String>,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// `POST /twins/{id}/methods`: `{status, payload}` once the device answers.
+    InvokeMethod {
+        id: String,
+        method: Box<CloudToDeviceMethod>,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// `PUT`/`PATCH /api/devices/{id}/properties`: the values written.
+    WriteProperties {
+        id: String,
+        values: Box<Map<String, Value>>,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// `GET /api/devices/{id}`.
+    Get {
+        id: String,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// `GET /api/devices/{id}/properties`.
+    Properties {
+        id: String,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// A page of IoT Central devices passing `filter`, from fleet index `from` (in descending
+    /// order with `desc`): `{"items": [device], "next": index?}`.
+    List {
+        filter: Option<Box<Filter>>,
+        from: Option<u32>,
+        limit: usize,
+        desc: bool,
+        reply: oneshot::Sender<Reply>,
+    },
 }
 
 /// A command on a run.
@@ -134,6 +181,7 @@ impl Driver {
     ) -> Result<Option<(oneshot::Sender<Reply>, Reply)>> {
         Ok(Some(match c {
             Command::Wake => return Ok(None),
+            Command::Device(c) => return self.device_command(c),
             Command::CreateCentralJob { id, job, reply } => {
                 (reply, self.create_central(id, *job, None)?)
             }

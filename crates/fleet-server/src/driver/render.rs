@@ -154,6 +154,11 @@ pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// Device `i` as an IoT Hub twin: the fleet's twin without IoT Central's `$` fields, with
 /// `$version`s, an etag and a version.
+///
+/// The etag stands for the twin's JSON representation, as IoT Hub's does: it is the FNV-1a
+/// hash of the tags and the desired and reported properties with their `$version`s, base64
+/// (`"AAAAAAAAAAE="`-like), so any write of tags or properties changes it, and it depends on
+/// nothing else.
 pub(crate) fn hub_twin(fleet: &fleet_sim::Fleet, i: u32) -> Value {
     let mut twin = fleet.twin(i);
     if let Value::Object(map) = &mut twin {
@@ -168,14 +173,9 @@ pub(crate) fn hub_twin(fleet: &fleet_sim::Fleet, i: u32) -> Value {
                 r.insert("$version".into(), Value::from(rv));
             }
         }
+        let etag = twin_etag(map.get("tags"), map.get("properties"));
         map.insert("version".into(), Value::from(dv + rv));
-        map.insert(
-            "etag".into(),
-            Value::from(format!(
-                "AAAAAAAAAA{:x}=",
-                u64::from(dv) << 32 | u64::from(rv)
-            )),
-        );
+        map.insert("etag".into(), Value::from(etag));
         map.insert("deviceEtag".into(), Value::from("AAAAAAAAAAE="));
         map.insert("cloudToDeviceMessageCount".into(), Value::from(0));
         map.insert("authenticationType".into(), Value::from("sas"));
@@ -183,18 +183,68 @@ pub(crate) fn hub_twin(fleet: &fleet_sim::Fleet, i: u32) -> Value {
     twin
 }
 
-/// Device `i` as IoT Central shows it in a group's device list.
+/// The etag of a twin with these tags and properties (see [`hub_twin`]).
+fn twin_etag(tags: Option<&Value>, properties: Option<&Value>) -> String {
+    use base64::Engine;
+    let text = serde_json::json!([tags, properties]).to_string();
+    let hash = crate::world::fnv(text.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(hash.to_be_bytes())
+}
+
+/// Device `i` as IoT Central shows it (a device list, a group's devices, a device by id):
+/// `id`, `etag`, `displayName` (the id: the fleet has no display names), `template` (absent
+/// without one), `simulated`, `provisioned`, `enabled` (always true: fleetsim has no disabled
+/// devices). The etag changes when the device's template does (a template migration).
 pub(crate) fn central_device(fleet: &fleet_sim::Fleet, i: u32) -> Value {
+    use base64::Engine;
     let id = fleet.id(i).to_string();
+    let template = fleet.template(i).map(|t| t.id.clone());
+    let hash = crate::world::fnv(format!("{id}\n{}", template.as_deref().unwrap_or("")).as_bytes());
+    let etag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash.to_be_bytes());
     let mut d = serde_json::json!({
         "id": id,
+        "etag": etag,
         "displayName": id,
-        "provisioned": fleet.is_provisioned(i),
         "simulated": fleet.is_simulated(i),
+        "provisioned": fleet.is_provisioned(i),
         "enabled": true,
     });
-    if let Some(t) = fleet.template(i) {
-        d["template"] = Value::from(t.id.clone());
+    if let Some(t) = template {
+        d["template"] = Value::from(t);
     }
     d
+}
+
+/// Device `i`'s properties as IoT Central's `GET /devices/{id}/properties` shows them: every
+/// reported property and cloud property value at the top, and under `$metadata` each desired
+/// (writable) property's `desiredValue` and `desiredVersion` (the twin's desired `$version`).
+/// A writable property the device has not acknowledged yet appears only under `$metadata`.
+/// Properties never set are absent, as in IoT Central.
+pub(crate) fn central_properties(fleet: &fleet_sim::Fleet, i: u32) -> Value {
+    let twin = fleet.twin(i);
+    let mut out = serde_json::Map::new();
+    if let Some(Value::Object(reported)) = twin.pointer("/properties/reported") {
+        out.extend(reported.clone());
+    }
+    if let Some(t) = fleet.template(i) {
+        for p in &t.cloud_properties {
+            if let Some(v) = fleet.cloud_property(i, &p.name) {
+                out.insert(p.name.clone(), v.clone());
+            }
+        }
+    }
+    let mut metadata = serde_json::Map::new();
+    if let Some(Value::Object(desired)) = twin.pointer("/properties/desired") {
+        let version = fleet.desired_version(i);
+        for (name, value) in desired {
+            metadata.insert(
+                name.clone(),
+                serde_json::json!({"desiredValue": value, "desiredVersion": version}),
+            );
+        }
+    }
+    if !metadata.is_empty() {
+        out.insert("$metadata".into(), Value::Object(metadata));
+    }
+    Value::Object(out)
 }

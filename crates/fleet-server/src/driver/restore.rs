@@ -88,6 +88,9 @@ impl Driver {
             rebuilt: None,
             dirty: Vec::new(),
             last_expiry: Instant::now(),
+            directs: std::collections::BTreeMap::new(),
+            direct_seq: 0,
+            late: Vec::new(),
         };
         driver.shared.publish_clock(driver.clock);
         driver.restore()?;
@@ -98,6 +101,7 @@ impl Driver {
     fn restore(&mut self) -> Result<()> {
         self.restore_documents()?;
         let ops = self.restore_fleet()?;
+        self.restore_directs(&ops)?;
         for row in self.ctx.store.runs()? {
             let no = row.no;
             self.next_run = self.next_run.max(no + 1);

@@ -26,9 +26,9 @@ pub const PAGE_SIZE_MAX: usize = 1000;
 pub struct Context {
     /// Whether requests must authenticate (a hub key or a Central token is configured).
     pub auth: bool,
-    /// The application's device template ids: the values of a job's `target` and of a
-    /// migration's `template`.
-    pub templates: Vec<String>,
+    /// The application's device templates: their ids are the values of a job's `target` and
+    /// of a migration's `template`, their properties those a device's property write names.
+    pub templates: Vec<fleet_sim::TemplateSpec>,
     /// Whether the scenario's hub model throttles IoT Hub job and query requests (429).
     pub throttled: bool,
     /// The page size when a request gives none.
@@ -82,6 +82,9 @@ pub(crate) struct Operation {
     pub(crate) etag: bool,
     /// Whether the hub model's throttles apply to it.
     pub(crate) throttled: bool,
+    /// Whether it is an IoT Central device or template list, whose filter, order and page size
+    /// parameters depend on the api-version.
+    pub(crate) list: bool,
 }
 
 const fn op(
@@ -103,6 +106,7 @@ const fn op(
         errors: &[],
         etag: false,
         throttled: false,
+        list: false,
     }
 }
 
@@ -137,11 +141,17 @@ impl Operation {
         self.throttled = true;
         self
     }
+
+    const fn list(mut self) -> Self {
+        self.list = true;
+        self
+    }
 }
 
 const JOBS: Api = Api::Central(Feature::Jobs);
 const GROUPS: Api = Api::Central(Feature::Groups);
 const SCHEDULED: Api = Api::Central(Feature::Scheduled);
+const DEVICES: Api = Api::Central(Feature::Devices);
 
 /// Every documented operation.
 pub(crate) const OPERATIONS: &[Operation] = &[
@@ -372,6 +382,117 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     .ok(200, Some("Twin"))
     .errors(&[404]),
     op(
+        DEVICES,
+        "get",
+        "/api/devices",
+        "Devices_List",
+        "List devices",
+    )
+    .paged(Paging::Indexes, "DeviceCollection")
+    .list(),
+    op(
+        DEVICES,
+        "get",
+        "/api/devices/{id}",
+        "Devices_Get",
+        "Get a device",
+    )
+    .ok(200, Some("Device"))
+    .errors(&[404]),
+    op(
+        DEVICES,
+        "get",
+        "/api/devices/{id}/properties",
+        "Devices_GetProperties",
+        "A device's property values",
+    )
+    .ok(200, Some("DeviceProperties"))
+    .errors(&[404]),
+    op(
+        DEVICES,
+        "put",
+        "/api/devices/{id}/properties",
+        "Devices_ReplaceProperties",
+        "Write a device's properties",
+    )
+    .body("DevicePropertiesWrite")
+    .ok(202, Some("DeviceProperties"))
+    .errors(&[404])
+    .throttled(),
+    op(
+        DEVICES,
+        "patch",
+        "/api/devices/{id}/properties",
+        "Devices_UpdateProperties",
+        "Write a device's properties",
+    )
+    .body("DevicePropertiesWrite")
+    .ok(202, Some("DeviceProperties"))
+    .errors(&[404])
+    .throttled(),
+    op(
+        DEVICES,
+        "get",
+        "/api/deviceTemplates",
+        "DeviceTemplates_List",
+        "List device templates",
+    )
+    .paged(Paging::Keys, "DeviceTemplateCollection")
+    .list(),
+    op(
+        DEVICES,
+        "get",
+        "/api/deviceTemplates/{id}",
+        "DeviceTemplates_Get",
+        "Get a device template",
+    )
+    .ok(200, Some("DeviceTemplate"))
+    .errors(&[404]),
+    op(
+        Api::Hub,
+        "get",
+        "/jobs",
+        "Jobs_GetImportExportJobs",
+        "Import and export jobs (none: they are not simulated)",
+    )
+    .ok(200, Some("ImportExportJobs"))
+    .throttled(),
+    op(
+        Api::Hub,
+        "patch",
+        "/twins/{id}",
+        "Devices_UpdateTwin",
+        "Update a device twin's tags and desired properties",
+    )
+    .body("TwinWrite")
+    .ok(200, Some("Twin"))
+    .errors(&[404, 412])
+    .etag()
+    .throttled(),
+    op(
+        Api::Hub,
+        "put",
+        "/twins/{id}",
+        "Devices_ReplaceTwin",
+        "Replace a device twin's tags and desired properties",
+    )
+    .body("TwinWrite")
+    .ok(200, Some("Twin"))
+    .errors(&[404, 412])
+    .etag()
+    .throttled(),
+    op(
+        Api::Hub,
+        "post",
+        "/twins/{id}/methods",
+        "Devices_InvokeMethod",
+        "Invoke a direct method on a device",
+    )
+    .body("CloudToDeviceMethod")
+    .ok(200, Some("MethodResult"))
+    .errors(&[404, 504])
+    .throttled(),
+    op(
         Api::Document,
         "get",
         OPENAPI_PATH,
@@ -458,7 +579,8 @@ fn operation(cx: &Context, o: &Operation) -> Value {
 /// Examples of a request body (schemathesis sends them first: they are checked to be
 /// accepted). A job's `target` is the application's first template.
 fn examples(cx: &Context, body: &str) -> Option<Value> {
-    let template = cx.templates.first()?;
+    let first = cx.templates.first()?;
+    let template = &first.id;
     let data = json!([{"type": "property", "target": template, "path": "targetTemperature",
         "value": 56}]);
     let value = match body {
@@ -479,6 +601,26 @@ fn examples(cx: &Context, body: &str) -> Option<Value> {
             "updateTwin": {"etag": "*", "properties": {"desired": {"targetTemperature": 21}}},
             "maxExecutionTimeInSeconds": 3600})
         }
+        "DevicePropertiesWrite" => {
+            let p = first
+                .properties
+                .iter()
+                .chain(&first.cloud_properties)
+                .next()?;
+            let value = match p.schema {
+                fleet_sim::Schema::Boolean => json!(true),
+                fleet_sim::Schema::Integer | fleet_sim::Schema::Long => json!(21),
+                fleet_sim::Schema::Double | fleet_sim::Schema::Float => json!(21.5),
+                fleet_sim::Schema::Object => json!({}),
+                fleet_sim::Schema::Any => json!(1),
+                _ => json!("north"),
+            };
+            json!({ p.name.clone(): value })
+        }
+        "TwinWrite" => json!({"tags": {"site": "north"},
+            "properties": {"desired": {"targetTemperature": 21}}}),
+        "CloudToDeviceMethod" => json!({"methodName": "reboot", "payload": {"delay": 1},
+            "responseTimeoutInSeconds": 30}),
         "QuerySpecification" => {
             json!({"query": "SELECT * FROM devices WHERE connectionState = 'Connected'"})
         }
@@ -522,13 +664,21 @@ fn hub_version_pattern() -> &'static str {
 /// query's path) or a device id.
 fn path_parameter(api: Api, path: &str, name: &str) -> Value {
     let schema = match api {
-        Api::Hub if path.starts_with("/twins") => json!({"type": "string",
-            "pattern": "^[A-Za-z0-9\\-.%_*?!(),:=@$']{1,128}$"}),
+        Api::Hub if path.starts_with("/twins") => device_id(),
+        _ if path.starts_with("/api/devices/") => device_id(),
+        _ if path.starts_with("/api/deviceTemplates/") => {
+            json!({"type": "string", "minLength": 1, "description": "A template id (dtmi:...)."})
+        }
         Api::Hub => json!({"type": "string", "pattern": schemas::hub_job_id_pattern(),
             "not": {"const": "query"}}),
         _ => json!({"type": "string", "pattern": schemas::central_id_pattern()}),
     };
     parameter(name, "path", true, schema)
+}
+
+/// A device id: IoT Hub's rule (1 to 128 ASCII letters, digits and `-.%_*?!(),:=@$'`).
+fn device_id() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9\\-.%_*?!(),:=@$']{1,128}$"})
 }
 
 /// One operation's parameters: api-version, path, paging, `If-Match`, and the hub job query's
@@ -585,11 +735,46 @@ fn paging_parameters(cx: &Context, o: &Operation) -> Vec<Value> {
             parameter("pageSize", "query", false, size),
             parameter("continuationToken", "query", false, token),
         ],
+        _ if o.list => list_parameters(size, token),
         _ => vec![
             parameter("maxpagesize", "query", false, size),
             parameter("$skiptoken", "query", false, token),
         ],
     }
+}
+
+/// The parameters of an IoT Central device or template list. Which ones a request may give
+/// depends on its api-version (any other is 400 naming it): none in `preview` and `1.0`;
+/// `$top`, `$filter`, `$orderby` in `1.1-preview` and `1.2-preview`; `maxpagesize`, `filter`,
+/// `orderby` from `2022-05-31` on.
+fn list_parameters(size: Value, token: Value) -> Vec<Value> {
+    let odata = "Only in api-versions 1.1-preview and 1.2-preview.";
+    let plain = "Only in api-versions 2022-05-31 and later.";
+    let filter = |d: &str| {
+        json!({"type": "string", "format": "odata-filter",
+        "description": format!("An OData filter (docs/server.md). {d}")})
+    };
+    let order = |d: &str| {
+        json!({"type": "string", "description": d,
+        "enum": ["displayName", "displayName asc", "displayName desc"]})
+    };
+    let mut size = size;
+    size["description"] = json!(plain);
+    vec![
+        parameter("maxpagesize", "query", false, size),
+        parameter("filter", "query", false, filter(plain)),
+        parameter("orderby", "query", false, order(plain)),
+        parameter(
+            "$top",
+            "query",
+            false,
+            json!({"type": "integer", "minimum": 1,
+            "maximum": 100, "default": 25, "description": odata}),
+        ),
+        parameter("$filter", "query", false, filter(odata)),
+        parameter("$orderby", "query", false, order(odata)),
+        parameter("$skiptoken", "query", false, token),
+    ]
 }
 
 /// The tokens the server reads (`crate::paging`): base64url without padding of `v1|` and the
@@ -730,7 +915,7 @@ fn reason(status: u16) -> &'static str {
 pub(crate) async fn serve(State(state): St) -> Response {
     let cx = Context {
         auth: state.auth.enabled(),
-        templates: state.templates.iter().map(|t| t.id.clone()).collect(),
+        templates: state.templates.clone(),
         throttled: state.throttles.is_some(),
         page_size: state.page_size,
     };

@@ -20,6 +20,7 @@ use fleet_core::model::{
     CentralJobStatus, CountType, DataType, DeviceStatus, EndType, HubJobStatus, HubJobType,
     Recurrence, Vocabulary, CONNECT_TIMEOUT_MAX_S, RESPONSE_TIMEOUT_MAX_S, RESPONSE_TIMEOUT_MIN_S,
 };
+use fleet_sim::Schema;
 use serde_json::{json, Map, Value};
 
 use super::Context;
@@ -121,6 +122,10 @@ pub(crate) fn components(cx: &Context) -> Map<String, Value> {
     add("DeviceGroupCollection", collection("DeviceGroup"));
     add("Device", central_device());
     add("DeviceCollection", collection("Device"));
+    add("DeviceProperties", device_properties());
+    add("DevicePropertiesWrite", device_properties_write(cx));
+    add("DeviceTemplate", device_template());
+    add("DeviceTemplateCollection", collection("DeviceTemplate"));
     add("CentralError", central_error());
     add("CloudToDeviceMethod", cloud_to_device_method());
     add("TwinPatch", twin_patch());
@@ -133,6 +138,13 @@ pub(crate) fn components(cx: &Context) -> Map<String, Value> {
     add("DeviceJobStatistics", statistics());
     add("QuerySpecification", query_specification());
     add("Twin", twin());
+    add("TwinWrite", twin_write());
+    add("MethodResult", method_result());
+    add(
+        "ImportExportJobs",
+        json!({"type": "array", "maxItems": 0,
+        "description": "Import and export jobs are not simulated: the list is empty."}),
+    );
     add("HubError", hub_error());
     s
 }
@@ -164,7 +176,8 @@ fn count_spec(threshold: bool) -> Value {
 /// In a request, `target` and `template` are the application's templates.
 fn data_entries(cx: &Context, request: bool) -> Value {
     let template = if request && !cx.templates.is_empty() {
-        json!({"enum": cx.templates})
+        let ids: Vec<&str> = cx.templates.iter().map(|t| t.id.as_str()).collect();
+        json!({"enum": ids})
     } else {
         not_blank()
     };
@@ -387,14 +400,96 @@ fn group_patch() -> Value {
     )
 }
 
-/// A device as a group's device list shows it (`driver::render::central_device`).
+/// An IoT Central device (`driver::render::central_device`).
 fn central_device() -> Value {
     object(
-        json!({"id": {"type": "string"}, "displayName": {"type": "string"},
-            "template": {"type": "string"}, "provisioned": {"type": "boolean"},
-            "simulated": {"type": "boolean"}, "enabled": {"type": "boolean"}}),
-        &["id", "displayName", "provisioned", "simulated", "enabled"],
+        json!({"id": {"type": "string"}, "etag": {"type": "string"},
+            "displayName": {"type": "string"}, "template": {"type": "string"},
+            "provisioned": {"type": "boolean"}, "simulated": {"type": "boolean"},
+            "enabled": {"type": "boolean"}}),
+        &[
+            "id",
+            "etag",
+            "displayName",
+            "provisioned",
+            "simulated",
+            "enabled",
+        ],
     )
+}
+
+/// A device's property values (`driver::render::central_properties`): reported and cloud
+/// property values at the top, each desired property's value and version under `$metadata`.
+fn device_properties() -> Value {
+    let desired = object(
+        json!({"desiredValue": {"description": "Any JSON value."},
+            "desiredVersion": {"type": "integer", "minimum": 0}}),
+        &["desiredValue", "desiredVersion"],
+    );
+    json!({"type": "object", "properties": {"$metadata": {"type": "object",
+        "additionalProperties": desired}}})
+}
+
+/// The JSON Schema of a template property's schema; `null` fits every one.
+fn property_value(schema: Schema) -> Value {
+    let kind = match schema {
+        Schema::Boolean => "boolean",
+        Schema::Integer | Schema::Long => {
+            return json!({"type": ["integer", "null"], "minimum": i64::MIN, "maximum": u64::MAX})
+        }
+        Schema::Double | Schema::Float => "number",
+        Schema::Object => "object",
+        Schema::Any => return json!({"description": "Any JSON value."}),
+        _ => "string",
+    };
+    json!({"type": [kind, "null"]})
+}
+
+/// A device property write: the writable and cloud properties of the application's templates,
+/// each value of its schema. A device takes only those of its own template (400 otherwise,
+/// naming the property); with one template, as the demo fleet, that is every device.
+fn device_properties_write(cx: &Context) -> Value {
+    let mut properties: Map<String, Value> = Map::new();
+    for t in &cx.templates {
+        for p in t.properties.iter().chain(&t.cloud_properties) {
+            let value = property_value(p.schema);
+            match properties.get_mut(&p.name) {
+                Some(Value::Object(o)) if o.contains_key("anyOf") => {
+                    if let Some(Value::Array(a)) = o.get_mut("anyOf") {
+                        a.push(value);
+                    }
+                }
+                Some(existing) if *existing != value => {
+                    *existing = json!({"anyOf": [existing.clone(), value]});
+                }
+                Some(_) => {}
+                None => {
+                    properties.insert(p.name.clone(), value);
+                }
+            }
+        }
+    }
+    object(Value::Object(properties), &[])
+}
+
+/// A device template (`dtdl::template_doc`).
+fn device_template() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "@id": {"type": "string"},
+            "@type": {"type": "array", "items": {"type": "string"}},
+            "displayName": {"type": "string"},
+            "etag": {"type": "string"},
+            "capabilityModel": {"type": "object", "properties": {
+                "@id": {"type": "string"},
+                "contents": {"type": "array", "items": {"type": "object",
+                    "required": ["@type", "name"]}},
+            }, "required": ["@id", "contents"]},
+        },
+        "required": ["@id", "@type", "displayName", "etag", "capabilityModel"],
+        "additionalProperties": false,
+    })
 }
 
 fn central_error() -> Value {
@@ -561,6 +656,49 @@ fn twin() -> Value {
             "version",
             "etag",
         ],
+    )
+}
+
+/// A twin write (`PATCH`/`PUT /twins/{id}`): tags and desired properties are written; the
+/// fields of the device or the hub are read and ignored, so a twin read can be sent back. No
+/// `deviceId` (the URL has it: a body's must equal it) and no `moduleId` but `null`.
+fn twin_write() -> Value {
+    let nullable = |schema: Value| json!({"anyOf": [schema, {"type": "null"}]});
+    let mut properties = json!({
+        "tags": nullable(r("TwinMembers1")),
+        "properties": nullable(object(json!({
+            "desired": nullable(r("TwinMembers1")),
+            "reported": {"description": "The device's: ignored."},
+        }), &[])),
+        "moduleId": {"type": "null"},
+    });
+    for name in [
+        "etag",
+        "version",
+        "deviceEtag",
+        "status",
+        "statusReason",
+        "statusUpdateTime",
+        "connectionState",
+        "lastActivityTime",
+        "cloudToDeviceMessageCount",
+        "authenticationType",
+        "x509Thumbprint",
+        "capabilities",
+        "deviceScope",
+        "parentScopes",
+        "modelId",
+    ] {
+        properties[name] = json!({"description": "The device's or the hub's: ignored."});
+    }
+    object(properties, &[])
+}
+
+/// The answer of a direct method: the device's status and payload.
+fn method_result() -> Value {
+    object(
+        json!({"status": {"type": "integer"}, "payload": {"description": "Any JSON value."}}),
+        &["status", "payload"],
     )
 }
 

@@ -5,7 +5,9 @@
 //! `https://{app}.azureiotcentral.com/api`), IoT Hub's at the root, as on a hub.
 
 pub(crate) mod central;
+mod devices;
 pub(crate) mod hub;
+mod twins;
 
 use std::sync::Arc;
 
@@ -31,45 +33,70 @@ use crate::throttle::Throttles;
 /// What a request to IoT Central's API uses: the api-versions that served it differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Feature {
-    /// `/jobs...` and `GET /deviceGroups` (every version from `preview` on).
+    /// `/jobs...` and `GET /deviceGroups` (every version from `preview` on, but not `1.0`).
     Jobs,
     /// A device group by id (`GET`, `PUT`, `PATCH`, `DELETE`) and its devices (from
     /// `1.2-preview` on).
     Groups,
     /// `/scheduledJobs...` (from `2022-06-30-preview` on).
     Scheduled,
+    /// `/devices...` and `/deviceTemplates...` (every version, `1.0` included).
+    Devices,
+}
+
+/// How a version's collections of devices and device templates take their query parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListParams {
+    /// None but `api-version` (`preview`, `1.0`): pages follow `nextLink`.
+    None,
+    /// OData: `$top` (the page size, 1 to 100, default 25), `$filter`, `$orderby`
+    /// (`1.1-preview`, `1.2-preview`).
+    OData,
+    /// `maxpagesize`, `filter`, `orderby` (`2022-05-31` and later).
+    Plain,
 }
 
 /// An IoT Central api-version and what it serves.
 pub(crate) struct CentralVersion {
     /// The version's name, as the query parameter gives it.
     pub(crate) name: &'static str,
+    jobs: bool,
     groups: bool,
     scheduled: bool,
+    /// The query parameters of its device and device-template lists.
+    pub(crate) list_params: ListParams,
 }
 
-const fn version(name: &'static str, groups: bool, scheduled: bool) -> CentralVersion {
+const fn version(
+    name: &'static str,
+    (jobs, groups, scheduled): (bool, bool, bool),
+    list_params: ListParams,
+) -> CentralVersion {
     CentralVersion {
         name,
+        jobs,
         groups,
         scheduled,
+        list_params,
     }
 }
 
-/// Every IoT Central api-version that served the jobs API, oldest first. `1.0`, the first GA
-/// version, had no jobs and no device groups: it is refused (400) like an unknown version.
-pub(crate) const CENTRAL_API: [CentralVersion; 7] = [
-    version("preview", false, false),
-    version("1.1-preview", false, false),
-    version("1.2-preview", true, false),
-    version("2022-05-31", true, false),
-    version("2022-06-30-preview", true, true),
-    version("2022-07-31", true, true),
-    version("2022-10-31-preview", true, true),
+/// Every IoT Central api-version served, oldest first, with what each served. `1.0`, the first
+/// GA version, had devices and device templates but no jobs and no device groups.
+pub(crate) const CENTRAL_API: [CentralVersion; 8] = [
+    version("preview", (true, false, false), ListParams::None),
+    version("1.0", (false, false, false), ListParams::None),
+    version("1.1-preview", (true, false, false), ListParams::OData),
+    version("1.2-preview", (true, true, false), ListParams::OData),
+    version("2022-05-31", (true, true, false), ListParams::Plain),
+    version("2022-06-30-preview", (true, true, true), ListParams::Plain),
+    version("2022-07-31", (true, true, true), ListParams::Plain),
+    version("2022-10-31-preview", (true, true, true), ListParams::Plain),
 ];
 
-/// The IoT Central api-versions served (the names of [`CENTRAL_API`]).
-pub(crate) const CENTRAL_VERSIONS: [&str; 7] = [
+/// The IoT Central api-versions served (the names of [`CENTRAL_API`]); each serves only the
+/// endpoints it had ([`versions_serving`]).
+pub(crate) const CENTRAL_VERSIONS: [&str; 8] = [
     CENTRAL_API[0].name,
     CENTRAL_API[1].name,
     CENTRAL_API[2].name,
@@ -77,18 +104,35 @@ pub(crate) const CENTRAL_VERSIONS: [&str; 7] = [
     CENTRAL_API[4].name,
     CENTRAL_API[5].name,
     CENTRAL_API[6].name,
+    CENTRAL_API[7].name,
 ];
 
 impl CentralVersion {
     /// Whether this version serves `feature`.
     pub(crate) fn serves(&self, feature: Feature) -> bool {
         match feature {
-            Feature::Jobs => true,
+            Feature::Jobs => self.jobs,
             Feature::Groups => self.groups,
             Feature::Scheduled => self.scheduled,
+            Feature::Devices => true,
         }
     }
 }
+
+/// The IoT Central api-versions that serve `feature`, oldest first.
+pub(crate) fn versions_serving(feature: Feature) -> Vec<&'static str> {
+    CENTRAL_API
+        .iter()
+        .filter(|v| v.serves(feature))
+        .map(|v| v.name)
+        .collect()
+}
+
+/// The IoT Central version named `name`, if served.
+pub(crate) fn central_api(name: &str) -> Option<&'static CentralVersion> {
+    CENTRAL_API.iter().find(|v| v.name == name)
+}
+
 /// The IoT Hub api-version of the Swagger; later ones are accepted too.
 pub(crate) const HUB_VERSION: &str = "2021-04-12";
 
@@ -167,7 +211,7 @@ pub(crate) const OPENAPI_PATH: &str = "/openapi.json";
 /// methods in lower case.
 pub(crate) fn served() -> Vec<(String, String)> {
     let mut all = vec![("get".to_string(), OPENAPI_PATH.to_string())];
-    for table in [central::routes(), hub::routes()] {
+    for table in [central::routes(), devices::routes(), hub::routes()] {
         all.extend(
             table
                 .served
@@ -181,7 +225,10 @@ pub(crate) fn served() -> Vec<(String, String)> {
 /// The router of both APIs and `/openapi.json`.
 pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
-        .nest("/api", central::routes().router)
+        .nest(
+            "/api",
+            central::routes().router.merge(devices::routes().router),
+        )
         .merge(hub::routes().router)
         .route(OPENAPI_PATH, get(crate::openapi::serve))
         .fallback(not_found)
@@ -340,6 +387,7 @@ async fn shape(request: Request, next: Next) -> Response {
         StatusCode::URI_TOO_LONG => ApiErrorKind::UriTooLong,
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiErrorKind::HeadersTooLarge,
         StatusCode::TOO_MANY_REQUESTS => ApiErrorKind::Throttled,
+        StatusCode::GATEWAY_TIMEOUT => ApiErrorKind::GatewayTimeout,
         s if s.is_server_error() => ApiErrorKind::Unavailable,
         _ => ApiErrorKind::BadRequest,
     };
@@ -463,21 +511,18 @@ pub(crate) fn central_version(
         ApiError::bad("api-version", "the api-version query parameter is required")
     })?;
     if !found.serves(feature) {
-        let (what, since) = match feature {
-            Feature::Groups => ("a device group by id and its devices", "1.2-preview"),
-            _ => ("scheduled jobs", "2022-06-30-preview"),
+        let what = match feature {
+            Feature::Jobs => "jobs and device groups (1.0 had neither)",
+            Feature::Groups => "a device group by id and its devices (added in 1.2-preview)",
+            Feature::Scheduled => "scheduled jobs (added in 2022-06-30-preview)",
+            Feature::Devices => "devices",
         };
-        let later: Vec<&str> = CENTRAL_API
-            .iter()
-            .filter(|k| k.serves(feature))
-            .map(|k| k.name)
-            .collect();
         return Err(ApiError::bad(
             "api-version",
             format!(
-                "{:?} does not serve {what} (IoT Central added them in {since}); use one of {}",
+                "{:?} does not serve {what}; use one of {}",
                 found.name,
-                later.join(", ")
+                versions_serving(feature).join(", ")
             ),
         ));
     }

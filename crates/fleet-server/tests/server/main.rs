@@ -3,6 +3,7 @@
 mod central;
 mod common;
 mod connections;
+mod devices;
 mod documents;
 mod equivalence;
 mod errors;
@@ -11,3 +12,4 @@ mod openapi;
 mod restart;
 mod security;
 mod store;
+mod twins;

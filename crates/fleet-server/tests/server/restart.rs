@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::*;
 
@@ -239,5 +239,109 @@ async fn a_stopped_job_is_still_stopped_after_a_crash_and_resumes() {
     for twin in twins.as_array().unwrap() {
         assert_eq!(twin["properties"]["desired"]["$version"], 2, "{twin}");
     }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_writes_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = start(config().data_dir(&data).time_scale(1000.0)).await;
+    let r = s
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/twins/therm-03?{HV}"),
+            Some(json!({"tags": {"site": "b43", "firmware": null},
+                        "properties": {"desired": {"cfg": {"a": 1}, "targetTemperature": 20}}})),
+            &[("if-match", "*")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/twins/therm-04?{HV}"),
+            Some(json!({"tags": {"only": true}, "properties": {"desired": {"x": [1, 2]}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let before = [
+        s.get(&format!("/twins/therm-03?{HV}")).await.body,
+        s.get(&format!("/twins/therm-04?{HV}")).await.body,
+    ];
+    assert_eq!(before[0]["properties"]["desired"]["$version"], 2);
+    s.kill().await;
+
+    let s = start(config().data_dir(&data).time_scale(1000.0)).await;
+    for twin in &before {
+        let id = twin["deviceId"].as_str().unwrap();
+        let after = s.get(&format!("/twins/{id}?{HV}")).await.body;
+        assert_eq!(after["tags"], twin["tags"], "{id}");
+        assert_eq!(
+            after["properties"]["desired"], twin["properties"]["desired"],
+            "{id}"
+        );
+        assert_eq!(after["etag"], twin["etag"], "{id}");
+    }
+    assert_eq!(before[1]["tags"], json!({"only": true}));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_property_write_is_acknowledged_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let scn = scenario(dir.path(), crate::devices::PROPS);
+    // The devices answer in 3 virtual seconds: 300 ms of wall time at 10x.
+    let s = start(config().scenario(&scn).data_dir(&data).time_scale(10.0)).await;
+    let list = s
+        .get(&format!(
+            "/api/devices?{CV}&filter=template%20eq%20%27dtmi:a;1%27"
+        ))
+        .await;
+    let id = list.body["value"][0]["id"].as_str().unwrap().to_string();
+    let r = s
+        .put(
+            &format!("/api/devices/{id}/properties?{CV}"),
+            json!({"p": 5, "owner": "Fabrikam"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let twin = s.get(&format!("/twins/{id}?{HV}")).await.body;
+    assert!(twin["properties"]["reported"].get("p").is_none(), "{twin}");
+    s.kill().await;
+
+    let s = start(config().scenario(&scn).data_dir(&data).time_scale(10.0)).await;
+    let props = s
+        .get(&format!("/api/devices/{id}/properties?{CV}"))
+        .await
+        .body;
+    assert_eq!(
+        props["owner"], "Fabrikam",
+        "the cloud property survived: {props}"
+    );
+    assert_eq!(props["$metadata"]["p"]["desiredValue"], 5);
+    let mut twin = Value::Null;
+    for _ in 0..400 {
+        twin = s.get(&format!("/twins/{id}?{HV}")).await.body;
+        if twin["properties"]["reported"]["p"] == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        twin["properties"]["reported"]["p"], 5,
+        "never acknowledged: {twin}"
+    );
+    // One desired write, one acknowledgement: nothing was done twice.
+    assert_eq!(twin["properties"]["desired"]["$version"], 2);
+    assert_eq!(twin["properties"]["reported"]["$version"], 2);
+    s.kill().await;
+    // And once acknowledged, it is not acknowledged again after another restart.
+    let s = start(config().scenario(&scn).data_dir(&data).time_scale(10.0)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let twin = s.get(&format!("/twins/{id}?{HV}")).await.body;
+    assert_eq!(twin["properties"]["reported"]["$version"], 2, "{twin}");
     s.stop().await;
 }
