@@ -23,9 +23,15 @@ impl Percent {
     pub fn new(value: f64) -> Result<Self> {
         let in_range = value.is_finite() && value > 0.0 && value <= 100.0;
         let micros = (value * MICROS_PER_PERCENT as f64).round() as u64;
-        if !in_range || micros == 0 {
+        if !in_range {
             return Err(Error::new(ErrorKind::InvalidValue(format!(
                 "percentage {value} is outside (0, 100]"
+            ))));
+        }
+        if micros == 0 {
+            return Err(Error::new(ErrorKind::InvalidValue(format!(
+                "percentage {value} is below 0.000001, the smallest one (percentages are kept \
+                 to six decimals)"
             ))));
         }
         Ok(Self { micros })

@@ -6,6 +6,12 @@
 //! are added or removed before it. IoT Central carries the token in `nextLink` (an absolute
 //! URL with `api-version` and `$skiptoken`); IoT Hub in the `x-ms-continuation` header, which
 //! is absent on the last page.
+//!
+//! Every well-formed token is accepted, so that the OpenAPI document can state exactly which
+//! tokens are (its patterns, [`crate::openapi`]): a key token is `djF8` (`v1|`) and any
+//! canonical base64url, its cursor read as UTF-8 with invalid bytes replaced (such a key only
+//! positions the page between two ids); an index token's cursor is decimal digits, and an
+//! index past the end is an empty last page.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -21,15 +27,21 @@ pub(crate) fn token(cursor: &str) -> String {
 pub(crate) fn cursor(token: &str, field: &str) -> Result<String, ApiError> {
     let bad = || ApiError::bad(field, "not a continuation token of this server");
     let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let text = String::from_utf8_lossy(&bytes);
     text.strip_prefix("v1|").map(str::to_string).ok_or_else(bad)
 }
 
-/// A cursor (from [`cursor`]) as an index.
+/// A cursor (from [`cursor`]) as an index: decimal digits; one past `u32::MAX` is `u32::MAX`
+/// (past the end of any collection).
 pub(crate) fn index_of(cursor: &str, field: &str) -> Result<u32, ApiError> {
-    cursor
-        .parse()
-        .map_err(|_| ApiError::bad(field, "not a continuation token of this server"))
+    if cursor.is_empty() || !cursor.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad(
+            field,
+            "not a continuation token of this server",
+        ));
+    }
+    // Only digits: the parse fails only by overflow.
+    Ok(cursor.parse().unwrap_or(u32::MAX))
 }
 
 /// One page of sorted ids after `after`: the ids and the cursor of the next page.
@@ -61,6 +73,12 @@ mod tests {
             index_of(&cursor(&token("42"), "t").unwrap(), "t").unwrap(),
             42
         );
+        // Every well-formed token is read: a key that is not UTF-8 is read lossily, an index
+        // too large for a u32 is past the end, and only digits are an index.
+        assert_eq!(cursor("djF8_w", "t").unwrap(), "\u{fffd}");
+        assert_eq!(index_of("99999999999999999999999", "t").unwrap(), u32::MAX);
+        assert!(index_of("", "t").is_err());
+        assert!(index_of("+1", "t").is_err());
     }
 
     #[test]

@@ -65,9 +65,9 @@ pub struct CommandSpec {
 pub enum Schema {
     /// JSON boolean.
     Boolean,
-    /// Whole number.
+    /// Whole number (`21`, or `21.0`: JSON does not tell them apart).
     Integer,
-    /// Whole number.
+    /// Whole number (`21`, or `21.0`).
     Long,
     /// Any number.
     Double,
@@ -96,7 +96,16 @@ impl Schema {
         match (self, value) {
             (_, Value::Null) | (Self::Any, _) => true,
             (Self::Boolean, Value::Bool(_)) => true,
-            (Self::Integer | Self::Long, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            // JSON does not tell 21 from 21.0: a whole number written with a fraction is an
+            // integer (as JSON Schema's `integer` says).
+            (Self::Integer | Self::Long, Value::Number(n)) => {
+                n.is_i64()
+                    || n.is_u64()
+                    || n.as_f64().is_some_and(|f| {
+                        f.fract() == 0.0
+                            && (i64::MIN as f64..18_446_744_073_709_551_616.0).contains(&f)
+                    })
+            }
             (Self::Double | Self::Float, Value::Number(_)) => true,
             (
                 Self::String | Self::Date | Self::DateTime | Self::Time | Self::Duration,
@@ -185,6 +194,10 @@ mod tests {
     fn schemas_match_json_types() {
         assert!(Schema::Integer.matches(&json!(3)));
         assert!(!Schema::Integer.matches(&json!(3.5)));
+        // A whole number written with a fraction is an integer.
+        assert!(Schema::Integer.matches(&json!(3.0)));
+        assert!(Schema::Long.matches(&json!(-4e3)));
+        assert!(!Schema::Long.matches(&json!(1e300)));
         assert!(Schema::Double.matches(&json!(3)));
         assert!(Schema::Boolean.matches(&json!(null)));
         assert!(!Schema::String.matches(&json!(true)));

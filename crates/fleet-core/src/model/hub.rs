@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::dialect::{DeviceJobStatistics, HubJobStatus};
 use crate::model::nullable::{present, Nullable};
 use crate::model::validate::{self, Validate};
+use crate::model::whole;
 use crate::model::word::vocabulary;
 use crate::RunBuilder;
 
@@ -105,7 +106,11 @@ pub struct JobRequest {
     )]
     pub start_time: Option<Nullable<String>>,
     /// How long the job may run before the devices not done fail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_execution_time_in_seconds: Option<i64>,
 }
 
@@ -251,10 +256,18 @@ pub struct CloudToDeviceMethod {
     )]
     pub payload: Option<Value>,
     /// How long to wait for the device's answer once it has the call.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_timeout_in_seconds: Option<i64>,
     /// How long to wait for a disconnected device to connect.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connect_timeout_in_seconds: Option<i64>,
 }
 
@@ -440,7 +453,11 @@ pub struct JobResponse {
     )]
     pub end_time: Option<Nullable<String>>,
     /// The job's time limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_execution_time_in_seconds: Option<i64>,
     /// The job's type.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]

@@ -32,6 +32,9 @@
 //!   absent, `Some(Value::Null)` is `null`), IoT Hub `startTime`/`endTime` and merge-patch fields
 //!   ([`Nullable`]). Elsewhere `null` for an optional field reads as absent and is written back
 //!   as absent: the APIs omit absent fields rather than send `null`.
+//! - Integer fields (`responseTimeoutInSeconds`, `maxExecutionTimeInSeconds`, `occurrences`) read
+//!   a whole number written with a fraction (`68.0`), as JSON does not tell it from `68`, and
+//!   write it as `68`.
 //! - The mistaken `"batch": "number"` of one CLI inside `cancellationThreshold` is read as
 //!   `false` and written back as the string ([`BatchFlag`]).
 //!
@@ -79,6 +82,7 @@ mod nullable;
 pub mod parse;
 mod scheduled;
 pub mod validate;
+mod whole;
 mod word;
 
 pub use aws::{

@@ -8,6 +8,7 @@ use crate::model::central::{self, BatchSpec, CancellationThresholdSpec};
 use crate::model::data::JobData;
 use crate::model::nullable::{present, Nullable};
 use crate::model::validate::{self, DateOrTimestamp, Validate};
+use crate::model::whole;
 use crate::model::word::vocabulary;
 use crate::RunBuilder;
 
@@ -122,7 +123,11 @@ pub struct ScheduleEnd {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
     /// The number of runs, for `type: occurrences`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "whole::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub occurrences: Option<u32>,
 }
 

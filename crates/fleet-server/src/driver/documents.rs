@@ -204,14 +204,22 @@ impl Driver {
         if_match: Option<String>,
     ) -> Result<Reply> {
         if let Some(s) = self.scheduled.get(&id).filter(|s| !s.is_deleted()) {
-            match s.document().patched(&patch) {
-                Err(e) => return Ok(Err(e.into())),
-                Ok(merged) => {
-                    let templates = self.ctx.model.fleet().templates();
-                    if let Err(e) = crate::validate::scheduled(&merged, templates) {
-                        return Ok(Err(e));
-                    }
-                }
+            // The request handler checked the patch's own fields (400): what fails now is the
+            // merged job, a conflict with the scheduled job as it stands (409).
+            let templates = self.ctx.model.fleet().templates();
+            let merged = s
+                .document()
+                .patched(&patch)
+                .map_err(ApiError::from)
+                .and_then(|merged| crate::validate::scheduled(&merged, templates));
+            if let Err(e) = merged {
+                return Ok(Err(ApiError::new(
+                    ApiErrorKind::Conflict,
+                    format!(
+                        "{e} (the patch merged into scheduled job {id:?} as it stands breaks \
+                         this rule)"
+                    ),
+                )));
             }
         }
         self.schedule_input(

@@ -9,8 +9,6 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::Router;
 use dashmap::DashMap;
 use fleet_core::model::validate as rules;
 use fleet_core::model::{DeviceGroup, Job, ScheduledJob, ScheduledJobPatch, Validate};
@@ -18,7 +16,7 @@ use serde_json::Value;
 
 use super::{
     ask, base_url, central_version, if_match, json, json_with_etag, page_size, pairs, param,
-    parse_body, AppState, Feature, St,
+    parse_body, AppState, Feature, St, Table,
 };
 use crate::api_error::{ApiError, CentralError};
 use crate::driver::{Command, Control, Dialect};
@@ -29,32 +27,27 @@ use crate::store::DocKind;
 type Result<T> = std::result::Result<T, CentralError>;
 
 /// The IoT Central routes, relative to `/api`.
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/jobs", get(list_jobs))
-        .route("/jobs/{id}", get(get_job).put(create_job))
-        .route("/jobs/{id}/devices", get(job_devices))
-        .route("/jobs/{id}/stop", post(stop_job))
-        .route("/jobs/{id}/resume", post(resume_job))
-        .route("/jobs/{id}/rerun/{rerun_id}", put(rerun_job))
-        .route("/scheduledJobs", get(list_scheduled))
-        .route(
-            "/scheduledJobs/{id}",
-            get(get_scheduled)
-                .put(put_scheduled)
-                .patch(patch_scheduled)
-                .delete(delete_scheduled),
-        )
-        .route("/scheduledJobs/{id}/jobs", get(scheduled_runs))
-        .route("/deviceGroups", get(list_groups))
-        .route(
-            "/deviceGroups/{id}",
-            get(get_group)
-                .put(put_group)
-                .patch(patch_group)
-                .delete(delete_group),
-        )
-        .route("/deviceGroups/{id}/devices", get(group_devices))
+pub(crate) fn routes() -> Table {
+    Table::new("/api")
+        .get("/jobs", list_jobs)
+        .get("/jobs/{id}", get_job)
+        .put("/jobs/{id}", create_job)
+        .get("/jobs/{id}/devices", job_devices)
+        .post("/jobs/{id}/stop", stop_job)
+        .post("/jobs/{id}/resume", resume_job)
+        .put("/jobs/{id}/rerun/{rerunId}", rerun_job)
+        .get("/scheduledJobs", list_scheduled)
+        .get("/scheduledJobs/{id}", get_scheduled)
+        .put("/scheduledJobs/{id}", put_scheduled)
+        .patch("/scheduledJobs/{id}", patch_scheduled)
+        .delete("/scheduledJobs/{id}", delete_scheduled)
+        .get("/scheduledJobs/{id}/jobs", scheduled_runs)
+        .get("/deviceGroups", list_groups)
+        .get("/deviceGroups/{id}", get_group)
+        .put("/deviceGroups/{id}", put_group)
+        .patch("/deviceGroups/{id}", patch_group)
+        .delete("/deviceGroups/{id}", delete_group)
+        .get("/deviceGroups/{id}/devices", group_devices)
 }
 
 /// Paging of a request: the page size and the cursor of `$skiptoken`.
@@ -381,9 +374,11 @@ async fn patch_scheduled(
 ) -> Result<Response> {
     let version = central_version(&pairs(&uri), Feature::Scheduled)?;
     let patch: ScheduledJobPatch = parse_body(&body)?;
+    body_id(patch.id.as_ref(), &id)?;
     patch.validate()?;
     if let Some(data) = &patch.data {
         crate::operation::served_in(data, version)?;
+        crate::operation::central(data, &state.templates)?;
     }
     let if_match = if_match(&headers);
     let value = ask(&state.shared, |reply| Command::PatchScheduled {

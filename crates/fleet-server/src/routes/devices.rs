@@ -9,19 +9,15 @@
 //! A parameter the version did not have is a 400 naming it (rather than ignored: a filter that
 //! silently does nothing would list every device). Shapes are the same in every version.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde_json::Value;
 
 use super::{
     ask, base_url, central_api, central_version, json, page_size, pairs, param, parse_body,
-    AppState, Feature, ListParams, St,
+    AppState, Feature, ListParams, St, Table,
 };
 use crate::api_error::{ApiError, CentralError};
 use crate::driver::{Command, DeviceCommand};
@@ -31,18 +27,15 @@ use crate::paging;
 type Result<T> = std::result::Result<T, CentralError>;
 
 /// The routes, relative to `/api`.
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/devices", get(list_devices))
-        .route("/devices/{id}", get(get_device))
-        .route(
-            "/devices/{id}/properties",
-            get(get_properties)
-                .put(write_properties)
-                .patch(write_properties),
-        )
-        .route("/deviceTemplates", get(list_templates))
-        .route("/deviceTemplates/{id}", get(get_template))
+pub(crate) fn routes() -> Table {
+    Table::new("/api")
+        .get("/devices", list_devices)
+        .get("/devices/{id}", get_device)
+        .get("/devices/{id}/properties", get_properties)
+        .put("/devices/{id}/properties", write_properties)
+        .patch("/devices/{id}/properties", write_properties)
+        .get("/deviceTemplates", list_templates)
+        .get("/deviceTemplates/{id}", get_template)
 }
 
 /// The list parameters of a request.

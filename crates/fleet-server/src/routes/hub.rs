@@ -7,15 +7,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use fleet_core::model::validate as rules;
 use fleet_core::model::{JobRequest, Validate};
 use fleet_query::Query;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ask, hub_version, json, page_size, pairs, param, parse_body, AppState, St};
+use super::{ask, hub_version, json, page_size, pairs, param, parse_body, AppState, St, Table};
 use crate::api_error::{ApiError, ApiErrorKind, HubApiError};
 use crate::driver::{Command, Control, Dialect};
 use crate::paging;
@@ -23,20 +21,18 @@ use crate::paging;
 type Result<T> = std::result::Result<T, HubApiError>;
 
 /// The IoT Hub routes.
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/jobs/v2/query", get(query_jobs))
-        .route("/jobs/v2/{id}", get(get_job).put(create_job))
-        .route("/jobs/v2/{id}/cancel", post(cancel_job))
-        .route("/jobs", get(import_export_jobs))
-        .route("/devices/query", post(query_devices))
-        .route(
-            "/twins/{id}",
-            get(get_twin)
-                .patch(super::twins::update)
-                .put(super::twins::replace),
-        )
-        .route("/twins/{id}/methods", post(super::twins::invoke))
+pub(crate) fn routes() -> Table {
+    Table::new("")
+        .get("/jobs/v2/query", query_jobs)
+        .get("/jobs/v2/{id}", get_job)
+        .put("/jobs/v2/{id}", create_job)
+        .post("/jobs/v2/{id}/cancel", cancel_job)
+        .get("/jobs", import_export_jobs)
+        .post("/devices/query", query_devices)
+        .get("/twins/{id}", get_twin)
+        .patch("/twins/{id}", super::twins::update)
+        .put("/twins/{id}", super::twins::replace)
+        .post("/twins/{id}/methods", super::twins::invoke)
 }
 
 fn throttled() -> ApiError {

@@ -14,11 +14,12 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::handler::Handler;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, on, MethodFilter};
 use axum::Router;
 use fleet_sim::TemplateSpec;
 use serde::de::DeserializeOwned;
@@ -108,7 +109,8 @@ pub(crate) const CENTRAL_VERSIONS: [&str; 8] = [
 ];
 
 impl CentralVersion {
-    fn serves(&self, feature: Feature) -> bool {
+    /// Whether this version serves `feature`.
+    pub(crate) fn serves(&self, feature: Feature) -> bool {
         match feature {
             Feature::Jobs => self.jobs,
             Feature::Groups => self.groups,
@@ -147,13 +149,95 @@ pub(crate) struct AppState {
 
 pub(crate) type St = State<Arc<AppState>>;
 
+/// A router that records each (method, path) it serves, so that the OpenAPI document can be
+/// checked against exactly what the router serves ([`served`]). Routes are added one method at
+/// a time (axum merges the method routers of one path).
+pub(crate) struct Table {
+    prefix: &'static str,
+    router: Router<Arc<AppState>>,
+    served: Vec<(Method, String)>,
+}
+
+impl Table {
+    /// An empty table whose paths will be served under `prefix` (`/api`, or `""`).
+    pub(crate) fn new(prefix: &'static str) -> Self {
+        Self {
+            prefix,
+            router: Router::new(),
+            served: Vec::new(),
+        }
+    }
+
+    fn on<H, T>(mut self, method: Method, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+        self.router = self.router.route(path, on(filter, handler));
+        self.served.push((method, format!("{}{path}", self.prefix)));
+        self
+    }
+
+    /// Serves `GET path`.
+    pub(crate) fn get<H: Handler<T, Arc<AppState>>, T: 'static>(self, path: &str, h: H) -> Self {
+        self.on(Method::GET, path, h)
+    }
+
+    /// Serves `PUT path`.
+    pub(crate) fn put<H: Handler<T, Arc<AppState>>, T: 'static>(self, path: &str, h: H) -> Self {
+        self.on(Method::PUT, path, h)
+    }
+
+    /// Serves `POST path`.
+    pub(crate) fn post<H: Handler<T, Arc<AppState>>, T: 'static>(self, path: &str, h: H) -> Self {
+        self.on(Method::POST, path, h)
+    }
+
+    /// Serves `PATCH path`.
+    pub(crate) fn patch<H: Handler<T, Arc<AppState>>, T: 'static>(self, path: &str, h: H) -> Self {
+        self.on(Method::PATCH, path, h)
+    }
+
+    /// Serves `DELETE path`.
+    pub(crate) fn delete<H: Handler<T, Arc<AppState>>, T: 'static>(self, path: &str, h: H) -> Self {
+        self.on(Method::DELETE, path, h)
+    }
+}
+
+/// The path of the OpenAPI document.
+pub(crate) const OPENAPI_PATH: &str = "/openapi.json";
+
+/// Every (method, path) the router serves, paths as OpenAPI writes them (`/api/jobs/{id}`),
+/// methods in lower case.
+pub(crate) fn served() -> Vec<(String, String)> {
+    let mut all = vec![("get".to_string(), OPENAPI_PATH.to_string())];
+    for table in [
+        central::routes(),
+        devices::routes(),
+        hub::routes(),
+        ops::routes(),
+    ] {
+        all.extend(
+            table
+                .served
+                .into_iter()
+                .map(|(m, p)| (m.as_str().to_lowercase(), p)),
+        );
+    }
+    all
+}
+
 /// The router of both APIs and `/openapi.json`.
 pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
-        .nest("/api", central::routes().merge(devices::routes()))
-        .merge(hub::routes())
-        .merge(ops::routes())
-        .route("/openapi.json", get(crate::openapi::serve))
+        .nest(
+            "/api",
+            central::routes().router.merge(devices::routes().router),
+        )
+        .merge(hub::routes().router)
+        .merge(ops::routes().router)
+        .route(OPENAPI_PATH, get(crate::openapi::serve))
         .route_layer(middleware::from_fn(ops::mark_route))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
@@ -564,12 +648,13 @@ pub(crate) fn json_with_etag(value: &serde_json::Value) -> Response {
 }
 
 /// The page size of a request: `maxpagesize` (IoT Central) or `x-ms-max-item-count` /
-/// `pageSize` (IoT Hub), else the server's; at most 1,000.
+/// `pageSize` (IoT Hub), else the server's; at most [`crate::openapi::PAGE_SIZE_MAX`] (a
+/// larger one is served as that).
 pub(crate) fn page_size(default: usize, asked: Option<&str>) -> Result<usize, ApiError> {
     match asked {
         None => Ok(default),
         Some(s) => match s.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n.min(1000)),
+            Ok(n) if n >= 1 => Ok(n.min(crate::openapi::PAGE_SIZE_MAX)),
             _ => Err(ApiError::bad(
                 "page size",
                 format!("{s:?}: a page size is a whole number from 1"),

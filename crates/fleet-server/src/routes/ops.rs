@@ -9,7 +9,6 @@
 //!   for the host), so that a scraper sends `Authorization` as for any request.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -17,20 +16,18 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 
-use super::{is_central, AppState, St};
+use super::{is_central, St, Table};
 
 /// The paths served without authentication and also by a failed server.
 pub(crate) const PROBES: [&str; 2] = ["/healthz", "/readyz"];
 
 /// The operator's routes.
-pub(crate) fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub(crate) fn routes() -> Table {
+    Table::new("")
+        .get("/healthz", healthz)
+        .get("/readyz", readyz)
+        .get("/metrics", metrics)
 }
 
 async fn healthz() -> &'static str {

@@ -10,6 +10,7 @@ mod errors;
 mod hub;
 mod multiple;
 mod observe;
+mod openapi;
 mod restart;
 mod security;
 mod store;
