@@ -1,0 +1,1 @@
+//! Backtests (to come).
