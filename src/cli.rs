@@ -43,6 +43,9 @@ enum Command {
     Query(QueryArgs),
     /// Serve the IoT Central and IoT Hub jobs REST APIs over the simulated fleet (docs/server.md).
     Serve(ServeArgs),
+    /// Fit the scenario's behaviour (rates and latency per segment, with intervals) to the
+    /// per-device results of jobs that ran (docs/calibration.md).
+    Calibrate(crate::calibrate::CalibrateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -235,6 +238,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Query(query) => execute_query(query),
         Command::Serve(serve) => execute_serve(serve),
+        Command::Calibrate(args) => crate::calibrate::execute(args),
     }
 }
 

@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::latency::{self, LatencyFit, Settings};
 pub use crate::latency::LatencyChoice;
-use crate::rates::{self, RateFit, JEFFREYS};
+use crate::latency::{self, LatencyFit, Settings};
+use crate::rates::{self, Prior, RateFit};
 use crate::record::{DeviceResult, History, Outcome, Platform};
 use crate::segment::{self, Attribute};
 
@@ -89,8 +89,9 @@ pub struct Calibration {
     pub level: f64,
     /// How rate intervals are computed.
     pub rate_method: String,
-    /// The priors of the segments' rates (failure, rejection, time-out).
-    pub priors: BTreeMap<&'static str, [f64; 2]>,
+    /// The weight in devices of the prior that the segments' rates share (failure,
+    /// rejection, time-out; 1 when unpooled, Jeffreys).
+    pub prior_devices: BTreeMap<&'static str, f64>,
     /// Every device.
     pub pooled: SegmentFit,
     /// One per segment, in the order of their values.
@@ -118,14 +119,21 @@ struct Group<'h> {
 
 /// Calibrates behaviour from `history`, segmenting by `options.by` with the devices of
 /// `fleet`.
-pub fn calibrate(history: &History, fleet: &Fleet, options: &CalibrateOptions) -> Result<Calibration> {
+pub fn calibrate(
+    history: &History,
+    fleet: &Fleet,
+    options: &CalibrateOptions,
+) -> Result<Calibration> {
     if history.devices.is_empty() {
         return Err(Error::unusable(
             "no per-device results among the files (a job file alone gives no rates)",
         ));
     }
     if !(options.level > 0.0 && options.level < 1.0) {
-        return Err(Error::invalid("--level", format!("{} is not in (0, 1)", options.level)));
+        return Err(Error::invalid(
+            "--level",
+            format!("{} is not in (0, 1)", options.level),
+        ));
     }
     let platforms = history.platforms();
     let tells = Tells {
@@ -139,7 +147,11 @@ pub fn calibrate(history: &History, fleet: &Fleet, options: &CalibrateOptions) -
         (x, n)
     };
     let mut priors = BTreeMap::new();
-    for (name, o) in [("failure", Outcome::Failed), ("rejection", Outcome::Rejected), ("time_out", Outcome::TimedOut)] {
+    for (name, o) in [
+        ("failure", Outcome::Failed),
+        ("rejection", Outcome::Rejected),
+        ("time_out", Outcome::TimedOut),
+    ] {
         let counts: Vec<(u64, u64)> = groups.iter().map(|g| fitted(g, o)).collect();
         priors.insert(name, rates::pooled_prior(&counts));
     }
@@ -153,14 +165,28 @@ pub fn calibrate(history: &History, fleet: &Fleet, options: &CalibrateOptions) -
         draws: options.gof_draws,
         seed,
     };
-    let jeffreys: BTreeMap<&'static str, [f64; 2]> =
-        priors.keys().map(|k| (*k, JEFFREYS)).collect();
+    let jeffreys: BTreeMap<&'static str, Prior> =
+        priors.keys().map(|k| (*k, Prior::jeffreys())).collect();
     let pooled = fit_group(&all, &[], &jeffreys, tells, settings(0), options)?;
     let mut segments = Vec::with_capacity(groups.len());
     for (i, g) in groups.iter().enumerate() {
-        let mut s = fit_group(g, &options.by, &priors, tells, settings(i as u64 + 1), options)?;
-        if s.latency.as_ref().is_none_or(|l| l.n < options.min_latency_n) {
-            s.latency_from = if pooled.latency.is_some() { "pooled" } else { "none" };
+        let mut s = fit_group(
+            g,
+            &options.by,
+            &priors,
+            tells,
+            settings(i as u64 + 1),
+            options,
+        )?;
+        if s.latency
+            .as_ref()
+            .is_none_or(|l| l.n < options.min_latency_n)
+        {
+            s.latency_from = if pooled.latency.is_some() {
+                "pooled"
+            } else {
+                "none"
+            };
         }
         segments.push(s);
     }
@@ -168,13 +194,17 @@ pub fn calibrate(history: &History, fleet: &Fleet, options: &CalibrateOptions) -
     let notes = notes(history, &platforms, tells, &pooled, &segments, &priors);
     Ok(Calibration {
         schema_version: 1,
-        files: history.files.iter().map(|f| f.display().to_string()).collect(),
+        files: history
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect(),
         platforms,
         records: history.devices.len() as u64,
         by: options.by.iter().map(Attribute::label).collect(),
         level: options.level,
         rate_method: rate_method(segments.len()),
-        priors,
+        prior_devices: priors.iter().map(|(k, p)| (*k, p.devices())).collect(),
         pooled,
         segments,
         not_in_fleet,
@@ -185,9 +215,9 @@ pub fn calibrate(history: &History, fleet: &Fleet, options: &CalibrateOptions) -
 
 fn rate_method(segments: usize) -> String {
     if segments >= 3 {
-        "Beta posterior, equal-tailed interval; segments: empirical-Bayes Beta prior (mean: the \
-         pooled rate, concentration: beta-binomial maximum likelihood); all devices: Jeffreys \
-         prior"
+        "Beta posterior, equal-tailed interval; segments: hierarchical Beta prior (mean: the \
+         pooled rate; concentration: a grid weighted by the beta-binomial likelihood); all \
+         devices: Jeffreys prior"
             .into()
     } else {
         "Beta posterior with the Jeffreys prior Beta(1/2, 1/2), equal-tailed interval (fewer \
@@ -197,14 +227,20 @@ fn rate_method(segments: usize) -> String {
 }
 
 /// The results by segment key (in key order), and the devices the fleet lacks.
-fn group<'h>(history: &'h History, fleet: &Fleet, by: &[Attribute]) -> Result<(Vec<Group<'h>>, NotInFleet)> {
+fn group<'h>(
+    history: &'h History,
+    fleet: &Fleet,
+    by: &[Attribute],
+) -> Result<(Vec<Group<'h>>, NotInFleet)> {
     let mut missing = NotInFleet::default();
     let mut groups: BTreeMap<String, Group<'h>> = BTreeMap::new();
     for d in &history.devices {
         let Some(index) = fleet.index_of(&d.device) else {
             missing.count += 1;
             if missing.examples.len() < 10 {
-                missing.examples.push(format!("{} ({})", d.device, history.locate(d.place)));
+                missing
+                    .examples
+                    .push(format!("{} ({})", d.device, history.locate(d.place)));
             }
             continue;
         };
@@ -228,7 +264,7 @@ fn group<'h>(history: &'h History, fleet: &Fleet, by: &[Attribute]) -> Result<(V
 fn fit_group(
     g: &Group<'_>,
     by: &[Attribute],
-    priors: &BTreeMap<&'static str, [f64; 2]>,
+    priors: &BTreeMap<&'static str, Prior>,
     tells: Tells,
     settings: Settings,
     options: &CalibrateOptions,
@@ -238,11 +274,16 @@ fn fit_group(
         *outcomes.entry(d.outcome.as_str()).or_default() += 1;
     }
     let count = |o: Outcome| outcomes.get(o.as_str()).copied().unwrap_or(0);
-    let n: u64 = [Outcome::Succeeded, Outcome::Failed, Outcome::Rejected, Outcome::TimedOut]
-        .into_iter()
-        .map(count)
-        .sum();
-    let rate = |name: &str, o: Outcome| rates::fit(count(o), n, priors[name], options.level);
+    let n: u64 = [
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::Rejected,
+        Outcome::TimedOut,
+    ]
+    .into_iter()
+    .map(count)
+    .sum();
+    let rate = |name: &str, o: Outcome| rates::fit(count(o), n, &priors[name], options.level);
     let latencies: Vec<f64> = g
         .results
         .iter()
@@ -268,7 +309,9 @@ fn fit_group(
         values: g.key.clone(),
         selector: segment::selector(by, &g.key)?,
         failure: rate("failure", Outcome::Failed),
-        rejection: tells.rejections.then(|| rate("rejection", Outcome::Rejected)),
+        rejection: tells
+            .rejections
+            .then(|| rate("rejection", Outcome::Rejected)),
         time_out: tells.timeouts.then(|| rate("time_out", Outcome::TimedOut)),
         latency_from: if latency.is_some() { "own" } else { "none" },
         latency,
@@ -290,7 +333,7 @@ fn notes(
     tells: Tells,
     pooled: &SegmentFit,
     segments: &[SegmentFit],
-    priors: &BTreeMap<&'static str, [f64; 2]>,
+    priors: &BTreeMap<&'static str, Prior>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
     if platforms.contains(&Platform::Central) {
@@ -334,9 +377,10 @@ fn notes(
         }
     }
     if segments.len() >= 3 {
-        let k = priors["failure"][0] + priors["failure"][1];
         notes.push(format!(
-            "partial pooling: the segments' failure rates share a prior worth {k:.1} devices"
+            "partial pooling: the segments' failure rates share a prior worth {:.1} devices \
+             (posterior mean over its grid)",
+            priors["failure"].devices()
         ));
     }
     notes

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 /// An error in calibration input or a backtest: it names the file, the record (1-based, in the
 /// file's order) and its line where known, and the field.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// The parts of an [`Error`], boxed so that results stay small.
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     file: Option<PathBuf>,
     record: Option<u64>,
@@ -37,13 +41,13 @@ pub enum ErrorKind {
 impl Error {
     /// An error of this kind.
     pub fn new(kind: ErrorKind) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             file: None,
             record: None,
             line: None,
             field: None,
-        }
+        }))
     }
 
     /// An [`ErrorKind::Invalid`] error about `field`.
@@ -60,7 +64,7 @@ impl Error {
     /// (`jobExecutionSummary` + `queuedAt`).
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         let field = field.into();
-        self.field = Some(match self.field.take() {
+        self.0.field = Some(match self.0.field.take() {
             Some(inner) if !field.is_empty() => format!("{field}.{inner}"),
             Some(inner) => inner,
             None => field,
@@ -70,68 +74,68 @@ impl Error {
 
     /// Sets the record number and its line (both 1-based), keeping ones already set.
     pub fn at_record(mut self, record: u64, line: u64) -> Self {
-        self.record.get_or_insert(record);
-        self.line.get_or_insert(line);
+        self.0.record.get_or_insert(record);
+        self.0.line.get_or_insert(line);
         self
     }
 
     /// Sets the line (1-based), keeping one already set.
     pub fn at_line(mut self, line: u64) -> Self {
-        self.line.get_or_insert(line);
+        self.0.line.get_or_insert(line);
         self
     }
 
     /// Sets the file, keeping one already set.
     pub fn with_file(mut self, file: impl Into<PathBuf>) -> Self {
-        if self.file.is_none() {
-            self.file = Some(file.into());
+        if self.0.file.is_none() {
+            self.0.file = Some(file.into());
         }
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The field path, if known.
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.0.field.as_deref()
     }
 
     /// The record number (1-based), if known.
     pub fn record(&self) -> Option<u64> {
-        self.record
+        self.0.record
     }
 
     /// The line (1-based), if known.
     pub fn line(&self) -> Option<u64> {
-        self.line
+        self.0.line
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
+        if let Some(file) = &self.0.file {
             write!(f, "{}", file.display())?;
-            if self.record.is_none() {
-                if let Some(line) = self.line {
+            if self.0.record.is_none() {
+                if let Some(line) = self.0.line {
                     write!(f, ":{line}")?;
                 }
             }
             f.write_str(": ")?;
         }
-        if let Some(record) = self.record {
+        if let Some(record) = self.0.record {
             write!(f, "record {record}")?;
-            if let Some(line) = self.line {
+            if let Some(line) = self.0.line {
                 write!(f, " (line {line})")?;
             }
             f.write_str(": ")?;
         }
-        if let Some(field) = &self.field {
+        if let Some(field) = &self.0.field {
             write!(f, "field `{field}`: ")?;
         }
-        match &self.kind {
+        match &self.0.kind {
             ErrorKind::Io(e) => write!(f, "cannot read: {e}"),
             ErrorKind::Syntax(m)
             | ErrorKind::Invalid(m)
@@ -145,7 +149,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &self.0.kind {
             ErrorKind::Io(e) => Some(e),
             ErrorKind::Scenario(e) => Some(e),
             _ => None,

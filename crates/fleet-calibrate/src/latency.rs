@@ -101,14 +101,27 @@ pub(crate) fn fit(latencies_ms: &[f64], waits_ms: &[f64], s: Settings) -> Option
     let (mu, sd_mle) = log_moments(&sorted);
     let (median_ms_interval, sigma_interval) = intervals(mu, sd_mle, n, s.level);
     let lognormal = Family::Lognormal { mu, sigma: sd_mle };
-    let families = [lognormal, Family::exponential(&sorted), Family::uniform(&sorted)];
+    let families = [
+        lognormal,
+        Family::exponential(&sorted),
+        Family::uniform(&sorted),
+    ];
     let gof_sample = subsample(&sorted, s.seed);
     let candidates: Vec<Candidate> = families
         .iter()
         .enumerate()
-        .map(|(i, f)| candidate(*f, &gof_sample, s.draws, s.seed.wrapping_add(i as u64 * 7919)))
+        .map(|(i, f)| {
+            candidate(
+                *f,
+                &gof_sample,
+                s.draws,
+                s.seed.wrapping_add(i as u64 * 7919),
+            )
+        })
         .collect();
-    let quantiles_ms: Vec<f64> = (0..=100).map(|k| quantile(&sorted, k as f64 / 100.0)).collect();
+    let quantiles_ms: Vec<f64> = (0..=100)
+        .map(|k| quantile(&sorted, k as f64 / 100.0))
+        .collect();
     let chosen = choose(&sorted, &candidates, &quantiles_ms, s.choice);
     let mass_beyond_timeout = waits_ms
         .iter()
@@ -341,14 +354,26 @@ mod tests {
     fn lognormal_data_choose_lognormal_and_exponential_data_do_not() {
         let x = lognormal_sample(1500, 2000.0, 0.5, 3);
         let f = fit(&x, &[], settings(99)).unwrap();
-        assert!(matches!(f.chosen, Distribution::Lognormal { .. }), "{:?}", f.chosen);
+        assert!(
+            matches!(f.chosen, Distribution::Lognormal { .. }),
+            "{:?}",
+            f.chosen
+        );
         assert!(f.candidates[0].p_value.unwrap() > 0.01);
-        assert!(f.candidates[1].p_value.unwrap() <= 0.02, "{:?}", f.candidates[1]);
+        assert!(
+            f.candidates[1].p_value.unwrap() <= 0.02,
+            "{:?}",
+            f.candidates[1]
+        );
         let e = Family::Exponential { mean: 800.0 };
         let mut rng = Pcg64Mcg::seed_from_u64(4);
         let y: Vec<f64> = (0..1500).map(|_| e.sample(&mut rng)).collect();
         let g = fit(&y, &[], settings(99)).unwrap();
-        assert!(matches!(g.chosen, Distribution::Exponential { .. }), "{:?}", g.chosen);
+        assert!(
+            matches!(g.chosen, Distribution::Exponential { .. }),
+            "{:?}",
+            g.chosen
+        );
     }
 
     #[test]
@@ -360,7 +385,10 @@ mod tests {
             panic!("{:?}", f.chosen)
         };
         assert_eq!(samples_ms.len(), 101);
-        assert!(samples_ms[25] < 600.0 && samples_ms[75] > 15_000.0, "{samples_ms:?}");
+        assert!(
+            samples_ms[25] < 600.0 && samples_ms[75] > 15_000.0,
+            "{samples_ms:?}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!   `/api/jobs/{id}`, AWS `list-job-executions-for-job` and `describe-job-execution`),
 //!   streaming, with errors that name the file, record, line and field.
 //! - [`calibrate()`] fits, per segment of the fleet (`--by template`, `--by tags.firmware`),
-//!   the failure, rejection and time-out probabilities (Beta posteriors, empirical-Bayes
+//!   the failure, rejection and time-out probabilities (Beta posteriors, hierarchical
 //!   partial pooling) and the latency distribution (log-normal by maximum likelihood, chosen
 //!   by a Kolmogorov-Smirnov test with a parametric bootstrap); [`render`] writes the
 //!   scenario's `[behaviour]` section.
@@ -29,8 +29,7 @@ pub mod render;
 mod segment;
 pub mod synth;
 
-
-pub use calibrate::{calibrate, Calibration, CalibrateOptions, LatencyChoice};
+pub use calibrate::{calibrate, CalibrateOptions, Calibration, LatencyChoice};
 pub use error::{Error, ErrorKind, Result};
 pub use latency::{Candidate, LatencyFit};
 pub use rates::RateFit;

@@ -38,7 +38,12 @@ fn header(c: &Calibration, out: &mut String) {
         platforms.join(", ")
     );
     if !c.by.is_empty() {
-        let _ = writeln!(out, "# segments by {}: {}", c.by.join(", "), c.segments.len());
+        let _ = writeln!(
+            out,
+            "# segments by {}: {}",
+            c.by.join(", "),
+            c.segments.len()
+        );
     }
     let _ = writeln!(out, "# rates: {}", c.rate_method);
     let _ = writeln!(
@@ -105,7 +110,11 @@ fn rule(s: &SegmentFit, level: f64, posterior: bool, out: &mut String) {
         let _ = writeln!(out, "selector = {sel}");
     }
     let total: u64 = s.outcomes.values().sum();
-    let _ = writeln!(out, "# {total} results, {} with a final outcome of their own", s.failure.n);
+    let _ = writeln!(
+        out,
+        "# {total} results, {} with a final outcome of their own",
+        s.failure.n
+    );
     rate_comment("failure", &s.failure, out);
     if let Some(r) = &s.rejection {
         rate_comment("rejection", r, out);
@@ -119,7 +128,9 @@ fn rule(s: &SegmentFit, level: f64, posterior: bool, out: &mut String) {
         probability("reject_probability", r, posterior, out);
     }
     if let Some(r) = &s.time_out {
-        out.push_str("# time-outs: devices that never answered (they time out at the job's timeout)\n");
+        out.push_str(
+            "# time-outs: devices that never answered (they time out at the job's timeout)\n",
+        );
         probability("crash_probability", r, posterior, out);
     }
 }
@@ -158,7 +169,10 @@ fn latency(s: &SegmentFit, level: f64, out: &mut String) {
             let _ = writeln!(out, "latency = {}", distribution(&l.chosen));
         }
         _ => {
-            let _ = writeln!(out, "# too few answers for a latency of its own: the pooled rule's applies");
+            let _ = writeln!(
+                out,
+                "# too few answers for a latency of its own: the pooled rule's applies"
+            );
         }
     }
 }
@@ -191,7 +205,10 @@ fn distribution(d: &Distribution) -> String {
         ),
         Distribution::Empirical { samples_ms } => {
             let s: Vec<String> = samples_ms.iter().map(|x| format!("{x:.0}")).collect();
-            format!("{{ type = \"empirical\", samples_ms = [{}] }}", s.join(", "))
+            format!(
+                "{{ type = \"empirical\", samples_ms = [{}] }}",
+                s.join(", ")
+            )
         }
     }
 }

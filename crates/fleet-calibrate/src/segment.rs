@@ -72,7 +72,10 @@ impl Attribute {
 /// A literal of the query language for a value, or `None` for objects and arrays.
 fn literal(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => Some(format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))),
+        Value::String(s) => Some(format!(
+            "'{}'",
+            s.replace('\\', "\\\\").replace('\'', "\\'")
+        )),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Null => Some("null".into()),
@@ -95,7 +98,10 @@ pub(crate) fn selector(by: &[Attribute], key: &[Option<Value>]) -> Result<Option
             (Attribute::Template, Some(Value::String(t))) => {
                 parts.push(format!("template = {}", toml_string(t)));
             }
-            (Attribute::Tag(name), Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_)))) => {
+            (
+                Attribute::Tag(name),
+                Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_))),
+            ) => {
                 let value = toml::Value::try_from(v.clone())
                     .map_err(|e| Error::invalid("--by", e.to_string()))?;
                 tags.push(format!("{} = {value}", toml_key(name)));
@@ -127,7 +133,10 @@ pub(crate) fn selector(by: &[Attribute], key: &[Option<Value>]) -> Result<Option
 
 /// A TOML key, quoted when it must be.
 fn toml_key(k: &str) -> String {
-    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         k.to_string()
     } else {
         toml_string(k)
@@ -155,12 +164,18 @@ mod tests {
     #[test]
     fn attributes_parse_and_selectors_read_back() {
         assert_eq!(Attribute::parse("template").unwrap(), Attribute::Template);
-        assert_eq!(Attribute::parse("tags.firmware").unwrap(), Attribute::Tag("firmware".into()));
+        assert_eq!(
+            Attribute::parse("tags.firmware").unwrap(),
+            Attribute::Tag("firmware".into())
+        );
         assert_eq!(
             Attribute::parse("properties.reported.fw").unwrap(),
             Attribute::Path("properties.reported.fw".into())
         );
-        assert_eq!(Attribute::parse("tags..x").unwrap_err().field(), Some("--by"));
+        assert_eq!(
+            Attribute::parse("tags..x").unwrap_err().field(),
+            Some("--by")
+        );
         let by = [
             Attribute::Template,
             Attribute::Tag("firmware".into()),
@@ -168,12 +183,18 @@ mod tests {
         ];
         let key = [Some(json!("dtmi:x;1")), Some(json!("1.2")), None];
         let s = selector(&by, &key).unwrap().unwrap();
-        let parsed: fleet_sim::Selector =
-            toml::from_str::<toml::Table>(&format!("s = {s}")).unwrap()["s"].clone().try_into().unwrap();
+        let parsed: fleet_sim::Selector = toml::from_str::<toml::Table>(&format!("s = {s}"))
+            .unwrap()["s"]
+            .clone()
+            .try_into()
+            .unwrap();
         assert_eq!(parsed.template.as_deref(), Some("dtmi:x;1"));
         assert_eq!(parsed.tags["firmware"], json!("1.2"));
         assert!(parsed.query.is_some());
-        assert_eq!(label(&by, &key), "template = dtmi:x;1, tags.firmware = 1.2, properties.reported.fw missing");
+        assert_eq!(
+            label(&by, &key),
+            "template = dtmi:x;1, tags.firmware = 1.2, properties.reported.fw missing"
+        );
         assert!(selector(&by[..1], &[Some(json!({"a": 1}))]).is_err());
         assert_eq!(selector(&[], &[]).unwrap(), None);
     }

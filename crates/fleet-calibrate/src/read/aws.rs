@@ -50,7 +50,10 @@ fn execution(device: String, e: Obj<'_>, place: Place) -> Result<DeviceResult> {
         outcome,
         dispatched_ms: queued.or(started),
         ended_ms: e.opt_time("lastUpdatedAt")?,
-        retries: e.opt_u64("retryAttempt")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+        retries: e
+            .opt_u64("retryAttempt")?
+            .unwrap_or(0)
+            .min(u64::from(u32::MAX)) as u32,
         reason: None,
         place,
         described: false,
@@ -64,7 +67,8 @@ pub(crate) fn summary(o: Obj<'_>, place: Place) -> Result<DeviceResult> {
         Some(s) => s,
         None => return Err(Error::invalid("jobExecutionSummary", "is missing")),
     };
-    let mut d = execution(device, summary, place).map_err(|e| e.with_field("jobExecutionSummary"))?;
+    let mut d =
+        execution(device, summary, place).map_err(|e| e.with_field("jobExecutionSummary"))?;
     d.job = o.opt_string("jobId")?.map(str::to_string).or(d.job);
     Ok(d)
 }

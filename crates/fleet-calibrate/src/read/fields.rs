@@ -84,7 +84,9 @@ impl<'a> Obj<'a> {
     pub(crate) fn opt_time(&self, name: &str) -> Result<Option<i64>> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => super::time::parse(v).map(Some).map_err(|m| Error::invalid(name, m)),
+            Some(v) => super::time::parse(v)
+                .map(Some)
+                .map_err(|m| Error::invalid(name, m)),
         }
     }
 

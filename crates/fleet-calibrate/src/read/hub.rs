@@ -52,9 +52,11 @@ pub(crate) fn device_job(o: Obj<'_>, place: Place) -> Result<DeviceResult> {
             ))
         }
     };
-    let reason = code
-        .or(description)
-        .or_else(|| method_status.filter(|s| *s >= 400).map(|s| format!("method status {s}")));
+    let reason = code.or(description).or_else(|| {
+        method_status
+            .filter(|s| *s >= 400)
+            .map(|s| format!("method status {s}"))
+    });
     Ok(DeviceResult {
         device,
         job: o.opt_string("jobId")?.map(str::to_string),
@@ -92,7 +94,11 @@ pub(crate) fn job(o: Obj<'_>, place: Place) -> Result<JobInfo> {
                     .map(|v| v.unwrap_or(0))
                     .map_err(|e| e.with_field("deviceJobStatistics"))
             };
-            Some([get("deviceCount")?, get("failedCount")?, get("succeededCount")?])
+            Some([
+                get("deviceCount")?,
+                get("failedCount")?,
+                get("succeededCount")?,
+            ])
         }
         None => None,
     };

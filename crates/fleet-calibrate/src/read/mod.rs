@@ -95,19 +95,27 @@ fn read_file(path: &Path, file: u32, sink: &mut Sink) -> Result<()> {
         file,
         newlines,
         records: 0,
+        values: 0,
     };
     let io = |e: io::Error| Error::new(ErrorKind::Io(e));
     while reader.skip_whitespace().map_err(io)? {
         let start_line = ctx.newlines.get() + 1;
         let mut de = serde_json::Deserializer::from_reader(&mut reader);
-        let outcome = Top { ctx: &mut ctx, start_line }.deserialize(&mut de);
+        ctx.values += 1;
+        let outcome = Top {
+            ctx: &mut ctx,
+            start_line,
+        }
+        .deserialize(&mut de);
         if let Some(e) = ctx.sink.error.take() {
             return Err(e);
         }
         if let Err(e) = outcome {
             let line = start_line + e.line() as u64 - 1;
             let what = match e.classify() {
-                serde_json::error::Category::Eof => "the file ends inside a JSON value (truncated?)",
+                serde_json::error::Category::Eof => {
+                    "the file ends inside a JSON value (truncated?)"
+                }
                 _ => "not valid JSON",
             };
             let message = e.to_string();
@@ -115,7 +123,7 @@ fn read_file(path: &Path, file: u32, sink: &mut Sink) -> Result<()> {
             return Err(Error::new(ErrorKind::Syntax(format!("{what}: {detail}"))).at_line(line));
         }
     }
-    if ctx.records == 0 {
+    if ctx.values == 0 {
         return Err(Error::unusable("the file holds no JSON value"));
     }
     Ok(())
@@ -127,6 +135,7 @@ struct Ctx<'a> {
     file: u32,
     newlines: Rc<Cell<u64>>,
     records: u64,
+    values: u64,
 }
 
 impl Ctx<'_> {
@@ -141,7 +150,11 @@ impl Ctx<'_> {
     }
 
     /// Keeps a record, or the first error (then deserialization is stopped).
-    fn keep<E: serde::de::Error>(&mut self, r: Result<Item>, place: Place) -> std::result::Result<(), E> {
+    fn keep<E: serde::de::Error>(
+        &mut self,
+        r: Result<Item>,
+        place: Place,
+    ) -> std::result::Result<(), E> {
         match r {
             Ok(item) => {
                 self.sink.push(item);
@@ -272,7 +285,6 @@ impl<'de> Visitor<'de> for Top<'_, '_> {
         }
         if streamed.is_some() {
             // A page: its other fields (`nextLink`, `nextToken`) say nothing about devices.
-            self.ctx.records += u64::from(self.ctx.records == 0);
             return Ok(());
         }
         let place = self.ctx.next_place(self.start_line);
@@ -366,7 +378,7 @@ fn jobs_named(h: &History, platform: Platform) -> Vec<String> {
 /// (the describe record wins: it is the more detailed), and refuses any other device twice.
 fn dedupe(h: &mut History) -> Result<()> {
     let mut seen: BTreeMap<(Platform, Option<String>, String), usize> = BTreeMap::new();
-    let mut keep = vec![true; h.devices.len()];
+    let mut dropped = std::collections::BTreeSet::new();
     for i in 0..h.devices.len() {
         let d = &h.devices[i];
         let key = (d.platform, d.job.clone(), d.device.clone());
@@ -377,10 +389,11 @@ fn dedupe(h: &mut History) -> Result<()> {
         let first = &h.devices[j];
         let (a_desc, b_desc) = (is_describe(first), is_describe(d));
         if d.platform == Platform::Aws && a_desc != b_desc {
-            let winner = if b_desc { i } else { j };
-            let loser = if b_desc { j } else { i };
-            keep[loser] = false;
-            seen.insert(key, winner);
+            // The pair keeps the first one's position, with the describe record's content.
+            if b_desc {
+                h.devices[j] = h.devices[i].clone();
+            }
+            dropped.insert(i);
             h.merged += 1;
             continue;
         }
@@ -393,8 +406,11 @@ fn dedupe(h: &mut History) -> Result<()> {
         .with_file(&h.files[d.place.file as usize])
         .at_record(d.place.record, d.place.line));
     }
-    let mut k = keep.into_iter();
-    h.devices.retain(|_| k.next().unwrap_or(true));
+    let mut index = 0;
+    h.devices.retain(|_| {
+        index += 1;
+        !dropped.contains(&(index - 1))
+    });
     Ok(())
 }
 

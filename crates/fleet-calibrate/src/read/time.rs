@@ -28,15 +28,15 @@ fn parse_str(s: &str) -> Result<i64, String> {
             .to_zoned(jiff::tz::TimeZone::UTC)
             .map(|z| z.timestamp().as_millisecond())
             .map_err(|e| format!("{s:?} is not a date-time: {e}")),
-        Err(_) => Err(format!("{s:?} is not a date-time (RFC 3339, such as 2024-05-01T12:00:00Z)")),
+        Err(_) => Err(format!(
+            "{s:?} is not a date-time (RFC 3339, such as 2024-05-01T12:00:00Z)"
+        )),
     }
 }
 
 /// RFC 3339 in UTC with milliseconds, for the exports written by [`crate::synth`].
 pub(crate) fn format_ms(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| {
-        format!("{t:.3}")
-    })
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| format!("{t:.3}"))
 }
 
 #[cfg(test)]
@@ -47,12 +47,23 @@ mod tests {
     #[test]
     fn reads_every_spelling() {
         // The IoT Hub documentation's example: seven digits, no offset (UTC).
-        assert_eq!(parse(&json!("2016-09-29T18:18:52.7418462")), Ok(1_475_173_132_741));
-        assert_eq!(parse(&json!("2016-09-29T18:18:56.7787107Z")), Ok(1_475_173_136_778));
-        assert_eq!(parse(&json!("2024-01-01T01:00:00+01:00")), Ok(1_704_067_200_000));
+        assert_eq!(
+            parse(&json!("2016-09-29T18:18:52.7418462")),
+            Ok(1_475_173_132_741)
+        );
+        assert_eq!(
+            parse(&json!("2016-09-29T18:18:56.7787107Z")),
+            Ok(1_475_173_136_778)
+        );
+        assert_eq!(
+            parse(&json!("2024-01-01T01:00:00+01:00")),
+            Ok(1_704_067_200_000)
+        );
         // AWS: seconds since the epoch, with a fraction.
         assert_eq!(parse(&json!(1560787023.733)), Ok(1_560_787_023_733));
-        assert!(parse(&json!("yesterday")).unwrap_err().contains("not a date-time"));
+        assert!(parse(&json!("yesterday"))
+            .unwrap_err()
+            .contains("not a date-time"));
         assert!(parse(&json!(true)).unwrap_err().contains("found a boolean"));
         assert_eq!(format_ms(1_704_067_200_000), "2024-01-01T00:00:00.000Z");
     }
