@@ -46,6 +46,9 @@ enum Command {
     /// Fit the scenario's behaviour (rates and latency per segment, with intervals) to the
     /// per-device results of jobs that ran (docs/calibration.md).
     Calibrate(crate::calibrate::CalibrateArgs),
+    /// Replay a job that ran over many seeds and show where its real outcome falls in the
+    /// predicted distribution (docs/calibration.md).
+    Backtest(crate::backtest::BacktestArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -239,6 +242,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Query(query) => execute_query(query),
         Command::Serve(serve) => execute_serve(serve),
         Command::Calibrate(args) => crate::calibrate::execute(args),
+        Command::Backtest(args) => crate::backtest::execute(args),
     }
 }
 

@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod backtest;
+pub mod backtest_render;
 pub mod calibrate;
 mod error;
 mod latency;
@@ -29,6 +30,7 @@ pub mod render;
 mod segment;
 pub mod synth;
 
+pub use backtest::{backtest, BacktestOptions, BacktestReport};
 pub use calibrate::{calibrate, CalibrateOptions, Calibration, LatencyChoice};
 pub use error::{Error, ErrorKind, Result};
 pub use latency::{Candidate, LatencyFit};
