@@ -153,96 +153,99 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn chart(r: &BacktestReport) -> Result<String, Box<dyn std::error::Error + '_>> {
+fn chart(r: &BacktestReport) -> Option<String> {
     let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 380)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let n = r.batches.len().max(1) as f64;
-        let top = r
-            .batches
-            .iter()
-            .flat_map(|m| [m.p95, m.real.unwrap_or(0.0)])
-            .fold(1.0, f64::max)
-            * 1.1;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("job {}: failures per batch", r.job),
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc("batch")
-            .y_desc("devices failed")
-            .draw()
-            .map_err(|e| e.to_string())?;
-        let at = |i: usize| i as f64;
-        let mut band: Vec<(f64, f64)> = r
-            .batches
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (at(i), m.p95))
-            .collect();
-        band.extend(
-            r.batches
-                .iter()
-                .enumerate()
-                .rev()
-                .map(|(i, m)| (at(i), m.p5)),
-        );
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                band,
-                RGBColor(56, 139, 253).mix(0.25),
-            )))
-            .map_err(|e| e.to_string())?
-            .label("predicted 5-95 %")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 5), (x + 16, y + 5)],
-                    RGBColor(56, 139, 253).mix(0.25).filled(),
-                )
-            });
-        chart
-            .draw_series(LineSeries::new(
-                r.batches.iter().enumerate().map(|(i, m)| (at(i), m.p50)),
-                RGBColor(56, 139, 253),
-            ))
-            .map_err(|e| e.to_string())?
-            .label("predicted median")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(56, 139, 253)));
-        let real: Vec<(f64, f64)> = r
-            .batches
+    draw(r, &mut svg).ok()?;
+    Some(svg)
+}
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+const BLUE: RGBColor = RGBColor(56, 139, 253);
+const RED: RGBColor = RGBColor(218, 54, 51);
+
+fn draw(r: &BacktestReport, svg: &mut String) -> Result<(), String> {
+    let root = SVGBackend::with_string(svg, (900, 380)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let n = r.batches.len().max(1) as f64;
+    let top = r
+        .batches
+        .iter()
+        .flat_map(|m| [m.p95, m.real.unwrap_or(0.0)])
+        .fold(1.0, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("job {}: failures per batch", r.job),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("batch")
+        .y_desc("devices failed")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    series(r, &mut chart).map_err(|e| e.to_string())?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// The predicted band and median, and the real run's line and points.
+fn series(r: &BacktestReport, chart: &mut Chart<'_, '_>) -> Result<(), Box<dyn std::error::Error>> {
+    let at = |i: usize| i as f64;
+    let mut band: Vec<(f64, f64)> = r
+        .batches
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (at(i), m.p95))
+        .collect();
+    band.extend(
+        r.batches
             .iter()
             .enumerate()
-            .filter_map(|(i, m)| m.real.map(|v| (at(i), v)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(
-                real.clone(),
-                RGBColor(218, 54, 51).stroke_width(2),
-            ))
-            .map_err(|e| e.to_string())?
-            .label("real run")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(218, 54, 51)));
-        chart
-            .draw_series(
-                real.into_iter()
-                    .map(|p| Circle::new(p, 4, RGBColor(218, 54, 51).filled())),
-            )
-            .map_err(|e| e.to_string())?;
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+            .rev()
+            .map(|(i, m)| (at(i), m.p5)),
+    );
+    chart
+        .draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.25))))
+        .map_err(|e| e.to_string())?
+        .label("predicted 5-95 %")
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], BLUE.mix(0.25).filled()));
+    chart
+        .draw_series(LineSeries::new(
+            r.batches.iter().enumerate().map(|(i, m)| (at(i), m.p50)),
+            BLUE,
+        ))
+        .map_err(|e| e.to_string())?
+        .label("predicted median")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE));
+    let real: Vec<(f64, f64)> = r
+        .batches
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.real.map(|v| (at(i), v)))
+        .collect();
+    chart
+        .draw_series(LineSeries::new(real.clone(), RED.stroke_width(2)))
+        .map_err(|e| e.to_string())?
+        .label("real run")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED));
+    chart
+        .draw_series(real.into_iter().map(|p| Circle::new(p, 4, RED.filled())))
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }

@@ -141,41 +141,23 @@ pub fn calibrate(
         timeouts: platforms.iter().all(|p| p.tells_timeouts()),
     };
     let (groups, not_in_fleet) = group(history, fleet, &options.by)?;
-    let fitted = |g: &Group<'_>, o: Outcome| {
-        let n = g.results.iter().filter(|d| d.outcome.is_fitted()).count() as u64;
-        let x = g.results.iter().filter(|d| d.outcome == o).count() as u64;
-        (x, n)
-    };
-    let mut priors = BTreeMap::new();
-    for (name, o) in [
-        ("failure", Outcome::Failed),
-        ("rejection", Outcome::Rejected),
-        ("time_out", Outcome::TimedOut),
-    ] {
-        let counts: Vec<(u64, u64)> = groups.iter().map(|g| fitted(g, o)).collect();
-        priors.insert(name, rates::pooled_prior(&counts));
-    }
+    let priors = segment_priors(&groups);
     let all = Group {
         key: Vec::new(),
         results: history.devices.iter().collect(),
     };
-    let settings = |seed: u64| Settings {
-        level: options.level,
-        choice: options.latency,
-        draws: options.gof_draws,
-        seed,
-    };
     let jeffreys: BTreeMap<&'static str, Prior> =
         priors.keys().map(|k| (*k, Prior::jeffreys())).collect();
-    let pooled = fit_group(&all, &[], &jeffreys, tells, settings(0), options)?;
+    let pooled = fit_group(&all, &[], &jeffreys, tells, settings(options, 0), options)?;
     let mut segments = Vec::with_capacity(groups.len());
     for (i, g) in groups.iter().enumerate() {
+        let seed = i as u64 + 1;
         let mut s = fit_group(
             g,
             &options.by,
             &priors,
             tells,
-            settings(i as u64 + 1),
+            settings(options, seed),
             options,
         )?;
         if s.latency
@@ -211,6 +193,36 @@ pub fn calibrate(
         left_out,
         notes,
     })
+}
+
+/// The latency settings of a segment (its own bootstrap seed).
+fn settings(options: &CalibrateOptions, seed: u64) -> Settings {
+    Settings {
+        level: options.level,
+        choice: options.latency,
+        draws: options.gof_draws,
+        seed,
+    }
+}
+
+/// Per outcome, the prior the segments' rates share.
+fn segment_priors(groups: &[Group<'_>]) -> BTreeMap<&'static str, Prior> {
+    let fitted = |g: &Group<'_>, o: Outcome| {
+        let n = g.results.iter().filter(|d| d.outcome.is_fitted()).count() as u64;
+        let x = g.results.iter().filter(|d| d.outcome == o).count() as u64;
+        (x, n)
+    };
+    [
+        ("failure", Outcome::Failed),
+        ("rejection", Outcome::Rejected),
+        ("time_out", Outcome::TimedOut),
+    ]
+    .into_iter()
+    .map(|(name, o)| {
+        let counts: Vec<(u64, u64)> = groups.iter().map(|g| fitted(g, o)).collect();
+        (name, rates::pooled_prior(&counts))
+    })
+    .collect()
 }
 
 fn rate_method(segments: usize) -> String {

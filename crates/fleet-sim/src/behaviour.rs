@@ -297,30 +297,7 @@ impl Behaviour {
     /// Resolves `spec` (validated) for `fleet`, drawing the swarm mix from `seed`.
     pub(crate) fn compile(spec: &BehaviourSpec, fleet: &Fleet, seed: u64) -> Result<Self> {
         spec.validate().map_err(|e| e.within("behaviour"))?;
-        let drawn: Vec<BehaviourRule> = spec
-            .rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| draw_posteriors(r, i, seed))
-            .collect();
-        let (rules, swarm) = if spec.swarm {
-            let rules: Vec<BehaviourRule> = drawn
-                .iter()
-                .enumerate()
-                .map(|(i, r)| swarm_rule(r, i, seed))
-                .collect();
-            let draws = rules
-                .iter()
-                .enumerate()
-                .map(|(rule, r)| SwarmDraw {
-                    rule,
-                    effective: r.clone(),
-                })
-                .collect();
-            (rules, Some(draws))
-        } else {
-            (drawn, None)
-        };
+        let (rules, swarm) = resolve_rules(spec, seed);
         let selective: Vec<usize> = (0..rules.len())
             .filter(|&i| !rules[i].selector.is_all())
             .collect();
@@ -384,6 +361,34 @@ impl Behaviour {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.profile_of.capacity() * 2
     }
+}
+
+/// The rules one simulation uses: Beta probabilities drawn (see [`Probability`]), then, in
+/// swarm mode, the fault mix drawn, with the mix for the report.
+fn resolve_rules(spec: &BehaviourSpec, seed: u64) -> (Vec<BehaviourRule>, Option<Vec<SwarmDraw>>) {
+    let drawn: Vec<BehaviourRule> = spec
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| draw_posteriors(r, i, seed))
+        .collect();
+    if !spec.swarm {
+        return (drawn, None);
+    }
+    let rules: Vec<BehaviourRule> = drawn
+        .iter()
+        .enumerate()
+        .map(|(i, r)| swarm_rule(r, i, seed))
+        .collect();
+    let draws = rules
+        .iter()
+        .enumerate()
+        .map(|(rule, r)| SwarmDraw {
+            rule,
+            effective: r.clone(),
+        })
+        .collect();
+    (rules, Some(draws))
 }
 
 fn swarm_rule(rule: &BehaviourRule, i: usize, seed: u64) -> BehaviourRule {
