@@ -102,6 +102,7 @@ fn intervals_cover_the_truth_across_seeds() {
             *h += u32::from(ok);
         }
     }
+    eprintln!("intervals covering the truth (failure, rejection, time-out, median, sigma): {hits:?} of 200");
     for (what, h) in ["failure", "rejection", "time-out", "median", "sigma"]
         .iter()
         .zip(hits)
