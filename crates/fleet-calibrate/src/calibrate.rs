@@ -369,6 +369,22 @@ fn notes(
                 .to_string(),
         );
     }
+    for j in &history.jobs {
+        let read = history
+            .devices
+            .iter()
+            .filter(|d| d.job.as_deref() == Some(j.id.as_str()))
+            .count() as u64;
+        if let Some([count, ..]) = j.statistics {
+            if count != read {
+                notes.push(format!(
+                    "job {} says it had {count} devices, the results hold {read} of them: are \
+                     pages missing?",
+                    j.id
+                ));
+            }
+        }
+    }
     let retried = history.devices.iter().filter(|d| d.retries > 0).count();
     if retried > 0 {
         notes.push(format!(

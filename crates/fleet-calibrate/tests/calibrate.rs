@@ -401,5 +401,19 @@ fn devices_the_fleet_lacks_are_reported() {
     );
     assert!(c.segments.is_empty());
     assert_eq!(c.pooled.failure.n, 4);
+    // A job whose own count disagrees with the results read: pages are missing.
+    let with_job =
+        read_files(&[data("hub-devices-jobs-doc.json"), data("hub-job-doc.json")]).unwrap();
+    let mut short = with_job.clone();
+    short.jobs[0].statistics = Some([3, 0, 3]);
+    let short = calibrate(&short, &fleet, &quick(vec![])).unwrap();
+    assert!(
+        short
+            .notes
+            .iter()
+            .any(|n| n.contains("job myJobId says it had 3 devices, the results hold 1")),
+        "{:?}",
+        c.notes
+    );
     assert!(render::behaviour_toml(&c, false).contains("# 4 results name devices the fleet lacks"));
 }
