@@ -177,7 +177,7 @@ fn draw(r: &BacktestReport, svg: &mut String) -> Result<(), String> {
         .iter()
         .flat_map(|m| [m.p95, m.real.unwrap_or(0.0)])
         .fold(1.0, f64::max)
-        * 1.1;
+        * 1.4;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!("job {}: failures per batch", r.job),
@@ -188,8 +188,13 @@ fn draw(r: &BacktestReport, svg: &mut String) -> Result<(), String> {
         .y_label_area_size(50)
         .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)
         .map_err(|e| e.to_string())?;
+    let whole = |v: &f64| format!("{v:.0}");
     chart
         .configure_mesh()
+        .x_labels(r.batches.len().clamp(2, 20))
+        .x_label_formatter(&whole)
+        .y_label_formatter(&whole)
+        .disable_x_mesh()
         .x_desc("batch")
         .y_desc("devices failed")
         .draw()
@@ -197,6 +202,7 @@ fn draw(r: &BacktestReport, svg: &mut String) -> Result<(), String> {
     series(r, &mut chart).map_err(|e| e.to_string())?;
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
