@@ -124,17 +124,7 @@ pub fn calibrate(
     fleet: &Fleet,
     options: &CalibrateOptions,
 ) -> Result<Calibration> {
-    if history.devices.is_empty() {
-        return Err(Error::unusable(
-            "no per-device results among the files (a job file alone gives no rates)",
-        ));
-    }
-    if !(options.level > 0.0 && options.level < 1.0) {
-        return Err(Error::invalid(
-            "--level",
-            format!("{} is not in (0, 1)", options.level),
-        ));
-    }
+    check_input(history, options)?;
     let platforms = history.platforms();
     let tells = Tells {
         rejections: platforms.iter().all(|p| p.tells_rejections()),
@@ -223,6 +213,22 @@ fn segment_priors(groups: &[Group<'_>]) -> BTreeMap<&'static str, Prior> {
         (name, rates::pooled_prior(&counts))
     })
     .collect()
+}
+
+/// Refuses results without devices and a level outside (0, 1).
+fn check_input(history: &History, options: &CalibrateOptions) -> Result<()> {
+    if history.devices.is_empty() {
+        return Err(Error::unusable(
+            "no per-device results among the files (a job file alone gives no rates)",
+        ));
+    }
+    if !(options.level > 0.0 && options.level < 1.0) {
+        return Err(Error::invalid(
+            "--level",
+            format!("{} is not in (0, 1)", options.level),
+        ));
+    }
+    Ok(())
 }
 
 fn rate_method(segments: usize) -> String {
@@ -369,22 +375,7 @@ fn notes(
                 .to_string(),
         );
     }
-    for j in &history.jobs {
-        let read = history
-            .devices
-            .iter()
-            .filter(|d| d.job.as_deref() == Some(j.id.as_str()))
-            .count() as u64;
-        if let Some([count, ..]) = j.statistics {
-            if count != read {
-                notes.push(format!(
-                    "job {} says it had {count} devices, the results hold {read} of them: are \
-                     pages missing?",
-                    j.id
-                ));
-            }
-        }
-    }
+    notes.extend(job_count_notes(history));
     let retried = history.devices.iter().filter(|d| d.retries > 0).count();
     if retried > 0 {
         notes.push(format!(
@@ -410,6 +401,28 @@ fn notes(
              (posterior mean over its grid)",
             priors["failure"].devices()
         ));
+    }
+    notes
+}
+
+/// A note for each job whose own device count disagrees with the results read.
+fn job_count_notes(history: &History) -> Vec<String> {
+    let mut notes = Vec::new();
+    for j in &history.jobs {
+        let read = history
+            .devices
+            .iter()
+            .filter(|d| d.job.as_deref() == Some(j.id.as_str()))
+            .count() as u64;
+        if let Some([count, ..]) = j.statistics {
+            if count != read {
+                notes.push(format!(
+                    "job {} says it had {count} devices, the results hold {read} of them: are \
+                     pages missing?",
+                    j.id
+                ));
+            }
+        }
     }
     notes
 }
