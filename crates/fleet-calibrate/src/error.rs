@@ -64,11 +64,11 @@ impl Error {
     /// (`jobExecutionSummary` + `queuedAt`).
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         let field = field.into();
-        self.0.field = Some(match self.0.field.take() {
-            Some(inner) if !field.is_empty() => format!("{field}.{inner}"),
-            Some(inner) => inner,
-            None => field,
-        });
+        self.0.field = match self.0.field.take() {
+            Some(inner) if !field.is_empty() => Some(format!("{field}.{inner}")),
+            Some(inner) => Some(inner),
+            None => Some(field).filter(|f| !f.is_empty()),
+        };
         self
     }
 

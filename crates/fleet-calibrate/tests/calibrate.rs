@@ -352,6 +352,10 @@ fn malformed_input_names_file_record_line_and_field() {
         error_of("h.json", "  \n"),
         "DIR/h.json: the file holds no JSON value"
     );
+    assert_eq!(
+        error_of("i.json", "[1]"),
+        "DIR/i.json: record 1 (line 1): expected an object, found a number"
+    );
 }
 
 #[test]
