@@ -57,6 +57,12 @@ enum Command {
     /// Sweep a job's plan over a grid: how often each plan stops a healthy rollout, how far a
     /// bad one spreads, the Pareto set and a recommendation (docs/risk.md).
     Plan(Box<crate::plan::PlanArgs>),
+    /// Fit the scenario's behaviour (rates and latency per segment, with intervals) to the
+    /// per-device results of jobs that ran (docs/calibration.md).
+    Calibrate(crate::calibrate::CalibrateArgs),
+    /// Replay a job that ran over many seeds and show where its real outcome falls in the
+    /// predicted distribution (docs/calibration.md).
+    Backtest(crate::backtest::BacktestArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -287,6 +293,8 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Man => crate::docs::man(),
         Command::Merge(merge) => execute_merge(merge),
         Command::Plan(plan) => crate::plan::execute(*plan),
+        Command::Calibrate(args) => crate::calibrate::execute(args),
+        Command::Backtest(args) => crate::backtest::execute(args),
     }
 }
 

@@ -3,6 +3,8 @@
 //! The binary only parses arguments, draws progress and prints; every rule lives in the
 //! library crates under `crates/`.
 
+mod backtest;
+mod calibrate;
 mod cli;
 mod docs;
 mod logs;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `fleetsim` command line: one test binary, modules inside.
 
+mod calibrate;
 mod cli;
 mod common;
 mod deploy;

@@ -6,6 +6,7 @@ use crate::cohort::{self, CohortDraw, CohortFault};
 use crate::distribution::{Distribution, Sampler};
 use crate::error::{check_duration, check_probability, Error, ErrorKind, Result};
 use crate::fleet::Fleet;
+use crate::probability::Probability;
 use crate::rng::{self, Purpose};
 use crate::selector::Selector;
 
@@ -91,10 +92,10 @@ pub struct BehaviourRule {
     pub latency: Option<Distribution>,
     /// Probability that an operation fails on the device (it answers with an error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure_probability: Option<f64>,
+    pub failure_probability: Option<Probability>,
     /// Probability that the device refuses an operation (outcome rejected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reject_probability: Option<f64>,
+    pub reject_probability: Option<Probability>,
     /// Devices offline from the start: `true`, `false`, or the fraction of the selected devices
     /// (each drawn from the seed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +109,7 @@ pub struct BehaviourRule {
     /// Probability that the device crashes while handling an operation: it never answers it and
     /// is offline for `crash_downtime`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crash_probability: Option<f64>,
+    pub crash_probability: Option<Probability>,
     /// How long a crashed device stays offline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_downtime: Option<Distribution>,
@@ -188,7 +189,7 @@ impl BehaviourRule {
             ("crash_probability", self.crash_probability),
         ] {
             if let Some(p) = p {
-                check_probability(field, p)?;
+                p.validate(field)?;
             }
         }
         if let Some(Offline::Fraction(p)) = self.offline {
@@ -208,9 +209,16 @@ impl BehaviourRule {
                 }
             }
         }
-        let total = self.failure_probability.unwrap_or(0.0)
-            + self.reject_probability.unwrap_or(0.0)
-            + self.crash_probability.unwrap_or(0.0);
+        // With Beta posteriors, their means (each draw is rescaled when the sum passes 1).
+        let total = [
+            self.failure_probability,
+            self.reject_probability,
+            self.crash_probability,
+        ]
+        .iter()
+        .flatten()
+        .map(|p| p.point())
+        .sum::<f64>();
         if total > 1.0 + 1e-9 {
             return Err(Error::at(
                 "failure_probability",
@@ -265,14 +273,15 @@ impl Profile {
         if let Some(d) = &r.latency {
             self.latency = d.compile();
         }
+        // Drawn beforehand ([`draw_posteriors`]): every probability is a value here.
         if let Some(p) = r.failure_probability {
-            self.failure_p = p;
+            self.failure_p = p.point();
         }
         if let Some(p) = r.reject_probability {
-            self.reject_p = p;
+            self.reject_p = p.point();
         }
         if let Some(p) = r.crash_probability {
-            self.crash_p = p;
+            self.crash_p = p.point();
         }
         if let Some(o) = r.offline {
             self.offline_p = o.probability();
@@ -309,7 +318,7 @@ impl Behaviour {
     /// from `seed`.
     pub(crate) fn compile(spec: &BehaviourSpec, fleet: &Fleet, seed: u64) -> Result<Self> {
         spec.validate().map_err(|e| e.within("behaviour"))?;
-        let (mut rules, swarm) = seed_rules(spec, seed);
+        let (mut rules, swarm) = resolve_rules(spec, seed);
         // The hit cohorts' rules after every rule: resolved here, once, like the rules.
         let (cohorts, hit) = cohort::draw(&spec.cohorts, seed);
         rules.extend(hit);
@@ -380,14 +389,19 @@ impl Behaviour {
     }
 }
 
-/// The rules as the seed makes them: in swarm mode, each with its drawn fault mix (and the
-/// draws); otherwise as written.
-fn seed_rules(spec: &BehaviourSpec, seed: u64) -> (Vec<BehaviourRule>, Option<Vec<SwarmDraw>>) {
-    if !spec.swarm {
-        return (spec.rules.clone(), None);
-    }
-    let rules: Vec<BehaviourRule> = spec
+/// The rules one simulation uses: Beta probabilities drawn (see [`Probability`]), then, in
+/// swarm mode, the fault mix drawn, with the mix for the report.
+fn resolve_rules(spec: &BehaviourSpec, seed: u64) -> (Vec<BehaviourRule>, Option<Vec<SwarmDraw>>) {
+    let drawn: Vec<BehaviourRule> = spec
         .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| draw_posteriors(r, i, seed))
+        .collect();
+    if !spec.swarm {
+        return (drawn, None);
+    }
+    let rules: Vec<BehaviourRule> = drawn
         .iter()
         .enumerate()
         .map(|(i, r)| swarm_rule(r, i, seed))
@@ -411,7 +425,7 @@ fn swarm_rule(rule: &BehaviourRule, i: usize, seed: u64) -> BehaviourRule {
         (keep, scale)
     };
     let scaled = |p: Option<f64>, f: u32| {
-        p.map(|p| {
+        p.map(|p: f64| {
             let (keep, scale) = draw(f);
             if keep {
                 (p * scale).min(1.0)
@@ -420,29 +434,55 @@ fn swarm_rule(rule: &BehaviourRule, i: usize, seed: u64) -> BehaviourRule {
             }
         })
     };
-    r.failure_probability = scaled(r.failure_probability, 0);
-    r.reject_probability = scaled(r.reject_probability, 1);
-    r.crash_probability = scaled(r.crash_probability, 2);
+    let value = |p: Option<Probability>| p.map(Probability::point);
+    r.failure_probability = scaled(value(r.failure_probability), 0).map(Probability::Value);
+    r.reject_probability = scaled(value(r.reject_probability), 1).map(Probability::Value);
+    r.crash_probability = scaled(value(r.crash_probability), 2).map(Probability::Value);
     r.offline = scaled(r.offline.map(Offline::probability), 3).map(Offline::Fraction);
     if r.flapping.is_some() && !draw(4).0 {
         r.flapping = None;
     }
     // Keep the sum of the outcome probabilities within 1 (scaling may push it over).
-    let total = r.failure_probability.unwrap_or(0.0)
-        + r.reject_probability.unwrap_or(0.0)
-        + r.crash_probability.unwrap_or(0.0);
+    keep_within_one(&mut r);
+    r
+}
+
+/// Rescales the outcome probabilities (values by now) so that their sum is at most 1.
+fn keep_within_one(r: &mut BehaviourRule) {
+    let fields = [
+        &mut r.failure_probability,
+        &mut r.reject_probability,
+        &mut r.crash_probability,
+    ];
+    let total: f64 = fields
+        .iter()
+        .filter_map(|p| p.map(Probability::point))
+        .sum();
     if total > 1.0 {
-        for p in [
-            &mut r.failure_probability,
-            &mut r.reject_probability,
-            &mut r.crash_probability,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *p /= total;
+        for p in fields.into_iter().flatten() {
+            *p = Probability::Value(p.point() / total);
         }
     }
+}
+
+/// The rule with each Beta probability replaced by its draw for this simulation (seed, rule
+/// `i`, field 0 failure, 1 reject, 2 crash; see [`Probability`]); rescaled when the drawn
+/// outcome probabilities add up to more than 1.
+fn draw_posteriors(rule: &BehaviourRule, i: usize, seed: u64) -> BehaviourRule {
+    let mut r = rule.clone();
+    for (f, p) in [
+        &mut r.failure_probability,
+        &mut r.reject_probability,
+        &mut r.crash_probability,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(q) = p {
+            *q = Probability::Value(q.draw(seed, i, f as u32));
+        }
+    }
+    keep_within_one(&mut r);
     r
 }
 
@@ -471,7 +511,7 @@ mod tests {
             Some("rules[1].latency.sigma")
         );
         let bad = BehaviourRule {
-            failure_probability: Some(1.5),
+            failure_probability: Some(1.5.into()),
             ..Default::default()
         };
         assert_eq!(

@@ -135,7 +135,7 @@ impl SimBuilder {
                     sigma: 0.5,
                 }),
                 offline: Some(Offline::Fraction(0.01)),
-                failure_probability: Some(0.02),
+                failure_probability: Some(0.02.into()),
                 ..BehaviourRule::default()
             }],
         };

@@ -44,7 +44,7 @@ use crate::rng::{self, Purpose};
 ///     "failure_probability": 1.0
 /// }"#)?;
 /// c.validate()?;
-/// assert_eq!(c.rule.failure_probability, Some(1.0));
+/// assert_eq!(c.rule.failure_probability, Some(fleet_sim::Probability::Value(1.0)));
 /// assert!(serde_json::from_str::<CohortFault>(r#"{"probability": 0.1, "failure_probabilty": 1}"#).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -123,12 +123,13 @@ pub(crate) fn draw(cohorts: &[CohortFault], seed: u64) -> (Vec<CohortDraw>, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Probability;
 
     fn cohort(p: f64) -> CohortFault {
         CohortFault {
             probability: p,
             rule: BehaviourRule {
-                failure_probability: Some(1.0),
+                failure_probability: Some(Probability::Value(1.0)),
                 ..BehaviourRule::default()
             },
         }
@@ -160,7 +161,7 @@ mod tests {
         let e = cohort(1.5).validate().unwrap_err();
         assert_eq!(e.field(), Some("probability"));
         let mut c = cohort(0.5);
-        c.rule.reject_probability = Some(-1.0);
+        c.rule.reject_probability = Some(Probability::Value(-1.0));
         assert_eq!(
             c.validate().unwrap_err().field(),
             Some("reject_probability")
@@ -206,6 +207,7 @@ mod tests {
         use crate::fleet::Fleet;
         use crate::generator::FleetSpec;
         use crate::selector::Selector;
+        use crate::Probability;
 
         fn fleet(n: u32, seed: u64) -> Fleet {
             let spec: FleetSpec = serde_json::from_value(serde_json::json!({
@@ -221,13 +223,13 @@ mod tests {
         fn spec(base: f64, p: f64, fault: f64) -> BehaviourSpec {
             let mut c = cohort(p);
             c.rule.selector = serde_json::from_str(r#""tags.firmware = '1.2'""#).unwrap();
-            c.rule.failure_probability = Some(fault);
-            c.rule.reject_probability = Some(0.0);
+            c.rule.failure_probability = Some(Probability::Value(fault));
+            c.rule.reject_probability = Some(Probability::Value(0.0));
             BehaviourSpec {
                 swarm: false,
                 rules: vec![BehaviourRule {
-                    failure_probability: Some(base),
-                    reject_probability: Some(0.1),
+                    failure_probability: Some(Probability::Value(base)),
+                    reject_probability: Some(Probability::Value(0.1)),
                     ..BehaviourRule::default()
                 }],
                 cohorts: vec![c],

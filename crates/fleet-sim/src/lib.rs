@@ -94,6 +94,7 @@ mod generator;
 mod hub;
 mod job;
 mod operation;
+mod probability;
 mod query;
 mod result;
 mod rng;
@@ -117,6 +118,7 @@ pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
 pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
 pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
+pub use probability::Probability;
 pub use result::{
     AbortTripRow, BatchRow, CommandRow, DeviceRow, JobResult, OccurrenceRow, PauseRow, Reason,
     Sample, ScheduleResult, SimResult, TraceEvent, TripRow,

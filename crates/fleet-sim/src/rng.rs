@@ -53,6 +53,8 @@ pub(crate) enum Purpose {
     Swarm = 10,
     /// A device's second latency draw, after a crash or a reconnect (counter = attempt).
     Reanswer = 11,
+    /// A rule's rate drawn from its Beta posterior (device = rule index, counter = field).
+    Posterior = 12,
     /// Whether a cohort fault hits its cohort (device = cohort index, counter 0).
     Cohort = 13,
 }

@@ -137,7 +137,7 @@ impl GridSpec {
 ///     &["reject_probability = 1".to_string()],
 ///     Some("tags.firmware = '1.2'"),
 /// )?;
-/// assert_eq!(rule.reject_probability, Some(1.0));
+/// assert_eq!(rule.reject_probability, Some(fleet_sim::Probability::Value(1.0)));
 /// assert!(rule.selector.query.is_some());
 /// # Ok::<(), fleet_scenario::Error>(())
 /// ```

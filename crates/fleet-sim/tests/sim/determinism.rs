@@ -168,7 +168,7 @@ fn swarm_mode_draws_the_fault_mix_from_the_seed() {
                 r.reject_probability,
                 r.crash_probability,
             ] {
-                assert!(p.is_none_or(|p| (0.0..=1.0).contains(&p)));
+                assert!(p.is_none_or(|p| (0.0..=1.0).contains(&p.point())));
             }
             assert_eq!(r.latency, None, "latency is never drawn");
         }
@@ -176,10 +176,10 @@ fn swarm_mode_draws_the_fault_mix_from_the_seed() {
     // Some seed switches a fault off entirely, and some keeps it.
     assert!(mixes
         .iter()
-        .any(|m| m[0].effective.failure_probability == Some(0.0)));
+        .any(|m| m[0].effective.failure_probability == Some(0.0.into())));
     assert!(mixes
         .iter()
-        .any(|m| m[0].effective.failure_probability.unwrap() > 0.0));
+        .any(|m| m[0].effective.failure_probability.unwrap().point() > 0.0));
 }
 
 #[test]

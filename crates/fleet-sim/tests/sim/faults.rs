@@ -196,3 +196,42 @@ fn later_rules_override_the_fields_they_set() {
     assert_eq!(fate(&r, "c").1, Some("not_in_template"));
     assert_eq!(answered_at(&r, 0, 1), Some(700));
 }
+
+/// A rule whose failure probability is a Beta posterior: each seed draws one rate for the whole
+/// run, so the failure share varies across seeds as the Beta does (far more than the binomial
+/// spread of a fixed rate), and the same seed repeats its run.
+#[test]
+fn a_beta_failure_probability_is_drawn_once_per_seed() {
+    let n = 20_000;
+    let run = |seed: u64, p: serde_json::Value| {
+        let r = SimBuilder::new(seed)
+            .templates(templates())
+            .fleet(thermostats(n))
+            .behaviour(behaviour(json!({"rules": [{
+                "latency": {"type": "fixed", "ms": 10}, "failure_probability": p
+            }]})))
+            .job(set_temp("p", 21.5))
+            .build()
+            .unwrap()
+            .run();
+        f64::from(
+            r.jobs[0]
+                .failure_reasons
+                .get("device_error")
+                .copied()
+                .unwrap_or(0),
+        ) / f64::from(n)
+    };
+    let beta = json!({"beta": [10.0, 90.0]});
+    let shares: Vec<f64> = (0..40).map(|s| run(s, beta.clone())).collect();
+    let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+    let sd =
+        (shares.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (shares.len() - 1) as f64).sqrt();
+    // Beta(10, 90): mean 0.1, sd 0.0298. A fixed 0.1 over 20,000 devices: sd 0.0021.
+    assert!((mean - 0.1).abs() < 0.015, "mean {mean}");
+    assert!((0.018..0.045).contains(&sd), "sd {sd}");
+    let fixed: Vec<f64> = (0..40).map(|s| run(s, json!(0.1))).collect();
+    let fixed_max_dev = fixed.iter().map(|x| (x - 0.1).abs()).fold(0.0, f64::max);
+    assert!(fixed_max_dev < 0.01, "{fixed_max_dev}");
+    assert_eq!(run(3, beta.clone()), run(3, beta));
+}
