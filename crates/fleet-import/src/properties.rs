@@ -46,7 +46,7 @@ fn read_dir(importer: &mut Importer, positions: &HashMap<String, u32>, dir: &Pat
             continue;
         };
         let text = fs::read_to_string(&path).map_err(|e| Error::from(e).with_file(&path))?;
-        let result = apply(importer, positions, id, &text);
+        let result = apply(importer, positions, id, &text).map_err(|e| e.with_file(&path));
         importer.absorb_error_or_ok(result, &path)?;
     }
     Ok(())

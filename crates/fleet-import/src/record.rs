@@ -62,6 +62,9 @@ impl Record {
     }
 }
 
+/// Named values (tags, or desired or reported properties) in the order read.
+pub(crate) type Entries = Vec<(String, Value)>;
+
 /// What one record of an export is.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Parsed {
@@ -193,8 +196,8 @@ mod tests {
 
     #[test]
     fn statuses_and_times() {
-        assert_eq!(enabled(Some("Disabled")).unwrap(), false);
-        assert_eq!(enabled(None).unwrap(), true);
+        assert!(!enabled(Some("Disabled")).unwrap());
+        assert!(enabled(None).unwrap());
         assert_eq!(enabled(Some("off")).unwrap_err().field(), Some("status"));
         assert_eq!(connected(Some("connected")).unwrap(), Some(true));
         assert_eq!(connected(Some("Disconnected")).unwrap(), Some(false));

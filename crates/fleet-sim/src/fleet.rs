@@ -333,7 +333,7 @@ impl Fleet {
     pub fn from_devices(templates: &[TemplateSpec], devices: Vec<DeviceSpec>) -> Result<Self> {
         let mut builder = FleetBuilder::new();
         for d in &devices {
-            builder.device(&d.id, d.template.as_deref(), d.facts())?;
+            let position = builder.device(&d.id, d.template.as_deref(), d.facts())?;
             for (section, map) in [
                 (Section::Tags, &d.tags),
                 (Section::Desired, &d.desired),
@@ -341,7 +341,7 @@ impl Fleet {
                 (Section::CloudProperties, &d.cloud_properties),
             ] {
                 for (name, value) in map {
-                    builder.set(section, name, value);
+                    builder.set(position, section, name, value);
                 }
             }
         }
@@ -829,14 +829,16 @@ mod tests {
             simulated: false,
             ..DeviceFacts::default()
         };
-        b.device("dev-10", Some("t2"), off).unwrap();
-        b.set(Section::Tags, "ring", &json!(1));
-        b.set(Section::Reported, "fw", &json!("1.2"));
-        b.device("dev-02", Some("t1"), DeviceFacts::default())
+        let p = b.device("dev-10", Some("t2"), off).unwrap();
+        b.set(p, Section::Tags, "ring", &json!(1));
+        b.set(p, Section::Reported, "fw", &json!("1.2"));
+        let p = b
+            .device("dev-02", Some("t1"), DeviceFacts::default())
             .unwrap();
-        b.set(Section::Tags, "ring", &json!(0));
-        b.set(Section::Desired, "fw", &json!({"v": "1.3"}));
-        b.set(Section::Tags, "ring", &json!(2));
+        b.set(p, Section::Tags, "ring", &json!(0));
+        b.set(p, Section::Desired, "fw", &json!({"v": "1.3"}));
+        b.set(p, Section::Tags, "ring", &json!(2));
+        assert_eq!(b.id(p), "dev-02");
         let disabled = DeviceFacts {
             enabled: false,
             ..DeviceFacts::default()

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::record::{self, Parsed, Record, Section};
+use crate::record::{self, Entries, Parsed, Record, Section};
 use crate::stream::RawRecord;
 
 /// A thing.
@@ -107,7 +107,7 @@ pub(crate) fn thing(raw: RawRecord<'_>) -> Result<Parsed> {
 }
 
 /// The desired and reported properties of a shadow document.
-fn shadow(text: &str) -> Result<(Vec<(String, Value)>, Vec<(String, Value)>)> {
+fn shadow(text: &str) -> Result<(Entries, Entries)> {
     let s: Shadow = serde_json::from_str(text)
         .map_err(|e| Error::invalid("", format!("the shadow is not a shadow document: {e}")))?;
     let state = s.state.unwrap_or_default();

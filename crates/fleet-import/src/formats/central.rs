@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::record::{self, Parsed, Record};
+use crate::record::{self, Entries, Parsed, Record};
 use crate::stream::RawRecord;
 
 /// A device of the list.
@@ -50,7 +50,7 @@ pub(crate) fn device(raw: RawRecord<'_>) -> Result<Parsed> {
 }
 
 /// A device's properties document as (desired, reported) properties.
-pub(crate) type Properties = (Vec<(String, Value)>, Vec<(String, Value)>);
+pub(crate) type Properties = (Entries, Entries);
 
 /// Reads a properties document (see the module documentation).
 pub(crate) fn properties(doc: Value) -> Result<Properties> {
@@ -87,7 +87,7 @@ pub(crate) fn properties(doc: Value) -> Result<Properties> {
 }
 
 /// The `desiredValue` of each property of a `$metadata` object.
-fn desired_values(metadata: Option<&Value>, field: &str) -> Result<Vec<(String, Value)>> {
+fn desired_values(metadata: Option<&Value>, field: &str) -> Result<Entries> {
     let entries = match metadata {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Object(m)) => m,

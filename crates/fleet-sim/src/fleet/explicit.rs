@@ -92,8 +92,8 @@ pub enum Section {
 /// use serde_json::json;
 ///
 /// let mut b = FleetBuilder::new();
-/// b.device("b", Some("dtmi:t;1"), DeviceFacts::default())?;
-/// b.set(Section::Tags, "region", &json!("eu"));
+/// let first = b.device("b", Some("dtmi:t;1"), DeviceFacts::default())?;
+/// b.set(first, Section::Tags, "region", &json!("eu"));
 /// b.device("a", None, DeviceFacts { connected: false, ..DeviceFacts::default() })?;
 /// assert_eq!(b.template_names().collect::<Vec<_>>(), ["dtmi:t;1"]);
 /// let templates = [TemplateSpec { id: "dtmi:t;1".into(), ..Default::default() }];
@@ -148,7 +148,7 @@ impl FleetBuilder {
         self.ends.is_empty()
     }
 
-    /// Adds a device; [`Self::set`] then gives it tags and properties. Returns its position in
+    /// Adds a device; [`Self::set`] gives it tags and properties. Returns its position in
     /// the order added. Ids must not be empty; their uniqueness is checked by [`Self::build`].
     pub fn device(&mut self, id: &str, template: Option<&str>, facts: DeviceFacts) -> Result<u32> {
         if id.is_empty() {
@@ -194,17 +194,17 @@ impl FleetBuilder {
         Ok(t as u16)
     }
 
-    /// Sets the value `name` of `section` on the device added last (a later value for the same
-    /// name replaces an earlier one).
+    /// Sets the value `name` of `section` on the device added at `position` (as
+    /// [`Self::device`] returned it). A later value for the same name replaces an earlier one.
     ///
     /// # Panics
     ///
-    /// If no device was added yet: a bug in the caller, not bad input.
-    pub fn set(&mut self, section: Section, name: &str, value: &Value) {
-        let device = self
-            .len()
-            .checked_sub(1)
-            .expect("FleetBuilder::set before any device");
+    /// If no device was added at `position`: a bug in the caller, not bad input.
+    pub fn set(&mut self, position: u32, section: Section, name: &str, value: &Value) {
+        assert!(
+            position < self.len(),
+            "FleetBuilder::set: no device at position {position}"
+        );
         let pending = &mut self.sections[section as usize];
         let c = match pending.index.get(name) {
             Some(&c) => c,
@@ -221,7 +221,7 @@ impl FleetBuilder {
         };
         let column = &mut pending.columns[c as usize];
         let v = column.table.intern(value);
-        column.cells.push((device, v));
+        column.cells.push((position, v));
     }
 
     /// The template ids the devices name, in the order first named.
@@ -230,7 +230,11 @@ impl FleetBuilder {
     }
 
     /// The id of the device added at `position`.
-    fn id(&self, position: u32) -> &str {
+    ///
+    /// # Panics
+    ///
+    /// If no device was added at `position`.
+    pub fn id(&self, position: u32) -> &str {
         Ids::explicit(&self.text, &self.ends, position as usize)
     }
 
