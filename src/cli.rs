@@ -43,6 +43,9 @@ enum Command {
     Query(QueryArgs),
     /// Serve the IoT Central and IoT Hub jobs REST APIs over the simulated fleet (docs/server.md).
     Serve(ServeArgs),
+    /// Read platform exports (IoT Hub, IoT Central, AWS IoT, hawkBit) into a fleet file that a
+    /// scenario's `[fleet] file` loads (docs/import.md).
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -235,6 +238,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Query(query) => execute_query(query),
         Command::Serve(serve) => execute_serve(serve),
+        Command::Import(import) => crate::import::execute(import),
     }
 }
 

@@ -4,6 +4,7 @@
 //! library crates under `crates/`.
 
 mod cli;
+mod import;
 mod progress;
 
 use std::process::ExitCode;

@@ -2,5 +2,6 @@
 
 mod cli;
 mod common;
+mod import;
 mod limits;
 mod warnings;

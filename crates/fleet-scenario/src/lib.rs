@@ -10,6 +10,7 @@
 
 mod error;
 pub mod expect;
+mod imported;
 pub mod replicate;
 pub mod report;
 mod run;
@@ -18,6 +19,7 @@ pub mod source;
 pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
+pub use imported::ImportedFleet;
 pub use replicate::{run_replications, ReplicationOptions, ReplicationReport};
 pub use run::{run, Budget, RunOptions};
 pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};

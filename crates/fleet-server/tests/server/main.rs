@@ -7,6 +7,7 @@ mod documents;
 mod equivalence;
 mod errors;
 mod hub;
+mod imported;
 mod multiple;
 mod restart;
 mod security;
