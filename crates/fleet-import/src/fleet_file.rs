@@ -96,12 +96,12 @@ struct LineIn<'a> {
     #[serde(default)]
     #[allow(dead_code)]
     display_name: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    tags: Section,
-    #[serde(default)]
-    desired: Section,
-    #[serde(default)]
-    reported: Section,
+    #[serde(default, borrow)]
+    tags: Section<'a>,
+    #[serde(default, borrow)]
+    desired: Section<'a>,
+    #[serde(default, borrow)]
+    reported: Section<'a>,
     #[serde(default = "yes")]
     provisioned: bool,
     #[serde(default)]
@@ -302,7 +302,9 @@ fn device(builder: &mut FleetBuilder, raw: RawRecord<'_>) -> Result<()> {
         (FleetSection::Reported, d.reported.0),
     ] {
         for (name, value) in entries {
-            builder.set(position, section, &name, &value);
+            builder
+                .set_json(position, section, &name, value.get())
+                .map_err(|e| Error::invalid(name.as_ref(), e.kind().to_string()))?;
         }
     }
     Ok(())

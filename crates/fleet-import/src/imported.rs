@@ -20,7 +20,7 @@ pub(crate) struct Sides {
 
 impl Sides {
     /// Appends one device's.
-    pub(crate) fn push(&mut self, r: &Record) {
+    pub(crate) fn push(&mut self, r: &Record<'_>) {
         self.display_names
             .push(r.display_name.as_deref().map(Box::from));
         self.last_activity

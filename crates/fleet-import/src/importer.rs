@@ -1,7 +1,7 @@
 //! [`Importer`]: reads export files, record by record, into one fleet.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use fleet_sim::{DeviceFacts, ErrorKind as SimErrorKind, FleetBuilder, Section, TemplateSpec};
@@ -10,8 +10,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
 use crate::formats;
 use crate::imported::{Header, ImportedFleet, Sides};
-use crate::record::{Parsed, Record};
-use crate::stream::{self, RawRecord};
+use crate::record::{Json, Parsed, Record};
+use crate::stream::{self, Input, RawRecord};
 
 /// How many skipped records' errors an import keeps to report (it counts them all).
 pub const SKIPPED_SAMPLES: usize = 10;
@@ -74,25 +74,59 @@ impl Importer {
         }
     }
 
+    /// The format of the files read so far (none before the first).
+    pub fn format(&self) -> Option<Format> {
+        self.format.as_ref().map(|(f, _)| *f)
+    }
+
     /// Reads the export file at `path`, in the options' format or the one its content shows.
+    ///
+    /// The file is mapped into memory, not read into it: serde_json parses the mapped bytes
+    /// (several times faster than through a reader), records are borrowed from them, and the
+    /// pages are the file's own, which the system reads in as they are parsed and may drop
+    /// again. The file must not change while it is imported.
     pub fn read_file(&mut self, path: &Path) -> Result<()> {
-        let open = |p: &Path| File::open(p).map_err(|e| Error::from(e).with_file(p));
+        let file = File::open(path).map_err(|e| Error::from(e).with_file(path))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::from(e).with_file(path))?
+            .len();
+        let map = match len {
+            0 => None,
+            // SAFETY: the map is only read, and lives until this function returns. A change
+            // to the file by another process while it is mapped could change the bytes under
+            // the parser; the documentation asks that an export not be written while it is
+            // imported, as for any reader of a file.
+            _ => Some(
+                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::from(e).with_file(path))?,
+            ),
+        };
+        let bytes: &[u8] = map.as_deref().unwrap_or_default();
         let format = match self.options.format {
             Some(f) => f,
             None => {
-                let mut reader = BufReader::with_capacity(1 << 18, open(path)?);
-                let prefix = reader
-                    .fill_buf()
-                    .map_err(|e| Error::from(e).with_file(path))?;
+                let prefix = &bytes[..bytes.len().min(1 << 18)];
                 Format::detect(prefix).map_err(|e| e.with_file(path))?
             }
         };
-        self.read(path, open(path)?, format)
+        self.read_input(path, Input::Bytes(bytes), format)
     }
 
-    /// Reads one export of `format` from `reader`; `path` names it in errors and in the fleet
+    /// Reads one export of `format` from memory; `path` names it in errors and in the fleet
     /// file's header.
-    pub fn read(&mut self, path: &Path, reader: impl Read, format: Format) -> Result<()> {
+    pub fn read_bytes(&mut self, path: &Path, bytes: &[u8], format: Format) -> Result<()> {
+        self.read_input(path, Input::Bytes(bytes), format)
+    }
+
+    /// Reads one export of `format` from `reader`, in one pass with bounded memory (each
+    /// record is copied out of the reader as it is parsed); `path` names it in errors and in
+    /// the fleet file's header.
+    pub fn read<'r>(&mut self, path: &Path, reader: impl Read + 'r, format: Format) -> Result<()> {
+        self.read_input(path, Input::Reader(Box::new(reader)), format)
+    }
+
+    /// Reads one export of `format`.
+    fn read_input(&mut self, path: &Path, input: Input<'_>, format: Format) -> Result<()> {
         self.check_format(path, format)?;
         let file = self.files.len() as u32;
         self.files.push(path.to_path_buf());
@@ -107,7 +141,7 @@ impl Importer {
             let located = |e: Error| e.with_line(raw.line).with_record(raw.record);
             self.absorb(result.map_err(located), path)
         };
-        stream::read_records(path, reader, format, &mut each)?;
+        stream::read_records(path, input, format, &mut each)?;
         Ok(())
     }
 
@@ -145,7 +179,7 @@ impl Importer {
     }
 
     /// Adds one device.
-    fn add(&mut self, format: Format, r: &Record, source: (u32, u32)) -> Result<()> {
+    fn add(&mut self, format: Format, r: &Record<'_>, source: (u32, u32)) -> Result<()> {
         if r.id.is_empty() {
             return Err(Error::invalid(id_field(format), "an empty device id"));
         }
@@ -163,7 +197,13 @@ impl Importer {
             (Section::Reported, &r.reported),
         ] {
             for (name, value) in entries {
-                self.builder.set(position, section, name, value);
+                match value {
+                    Json::Raw(raw) => self
+                        .builder
+                        .set_json(position, section, name, raw.get())
+                        .map_err(|e| Error::invalid(name.as_ref(), e.kind().to_string()))?,
+                    Json::Made(v) => self.builder.set(position, section, name, v),
+                }
             }
         }
         self.sides.push(r);

@@ -63,4 +63,3 @@ pub use fleet_file::{FleetFile, Header};
 pub use format::Format;
 pub use imported::ImportedFleet;
 pub use importer::{ImportOptions, Importer, SKIPPED_SAMPLES};
-pub use record::Record;

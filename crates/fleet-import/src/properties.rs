@@ -11,7 +11,7 @@ use fleet_sim::Section;
 use crate::error::{Error, Result};
 use crate::formats::central;
 use crate::importer::Importer;
-use crate::stream::{self, RawRecord};
+use crate::stream::{self, Input, RawRecord};
 
 /// Reads the properties at `path` into `importer`'s devices.
 pub(crate) fn read(importer: &mut Importer, path: &Path) -> Result<()> {
@@ -24,13 +24,14 @@ pub(crate) fn read(importer: &mut Importer, path: &Path) -> Result<()> {
         return read_dir(importer, &positions, path);
     }
     let file = File::open(path).map_err(|e| Error::from(e).with_file(path))?;
+    let input = Input::Reader(Box::new(file));
     let mut each = |raw: RawRecord<'_>| {
         let id = raw.key.unwrap_or_default();
         let result = apply(importer, &positions, id, raw.text)
             .map_err(|e| e.with_line(raw.line).with_record(raw.record));
         importer.absorb_error_or_ok(result, path)
     };
-    stream::read_entries(path, file, &mut each)?;
+    stream::read_entries(path, input, &mut each)?;
     Ok(())
 }
 

@@ -50,37 +50,41 @@ const KINDS: [(&str, &str, u64); 3] = [
     ("gateway", "gw", 1),
 ];
 
-/// Draws `n` devices from `seed`: the same seed and `n` give the same devices.
+/// Draws `n` devices from `seed`: the same seed and `n` give the same devices (the first `n`
+/// of [`devices`]).
 pub fn model(seed: u64, n: u32) -> Vec<SampleDevice> {
+    devices(seed).take(n as usize).collect()
+}
+
+/// The devices of `seed`, one after the other, without end (for exports too large to hold).
+pub fn devices(seed: u64) -> impl Iterator<Item = SampleDevice> {
     let mut r = Pcg64Mcg::new(u128::from(seed) << 64 | 0x5eed_f1ee_7000_0001);
     let mut numbers = [0u32; 3];
-    (0..n)
-        .map(|_| {
-            let pick = below(&mut r, 10);
-            let k = if pick < KINDS[0].2 {
-                0
-            } else if pick < KINDS[0].2 + KINDS[1].2 {
-                1
-            } else {
-                2
-            };
-            numbers[k] += 1;
-            let (kind, prefix, _) = KINDS[k];
-            SampleDevice {
-                id: format!("{prefix}-{:06}", numbers[k]),
-                kind,
-                region: ["eu", "us", "asia"][below(&mut r, 3) as usize],
-                ring: below(&mut r, 4) as u8,
-                firmware: ["1.1", "1.2", "1.3"][below(&mut r, 3) as usize],
-                target_temperature: (k == 0).then(|| 18.0 + below(&mut r, 8) as f64 * 0.5),
-                connected: below(&mut r, 100) >= 5,
-                enabled: below(&mut r, 100) >= 2,
-                provisioned: below(&mut r, 100) >= 1,
-                iot_edge: k == 2,
-                last_activity_ms: 1_767_225_600_000 + below(&mut r, 86_400_000) as i64,
-            }
+    std::iter::from_fn(move || {
+        let pick = below(&mut r, 10);
+        let k = if pick < KINDS[0].2 {
+            0
+        } else if pick < KINDS[0].2 + KINDS[1].2 {
+            1
+        } else {
+            2
+        };
+        numbers[k] += 1;
+        let (kind, prefix, _) = KINDS[k];
+        Some(SampleDevice {
+            id: format!("{prefix}-{:06}", numbers[k]),
+            kind,
+            region: ["eu", "us", "asia"][below(&mut r, 3) as usize],
+            ring: below(&mut r, 4) as u8,
+            firmware: ["1.1", "1.2", "1.3"][below(&mut r, 3) as usize],
+            target_temperature: (k == 0).then(|| 18.0 + below(&mut r, 8) as f64 * 0.5),
+            connected: below(&mut r, 100) >= 5,
+            enabled: below(&mut r, 100) >= 2,
+            provisioned: below(&mut r, 100) >= 1,
+            iot_edge: k == 2,
+            last_activity_ms: 1_767_225_600_000 + below(&mut r, 86_400_000) as i64,
         })
-        .collect()
+    })
 }
 
 /// A uniform draw in `0..n`.
@@ -202,6 +206,20 @@ pub fn write(
             json!({"content": page.iter().map(|d| hawkbit(d)).collect::<Vec<_>>(),
                    "total": devices.len(), "size": page.len()})
         }),
+    }
+}
+
+/// One device as one record of `export` (a twin, a `devices.txt` line, a device of a page, a
+/// thing, a target); for [`Export::CentralProperties`], its properties document.
+pub fn record(export: Export, d: &SampleDevice) -> Value {
+    match export {
+        Export::HubTwins => twin(d),
+        Export::HubExport => export_line(d),
+        Export::Central => central(d),
+        Export::CentralProperties => central_properties(d),
+        Export::AwsSearchIndex => search_thing(d),
+        Export::AwsListThings => listed_thing(d),
+        Export::Hawkbit => hawkbit(d),
     }
 }
 

@@ -2,25 +2,32 @@
 //!
 //! # How
 //!
-//! serde_json reads the file through a buffered reader: a JSON-lines file (`devices.txt`) with
-//! a [`serde_json::StreamDeserializer`], every other layout (a top-level array, page objects
-//! one after the other) with a [`DeserializeSeed`] whose [`SeqAccess`] visitor takes the
-//! records of the array (`value`, `content` or `things` in a page) one at a time. Each record
-//! is taken as its JSON text ([`RawValue`]: a copy of the record's bytes, checked to be valid
-//! JSON), then parsed on its own, so that a record that is valid JSON but not a device can be
-//! skipped (`--skip-bad`) and its errors name the record's own fields. Nothing but one record
-//! is held at a time: never the whole export as a `serde_json::Value`.
+//! serde_json reads the export: JSON lines (`devices.txt`, or twins one after the other) with a
+//! [`serde_json::StreamDeserializer`], every other layout (a top-level array, page objects one
+//! after the other) with a [`DeserializeSeed`] whose [`SeqAccess`] visitor takes the records of
+//! the array (`value`, `content` or `things` in a page) one at a time. Each record is taken as
+//! its JSON text ([`RawValue`], checked to be valid JSON), then parsed on its own, so that a
+//! record that is valid JSON but not a device can be skipped (`--skip-bad`) and its errors name
+//! the record's own fields. Never the whole export as a `serde_json::Value`.
 //!
-//! serde_json's reader takes the file one byte at a time; [`LineCounter`] counts the newlines
-//! it has taken, so every record knows the line it starts on.
+//! Two inputs, one set of visitors:
+//!
+//! - **Bytes** ([`Input::Bytes`]): a file mapped into memory (or a buffer). Records are
+//!   borrowed from it, not copied, and a record's line is counted from the bytes before it.
+//!   This is how `fleetsim import` reads files: serde_json parses a slice several times faster
+//!   than a reader (its reader takes one byte at a time).
+//! - **A reader** ([`Input::Reader`]): anything readable, in one pass with bounded memory;
+//!   each record is copied out, and [`LineCounter`] counts the newlines serde_json has taken.
 
 use std::cell::Cell;
 use std::fmt;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::path::Path;
 use std::rc::Rc;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -39,6 +46,14 @@ pub(crate) struct RawRecord<'a> {
 /// What to do with each record: an error stops the reading and is returned as it is.
 pub(crate) type Each<'a> = dyn FnMut(RawRecord<'_>) -> Result<()> + 'a;
 
+/// What an export is read from.
+pub(crate) enum Input<'s> {
+    /// The whole export in memory (a mapped file).
+    Bytes(&'s [u8]),
+    /// A reader, taken in one pass.
+    Reader(Box<dyn Read + 's>),
+}
+
 /// A reader that counts the newlines read through it.
 struct LineCounter<R> {
     inner: R,
@@ -48,91 +63,207 @@ struct LineCounter<R> {
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let lines = buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        let lines = count_newlines(&buf[..n]);
         self.newlines.set(self.newlines.get() + lines);
         Ok(n)
     }
 }
 
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// How the line of a record is found.
+enum Lines<'s> {
+    /// From the newlines the reader has passed, less those inside the record.
+    Counted(Rc<Cell<u64>>),
+    /// From the bytes before the record (borrowed from `text`), counted once.
+    Slice {
+        text: &'s [u8],
+        scanned: usize,
+        newlines: u64,
+    },
+}
+
+impl Lines<'_> {
+    /// The 1-based line on which `raw` starts.
+    fn line_of(&mut self, raw: &RawValue) -> u64 {
+        match self {
+            Lines::Counted(newlines) => 1 + newlines.get() - count_newlines(raw.get().as_bytes()),
+            Lines::Slice {
+                text,
+                scanned,
+                newlines,
+            } => {
+                let start = (raw.get().as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+                if let Some(gap) = text.get(*scanned..start) {
+                    *newlines += count_newlines(gap);
+                    *scanned = start;
+                }
+                1 + *newlines
+            }
+        }
+    }
+
+    /// The line of the next byte serde_json takes, as far as known (for errors between
+    /// records).
+    fn current(&self) -> u64 {
+        match self {
+            Lines::Counted(newlines) => 1 + newlines.get(),
+            Lines::Slice { newlines, .. } => 1 + newlines,
+        }
+    }
+}
+
 /// The state one file's reading shares with its visitors.
-struct Reading<'e, 'a> {
-    newlines: Rc<Cell<u64>>,
+struct Reading<'e, 'a, 's> {
+    lines: Lines<'s>,
     records: u64,
     each: &'e mut Each<'a>,
     /// The error `each` returned, which stopped the reading.
     stopped: Option<Error>,
 }
 
-impl Reading<'_, '_> {
+impl Reading<'_, '_, '_> {
     /// Hands one record to `each`; `Err(())` when it stopped the reading.
     fn record(&mut self, raw: &RawValue, key: Option<&str>) -> std::result::Result<(), ()> {
         self.records += 1;
-        let text = raw.get();
-        let inside = text.bytes().filter(|&b| b == b'\n').count() as u64;
-        let line = 1 + self.newlines.get() - inside;
         let record = RawRecord {
-            text,
+            text: raw.get(),
             record: self.records,
-            line,
+            line: self.lines.line_of(raw),
             key,
         };
         (self.each)(record).map_err(|e| self.stopped = Some(e))
     }
 }
 
-/// Reads every record of `reader` (the file `path`) in `format`'s layout, in file order,
+/// The layouts of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// One record per top-level value.
+    Lines,
+    /// Top-level arrays of records, or (for `format`s with pages) page objects.
+    Values(Format),
+    /// One object whose entries are records with their keys.
+    Entries,
+}
+
+/// Reads every record of `input` (the file `path`) in `format`'s layout, in file order,
 /// handing each to `each`. Returns the number of records.
 pub(crate) fn read_records(
     path: &Path,
-    reader: impl Read,
+    input: Input<'_>,
     format: Format,
     each: &mut Each<'_>,
 ) -> Result<u64> {
-    read(path, reader, Some(format), each)
+    read(path, input, Some(format), each)
 }
 
-/// Reads the entries of the JSON object in `reader` (the file `path`), handing each value as
-/// a record with its key to `each`. Returns the number of entries.
-pub(crate) fn read_entries(path: &Path, reader: impl Read, each: &mut Each<'_>) -> Result<u64> {
-    read(path, reader, None, each)
+/// Reads the entries of the JSON object in `input` (the file `path`), handing each value as a
+/// record with its key to `each`. Returns the number of entries.
+pub(crate) fn read_entries(path: &Path, input: Input<'_>, each: &mut Each<'_>) -> Result<u64> {
+    read(path, input, None, each)
 }
 
-/// The records of a format's layout, or (`None`) the entries of one object.
-fn read(
-    path: &Path,
-    reader: impl Read,
-    format: Option<Format>,
-    each: &mut Each<'_>,
-) -> Result<u64> {
-    let newlines = Rc::new(Cell::new(0));
-    let counter = LineCounter {
-        inner: BufReader::with_capacity(1 << 16, reader),
-        newlines: newlines.clone(),
-    };
-    let mut reading = Reading {
-        newlines,
-        records: 0,
-        each,
-        stopped: None,
-    };
-    let result = match format {
-        Some(Format::HubExport) => json_lines(counter, &mut reading),
-        Some(format) => top_level_values(counter, format, &mut reading),
-        None => {
-            let mut de = serde_json::Deserializer::from_reader(counter);
-            match Entries(&mut reading)
-                .deserialize(&mut de)
-                .and_then(|()| de.end())
-            {
-                Err(_) if reading.stopped.is_some() => Ok(()),
-                result => result,
-            }
+/// The layout of a file of `format` (`None`: an object of entries) whose first byte that is
+/// not white space is `first`: the formats without pages are JSON lines when they start with
+/// an object.
+fn layout(format: Option<Format>, first: Option<u8>) -> Layout {
+    match format {
+        None => Layout::Entries,
+        Some(f) if f.list_key().is_none() && first == Some(b'{') => Layout::Lines,
+        Some(f) => Layout::Values(f),
+    }
+}
+
+fn first_byte(bytes: &[u8]) -> Option<u8> {
+    bytes.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+fn read(path: &Path, input: Input<'_>, format: Option<Format>, each: &mut Each<'_>) -> Result<u64> {
+    let (result, mut reading) = match input {
+        Input::Bytes(text) => {
+            let mut reading = Reading {
+                lines: Lines::Slice {
+                    text,
+                    scanned: 0,
+                    newlines: 0,
+                },
+                records: 0,
+                each,
+                stopped: None,
+            };
+            let de = serde_json::Deserializer::from_slice(text);
+            let layout = layout(format, first_byte(text));
+            let result = run::<_, &RawValue>(de, layout, &mut reading);
+            (result, reading)
+        }
+        Input::Reader(reader) => {
+            let mut buffered = BufReader::with_capacity(1 << 16, reader);
+            let first = first_byte(
+                buffered
+                    .fill_buf()
+                    .map_err(|e| Error::from(e).with_file(path))?,
+            );
+            let newlines = Rc::new(Cell::new(0));
+            let mut reading = Reading {
+                lines: Lines::Counted(newlines.clone()),
+                records: 0,
+                each,
+                stopped: None,
+            };
+            let counter = LineCounter {
+                inner: buffered,
+                newlines,
+            };
+            let de = serde_json::Deserializer::from_reader(counter);
+            let result = run::<_, Box<RawValue>>(de, layout(format, first), &mut reading);
+            (result, reading)
         }
     };
     match (reading.stopped.take(), result) {
         (Some(e), _) => Err(e.with_file(path)),
         (None, Err(e)) => Err(syntax(e).with_file(path)),
         (None, Ok(())) => Ok(reading.records),
+    }
+}
+
+/// Reads the file with `de` in `layout`, each record an `E` (borrowed from a slice, or a copy).
+fn run<'de, R, E>(
+    mut de: serde_json::Deserializer<R>,
+    layout: Layout,
+    reading: &mut Reading<'_, '_, '_>,
+) -> serde_json::Result<()>
+where
+    R: serde_json::de::Read<'de>,
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
+    match layout {
+        Layout::Lines => json_lines::<R, E>(de, reading),
+        Layout::Values(format) => {
+            // `end` succeeds at the end of the input and refuses (without taking it) anything
+            // else: the start of the next value.
+            while de.end().is_err() {
+                let top = Top::<E> {
+                    format,
+                    reading,
+                    records: PhantomData,
+                };
+                match top.deserialize(&mut de) {
+                    Err(_) if reading.stopped.is_some() => return Ok(()),
+                    result => result?,
+                }
+            }
+            Ok(())
+        }
+        Layout::Entries => {
+            let entries = Entries::<E>(reading, PhantomData);
+            match entries.deserialize(&mut de).and_then(|()| de.end()) {
+                Err(_) if reading.stopped.is_some() => Ok(()),
+                result => result,
+            }
+        }
     }
 }
 
@@ -163,13 +294,19 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-/// A JSON-lines file: one record per JSON value (a line, in a real export).
-fn json_lines(reader: impl Read, reading: &mut Reading<'_, '_>) -> serde_json::Result<()> {
-    let values = serde_json::Deserializer::from_reader(reader).into_iter::<Box<RawValue>>();
-    for value in values {
+/// One record per top-level value (a line, in a real export).
+fn json_lines<'de, R, E>(
+    de: serde_json::Deserializer<R>,
+    reading: &mut Reading<'_, '_, '_>,
+) -> serde_json::Result<()>
+where
+    R: serde_json::de::Read<'de>,
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
+    for value in de.into_iter::<E>() {
         let value = value?;
         if !value.get().starts_with('{') {
-            let line = 1 + reading.newlines.get();
+            let line = reading.lines.line_of(&value);
             reading.stopped = Some(
                 Error::new(ErrorKind::Invalid(
                     "expected one device object per line".into(),
@@ -186,36 +323,20 @@ fn json_lines(reader: impl Read, reading: &mut Reading<'_, '_>) -> serde_json::R
     Ok(())
 }
 
-/// The top-level values of a file one after the other (one array, or page objects).
-fn top_level_values(
-    reader: impl Read,
-    format: Format,
-    reading: &mut Reading<'_, '_>,
-) -> serde_json::Result<()> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    // `end` succeeds at the end of the input and refuses (without taking it) anything else:
-    // the start of the next value.
-    while de.end().is_err() {
-        let top = Top { format, reading };
-        match top.deserialize(&mut de) {
-            Err(_) if reading.stopped.is_some() => return Ok(()),
-            result => result?,
-        }
-    }
-    Ok(())
-}
-
-/// One top-level value: an array of records, a page object holding them, or (for formats
-/// without pages) one record.
-struct Top<'r, 'e, 'a> {
-    format: Format,
-    reading: &'r mut Reading<'e, 'a>,
-}
-
 /// The error that unwinds serde once `each` has stopped the reading.
 const STOPPED: &str = "stopped";
 
-impl<'de> DeserializeSeed<'de> for Top<'_, '_, '_> {
+/// One top-level value: an array of records, or a page object holding them.
+struct Top<'r, 'e, 'a, 's, E> {
+    format: Format,
+    reading: &'r mut Reading<'e, 'a, 's>,
+    records: PhantomData<E>,
+}
+
+impl<'de, E> DeserializeSeed<'de> for Top<'_, '_, '_, '_, E>
+where
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
@@ -223,46 +344,42 @@ impl<'de> DeserializeSeed<'de> for Top<'_, '_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for Top<'_, '_, '_> {
+impl<'de, E> Visitor<'de> for Top<'_, '_, '_, '_, E>
+where
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.format.list_key() {
             Some(k) => write!(f, "an array of records or a page object with `{k}`"),
-            None => f.write_str("an array of records or a record object"),
+            None => f.write_str("an array of records"),
         }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> std::result::Result<(), A::Error> {
-        Records(self.reading).visit_seq(seq)
+        Records::<E>(self.reading, PhantomData).visit_seq(seq)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         let Some(list_key) = self.format.list_key() else {
-            // A record on its own (JSON lines of twins): its text, rebuilt from its entries.
-            let mut object = serde_json::Map::new();
-            while let Some(key) = map.next_key::<String>()? {
-                object.insert(key, map.next_value()?);
-            }
-            let text = serde_json::to_string(&object).map_err(de::Error::custom)?;
-            let raw = RawValue::from_string(text).map_err(de::Error::custom)?;
-            return self
-                .reading
-                .record(&raw, None)
-                .map_err(|()| de::Error::custom(STOPPED));
+            return Err(de::Error::custom(
+                "a record object after an array: give the records as one array, or as one \
+                 object per line",
+            ));
         };
         let mut found = false;
         while let Some(key) = map.next_key::<String>()? {
             if key == list_key {
                 found = true;
-                map.next_value_seed(Records(self.reading))?;
+                map.next_value_seed(Records::<E>(self.reading, PhantomData))?;
             } else {
                 // `nextLink`, `total`, `size`, `nextToken`, `thingGroups`: not devices.
                 map.next_value::<IgnoredAny>()?;
             }
         }
         if !found {
-            let line = 1 + self.reading.newlines.get();
+            let line = self.reading.lines.current();
             self.reading.stopped = Some(
                 Error::invalid(
                     list_key,
@@ -280,9 +397,12 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
 }
 
 /// An array of records.
-struct Records<'r, 'e, 'a>(&'r mut Reading<'e, 'a>);
+struct Records<'r, 'e, 'a, 's, E>(&'r mut Reading<'e, 'a, 's>, PhantomData<E>);
 
-impl<'de> DeserializeSeed<'de> for Records<'_, '_, '_> {
+impl<'de, E> DeserializeSeed<'de> for Records<'_, '_, '_, '_, E>
+where
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
@@ -290,7 +410,10 @@ impl<'de> DeserializeSeed<'de> for Records<'_, '_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for Records<'_, '_, '_> {
+impl<'de, E> Visitor<'de> for Records<'_, '_, '_, '_, E>
+where
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -298,7 +421,7 @@ impl<'de> Visitor<'de> for Records<'_, '_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<(), A::Error> {
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+        while let Some(raw) = seq.next_element::<E>()? {
             self.0
                 .record(&raw, None)
                 .map_err(|()| de::Error::custom(STOPPED))?;
@@ -308,9 +431,12 @@ impl<'de> Visitor<'de> for Records<'_, '_, '_> {
 }
 
 /// The entries of one object, each value a record with its key.
-struct Entries<'r, 'e, 'a>(&'r mut Reading<'e, 'a>);
+struct Entries<'r, 'e, 'a, 's, E>(&'r mut Reading<'e, 'a, 's>, PhantomData<E>);
 
-impl<'de> DeserializeSeed<'de> for Entries<'_, '_, '_> {
+impl<'de, E> DeserializeSeed<'de> for Entries<'_, '_, '_, '_, E>
+where
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
@@ -318,7 +444,10 @@ impl<'de> DeserializeSeed<'de> for Entries<'_, '_, '_> {
     }
 }
 
-impl<'de> Visitor<'de> for Entries<'_, '_, '_> {
+impl<'de, E> Visitor<'de> for Entries<'_, '_, '_, '_, E>
+where
+    E: Deserialize<'de> + Deref<Target = RawValue>,
+{
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -327,7 +456,7 @@ impl<'de> Visitor<'de> for Entries<'_, '_, '_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
-            let raw: Box<RawValue> = map.next_value()?;
+            let raw: E = map.next_value()?;
             self.0
                 .record(&raw, Some(&key))
                 .map_err(|()| de::Error::custom(STOPPED))?;
@@ -340,14 +469,24 @@ impl<'de> Visitor<'de> for Entries<'_, '_, '_> {
 mod tests {
     use super::*;
 
-    /// (text, record, line) of every record.
+    /// (text, record, line) of every record, read as bytes and as a reader: both must agree.
     fn records(text: &str, format: Format) -> Result<Vec<(String, u64, u64)>> {
-        let mut out = Vec::new();
-        read_records(Path::new("x.json"), text.as_bytes(), format, &mut |r| {
-            out.push((r.text.to_string(), r.record, r.line));
-            Ok(())
-        })?;
-        Ok(out)
+        let read = |input: Input<'_>| {
+            let mut out = Vec::new();
+            read_records(Path::new("x.json"), input, format, &mut |r| {
+                out.push((r.text.to_string(), r.record, r.line));
+                Ok(())
+            })
+            .map(|_| out)
+        };
+        let bytes = read(Input::Bytes(text.as_bytes()));
+        let reader = read(Input::Reader(Box::new(text.as_bytes())));
+        let show = |r: &Result<Vec<(String, u64, u64)>>| match r {
+            Ok(v) => format!("{v:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(show(&bytes), show(&reader), "bytes and reader agree");
+        bytes
     }
 
     #[test]
@@ -407,7 +546,7 @@ mod tests {
         let mut seen = 0;
         let e = read_records(
             Path::new("f"),
-            "[{\"a\": 1}, {\"a\": 2}, {\"a\": 3}]".as_bytes(),
+            Input::Bytes("[{\"a\": 1}, {\"a\": 2}, {\"a\": 3}]".as_bytes()),
             Format::HubTwins,
             &mut |r| {
                 seen += 1;

@@ -837,8 +837,12 @@ mod tests {
             .unwrap();
         b.set(p, Section::Tags, "ring", &json!(0));
         b.set(p, Section::Desired, "fw", &json!({"v": "1.3"}));
-        b.set(p, Section::Tags, "ring", &json!(2));
+        b.set_json(p, Section::Tags, "ring", "2").unwrap();
+        b.set_json(p, Section::Reported, "cfg", "{\"b\": 1, \"a\": [1, 2]}")
+            .unwrap();
         assert_eq!(b.id(p), "dev-02");
+        let e = b.set_json(p, Section::Tags, "bad", "{").unwrap_err();
+        assert_eq!(e.field(), Some("bad"));
         let disabled = DeviceFacts {
             enabled: false,
             ..DeviceFacts::default()
@@ -856,6 +860,10 @@ mod tests {
         assert!(fleet.template(1).is_none());
         // The later value for a name replaces the earlier one.
         assert_eq!(fleet.tag(0, "ring"), Some(&json!(2)));
+        assert_eq!(
+            fleet.reported(0, "cfg"),
+            Some(&json!({"a": [1, 2], "b": 1}))
+        );
         assert_eq!(fleet.tag(2, "ring"), Some(&json!(1)));
         assert_eq!(fleet.tag(1, "ring"), None);
         assert_eq!(fleet.desired(0, "fw"), Some(&json!({"v": "1.3"})));

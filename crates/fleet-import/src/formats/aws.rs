@@ -10,24 +10,29 @@
 //! `version`, `deviceDefender`, `connectivity.disconnectReason`, and the shadow's `metadata`,
 //! `version`, `hasDelta` and `delta`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::record::{self, Entries, Parsed, Record, Section};
+use crate::record::{self, Json, Parsed, Record, Section};
+
+/// Named values of a shadow, in name order.
+type Values = Vec<(String, Value)>;
 use crate::stream::RawRecord;
 
 /// A thing.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Thing {
-    thing_name: String,
-    #[serde(default)]
-    thing_type_name: Option<String>,
-    #[serde(default)]
-    attributes: Section,
+struct Thing<'a> {
+    #[serde(borrow)]
+    thing_name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    thing_type_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    attributes: Section<'a>,
     #[serde(default)]
     thing_group_names: Option<Vec<String>>,
     #[serde(default)]
@@ -49,9 +54,9 @@ struct Connectivity {
 #[derive(Deserialize, Default)]
 struct Shadow {
     #[serde(default)]
-    desired: Section,
+    desired: Option<BTreeMap<String, Value>>,
     #[serde(default)]
-    reported: Section,
+    reported: Option<BTreeMap<String, Value>>,
     #[serde(default)]
     state: Option<State>,
     #[serde(default)]
@@ -61,9 +66,9 @@ struct Shadow {
 #[derive(Deserialize, Default)]
 struct State {
     #[serde(default)]
-    desired: Section,
+    desired: Option<BTreeMap<String, Value>>,
     #[serde(default)]
-    reported: Section,
+    reported: Option<BTreeMap<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -75,11 +80,11 @@ struct Named {
 }
 
 /// One thing.
-pub(crate) fn thing(raw: RawRecord<'_>) -> Result<Parsed> {
+pub(crate) fn thing(raw: RawRecord<'_>) -> Result<Parsed<'_>> {
     let t: Thing = record::parse(raw)?;
     let mut r = Record::new(t.thing_name);
     r.template = record::non_empty(t.thing_type_name);
-    r.tags = t.attributes.0;
+    r.tags = t.attributes.entries();
     if let Some(groups) = t.thing_group_names {
         if r.tags.iter().any(|(name, _)| name == "thingGroups") {
             return Err(Error::invalid(
@@ -89,17 +94,18 @@ pub(crate) fn thing(raw: RawRecord<'_>) -> Result<Parsed> {
             ));
         }
         let groups: Map<String, Value> = groups.into_iter().map(|g| (g, true.into())).collect();
-        r.tags.push(("thingGroups".into(), Value::Object(groups)));
+        r.tags
+            .push(("thingGroups".into(), Json::Made(Value::Object(groups))));
     }
     if let Some(text) = t.shadow {
         let (desired, reported) = shadow(&text).map_err(|e| e.with_field("shadow"))?;
-        r.desired = desired;
-        r.reported = reported;
+        r.desired = record::made(desired);
+        r.reported = record::made(reported);
     }
     if let Some(c) = t.connectivity {
         r.connected = c.connected;
         r.last_activity = match c.timestamp {
-            Some(ms) => Some(record::epoch_ms("connectivity.timestamp", ms)?),
+            Some(ms) => Some(Cow::Owned(record::epoch_ms("connectivity.timestamp", ms)?)),
             None => None,
         };
     }
@@ -107,12 +113,15 @@ pub(crate) fn thing(raw: RawRecord<'_>) -> Result<Parsed> {
 }
 
 /// The desired and reported properties of a shadow document.
-fn shadow(text: &str) -> Result<(Entries, Entries)> {
+fn shadow(text: &str) -> Result<(Values, Values)> {
     let s: Shadow = serde_json::from_str(text)
         .map_err(|e| Error::invalid("", format!("the shadow is not a shadow document: {e}")))?;
     let state = s.state.unwrap_or_default();
-    let mut desired = [s.desired.0, state.desired.0].concat();
-    let mut reported = [s.reported.0, state.reported.0].concat();
+    let flat = |a: Option<BTreeMap<String, Value>>, b: Option<BTreeMap<String, Value>>| -> Values {
+        a.into_iter().chain(b).flatten().collect()
+    };
+    let mut desired = flat(s.desired, state.desired);
+    let mut reported = flat(s.reported, state.reported);
     for (name, named) in s.name {
         for (list, value, section) in [
             (&mut desired, named.desired, "desired"),

@@ -13,22 +13,25 @@
 //! `desiredValue` a desired property (a component's: the object of its properties' desired
 //! values, under the component's name).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::record::{self, Entries, Parsed, Record};
+use crate::record::{self, Parsed, Record};
 use crate::stream::RawRecord;
 
 /// A device of the list.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Device {
-    id: String,
-    #[serde(default)]
-    display_name: Option<String>,
-    #[serde(default)]
-    template: Option<String>,
+struct Device<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    display_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    template: Option<Cow<'a, str>>,
     #[serde(default)]
     simulated: Option<bool>,
     #[serde(default)]
@@ -38,7 +41,7 @@ struct Device {
 }
 
 /// One device of a page.
-pub(crate) fn device(raw: RawRecord<'_>) -> Result<Parsed> {
+pub(crate) fn device(raw: RawRecord<'_>) -> Result<Parsed<'_>> {
     let d: Device = record::parse(raw)?;
     let mut r = Record::new(d.id);
     r.display_name = d.display_name.filter(|n| *n != r.id);
@@ -50,7 +53,7 @@ pub(crate) fn device(raw: RawRecord<'_>) -> Result<Parsed> {
 }
 
 /// A device's properties document as (desired, reported) properties.
-pub(crate) type Properties = (Entries, Entries);
+pub(crate) type Properties = (Vec<(String, Value)>, Vec<(String, Value)>);
 
 /// Reads a properties document (see the module documentation).
 pub(crate) fn properties(doc: Value) -> Result<Properties> {
@@ -87,7 +90,7 @@ pub(crate) fn properties(doc: Value) -> Result<Properties> {
 }
 
 /// The `desiredValue` of each property of a `$metadata` object.
-fn desired_values(metadata: Option<&Value>, field: &str) -> Result<Entries> {
+fn desired_values(metadata: Option<&Value>, field: &str) -> Result<Vec<(String, Value)>> {
     let entries = match metadata {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Object(m)) => m,

@@ -11,24 +11,27 @@
 //! read), `requestAttributes`, `autoConfirmActive`, `pollStatus.nextExpectedRequestAt`,
 //! `createdBy`, `createdAt`, `lastModifiedBy`, `lastModifiedAt`, `_links`.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::record::{self, Parsed, Record, Section};
+use crate::record::{self, Json, Parsed, Record, Section};
 use crate::stream::RawRecord;
 
 /// A target.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Target {
-    controller_id: String,
-    #[serde(default)]
-    name: Option<String>,
+struct Target<'a> {
+    #[serde(borrow)]
+    controller_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
     #[serde(default)]
     target_type: Option<Value>,
-    #[serde(default)]
-    target_type_name: Option<String>,
+    #[serde(default, borrow)]
+    target_type_name: Option<Cow<'a, str>>,
     #[serde(default)]
     update_status: Option<String>,
     #[serde(default)]
@@ -37,8 +40,8 @@ struct Target {
     last_controller_request_at: Option<i64>,
     #[serde(default)]
     group: Option<String>,
-    #[serde(default)]
-    attributes: Section,
+    #[serde(default, borrow)]
+    attributes: Section<'a>,
 }
 
 #[derive(Deserialize)]
@@ -51,24 +54,26 @@ struct PollStatus {
 }
 
 /// One target.
-pub(crate) fn target(raw: RawRecord<'_>) -> Result<Parsed> {
+pub(crate) fn target(raw: RawRecord<'_>) -> Result<Parsed<'_>> {
     let t: Target = record::parse(raw)?;
     let mut r = Record::new(t.controller_id);
     r.display_name = t.name.filter(|n| *n != r.id);
     r.template = match (record::non_empty(t.target_type_name), t.target_type) {
         (Some(name), _) => Some(name),
-        (None, Some(Value::Number(n))) => Some(n.to_string()),
-        (None, Some(Value::String(s))) => record::non_empty(Some(s)),
+        (None, Some(Value::Number(n))) => Some(Cow::Owned(n.to_string())),
+        (None, Some(Value::String(s))) => record::non_empty(Some(Cow::Owned(s))),
         (None, _) => None,
     };
     if let Some(status) = t.update_status {
         r.provisioned = status != "registered";
-        r.tags.push(("updateStatus".into(), Value::String(status)));
+        r.tags
+            .push(("updateStatus".into(), Json::Made(Value::String(status))));
     }
     if let Some(group) = t.group {
-        r.tags.push(("group".into(), Value::String(group)));
+        r.tags
+            .push(("group".into(), Json::Made(Value::String(group))));
     }
-    r.reported = t.attributes.0;
+    r.reported = t.attributes.entries();
     let last_ms = t
         .last_controller_request_at
         .or(t.poll_status.as_ref().and_then(|p| p.last_request_at));
@@ -77,7 +82,7 @@ pub(crate) fn target(raw: RawRecord<'_>) -> Result<Parsed> {
         .and_then(|p| p.overdue)
         .map(|overdue| !overdue);
     r.last_activity = match last_ms {
-        Some(ms) => Some(record::epoch_ms("lastControllerRequestAt", ms)?),
+        Some(ms) => Some(Cow::Owned(record::epoch_ms("lastControllerRequestAt", ms)?)),
         None => None,
     };
     Ok(Parsed::Device(Box::new(r)))

@@ -10,6 +10,8 @@
 //! never read), `importMode`, `deviceScope`, `parentScopes`. A record with a `moduleId` is a
 //! module identity, not a device: counted, not imported.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use crate::error::Result;
@@ -19,22 +21,23 @@ use crate::stream::RawRecord;
 /// A twin as `SELECT * FROM devices` returns it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Twin {
-    device_id: String,
-    #[serde(default)]
-    module_id: Option<String>,
-    #[serde(default)]
-    model_id: Option<String>,
-    #[serde(default)]
-    tags: Section,
-    #[serde(default)]
-    properties: Option<Properties>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    connection_state: Option<String>,
-    #[serde(default)]
-    last_activity_time: Option<String>,
+struct Twin<'a> {
+    #[serde(borrow)]
+    device_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    module_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    model_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tags: Section<'a>,
+    #[serde(default, borrow)]
+    properties: Option<Properties<'a>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    connection_state: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    last_activity_time: Option<Cow<'a, str>>,
     #[serde(default)]
     capabilities: Option<Capabilities>,
 }
@@ -42,26 +45,27 @@ struct Twin {
 /// A line of `devices.txt`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ExportDevice {
-    id: String,
-    #[serde(default)]
-    module_id: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    tags: Section,
-    #[serde(default)]
-    properties: Option<Properties>,
+struct ExportDevice<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    module_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tags: Section<'a>,
+    #[serde(default, borrow)]
+    properties: Option<Properties<'a>>,
     #[serde(default)]
     capabilities: Option<Capabilities>,
 }
 
 #[derive(Deserialize, Default)]
-struct Properties {
-    #[serde(default)]
-    desired: Section,
-    #[serde(default)]
-    reported: Section,
+struct Properties<'a> {
+    #[serde(default, borrow)]
+    desired: Section<'a>,
+    #[serde(default, borrow)]
+    reported: Section<'a>,
 }
 
 #[derive(Deserialize)]
@@ -72,17 +76,17 @@ struct Capabilities {
 }
 
 /// One twin.
-pub(crate) fn twin(raw: RawRecord<'_>) -> Result<Parsed> {
+pub(crate) fn twin(raw: RawRecord<'_>) -> Result<Parsed<'_>> {
     let t: Twin = record::parse(raw)?;
     if non_empty(t.module_id).is_some() {
         return Ok(Parsed::Module);
     }
     let mut r = Record::new(t.device_id);
     r.template = non_empty(t.model_id);
-    r.tags = t.tags.0;
+    r.tags = t.tags.entries();
     let p = t.properties.unwrap_or_default();
-    r.desired = p.desired.0;
-    r.reported = p.reported.0;
+    r.desired = p.desired.entries();
+    r.reported = p.reported.entries();
     r.enabled = record::enabled(t.status.as_deref())?;
     r.connected = record::connected(t.connection_state.as_deref())?;
     r.last_activity = t.last_activity_time;
@@ -91,16 +95,16 @@ pub(crate) fn twin(raw: RawRecord<'_>) -> Result<Parsed> {
 }
 
 /// One line of a device export.
-pub(crate) fn export(raw: RawRecord<'_>) -> Result<Parsed> {
+pub(crate) fn export(raw: RawRecord<'_>) -> Result<Parsed<'_>> {
     let d: ExportDevice = record::parse(raw)?;
     if non_empty(d.module_id).is_some() {
         return Ok(Parsed::Module);
     }
     let mut r = Record::new(d.id);
-    r.tags = d.tags.0;
+    r.tags = d.tags.entries();
     let p = d.properties.unwrap_or_default();
-    r.desired = p.desired.0;
-    r.reported = p.reported.0;
+    r.desired = p.desired.entries();
+    r.reported = p.reported.entries();
     r.enabled = record::enabled(d.status.as_deref())?;
     r.iot_edge = d.capabilities.and_then(|c| c.iot_edge).unwrap_or(false);
     Ok(Parsed::Device(Box::new(r)))

@@ -14,7 +14,7 @@ use crate::record::Parsed;
 use crate::stream::RawRecord;
 
 /// Reads one record of `format`.
-pub(crate) fn parse(format: Format, raw: RawRecord<'_>) -> Result<Parsed> {
+pub(crate) fn parse(format: Format, raw: RawRecord<'_>) -> Result<Parsed<'_>> {
     match format {
         Format::HubTwins => hub::twin(raw),
         Format::HubExport => hub::export(raw),

@@ -5,17 +5,37 @@ use std::path::Path;
 
 use fleet_import::{Error, Format, ImportOptions, Importer};
 
+/// Imports `text` from memory and through a reader: both must give the same fleet or error.
 fn import(
     text: &str,
     format: Format,
     skip_bad: bool,
 ) -> Result<fleet_import::ImportedFleet, Error> {
-    let mut importer = Importer::new(ImportOptions {
+    let options = ImportOptions {
         format: None,
         skip_bad,
-    });
-    importer.read(Path::new("export.json"), text.as_bytes(), format)?;
-    importer.finish()
+    };
+    let mut from_bytes = Importer::new(options);
+    let bytes = from_bytes
+        .read_bytes(Path::new("export.json"), text.as_bytes(), format)
+        .and_then(|()| from_bytes.finish());
+    let mut from_reader = Importer::new(options);
+    let reader = from_reader
+        .read(Path::new("export.json"), text.as_bytes(), format)
+        .and_then(|()| from_reader.finish());
+    match (&bytes, &reader) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.header, b.header);
+            assert_eq!(a.skipped_samples(), b.skipped_samples());
+        }
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        _ => panic!(
+            "bytes and reader disagree: {:?} / {:?}",
+            bytes.is_ok(),
+            reader.is_ok()
+        ),
+    }
+    bytes
 }
 
 fn error(text: &str, format: Format) -> Error {

@@ -128,6 +128,8 @@ struct Pending {
 struct PendingColumn {
     name: String,
     table: Interner,
+    /// JSON texts seen ([`FleetBuilder::set_json`]) and their value indices.
+    raw: HashMap<Box<str>, u32>,
     /// (device in the order added, value index), in the order set.
     cells: Vec<(u32, u32)>,
 }
@@ -201,6 +203,43 @@ impl FleetBuilder {
     ///
     /// If no device was added at `position`: a bug in the caller, not bad input.
     pub fn set(&mut self, position: u32, section: Section, name: &str, value: &Value) {
+        let column = self.column(position, section, name);
+        let v = column.table.intern(value);
+        column.cells.push((position, v));
+    }
+
+    /// [`Self::set`] with the value as JSON text (a record's raw JSON, as read). A text seen
+    /// before in this column is not parsed again: the common case of a fleet, whose values
+    /// repeat, costs one hash of the text and no allocation.
+    ///
+    /// # Panics
+    ///
+    /// If no device was added at `position`.
+    pub fn set_json(
+        &mut self,
+        position: u32,
+        section: Section,
+        name: &str,
+        json: &str,
+    ) -> Result<()> {
+        let column = self.column(position, section, name);
+        let v = match column.raw.get(json) {
+            Some(&v) => v,
+            None => {
+                let value: Value = serde_json::from_str(json).map_err(|e| {
+                    Error::at(name, ErrorKind::Json(format!("not a JSON value: {e}")))
+                })?;
+                let v = column.table.intern(&value);
+                column.raw.insert(json.into(), v);
+                v
+            }
+        };
+        column.cells.push((position, v));
+        Ok(())
+    }
+
+    /// The column `name` of `section`, created if new, to write device `position` to.
+    fn column(&mut self, position: u32, section: Section, name: &str) -> &mut PendingColumn {
         assert!(
             position < self.len(),
             "FleetBuilder::set: no device at position {position}"
@@ -213,15 +252,14 @@ impl FleetBuilder {
                 pending.columns.push(PendingColumn {
                     name: name.to_string(),
                     table: Interner::default(),
+                    raw: HashMap::new(),
                     cells: Vec::new(),
                 });
                 pending.index.insert(name.to_string(), c);
                 c
             }
         };
-        let column = &mut pending.columns[c as usize];
-        let v = column.table.intern(value);
-        column.cells.push((position, v));
+        &mut pending.columns[c as usize]
     }
 
     /// The template ids the devices name, in the order first named.
