@@ -234,11 +234,16 @@ pub struct WeightedValue {
 
 impl FleetSpec {
     /// Checks the spec; the error names the field (`tags[1].values[0].weight`).
+    /// An imported fleet (`file`) passes: its devices are checked when it is loaded.
     pub fn validate(&self) -> Result<()> {
-        if self.file.is_some() {
-            // An imported fleet: its devices are checked when it is loaded.
-            return Ok(());
+        match self.file {
+            Some(_) => Ok(()),
+            None => self.validate_generated(),
         }
+    }
+
+    /// Checks the generator fields.
+    fn validate_generated(&self) -> Result<()> {
         let pattern = IdPattern::parse(&self.id_pattern).map_err(|e| e.within("id_pattern"))?;
         let last = self
             .id_start
