@@ -274,3 +274,29 @@ fn templates_the_scenario_does_not_define_are_empty_and_warned_about() {
         stdout(&out)
     );
 }
+
+#[test]
+fn an_export_can_come_through_a_pipe() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fleet.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(["import", "/dev/stdin", "-o", out.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let export = std::fs::read(data("aws-list-things.json")).unwrap();
+    child.stdin.take().unwrap().write_all(&export).unwrap();
+    let run = child.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(
+        stdout(&run).contains("4 devices from 1 file (aws), 1 templates"),
+        "{}",
+        stdout(&run)
+    );
+    let text = std::fs::read_to_string(out).unwrap();
+    assert_eq!(text.lines().count(), 5);
+}

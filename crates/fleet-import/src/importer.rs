@@ -1,7 +1,7 @@
 //! [`Importer`]: reads export files, record by record, into one fleet.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use fleet_sim::{DeviceFacts, ErrorKind as SimErrorKind, FleetBuilder, Section, TemplateSpec};
@@ -12,6 +12,9 @@ use crate::formats;
 use crate::imported::{Header, ImportedFleet, Sides};
 use crate::record::{Json, Parsed, Record};
 use crate::stream::{self, Input, RawRecord};
+
+/// How many bytes from the start of a file tell its format.
+const DETECT_BYTES: usize = 1 << 18;
 
 /// How many skipped records' errors an import keeps to report (it counts them all).
 pub const SKIPPED_SAMPLES: usize = 10;
@@ -86,30 +89,46 @@ impl Importer {
     /// pages are the file's own, which the system reads in as they are parsed and may drop
     /// again. The file must not change while it is imported.
     pub fn read_file(&mut self, path: &Path) -> Result<()> {
-        let file = File::open(path).map_err(|e| Error::from(e).with_file(path))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::from(e).with_file(path))?
-            .len();
-        let map = match len {
+        let located = |e: std::io::Error| Error::from(e).with_file(path);
+        let file = File::open(path).map_err(located)?;
+        let meta = file.metadata().map_err(located)?;
+        if !meta.is_file() {
+            // A pipe or a device (`/dev/stdin`): one pass through a reader.
+            return self.read_stream(path, file);
+        }
+        let map = match meta.len() {
             0 => None,
             // SAFETY: the map is only read, and lives until this function returns. A change
             // to the file by another process while it is mapped could change the bytes under
             // the parser; the documentation asks that an export not be written while it is
             // imported, as for any reader of a file.
-            _ => Some(
-                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::from(e).with_file(path))?,
-            ),
+            _ => Some(unsafe { memmap2::Mmap::map(&file) }.map_err(located)?),
         };
         let bytes: &[u8] = map.as_deref().unwrap_or_default();
         let format = match self.options.format {
             Some(f) => f,
             None => {
-                let prefix = &bytes[..bytes.len().min(1 << 18)];
+                let prefix = &bytes[..bytes.len().min(DETECT_BYTES)];
                 Format::detect(prefix).map_err(|e| e.with_file(path))?
             }
         };
         self.read_input(path, Input::Bytes(bytes), format)
+    }
+
+    /// Reads a file that cannot be mapped through a reader, its format told from what the
+    /// reader buffers first.
+    fn read_stream(&mut self, path: &Path, file: File) -> Result<()> {
+        let mut reader = BufReader::with_capacity(DETECT_BYTES, file);
+        let format = match self.options.format {
+            Some(f) => f,
+            None => {
+                let prefix = reader
+                    .fill_buf()
+                    .map_err(|e| Error::from(e).with_file(path))?;
+                Format::detect(prefix).map_err(|e| e.with_file(path))?
+            }
+        };
+        self.read(path, reader, format)
     }
 
     /// Reads one export of `format` from memory; `path` names it in errors and in the fleet
