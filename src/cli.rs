@@ -63,6 +63,9 @@ enum Command {
     /// Replay a job that ran over many seeds and show where its real outcome falls in the
     /// predicted distribution (docs/calibration.md).
     Backtest(crate::backtest::BacktestArgs),
+    /// Read platform exports (IoT Hub, IoT Central, AWS IoT, hawkBit) into a fleet file that a
+    /// scenario's `[fleet] file` loads (docs/import.md).
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -295,6 +298,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Plan(plan) => crate::plan::execute(*plan),
         Command::Calibrate(args) => crate::calibrate::execute(args),
         Command::Backtest(args) => crate::backtest::execute(args),
+        Command::Import(import) => crate::import::execute(import),
     }
 }
 

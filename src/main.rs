@@ -7,6 +7,7 @@ mod backtest;
 mod calibrate;
 mod cli;
 mod docs;
+mod import;
 mod logs;
 mod plan;
 mod progress;

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod deploy;
 mod docs;
+mod import;
 mod limits;
 mod plan;
 mod sharding;

@@ -11,6 +11,7 @@
 
 mod error;
 pub mod expect;
+mod imported;
 pub mod plan;
 pub mod replicate;
 pub mod report;
@@ -20,6 +21,7 @@ pub mod source;
 pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
+pub use imported::ImportedFleet;
 pub use plan::{run_plan, PlanOptions, PlanReport, RiskSpec};
 pub use replicate::{
     merge, run_replications, run_shard, Partial, ReplicationOptions, ReplicationReport, Shard,

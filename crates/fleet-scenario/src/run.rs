@@ -45,10 +45,14 @@ impl Scenario {
 
     /// The simulation of this scenario with `seed`, built, not run.
     pub(crate) fn simulation(&self, seed: u64) -> Result<Simulation> {
-        let mut builder = SimBuilder::new(seed)
-            .clock_start_ms(self.clock_start_ms)
-            .templates(self.file.templates.clone())
-            .fleet(self.file.fleet.clone())
+        let mut builder = SimBuilder::new(seed).clock_start_ms(self.clock_start_ms);
+        builder = match &self.imported {
+            Some(imported) => builder.with_fleet(fleet_sim::Fleet::clone(&imported.fleet)),
+            None => builder
+                .templates(self.file.templates.clone())
+                .fleet(self.file.fleet.clone()),
+        };
+        let mut builder = builder
             .behaviour(self.file.behaviour.clone())
             .max_events(self.budget.max_events);
         if let Some(wall) = self.budget.max_wall {
@@ -78,13 +82,20 @@ impl Scenario {
     /// 24 bytes (the fleet's id key, template and flags, the event queue) plus 4 per tag and
     /// reported-property column and 8 per job (its targets, state and reason), plus 16 MiB.
     /// Close to the measured peak (28 to 36 bytes per device for `examples/rollout.toml`).
+    /// An imported fleet adds its own size ([`fleet_sim::Fleet::heap_bytes`]: its ids and
+    /// columns), as each simulation starts from a copy of it.
     pub fn memory_needed(&self) -> u64 {
         let fleet = &self.file.fleet;
         let columns = (fleet.tags.len() + fleet.reported.len()) as u64;
         let jobs = (self.jobs.len() + self.scheduled.len() + self.reruns.len()) as u64;
         let per_device = 24 + 4 * columns + 8 * jobs;
+        let imported = self
+            .imported
+            .as_ref()
+            .map_or(0, |i| i.fleet.heap_bytes() as u64);
         u64::from(fleet.devices)
             .saturating_mul(per_device)
+            .saturating_add(imported)
             .saturating_add(16 << 20)
     }
 

@@ -35,7 +35,7 @@ pub struct ScenarioFile {
     /// times are wall-clock times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock_start: Option<String>,
-    /// The generated fleet.
+    /// The fleet: generated from this spec, or (`file`) an imported fleet file.
     pub fleet: FleetSpec,
     /// Device templates.
     #[serde(default)]
@@ -222,6 +222,9 @@ pub struct Scenario {
     pub source: Option<(String, Format)>,
     /// The budgets of each simulation of it (`--max-events`, `--max-wall-s`).
     pub budget: crate::run::Budget,
+    /// The imported fleet, when the fleet is a fleet file (`[fleet] file`), loaded once.
+    /// `file.fleet.devices` is then its number of devices.
+    pub imported: Option<crate::imported::ImportedFleet>,
 }
 
 impl Scenario {
@@ -232,22 +235,47 @@ impl Scenario {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::new(ErrorKind::Io(e)))
             .map_err(with_file)?;
-        let mut scenario = Self::from_str(&text, format).map_err(with_file)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut scenario = Self::from_str_in(&text, format, dir).map_err(with_file)?;
         scenario.path = Some(path.to_path_buf());
         Ok(scenario)
     }
 
-    /// Reads and validates a scenario from text.
+    /// Reads and validates a scenario from text; a fleet file it names is relative to the
+    /// current directory.
     pub fn from_str(text: &str, format: Format) -> Result<Self> {
+        Self::from_str_in(text, format, Path::new("."))
+    }
+
+    /// Reads and validates a scenario from text; a fleet file it names is relative to `dir`.
+    pub fn from_str_in(text: &str, format: Format, dir: &Path) -> Result<Self> {
         let file: ScenarioFile = source::parse(text, format)?;
         let mut scenario =
-            Self::from_file(file).map_err(|e| source::position_error(e, text, format))?;
+            Self::from_file_in(file, dir).map_err(|e| source::position_error(e, text, format))?;
         scenario.source = Some((text.to_string(), format));
         Ok(scenario)
     }
 
-    /// Validates a parsed scenario and converts its jobs.
+    /// Validates a parsed scenario and converts its jobs; a fleet file it names is relative
+    /// to the current directory.
     pub fn from_file(file: ScenarioFile) -> Result<Self> {
+        Self::from_file_in(file, Path::new("."))
+    }
+
+    /// Validates a parsed scenario, converts its jobs and loads its fleet file, if any
+    /// (relative to `dir`).
+    pub fn from_file_in(file: ScenarioFile, dir: &Path) -> Result<Self> {
+        let mut scenario = Self::validated(file)?;
+        if let Some(name) = &scenario.file.fleet.file {
+            let imported = crate::imported::load(name, dir, &scenario.file.templates)?;
+            scenario.file.fleet.devices = imported.fleet.len();
+            scenario.imported = Some(imported);
+        }
+        Ok(scenario)
+    }
+
+    /// Validates a parsed scenario and converts its jobs.
+    fn validated(file: ScenarioFile) -> Result<Self> {
         file.fleet.validate().map_err(|e| sim_error("fleet", &e))?;
         for (i, t) in file.templates.iter().enumerate() {
             t.validate()
@@ -292,6 +320,7 @@ impl Scenario {
             reruns: Vec::new(),
             source: None,
             budget: crate::run::Budget::default(),
+            imported: None,
             file: file.clone(),
         };
         // Where each rerun was written, for errors: `jobs[i].commands[k].id`.
@@ -440,6 +469,9 @@ impl Scenario {
     /// The scenario's fleet as a run with `seed` (default: the scenario's) generates it,
     /// before any job changes it: for checking a group or a query (`fleetsim query`).
     pub fn fleet(&self, seed: Option<u64>) -> Result<Fleet> {
+        if let Some(imported) = &self.imported {
+            return Ok(Fleet::clone(&imported.fleet));
+        }
         let seed = seed.unwrap_or(self.file.seed);
         Fleet::generate(&self.file.fleet, &self.file.templates, seed)
             .map_err(|e| self.locate(sim_error("fleet", &e)))
@@ -469,6 +501,17 @@ impl Scenario {
     /// The same scenario with the fleet rescaled to `devices` devices (`--devices`). Template
     /// entries given as a `count` are scaled in proportion; shares are kept.
     pub fn with_devices(mut self, devices: u32) -> Result<Self> {
+        if let Some(imported) = &self.imported {
+            return Err(self.locate(Error::invalid(
+                "fleet.file",
+                format!(
+                    "--devices rescales a generated fleet; this scenario's fleet is imported \
+                     from {} ({} devices)",
+                    imported.path.display(),
+                    imported.fleet.len()
+                ),
+            )));
+        }
         let before = self.file.fleet.devices;
         for share in &mut self.file.fleet.templates {
             if let (Some(count), true) = (share.count.as_mut(), before > 0) {

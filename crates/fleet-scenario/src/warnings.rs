@@ -3,7 +3,8 @@
 //!
 //! [`check`] finds the ones a loaded scenario shows (a selector or group that selects no
 //! device, a job value the template refuses, a burst far over the hub's rate with the default
-//! queue wait, a scheduled job that is not enabled); [`after_run`] the ones a result shows
+//! queue wait, a scheduled job that is not enabled, a template an imported fleet names that
+//! the scenario does not define); [`after_run`] the ones a result shows
 //! (failures that are mostly throttling, a duration that is exactly a timeout or deadline).
 //! The command line prints them on stderr; `--deny warnings` makes them errors (exit 2).
 
@@ -26,7 +27,8 @@ pub const DEFAULT_MAX_QUEUE_WAIT_MS: u64 = 30_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     /// What kind of warning: `selects_no_device`, `not_in_template`, `schema_mismatch`,
-    /// `queue_wait_default`, `schedule_disabled`, `mostly_throttled`, `duration_is_timeout`.
+    /// `queue_wait_default`, `schedule_disabled`, `template_not_defined`, `mostly_throttled`,
+    /// `duration_is_timeout`.
     pub code: &'static str,
     /// The scenario file, if it came from one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,6 +182,7 @@ pub fn check_with(scenario: &Scenario, fleet: Option<&fleet_sim::Fleet>) -> Vec<
             over_hub_rate(&mut sink, hub, fleet, job);
         }
     }
+    undefined_templates(&mut sink, scenario);
     for job in &jobs {
         if let Some(enabled) = job.enabled {
             if enabled != Some(true) {
@@ -201,6 +204,26 @@ pub fn check_with(scenario: &Scenario, fleet: Option<&fleet_sim::Fleet>) -> Vec<
         }
     }
     sink.out
+}
+
+/// Templates an imported fleet names that the scenario does not define.
+fn undefined_templates(sink: &mut Sink<'_>, scenario: &Scenario) {
+    let Some(imported) = &scenario.imported else {
+        return;
+    };
+    for (id, devices) in &imported.undefined_templates {
+        sink.push(
+            "template_not_defined",
+            "fleet.file".into(),
+            None,
+            format!(
+                "the imported fleet names template {id:?} ({devices} devices), which `templates` \
+                 does not define: its devices get an empty template (no properties, commands or \
+                 cloud properties), so no job can write to them; define the template to run \
+                 jobs on them"
+            ),
+        );
+    }
 }
 
 /// A hint when a selector compares a tag with a number or a boolean: tags are often strings.

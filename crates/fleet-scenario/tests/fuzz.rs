@@ -8,9 +8,14 @@ use std::path::PathBuf;
 use fleet_scenario::{Format, Scenario};
 use proptest::prelude::*;
 
+/// The examples' directory: a fleet file an example names is relative to it.
+fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
 /// Every example scenario: (name, text, format).
 fn examples() -> Vec<(String, String, Format)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let dir = examples_dir();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("the examples directory") {
         let path = entry.unwrap().path();
@@ -189,7 +194,7 @@ fn apply(text: &str, m: &Mutation) -> String {
 }
 
 fn check_load(text: &str, format: Format) -> Result<(), TestCaseError> {
-    match Scenario::from_str(text, format) {
+    match Scenario::from_str_in(text, format, &examples_dir()) {
         Ok(_) => Ok(()),
         Err(e) => {
             let lines = text.lines().count().max(1) + 1;
@@ -249,7 +254,7 @@ proptest! {
 #[test]
 fn every_example_loads_unchanged() {
     for (name, text, format) in examples() {
-        if let Err(e) = Scenario::from_str(&text, format) {
+        if let Err(e) = Scenario::from_str_in(&text, format, &examples_dir()) {
             panic!("{name}: {e}");
         }
     }

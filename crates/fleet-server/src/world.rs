@@ -5,7 +5,7 @@ use std::path::Path;
 
 use fleet_core::model::DeviceGroup;
 use fleet_scenario::{Format, Scenario};
-use fleet_sim::{DeviceModel, Fleet, Selector};
+use fleet_sim::{DeviceModel, Selector};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -72,8 +72,9 @@ impl World {
         }
         .map_err(|e| Error::new(ErrorKind::Scenario, e.to_string()))?;
         let file = &scenario.file;
-        let fleet = Fleet::generate(&file.fleet, &file.templates, file.seed)
-            .map_err(|e| Error::new(ErrorKind::Scenario, format!("fleet: {e}")))?;
+        let fleet = scenario
+            .fleet(None)
+            .map_err(|e| Error::new(ErrorKind::Scenario, e.to_string()))?;
         let model = DeviceModel::new(file.seed, fleet, &file.behaviour, file.hub.as_ref())
             .map_err(|e| Error::new(ErrorKind::Scenario, e.to_string()))?;
         let groups = file
@@ -92,7 +93,17 @@ impl World {
                 organizations: (!g.organizations.is_empty()).then(|| g.organizations.clone()),
             })
             .collect();
-        let text = serde_json::to_string(file).unwrap_or_default();
+        let mut text = serde_json::to_string(file).unwrap_or_default();
+        if let Some(imported) = &scenario.imported {
+            // An imported fleet's devices, not only its file name, make the scenario.
+            let bytes = std::fs::read(&imported.path).map_err(|e| {
+                Error::new(
+                    ErrorKind::Scenario,
+                    format!("{}: {e}", imported.path.display()),
+                )
+            })?;
+            text.push_str(&format!("{:016x}", fnv(&bytes)));
+        }
         Ok(Self {
             name: scenario.name(),
             model,

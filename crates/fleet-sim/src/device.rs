@@ -890,7 +890,7 @@ impl DeviceModel {
 
     /// The first instant at or after `t` when device `d` is online, or `None` if it never is.
     ///
-    /// A device is offline while any of these holds: it is unprovisioned (forever); it started
+    /// A device is offline while any of these holds: it is unprovisioned or disabled (forever); it started
     /// disconnected or was drawn offline from the start, until its reconnect time (never without
     /// a `reconnect` distribution); it crashed, until its downtime ends; it is flapping and in a
     /// down interval. Each condition is a pure function of the device's streams (crashes
@@ -904,7 +904,7 @@ impl DeviceModel {
             || (profile.offline_p > 0.0
                 && rng::unit(seed, key, 0, Purpose::Offline) < profile.offline_p);
         let reconnect_ms = if starts_offline {
-            if !self.fleet.is_provisioned(d) {
+            if !self.fleet.can_connect(d) {
                 return None;
             }
             let sampler = profile.reconnect.as_ref()?;

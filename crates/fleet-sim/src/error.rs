@@ -42,6 +42,17 @@ pub enum ErrorKind {
     /// Two templates, devices or jobs share an id.
     #[error("duplicate id {0:?}")]
     Duplicate(String),
+    /// Two devices of an explicit fleet have the same id: `first` and `second` are their
+    /// positions (0-based) in the order the devices were added.
+    #[error("device id {id:?} is given twice (devices {first} and {second}, counting from 0 in the order given)")]
+    DuplicateDevice {
+        /// The id.
+        id: String,
+        /// The position of one of the two devices.
+        first: u32,
+        /// The position of the other (greater than `first`).
+        second: u32,
+    },
     /// A device id that is not in the fleet.
     #[error("unknown device {0:?}")]
     UnknownDevice(String),

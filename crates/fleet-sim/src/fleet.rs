@@ -18,6 +18,17 @@ pub(crate) const NO_TEMPLATE: u16 = u16::MAX;
 pub(crate) const PROVISIONED: u8 = 1;
 pub(crate) const SIMULATED: u8 = 2;
 pub(crate) const DISCONNECTED: u8 = 4;
+/// The device's identity is disabled (IoT Hub `status: "disabled"`, IoT Central
+/// `enabled: false`): it cannot connect.
+pub(crate) const DISABLED: u8 = 8;
+/// The device is an IoT Edge device (`capabilities.iotEdge`).
+pub(crate) const IOT_EDGE: u8 = 16;
+/// The flags that decide the connection state: connected when only `PROVISIONED` of them is
+/// set.
+pub(crate) const CONNECTED_MASK: u8 = DISCONNECTED | PROVISIONED | DISABLED;
+
+mod explicit;
+pub use explicit::{DeviceFacts, FleetBuilder, Section};
 
 /// The devices of a simulation: ids, templates, tags, desired, reported and cloud properties with
 /// versions, and the provisioned, simulated and connected flags.
@@ -32,10 +43,10 @@ pub(crate) const DISCONNECTED: u8 = 4;
 ///
 /// | data | storage | bytes per device |
 /// |---|---|---|
-/// | id | generated: formatted from the pattern on demand; explicit: a sorted `Box<str>` list | 0 / id length + 16 |
+/// | id | generated: formatted from the pattern on demand; explicit: the sorted ids in one string, with a `u32` end offset each | 0 / id length + 4 |
 /// | device key (random streams) | generated: the id number; explicit: a hash of the id | 0 / 8 |
 /// | template | `u16` index into the template table | 2 |
-/// | flags | one byte (provisioned, simulated, disconnected) | 1 |
+/// | flags | one byte (provisioned, simulated, disconnected, disabled, IoT Edge) | 1 |
 /// | each tag, desired, reported or cloud property | an interned-value column, allocated on its first write; one byte per device while it has fewer than 255 distinct values, then 2 or 4 | 1 (2, 4) |
 /// | desired and reported `$version` | a one-byte write count each, allocated on the first write; counts past 254 continue in a sparse map | 1 + 1 |
 ///
@@ -70,9 +81,24 @@ enum Ids {
         len: u32,
     },
     Explicit {
-        ids: Vec<Box<str>>,
+        /// Every id, in index order, one after the other.
+        text: String,
+        /// The end offset in `text` of each id (the start is the previous end, or 0).
+        ends: Vec<u32>,
         keys: Vec<u64>,
     },
+}
+
+impl Ids {
+    /// The explicit id at `index` (an explicit fleet only).
+    #[inline]
+    fn explicit<'t>(text: &'t str, ends: &[u32], index: usize) -> &'t str {
+        let start = match index {
+            0 => 0,
+            i => ends[i - 1] as usize,
+        };
+        &text[start..ends[index] as usize]
+    }
 }
 
 /// The id of one device, borrowed from its [`Fleet`]: formatted on demand, so listing the ids
@@ -137,6 +163,26 @@ pub struct DeviceSpec {
     /// offline from the start, like a device drawn offline by a behaviour rule.
     #[serde(default = "yes")]
     pub connected: bool,
+    /// Whether the device's identity is enabled (default true; IoT Hub `status`). A disabled
+    /// device cannot connect: it is offline for good, like an unprovisioned one.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Whether the device is an IoT Edge device (default false; `capabilities.iotEdge`).
+    #[serde(default)]
+    pub iot_edge: bool,
+}
+
+impl DeviceSpec {
+    /// The flags of this device, for [`FleetBuilder::device`].
+    pub fn facts(&self) -> DeviceFacts {
+        DeviceFacts {
+            provisioned: self.provisioned,
+            simulated: self.simulated,
+            connected: self.connected,
+            enabled: self.enabled,
+            iot_edge: self.iot_edge,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -175,6 +221,14 @@ impl Fleet {
     /// Generates the fleet of `spec` with these templates, drawing tags and flags from `seed`.
     /// See [`FleetSpec`] for the rules.
     pub fn generate(spec: &FleetSpec, templates: &[TemplateSpec], seed: u64) -> Result<Self> {
+        if let Some(file) = &spec.file {
+            return Err(Error::at(
+                "file",
+                ErrorKind::InvalidValue(format!(
+                    "{file:?} is an imported fleet: load it (fleet-import), it is not generated"
+                )),
+            ));
+        }
         spec.validate()?;
         let templates = check_templates(templates)?;
         let pattern = IdPattern::parse(&spec.id_pattern).map_err(|e| e.within("id_pattern"))?;
@@ -275,66 +329,23 @@ impl Fleet {
     }
 
     /// An explicit fleet from a list of devices, sorted by id. Ids must be unique and templates
-    /// known.
+    /// known. (A [`FleetBuilder`] does the same one device at a time.)
     pub fn from_devices(templates: &[TemplateSpec], devices: Vec<DeviceSpec>) -> Result<Self> {
-        let templates = check_templates(templates)?;
-        let mut devices = devices;
-        devices.sort_by(|a, b| a.id.cmp(&b.id));
-        for w in devices.windows(2) {
-            if w[0].id == w[1].id {
-                return Err(Error::at("devices", ErrorKind::Duplicate(w[0].id.clone())));
-            }
-        }
-        let n = u32::try_from(devices.len())
-            .map_err(|_| Error::new(ErrorKind::TooLarge("more than 2^32 devices".into())))?;
-        let keys = devices.iter().map(|d| id_key(&d.id)).collect();
-        let ids = devices
-            .iter()
-            .map(|d| d.id.clone().into_boxed_str())
-            .collect();
-        let mut fleet = Self::empty(Ids::Explicit { ids, keys }, templates);
-        for (i, d) in devices.iter().enumerate() {
-            let at = |f: &str| format!("devices[{:?}].{f}", d.id);
-            if d.id.is_empty() {
-                return Err(Error::at(
-                    "devices",
-                    ErrorKind::InvalidValue("an empty device id".into()),
-                ));
-            }
-            let t = match &d.template {
-                None => NO_TEMPLATE,
-                Some(t) => fleet.template_index(t).ok_or_else(|| {
-                    Error::at(at("template"), ErrorKind::UnknownTemplate(t.clone()))
-                })?,
-            };
-            fleet.template_of.push(t);
-            let mut f = 0;
-            if d.provisioned {
-                f |= PROVISIONED;
-            }
-            if d.simulated {
-                f |= SIMULATED;
-            }
-            if !d.connected {
-                f |= DISCONNECTED;
-            }
-            fleet.flags.push(f);
-            let i = i as u32;
-            for (columns, map) in [
-                (&mut fleet.tags, &d.tags),
-                (&mut fleet.desired, &d.desired),
-                (&mut fleet.reported, &d.reported),
-                (&mut fleet.cloud, &d.cloud_properties),
+        let mut builder = FleetBuilder::new();
+        for d in &devices {
+            let position = builder.device(&d.id, d.template.as_deref(), d.facts())?;
+            for (section, map) in [
+                (Section::Tags, &d.tags),
+                (Section::Desired, &d.desired),
+                (Section::Reported, &d.reported),
+                (Section::CloudProperties, &d.cloud_properties),
             ] {
                 for (name, value) in map {
-                    let id = columns.id(name);
-                    let c = columns.by_id(id);
-                    let v = c.intern(value);
-                    c.set(i, v, n);
+                    builder.set(position, section, name, value);
                 }
             }
         }
-        Ok(fleet)
+        builder.build(templates).map(|(fleet, _)| fleet)
     }
 
     /// An explicit fleet from a JSON array of [`DeviceSpec`]s.
@@ -378,7 +389,9 @@ impl Fleet {
             Ids::Pattern { pattern, start, .. } => {
                 DeviceId(IdRepr::Pattern(pattern, start + u64::from(index)))
             }
-            Ids::Explicit { ids, .. } => DeviceId(IdRepr::Str(&ids[index as usize])),
+            Ids::Explicit { text, ends, .. } => {
+                DeviceId(IdRepr::Str(Ids::explicit(text, ends, index as usize)))
+            }
         }
     }
 
@@ -393,10 +406,18 @@ impl Fleet {
                 let n = pattern.number_of(id)?.checked_sub(*start)?;
                 (n < u64::from(*len)).then_some(n as u32)
             }
-            Ids::Explicit { ids, .. } => ids
-                .binary_search_by(|p| (**p).cmp(id))
-                .ok()
-                .map(|i| i as u32),
+            Ids::Explicit { text, ends, .. } => {
+                let (mut lo, mut hi) = (0, ends.len());
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    match Ids::explicit(text, ends, mid).cmp(id) {
+                        std::cmp::Ordering::Less => lo = mid + 1,
+                        std::cmp::Ordering::Greater => hi = mid,
+                        std::cmp::Ordering::Equal => return Some(mid as u32),
+                    }
+                }
+                None
+            }
         }
     }
 
@@ -484,9 +505,25 @@ impl Fleet {
         self.flags[index as usize] & SIMULATED != 0
     }
 
-    /// Whether device `index` was marked disconnected in its explicit spec.
+    /// Whether device `index`'s identity is enabled (false: it cannot connect).
+    pub fn is_enabled(&self, index: u32) -> bool {
+        self.flags[index as usize] & DISABLED == 0
+    }
+
+    /// Whether device `index` is an IoT Edge device (`capabilities.iotEdge`).
+    pub fn is_iot_edge(&self, index: u32) -> bool {
+        self.flags[index as usize] & IOT_EDGE != 0
+    }
+
+    /// Whether device `index` can ever connect: it is provisioned and enabled.
+    pub(crate) fn can_connect(&self, index: u32) -> bool {
+        self.flags[index as usize] & (PROVISIONED | DISABLED) == PROVISIONED
+    }
+
+    /// Whether device `index` is disconnected when the simulation starts: it was marked
+    /// disconnected in its explicit spec, or it cannot connect at all.
     pub(crate) fn starts_disconnected(&self, index: u32) -> bool {
-        self.flags[index as usize] & (DISCONNECTED | PROVISIONED) != PROVISIONED
+        self.flags[index as usize] & CONNECTED_MASK != PROVISIONED
     }
 
     /// An owned copy of device `index`'s state.
@@ -517,10 +554,8 @@ impl Fleet {
     pub fn heap_bytes(&self) -> usize {
         let ids = match &self.ids {
             Ids::Pattern { pattern, .. } => pattern.prefix.capacity() + pattern.suffix.capacity(),
-            Ids::Explicit { ids, keys } => {
-                ids.capacity() * std::mem::size_of::<Box<str>>()
-                    + ids.iter().map(|s| s.len()).sum::<usize>()
-                    + keys.capacity() * 8
+            Ids::Explicit { text, ends, keys } => {
+                text.capacity() + ends.capacity() * 4 + keys.capacity() * 8
             }
         };
         let columns = |m: &Columns| m.heap_bytes();
@@ -762,8 +797,99 @@ mod tests {
         assert!(!fleet.starts_disconnected(1));
         let e = Fleet::from_json(&templates, r#"[{"id": "a", "template": "x"}]"#).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::UnknownTemplate("x".into()));
-        let e = Fleet::from_json(&templates, r#"[{"id": "a"}, {"id": "a"}]"#).unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::Duplicate("a".into()));
+        let e =
+            Fleet::from_json(&templates, r#"[{"id": "a"}, {"id": "b"}, {"id": "a"}]"#).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::DuplicateDevice {
+                id: "a".into(),
+                first: 0,
+                second: 2
+            }
+        );
+        assert_eq!(e.field(), Some("devices"));
+    }
+
+    #[test]
+    fn the_builder_sorts_interns_and_keeps_the_facts() {
+        let templates = vec![
+            TemplateSpec {
+                id: "t1".into(),
+                ..Default::default()
+            },
+            TemplateSpec {
+                id: "t2".into(),
+                ..Default::default()
+            },
+        ];
+        let mut b = FleetBuilder::new();
+        let off = DeviceFacts {
+            connected: false,
+            iot_edge: true,
+            simulated: false,
+            ..DeviceFacts::default()
+        };
+        let p = b.device("dev-10", Some("t2"), off).unwrap();
+        b.set(p, Section::Tags, "ring", &json!(1));
+        b.set(p, Section::Reported, "fw", &json!("1.2"));
+        let p = b
+            .device("dev-02", Some("t1"), DeviceFacts::default())
+            .unwrap();
+        b.set(p, Section::Tags, "ring", &json!(0));
+        b.set(p, Section::Desired, "fw", &json!({"v": "1.3"}));
+        b.set_json(p, Section::Tags, "ring", "2").unwrap();
+        b.set_json(p, Section::Reported, "cfg", "{\"b\": 1, \"a\": [1, 2]}")
+            .unwrap();
+        assert_eq!(b.id(p), "dev-02");
+        let e = b.set_json(p, Section::Tags, "bad", "{").unwrap_err();
+        assert_eq!(e.field(), Some("bad"));
+        let disabled = DeviceFacts {
+            enabled: false,
+            ..DeviceFacts::default()
+        };
+        b.device("dev-05", None, disabled).unwrap();
+        assert_eq!(b.template_names().collect::<Vec<_>>(), ["t2", "t1"]);
+        let (fleet, order) = b.build(&templates).unwrap();
+        assert_eq!(order, [1, 2, 0]);
+        let ids: Vec<String> = (0..3).map(|i| fleet.id(i).to_string()).collect();
+        assert_eq!(ids, ["dev-02", "dev-05", "dev-10"]);
+        assert_eq!(fleet.index_of("dev-05"), Some(1));
+        assert_eq!(fleet.index_of("dev-06"), None);
+        assert_eq!(fleet.template(0).map(|t| t.id.as_str()), Some("t1"));
+        assert_eq!(fleet.template(2).map(|t| t.id.as_str()), Some("t2"));
+        assert!(fleet.template(1).is_none());
+        // The later value for a name replaces the earlier one.
+        assert_eq!(fleet.tag(0, "ring"), Some(&json!(2)));
+        assert_eq!(
+            fleet.reported(0, "cfg"),
+            Some(&json!({"a": [1, 2], "b": 1}))
+        );
+        assert_eq!(fleet.tag(2, "ring"), Some(&json!(1)));
+        assert_eq!(fleet.tag(1, "ring"), None);
+        assert_eq!(fleet.desired(0, "fw"), Some(&json!({"v": "1.3"})));
+        assert_eq!(fleet.reported(2, "fw"), Some(&json!("1.2")));
+        assert!(fleet.starts_disconnected(2) && fleet.is_iot_edge(2) && !fleet.is_simulated(2));
+        assert!(!fleet.starts_disconnected(0) && fleet.is_enabled(0) && fleet.can_connect(0));
+        assert!(fleet.starts_disconnected(1) && !fleet.is_enabled(1) && !fleet.can_connect(1));
+        assert_eq!(fleet.key(0), id_key("dev-02"));
+    }
+
+    #[test]
+    fn the_builder_names_the_first_device_of_an_unknown_template() {
+        let mut b = FleetBuilder::new();
+        b.device("z", Some("dtmi:b;1"), DeviceFacts::default())
+            .unwrap();
+        b.device("y", Some("dtmi:a;1"), DeviceFacts::default())
+            .unwrap();
+        b.device("x", Some("dtmi:a;1"), DeviceFacts::default())
+            .unwrap();
+        let e = b.build(&[]).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::UnknownTemplate("dtmi:a;1".into()));
+        assert_eq!(e.field(), Some("devices[\"y\"].template"));
+        let e = FleetBuilder::new()
+            .device("", None, DeviceFacts::default())
+            .unwrap_err();
+        assert_eq!(e.field(), Some("devices"));
     }
 
     #[test]
@@ -774,7 +900,5 @@ mod tests {
         }
         c.bump(4, 10);
         assert_eq!((c.get(3), c.get(4), c.get(5)), (300, 1, 0));
-        let e = Fleet::from_json(&[], r#"[{"id": "a"}, {"id": "a"}]"#).unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::Duplicate("a".into()));
     }
 }

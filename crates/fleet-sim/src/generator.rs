@@ -40,33 +40,135 @@ use crate::error::{check_probability, Error, ErrorKind, Result};
 ///   column, purpose): a device's tags do not depend on the fleet size.
 /// - **Flags.** A device is provisioned with probability `provisioned` and simulated with
 ///   probability `simulated`, each an independent draw per device.
+///
+/// # An imported fleet
+///
+/// Instead of the generator fields, a scenario's fleet may name a fleetsim fleet file
+/// (`file = "fleet.jsonl"`, written by `fleetsim import`; see `docs/import.md`). The scenario
+/// layer loads it; `file` excludes every generator field, and a spec with a `file` does not
+/// generate ([`crate::Fleet::generate`] refuses it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[serde(try_from = "FleetSection", into = "FleetSection")]
 pub struct FleetSpec {
-    /// Number of devices.
+    /// Number of devices (of an imported fleet: 0 until the scenario loads it).
     pub devices: u32,
     /// The id pattern: a prefix, one zero-padded placeholder `{:0W}`, a suffix.
-    #[serde(default = "default_id_pattern")]
     pub id_pattern: String,
     /// The number of the first device (default 0).
-    #[serde(default)]
     pub id_start: u64,
     /// Which templates the devices get.
-    #[serde(default)]
     pub templates: Vec<TemplateShare>,
     /// Tags drawn per device.
-    #[serde(default)]
     pub tags: Vec<ValueSpec>,
     /// Initial reported properties drawn per device (version 1).
-    #[serde(default)]
     pub reported: Vec<ValueSpec>,
     /// Fraction of devices that are provisioned (default 1). An unprovisioned device never
     /// connects.
-    #[serde(default = "one")]
     pub provisioned: f64,
     /// Fraction of devices flagged as simulated (default 1; informational, for selectors).
-    #[serde(default = "one")]
     pub simulated: f64,
+    /// A fleetsim fleet file to load instead of generating (a path relative to the scenario
+    /// file); excludes the other fields.
+    pub file: Option<String>,
+}
+
+/// The `[fleet]` table as written: the generator fields, or `file` alone.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FleetSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    devices: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_start: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    templates: Option<Vec<TemplateShare>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<ValueSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reported: Option<Vec<ValueSpec>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provisioned: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    simulated: Option<f64>,
+}
+
+impl TryFrom<FleetSection> for FleetSpec {
+    type Error = String;
+
+    fn try_from(s: FleetSection) -> std::result::Result<Self, String> {
+        let given: Vec<&str> = [
+            ("devices", s.devices.is_some()),
+            ("id_pattern", s.id_pattern.is_some()),
+            ("id_start", s.id_start.is_some()),
+            ("templates", s.templates.is_some()),
+            ("tags", s.tags.is_some()),
+            ("reported", s.reported.is_some()),
+            ("provisioned", s.provisioned.is_some()),
+            ("simulated", s.simulated.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect();
+        match (&s.file, s.devices) {
+            (Some(_), _) if !given.is_empty() => Err(format!(
+                "an imported fleet (`file`) takes no generator fields: remove `{}`, or remove \
+                 `file` to generate the fleet",
+                given.join("`, `")
+            )),
+            (None, None) => Err(
+                "missing field `devices` (a generated fleet), or give `file` (a fleet file \
+                 written by `fleetsim import`)"
+                    .to_string(),
+            ),
+            _ => {
+                let d = FleetSpec::default();
+                Ok(FleetSpec {
+                    devices: s.devices.unwrap_or(0),
+                    id_pattern: s.id_pattern.unwrap_or(d.id_pattern),
+                    id_start: s.id_start.unwrap_or(d.id_start),
+                    templates: s.templates.unwrap_or_default(),
+                    tags: s.tags.unwrap_or_default(),
+                    reported: s.reported.unwrap_or_default(),
+                    provisioned: s.provisioned.unwrap_or(d.provisioned),
+                    simulated: s.simulated.unwrap_or(d.simulated),
+                    file: s.file,
+                })
+            }
+        }
+    }
+}
+
+impl From<FleetSpec> for FleetSection {
+    fn from(s: FleetSpec) -> Self {
+        if s.file.is_some() {
+            return FleetSection {
+                file: s.file,
+                devices: None,
+                id_pattern: None,
+                id_start: None,
+                templates: None,
+                tags: None,
+                reported: None,
+                provisioned: None,
+                simulated: None,
+            };
+        }
+        FleetSection {
+            file: None,
+            devices: Some(s.devices),
+            id_pattern: Some(s.id_pattern),
+            id_start: Some(s.id_start),
+            templates: Some(s.templates),
+            tags: Some(s.tags),
+            reported: Some(s.reported),
+            provisioned: Some(s.provisioned),
+            simulated: Some(s.simulated),
+        }
+    }
 }
 
 fn default_id_pattern() -> String {
@@ -89,6 +191,7 @@ impl Default for FleetSpec {
             reported: Vec::new(),
             provisioned: 1.0,
             simulated: 1.0,
+            file: None,
         }
     }
 }
@@ -131,7 +234,16 @@ pub struct WeightedValue {
 
 impl FleetSpec {
     /// Checks the spec; the error names the field (`tags[1].values[0].weight`).
+    /// An imported fleet (`file`) passes: its devices are checked when it is loaded.
     pub fn validate(&self) -> Result<()> {
+        match self.file {
+            Some(_) => Ok(()),
+            None => self.validate_generated(),
+        }
+    }
+
+    /// Checks the generator fields.
+    fn validate_generated(&self) -> Result<()> {
         let pattern = IdPattern::parse(&self.id_pattern).map_err(|e| e.within("id_pattern"))?;
         let last = self
             .id_start
@@ -377,6 +489,47 @@ pub(crate) fn template_counts(spec: &FleetSpec) -> Vec<u32> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_fleet_is_generated_or_imported_not_both() {
+        let spec: FleetSpec = serde_json::from_value(json!({"file": "fleet.jsonl"})).unwrap();
+        assert_eq!(spec.file.as_deref(), Some("fleet.jsonl"));
+        assert_eq!(spec.devices, 0);
+        spec.validate().unwrap();
+        // It serializes as written, so it reads back.
+        assert_eq!(
+            serde_json::to_value(&spec).unwrap(),
+            json!({"file": "fleet.jsonl"})
+        );
+        let e = serde_json::from_value::<FleetSpec>(
+            json!({"file": "f.jsonl", "devices": 3, "tags": []}),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "an imported fleet (`file`) takes no generator fields: remove `devices`, `tags`"
+            ),
+            "{e}"
+        );
+        let e = serde_json::from_value::<FleetSpec>(json!({"id_pattern": "d-{:03}"})).unwrap_err();
+        assert!(e.to_string().contains("missing field `devices`"), "{e}");
+        let e =
+            serde_json::from_value::<FleetSpec>(json!({"devices": 1, "file_": "x"})).unwrap_err();
+        assert!(e.to_string().contains("unknown field `file_`"), "{e}");
+        let generated: FleetSpec = serde_json::from_value(json!({"devices": 4})).unwrap();
+        assert_eq!(
+            generated,
+            FleetSpec {
+                devices: 4,
+                ..FleetSpec::default()
+            }
+        );
+        let back: FleetSpec =
+            serde_json::from_value(serde_json::to_value(&generated).unwrap()).unwrap();
+        assert_eq!(back, generated);
+        let e = crate::Fleet::generate(&spec, &[], 1).unwrap_err();
+        assert_eq!(e.field(), Some("file"));
+    }
 
     #[test]
     fn patterns() {

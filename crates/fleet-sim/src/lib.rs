@@ -56,7 +56,8 @@
 //!
 //! # Where things are
 //!
-//! - [`FleetSpec`], [`TemplateSpec`], [`Fleet`]: the devices (generated or explicit).
+//! - [`FleetSpec`], [`TemplateSpec`], [`Fleet`]: the devices (generated or explicit);
+//!   [`FleetBuilder`] builds an explicit fleet one device at a time (an imported fleet).
 //! - [`BehaviourSpec`], [`BehaviourRule`], [`Distribution`]: latency and faults by [`Selector`];
 //!   [`CohortFault`]: a fault with a shared cause that hits a whole cohort in some replications.
 //! - [`Selector`]: device queries (the `fleet-query` crate; a [`Fleet`] is its resolver, and
@@ -113,7 +114,7 @@ pub use device::{DeviceModel, Fate, PreparedOp};
 pub use distribution::Distribution;
 pub use error::{Error, ErrorKind, Result};
 pub use exec::{Agenda, Answer, RunExec};
-pub use fleet::{DeviceId, DeviceSnapshot, DeviceSpec, Fleet};
+pub use fleet::{DeviceFacts, DeviceId, DeviceSnapshot, DeviceSpec, Fleet, FleetBuilder, Section};
 pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
 pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
 pub use job::{JobCommand, JobSpec, RerunSpec};

@@ -7,8 +7,10 @@
 //! | `deviceId`, `$id` | the device id |
 //! | `$template` | the template id (missing without a template) |
 //! | `$provisioned`, `$simulated` | the flags |
-//! | `connectionState` | `"Disconnected"` if the device starts disconnected (or is not provisioned), else `"Connected"` |
-//! | `status` | `"enabled"` for every device |
+//! | `connectionState` | `"Disconnected"` if the device starts disconnected (or is not provisioned, or is disabled), else `"Connected"` |
+//! | `status` | `"enabled"`, or `"disabled"` for a disabled device |
+//! | `modelId` | the template id, as IoT Hub shows an IoT Central device's model (missing without a template) |
+//! | `capabilities.iotEdge` | whether the device is an IoT Edge device; `capabilities` is an object |
 //! | `tags.a.b...` | tag column `a`, then `b...` inside its JSON value |
 //! | `properties.desired.a...`, `properties.reported.a...` | desired / reported property column `a` |
 //! | `tags`, `properties`, `properties.desired`, `properties.reported` | objects: defined, never equal to a constant |
@@ -24,17 +26,19 @@ use std::fmt::Write;
 use fleet_query::{name_matches, pick_name, Cells, Path, Resolved, Resolver};
 use serde_json::{json, Map, Value};
 
-use crate::fleet::{Fleet, DISCONNECTED, PROVISIONED, SIMULATED};
+use crate::fleet::{Fleet, CONNECTED_MASK, DISABLED, IOT_EDGE, PROVISIONED, SIMULATED};
 use crate::util::column::Columns;
 
 /// The top-level fields of a device document.
-const ROOTS: [&str; 9] = [
+const ROOTS: [&str; 11] = [
     "$id",
     "$provisioned",
     "$simulated",
     "$template",
+    "capabilities",
     "connectionState",
     "deviceId",
+    "modelId",
     "properties",
     "status",
     "tags",
@@ -53,18 +57,20 @@ impl Resolver for Fleet {
         else {
             return Resolved::Missing;
         };
-        let flag = |mask: u8, equals: u8, values: [Value; 2]| Resolved::Column {
-            cells: Cells::Flag {
-                bytes: self.flag_bytes(),
-                mask,
-                equals,
-            },
-            values: Cow::Owned(values.to_vec()),
-            consumed: 1,
-        };
+        let flag_at =
+            |consumed: usize, mask: u8, equals: u8, values: [Value; 2]| Resolved::Column {
+                cells: Cells::Flag {
+                    bytes: self.flag_bytes(),
+                    mask,
+                    equals,
+                },
+                values: Cow::Owned(values.to_vec()),
+                consumed,
+            };
+        let flag = |mask: u8, equals: u8, values: [Value; 2]| flag_at(1, mask, equals, values);
         match root {
             "deviceId" | "$id" => Resolved::DeviceId,
-            "$template" => Resolved::Column {
+            "$template" | "modelId" => Resolved::Column {
                 cells: Cells::U16(self.template_cells()),
                 values: Cow::Owned(
                     self.templates()
@@ -77,11 +83,18 @@ impl Resolver for Fleet {
             "$provisioned" => flag(PROVISIONED, PROVISIONED, [false.into(), true.into()]),
             "$simulated" => flag(SIMULATED, SIMULATED, [false.into(), true.into()]),
             "connectionState" => flag(
-                DISCONNECTED | PROVISIONED,
+                CONNECTED_MASK,
                 PROVISIONED,
                 ["Disconnected".into(), "Connected".into()],
             ),
-            "status" if names.len() == 1 => Resolved::Same("enabled".into()),
+            "status" => flag(DISABLED, 0, ["disabled".into(), "enabled".into()]),
+            "capabilities" => match names.get(1) {
+                None => Resolved::Same(Value::Object(Map::new())),
+                Some(name) if name_matches(name, "iotEdge") => {
+                    flag_at(2, IOT_EDGE, IOT_EDGE, [false.into(), true.into()])
+                }
+                Some(_) => Resolved::Missing,
+            },
             "tags" => column(&self.tags, names, 1),
             "properties" => match names.get(1) {
                 None => Resolved::Same(Value::Object(Map::new())),
@@ -146,8 +159,9 @@ impl Fleet {
     ///
     /// ```json
     /// {"deviceId": "therm-01", "$id": "therm-01", "$template": "dtmi:contoso:thermostat;1",
-    ///  "$provisioned": true, "$simulated": true, "status": "enabled",
-    ///  "connectionState": "Connected", "tags": {"firmware": "1.2"},
+    ///  "modelId": "dtmi:contoso:thermostat;1", "$provisioned": true, "$simulated": true,
+    ///  "status": "enabled", "connectionState": "Connected", "capabilities": {"iotEdge": false},
+    ///  "tags": {"firmware": "1.2"},
     ///  "properties": {"desired": {}, "reported": {}}}
     /// ```
     ///
@@ -167,13 +181,15 @@ impl Fleet {
             "$id": id,
             "$provisioned": self.is_provisioned(index),
             "$simulated": self.is_simulated(index),
-            "status": "enabled",
+            "status": if self.is_enabled(index) { "enabled" } else { "disabled" },
             "connectionState": if self.starts_disconnected(index) { "Disconnected" } else { "Connected" },
+            "capabilities": {"iotEdge": self.is_iot_edge(index)},
             "tags": collect(&self.tags),
             "properties": {"desired": collect(&self.desired), "reported": collect(&self.reported)},
         });
         if let (Some(t), Value::Object(map)) = (self.template(index), &mut twin) {
             map.insert("$template".into(), Value::String(t.id.clone()));
+            map.insert("modelId".into(), Value::String(t.id.clone()));
         }
         twin
     }

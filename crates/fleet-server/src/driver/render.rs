@@ -194,8 +194,8 @@ fn twin_etag(tags: Option<&Value>, properties: Option<&Value>) -> String {
 
 /// Device `i` as IoT Central shows it (a device list, a group's devices, a device by id):
 /// `id`, `etag`, `displayName` (the id: the fleet has no display names), `template` (absent
-/// without one), `simulated`, `provisioned`, `enabled` (always true: fleetsim has no disabled
-/// devices). The etag changes when the device's template does (a template migration).
+/// without one), `simulated`, `provisioned`, `enabled` (false for a device disabled in an
+/// imported fleet). The etag changes when the device's template does (a template migration).
 pub(crate) fn central_device(fleet: &fleet_sim::Fleet, i: u32) -> Value {
     use base64::Engine;
     let id = fleet.id(i).to_string();
@@ -208,7 +208,7 @@ pub(crate) fn central_device(fleet: &fleet_sim::Fleet, i: u32) -> Value {
         "displayName": id,
         "simulated": fleet.is_simulated(i),
         "provisioned": fleet.is_provisioned(i),
-        "enabled": true,
+        "enabled": fleet.is_enabled(i),
     });
     if let Some(t) = template {
         d["template"] = Value::from(t);

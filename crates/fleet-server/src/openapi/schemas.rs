@@ -647,6 +647,8 @@ fn twin() -> Value {
             "deviceEtag": {"type": "string"},
             "cloudToDeviceMessageCount": {"type": "integer"},
             "authenticationType": {"type": "string"},
+            "modelId": {"type": "string"},
+            "capabilities": object(json!({"iotEdge": {"type": "boolean"}}), &["iotEdge"]),
         }),
         &[
             "deviceId",

@@ -8,6 +8,7 @@ mod documents;
 mod equivalence;
 mod errors;
 mod hub;
+mod imported;
 mod multiple;
 mod observe;
 mod openapi;

@@ -79,6 +79,14 @@ pub(crate) struct Column {
 }
 
 impl Column {
+    /// A column with these interned values and no device holding any yet.
+    pub(crate) fn with_table(table: Interner) -> Self {
+        Self {
+            cells: Cells::Empty,
+            table,
+        }
+    }
+
     /// The value index of `device`, or [`NONE`].
     #[inline]
     pub(crate) fn index(&self, device: u32) -> u32 {

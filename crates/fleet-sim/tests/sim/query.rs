@@ -369,8 +369,8 @@ fn twins_show_the_fleet() {
         twin,
         json!({
             "deviceId": "MyDevice2", "$id": "MyDevice2", "$template": DTDL,
-            "$provisioned": false, "$simulated": true, "status": "enabled",
-            "connectionState": "Disconnected",
+            "modelId": DTDL, "$provisioned": false, "$simulated": true, "status": "enabled",
+            "connectionState": "Disconnected", "capabilities": {"iotEdge": false},
             "tags": {"firmware": "1.3", "region": "us", "location": {"region": "EU"}},
             "properties": {"desired": {}, "reported": {"battery": 15}}
         })
@@ -511,10 +511,16 @@ fn device() -> impl Strategy<Value = DeviceSpec> {
         props(TAG_NAMES),
         props(PROP_NAMES),
         props(PROP_NAMES),
-        any::<(bool, bool, bool)>(),
+        any::<(bool, bool, bool, bool, bool)>(),
     )
         .prop_map(
-            |(template, tags, desired, reported, (provisioned, simulated, connected))| DeviceSpec {
+            |(
+                template,
+                tags,
+                desired,
+                reported,
+                (provisioned, simulated, connected, enabled, iot_edge),
+            )| DeviceSpec {
                 id: String::new(),
                 template: template.map(str::to_string),
                 tags,
@@ -524,6 +530,8 @@ fn device() -> impl Strategy<Value = DeviceSpec> {
                 provisioned,
                 simulated,
                 connected,
+                enabled,
+                iot_edge,
             },
         )
 }
@@ -567,6 +575,13 @@ fn path() -> impl Strategy<Value = &'static str> {
         "$simulated",
         "connectionState",
         "status",
+        "Status.x",
+        "modelId",
+        "MODELID",
+        "capabilities",
+        "capabilities.iotEdge",
+        "Capabilities.IOTEDGE",
+        "capabilities.other",
         "lastActivityTime",
         "tags",
         "tags.firmware",
@@ -616,7 +631,9 @@ fn constant() -> impl Strategy<Value = &'static str> {
         "'dtmi:modelDefinition:dtdlv2'",
         "'dtmi:contoso:sensor;1'",
         "'Connected'",
+        "'Disconnected'",
         "'enabled'",
+        "'disabled'",
     ])
 }
 
