@@ -51,8 +51,9 @@ enum Command {
     /// Print the manual page (roff) on stdout: `fleetsim man > fleetsim.1`.
     Man,
     /// Combine the partial results of a sharded replicated run (`run --replications K --shard
-    /// I/N --partial-out FILE`) into the report one machine would have printed (exit 0: all
-    /// expectations hold, 1: one failed, 2: bad input, or parts that do not make one whole).
+    /// I/N --partial-out FILE`) or plan sweep (`plan --shard I/N --partial-out FILE`) into the
+    /// report one machine would have printed (exit 0: all expectations hold or a plan meets the
+    /// constraints, 1: not, 2: bad input, or parts that do not make one whole).
     Merge(MergeArgs),
     /// Sweep a job's plan over a grid: how often each plan stops a healthy rollout, how far a
     /// bad one spreads, the Pareto set and a recommendation (docs/risk.md).
@@ -306,10 +307,18 @@ fn execute_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let parts = args
         .parts
         .iter()
-        .map(|p| fleet_scenario::Partial::read(p))
+        .map(|p| fleet_scenario::PartialFile::read(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let report = fleet_scenario::merge(parts)?;
-    print_replications(&report, args.format, args.html.as_deref())
+    match fleet_scenario::merge_files(parts)? {
+        fleet_scenario::Merged::Replications(report) => {
+            print_replications(&report, args.format, args.html.as_deref())
+        }
+        fleet_scenario::Merged::Plans(report) => crate::plan::print_report(
+            &report,
+            matches!(args.format, Format::Json),
+            args.html.as_deref(),
+        ),
+    }
 }
 
 fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {

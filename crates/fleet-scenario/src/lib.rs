@@ -12,6 +12,7 @@
 mod error;
 pub mod expect;
 mod imported;
+pub mod merge;
 pub mod plan;
 pub mod replicate;
 pub mod report;
@@ -22,7 +23,8 @@ pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
 pub use imported::ImportedFleet;
-pub use plan::{run_plan, PlanOptions, PlanReport, RiskSpec};
+pub use merge::{merge_files, Merged, PartialFile};
+pub use plan::{merge_plans, run_plan, run_plan_shard, PlanOptions, PlanPartial, PlanReport, RiskSpec};
 pub use replicate::{
     merge, run_replications, run_shard, Partial, ReplicationOptions, ReplicationReport, Shard,
 };
