@@ -203,7 +203,11 @@ pub fn execute(args: PlanArgs) -> anyhow::Result<ExitCode> {
         progress.update(done, total)
     });
     progress.finish();
-    print_report(&report?, matches!(args.format, Format::Json), args.html.as_deref())
+    print_report(
+        &report?,
+        matches!(args.format, Format::Json),
+        args.html.as_deref(),
+    )
 }
 
 /// Runs part `shard` of the sweep and writes it to `path`.
@@ -237,7 +241,11 @@ fn write_part(
 
 /// Prints a sweep's report (JSON or text) and writes its HTML page; exit 1 when constraints
 /// were given and no plan meets them.
-pub fn print_report(report: &PlanReport, json: bool, html: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn print_report(
+    report: &PlanReport,
+    json: bool,
+    html: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     match json {
         false => print!("{}", plan::report::render(report)),
         true => println!(

@@ -284,7 +284,10 @@ fn a_plan_sweep_over_n_processes_prints_the_whole_report() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(report["plans"].as_array().unwrap().len(), 12);
     let done = stdout(&json);
-    assert!(done.contains("\"dominated\"") || done.contains("\"infeasible\""), "{done}");
+    assert!(
+        done.contains("\"dominated\"") || done.contains("\"infeasible\""),
+        "{done}"
+    );
     for n in [2, 5] {
         let sub = dir.path().join(format!("n{n}"));
         std::fs::create_dir(&sub).unwrap();
@@ -292,9 +295,22 @@ fn a_plan_sweep_over_n_processes_prints_the_whole_report() {
         let merged_html = sub.join("merged.html");
         let merged_json = merge(&parts, &["--format", "json"]);
         let merged_text = merge(&parts, &["--html", merged_html.to_str().unwrap()]);
-        assert_eq!(merged_text.status.code(), text.status.code(), "{}", stderr(&text));
-        assert_eq!(steady(&stdout(&merged_json)), steady(&done), "JSON, {n} parts");
-        assert_eq!(steady(&stdout(&merged_text)), steady(&stdout(&text)), "text, {n} parts");
+        assert_eq!(
+            merged_text.status.code(),
+            text.status.code(),
+            "{}",
+            stderr(&text)
+        );
+        assert_eq!(
+            steady(&stdout(&merged_json)),
+            steady(&done),
+            "JSON, {n} parts"
+        );
+        assert_eq!(
+            steady(&stdout(&merged_text)),
+            steady(&stdout(&text)),
+            "text, {n} parts"
+        );
         let page = std::fs::read_to_string(&merged_html).unwrap();
         assert_eq!(steady(&page), steady(&whole_page), "HTML, {n} parts");
     }
@@ -304,5 +320,9 @@ fn a_plan_sweep_over_n_processes_prints_the_whole_report() {
     mixed.extend(run_command_parts(&sweep, &dir.path().join("n2"), 1));
     let out = merge(&mixed, &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot be merged together"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be merged together"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -376,6 +376,19 @@ fn notes(
         );
     }
     notes.extend(job_count_notes(history));
+    let offline = history
+        .devices
+        .iter()
+        .filter(|d| d.outcome == Outcome::Offline)
+        .count();
+    if offline > 0 {
+        notes.push(format!(
+            "{offline} devices were not online (DeviceNotOnline): left out of the rates and the \
+             latency; an imported fleet's connection state starts them offline, a generated fleet \
+             needs an `offline` rule ({:.2} % of the results)",
+            100.0 * offline as f64 / history.devices.len() as f64
+        ));
+    }
     let retried = history.devices.iter().filter(|d| d.retries > 0).count();
     if retried > 0 {
         notes.push(format!(

@@ -421,3 +421,64 @@ fn devices_the_fleet_lacks_are_reported() {
     );
     assert!(render::behaviour_toml(&c, false).contains("# 4 results name devices the fleet lacks"));
 }
+
+/// Devices that were not online (IoT Hub `DeviceNotOnline`) say nothing about the device's
+/// code: they read back as `offline`, are left out of the rates and the latency, and a note
+/// counts them. A fifth of the fleet offline would otherwise read as a 25 % failure rate.
+#[test]
+fn offline_devices_are_left_out_of_the_rates() {
+    let text = r#"
+seed = 1
+clock_start = "2026-03-01T02:00:00Z"
+[fleet]
+devices = 2000
+id_pattern = "dev-{:05}"
+templates = [{ template = "t;1", share = 1.0 }]
+[[templates]]
+id = "t;1"
+commands = [{ name = "ping" }]
+[[behaviour.rules]]
+latency = { type = "lognormal", median_ms = 2000, sigma = 0.5 }
+failure_probability = 0.05
+[[behaviour.rules]]
+offline = 0.2
+[[jobs]]
+json = '''{"jobId": "m", "type": "scheduleDeviceMethod", "queryCondition": "*",
+  "cloudToDeviceMethod": {"methodName": "ping", "responseTimeoutInSeconds": 30, "connectTimeoutInSeconds": 0}}'''
+"#;
+    let scenario = Scenario::from_str(text, Format::Toml).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let result = synth::simulate(&scenario, 5).unwrap();
+    let job = SimulatedJob::of(&result, 0).unwrap();
+    let offline = job
+        .devices
+        .iter()
+        .filter(|d| d.outcome == Outcome::Offline)
+        .count() as u64;
+    assert!((300..500).contains(&offline), "about a fifth: {offline}");
+    let history = read_files(&synth::write(&job, Platform::Hub, dir.path()).unwrap()).unwrap();
+    let read_offline = history
+        .devices
+        .iter()
+        .filter(|d| d.outcome == Outcome::Offline)
+        .count() as u64;
+    assert_eq!(
+        read_offline, offline,
+        "DeviceNotOnline reads back as offline"
+    );
+    let fleet = scenario.fleet(None).unwrap();
+    let c = calibrate(&history, &fleet, &quick(Vec::new())).unwrap();
+    assert_eq!(c.left_out.get("offline"), Some(&offline));
+    assert!(covers(&c.pooled.failure, 0.05), "{:?}", c.pooled.failure);
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.contains(&format!("{offline} devices were not online"))));
+    let latency = c
+        .pooled
+        .latency
+        .as_ref()
+        .expect("answered devices give a latency");
+    let [low, high] = latency.median_ms_interval;
+    assert!(low <= 2000.0 && 2000.0 <= high, "{latency:?}");
+}

@@ -24,7 +24,9 @@ pub mod warnings;
 pub use error::{Error, ErrorKind, Result};
 pub use imported::ImportedFleet;
 pub use merge::{merge_files, Merged, PartialFile};
-pub use plan::{merge_plans, run_plan, run_plan_shard, PlanOptions, PlanPartial, PlanReport, RiskSpec};
+pub use plan::{
+    merge_plans, run_plan, run_plan_shard, PlanOptions, PlanPartial, PlanReport, RiskSpec,
+};
 pub use replicate::{
     merge, run_replications, run_shard, Partial, ReplicationOptions, ReplicationReport, Shard,
 };

@@ -38,7 +38,9 @@ impl PartialFile {
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::new(ErrorKind::Io(e)).with_file(path))?;
-        let kind = serde_json::from_str::<Kind>(&text).ok().and_then(|k| k.kind);
+        let kind = serde_json::from_str::<Kind>(&text)
+            .ok()
+            .and_then(|k| k.kind);
         match kind.as_deref() {
             Some(crate::plan::partial::KIND) => PlanPartial::read(path).map(Self::Plans),
             _ => Partial::read(path).map(Self::Replications),

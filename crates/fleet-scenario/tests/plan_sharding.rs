@@ -41,7 +41,10 @@ fn options(threads: usize, bad: bool) -> PlanOptions {
     PlanOptions {
         bad: bad.then(|| serde_json::from_str(r#"{"failure_probability": 0.3}"#).unwrap()),
         knobs: vec![
-            ("threshold".into(), vec!["1".into(), "2".into(), "3".into(), "10%".into()]),
+            (
+                "threshold".into(),
+                vec!["1".into(), "2".into(), "3".into(), "10%".into()],
+            ),
             ("batch".into(), vec!["25%".into(), "50%".into()]),
         ],
         rule: StoppingRule {
@@ -92,7 +95,11 @@ fn check_merge(whole: &PlanReport, n: u32, bad: bool) {
     let mut parts = parts(n, bad);
     parts.reverse(); // any order
     let ran: u64 = parts.iter().map(PlanPartial::simulations).sum();
-    assert!(ran >= whole.simulations, "{n} parts ran {ran} < {}", whole.simulations);
+    assert!(
+        ran >= whole.simulations,
+        "{n} parts ran {ran} < {}",
+        whole.simulations
+    );
     let merged = merge_plans(parts).unwrap();
     assert_eq!(json(&merged), json(whole), "{n} parts");
     let text = |r: &PlanReport| {
@@ -108,7 +115,11 @@ fn merged_parts_give_the_whole_sweeps_report_with_dominance() {
     let whole = run_plan(&scenario(), &options(2, false), &mut |_, _| {}).unwrap();
     let why = reasons(&whole);
     // The sweep uses the cross-plan rule the parts cannot apply themselves.
-    assert!(why.iter().any(|r| matches!(r, Some(Done::Dominated { .. }))), "{why:?}");
+    assert!(
+        why.iter()
+            .any(|r| matches!(r, Some(Done::Dominated { .. }))),
+        "{why:?}"
+    );
     for n in [1, 3, 8] {
         check_merge(&whole, n, false);
     }
@@ -118,8 +129,15 @@ fn merged_parts_give_the_whole_sweeps_report_with_dominance() {
 fn merged_parts_give_the_whole_sweeps_report_with_a_bad_rollout() {
     let whole = run_plan(&scenario(), &options(2, true), &mut |_, _| {}).unwrap();
     let why = reasons(&whole);
-    assert!(why.iter().any(|r| matches!(r, Some(Done::Infeasible { .. }))), "{why:?}");
-    assert!(why.iter().any(|r| matches!(r, Some(Done::Precise))), "{why:?}");
+    assert!(
+        why.iter()
+            .any(|r| matches!(r, Some(Done::Infeasible { .. }))),
+        "{why:?}"
+    );
+    assert!(
+        why.iter().any(|r| matches!(r, Some(Done::Precise))),
+        "{why:?}"
+    );
     for n in [2, 5] {
         check_merge(&whole, n, true);
     }
@@ -128,8 +146,13 @@ fn merged_parts_give_the_whole_sweeps_report_with_a_bad_rollout() {
 #[test]
 fn a_part_runs_its_plans_without_dominance() {
     let whole = run_plan(&scenario(), &options(1, false), &mut |_, _| {}).unwrap();
-    let part =
-        run_plan_shard(&scenario(), &options(1, false), Shard::WHOLE, &mut |_, _| {}).unwrap();
+    let part = run_plan_shard(
+        &scenario(),
+        &options(1, false),
+        Shard::WHOLE,
+        &mut |_, _| {},
+    )
+    .unwrap();
     // The whole sweep stopped a dominated plan early; the part ran it on.
     assert!(part.simulations() > whole.simulations);
     assert_eq!(part.plan_indices(), (0..8).collect::<Vec<_>>());
@@ -151,9 +174,13 @@ fn parts_that_do_not_make_one_whole_are_refused() {
     assert!(merge_error(vec![]).contains("no partial result"));
     let mut other = options(1, true);
     other.rule.precision = 0.04;
-    let foreign =
-        run_plan_shard(&scenario(), &other, Shard { index: 2, count: 3 }, &mut |_, _| {})
-            .unwrap();
+    let foreign = run_plan_shard(
+        &scenario(),
+        &other,
+        Shard { index: 2, count: 3 },
+        &mut |_, _| {},
+    )
+    .unwrap();
     let mut mixed = parts(3, true);
     mixed[2] = foreign;
     let err = merge_error(mixed);

@@ -237,7 +237,13 @@ pub fn run_plan(
     let mut run_round = simulate_rounds(&arms, &sweep.header, options.threads, progress);
     let rounds = sweep_rounds(&mut states, options, Scope::Grid, &mut run_round)?;
     let wall_s = wall.elapsed().as_secs_f64();
-    Ok(report::build(&sweep.header, options, &states, rounds, wall_s))
+    Ok(report::build(
+        &sweep.header,
+        options,
+        &states,
+        rounds,
+        wall_s,
+    ))
 }
 
 /// A sweep ready to run: its header, and per plan its state and scenarios.

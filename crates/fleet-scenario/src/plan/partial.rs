@@ -161,8 +161,10 @@ impl PlanPartial {
     /// Reads a plan partial from JSON and checks its version and shape.
     pub fn from_json(text: &str) -> Result<Self> {
         let syntax = |e: serde_json::Error| {
-            Error::new(ErrorKind::Syntax(format!("not a plan partial result file: {e}")))
-                .with_position(e.line(), e.column())
+            Error::new(ErrorKind::Syntax(format!(
+                "not a plan partial result file: {e}"
+            )))
+            .with_position(e.line(), e.column())
         };
         let header = serde_json::from_str(text).map_err(syntax)?;
         check_header(&header, KIND, PLAN_PARTIAL_VERSION, HINT)?;
@@ -173,9 +175,8 @@ impl PlanPartial {
 
     /// Refuses a part whose shard, plans or outcomes do not fit together.
     fn check_shape(&self) -> Result<()> {
-        let bad = |field: &str, why: String| {
-            Err(Error::new(ErrorKind::Partial(why)).with_field(field))
-        };
+        let bad =
+            |field: &str, why: String| Err(Error::new(ErrorKind::Partial(why)).with_field(field));
         if let Err(why) = self.shard.check() {
             return bad("shard", format!("{}: {why}", self.shard));
         }
@@ -227,7 +228,12 @@ pub fn merge_plans(mut parts: Vec<PlanPartial>) -> Result<PlanReport> {
         check_same_sweep(first, p)?;
     }
     parts.sort_by_key(|p| p.shard.index);
-    check_cover(&parts.iter().map(|p| (p.shard, p.name())).collect::<Vec<_>>())?;
+    check_cover(
+        &parts
+            .iter()
+            .map(|p| (p.shard, p.name()))
+            .collect::<Vec<_>>(),
+    )?;
     let wall_s = parts.iter().map(|p| p.wall_s).sum();
     let (header, options) = (parts[0].header.clone(), parts[0].options.clone());
     let records: Vec<PlanRecord> = parts.into_iter().flat_map(|p| p.plans).collect();
@@ -256,16 +262,19 @@ fn stored(records: &[PlanRecord], items: &[Item]) -> Result<Vec<Outcome>> {
         .map(|item| {
             let r = &records[item.plan];
             let outcomes = if item.bad { &r.bad } else { &r.healthy };
-            outcomes.get(item.replication as usize).copied().ok_or_else(|| {
-                Error::new(ErrorKind::Partial(format!(
-                    "plan {} holds {} outcomes of its {} rollout; the sweep needs replication \
+            outcomes
+                .get(item.replication as usize)
+                .copied()
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::Partial(format!(
+                        "plan {} holds {} outcomes of its {} rollout; the sweep needs replication \
                      {}: was a part edited?",
-                    item.plan,
-                    outcomes.len(),
-                    if item.bad { "bad" } else { "healthy" },
-                    item.replication
-                )))
-            })
+                        item.plan,
+                        outcomes.len(),
+                        if item.bad { "bad" } else { "healthy" },
+                        item.replication
+                    )))
+                })
         })
         .collect()
 }
@@ -281,9 +290,15 @@ fn check_same_sweep(a: &PlanPartial, b: &PlanPartial) -> Result<()> {
     };
     if a.fingerprint != b.fingerprint {
         let what = if a.header.scenario != b.header.scenario {
-            format!("scenario {:?} and {:?}", a.header.scenario, b.header.scenario)
+            format!(
+                "scenario {:?} and {:?}",
+                a.header.scenario, b.header.scenario
+            )
         } else if a.header.seed_first != b.header.seed_first {
-            format!("first seed {} and {}", a.header.seed_first, b.header.seed_first)
+            format!(
+                "first seed {} and {}",
+                a.header.seed_first, b.header.seed_first
+            )
         } else {
             "the scenario or the sweep's options (grid, bad rollout, rule, constraints, \
              --devices) differ"

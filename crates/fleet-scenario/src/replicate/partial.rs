@@ -239,7 +239,12 @@ pub fn merge(mut parts: Vec<Partial>) -> Result<ReplicationReport> {
         check_same_run(first, p)?;
     }
     parts.sort_by_key(|p| p.shard.index);
-    check_cover(&parts.iter().map(|p| (p.shard, p.name())).collect::<Vec<_>>())?;
+    check_cover(
+        &parts
+            .iter()
+            .map(|p| (p.shard, p.name()))
+            .collect::<Vec<_>>(),
+    )?;
     let wall_s = parts.iter().map(|p| p.wall_s).sum();
     let (seed_first, replications) = (parts[0].seed_first, parts[0].replications);
     let skeleton = parts[0].scenario.clone();
