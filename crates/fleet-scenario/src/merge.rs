@@ -14,18 +14,18 @@ use crate::replicate::{merge, Partial, ReplicationReport};
 #[derive(Debug, Clone)]
 pub enum PartialFile {
     /// A part of a replicated run.
-    Replications(Partial),
+    Replications(Box<Partial>),
     /// A part of a plan sweep.
-    Plans(PlanPartial),
+    Plans(Box<PlanPartial>),
 }
 
 /// The report of merged parts.
 #[derive(Debug, Clone)]
 pub enum Merged {
     /// A replicated run's report.
-    Replications(ReplicationReport),
+    Replications(Box<ReplicationReport>),
     /// A plan sweep's report.
-    Plans(PlanReport),
+    Plans(Box<PlanReport>),
 }
 
 #[derive(Deserialize)]
@@ -42,8 +42,8 @@ impl PartialFile {
             .ok()
             .and_then(|k| k.kind);
         match kind.as_deref() {
-            Some(crate::plan::partial::KIND) => PlanPartial::read(path).map(Self::Plans),
-            _ => Partial::read(path).map(Self::Replications),
+            Some(crate::plan::partial::KIND) => PlanPartial::read(path).map(|p| Self::Plans(Box::new(p))),
+            _ => Partial::read(path).map(|p| Self::Replications(Box::new(p))),
         }
     }
 
@@ -69,17 +69,17 @@ pub fn merge_files(parts: Vec<PartialFile>) -> Result<Merged> {
     match parts.first() {
         Some(PartialFile::Plans(_)) => {
             let plans = parts.into_iter().filter_map(|p| match p {
-                PartialFile::Plans(p) => Some(p),
+                PartialFile::Plans(p) => Some(*p),
                 PartialFile::Replications(_) => None,
             });
-            merge_plans(plans.collect()).map(Merged::Plans)
+            merge_plans(plans.collect()).map(|r| Merged::Plans(Box::new(r)))
         }
         _ => {
             let runs = parts.into_iter().filter_map(|p| match p {
-                PartialFile::Replications(p) => Some(p),
+                PartialFile::Replications(p) => Some(*p),
                 PartialFile::Plans(_) => None,
             });
-            merge(runs.collect()).map(Merged::Replications)
+            merge(runs.collect()).map(|r| Merged::Replications(Box::new(r)))
         }
     }
 }
