@@ -42,7 +42,9 @@ impl PartialFile {
             .ok()
             .and_then(|k| k.kind);
         match kind.as_deref() {
-            Some(crate::plan::partial::KIND) => PlanPartial::read(path).map(|p| Self::Plans(Box::new(p))),
+            Some(crate::plan::partial::KIND) => {
+                PlanPartial::read(path).map(|p| Self::Plans(Box::new(p)))
+            }
             _ => Partial::read(path).map(|p| Self::Replications(Box::new(p))),
         }
     }
