@@ -15,8 +15,8 @@ use crate::scenario::Scenario;
 
 /// What the sweep does not vary yet, for the report and the docs.
 pub const NOT_SWEPT: [&str; 4] = [
-    "phased batch sizes (1% / 10% / rest): no dialect the engine reads has them (hawkBit's \
-     per-group targetPercentage must be the equal split)",
+    "phased batch sizes for IoT Central (one batch size per job) and AWS (its exponential \
+     ramp is the phased plan); hawkBit's are swept (`groups = [\"1%/10%/rest\"]`)",
     "AWS ramp on notified things (rateIncreaseCriteria.numberOfNotifiedThings) and \
      minNumberOfExecutedThings",
     "hawkBit success action (NEXTGROUP or PAUSE) and IoT Hub tiers (units only)",
