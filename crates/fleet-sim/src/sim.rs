@@ -680,7 +680,7 @@ impl Simulation {
         }
         let targets = match &self.jobs[j].targets_spec {
             TargetSpec::All => None,
-            TargetSpec::Selector(s) => Some(s.compile(fleet).select(fleet)),
+            TargetSpec::Selector(s) => s.compile(fleet).select_unless_all(fleet),
             TargetSpec::Devices(ids) => {
                 let mut v: Vec<u32> = ids.iter().filter_map(|id| fleet.index_of(id)).collect();
                 v.sort_unstable();
@@ -947,7 +947,7 @@ fn job_result(job: Job) -> JobResult {
         window_waits: run.window_waits(),
         scheduled_job_id: None,
         rerun_of: None,
-        devices: device_results(&run, targets, reasons),
+        devices: device_results(run, targets, reasons),
     }
 }
 
@@ -1051,12 +1051,12 @@ fn pause_rows(run: &JobRun) -> Vec<PauseRow> {
 }
 
 /// The per-device columns of the report: targets, final states, attempts and reason codes.
-fn device_results(run: &JobRun, targets: Option<Vec<u32>>, reasons: Vec<u8>) -> DeviceResults {
-    let n = run.counts().total;
+fn device_results(run: JobRun, targets: Option<Vec<u32>>, reasons: Vec<u8>) -> DeviceResults {
+    let (states, attempts) = run.into_device_columns();
     DeviceResults {
         targets,
-        states: run.device_states().to_vec(),
-        attempts: (0..n).map(|d| run.attempts(d)).collect(),
+        states,
+        attempts,
         reasons,
     }
 }
