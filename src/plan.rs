@@ -9,7 +9,7 @@ use anyhow::Context;
 use fleet_scenario::plan::{self, spec, Objective, PlanOptions};
 use fleet_scenario::Scenario;
 
-use crate::progress::Progress;
+use crate::progress::{Progress, Unit};
 
 /// Exit code when constraints were given and no plan meets them.
 const EXIT_NO_PLAN: u8 = 1;
@@ -182,10 +182,10 @@ pub fn execute(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let options = args.options(&scenario)?;
     for w in fleet_scenario::warnings::check(&scenario) {
-        eprintln!("warning: {w}");
+        crate::ui::warn(w);
     }
     scenario.check_memory(None, options.threads as u32)?;
-    let mut progress = Progress::new(format!("{} plans", scenario.name()));
+    let mut progress = Progress::new(format!("{} plans", scenario.name()), Unit::Replications);
     let report = plan::run_plan(&scenario, &options, &mut |done, total| {
         progress.update(done, total)
     });

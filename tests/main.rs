@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod deploy;
 mod docs;
+mod habits;
 mod import;
 mod limits;
 mod plan;

@@ -332,6 +332,12 @@ impl DeviceModel {
         self
     }
 
+    /// The hub model's token buckets at `now_ms` (model time, as given to dispatches); empty
+    /// without a hub model.
+    pub fn hub_load(&self, now_ms: i64) -> Vec<crate::hub::ThrottleLoad> {
+        self.hub.as_ref().map_or_else(Vec::new, |h| h.load(now_ms))
+    }
+
     /// The instant that is time 0 of the behaviour model.
     pub fn epoch_ms(&self) -> i64 {
         self.epoch_ms

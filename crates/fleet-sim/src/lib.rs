@@ -116,7 +116,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use exec::{Agenda, Answer, RunExec};
 pub use fleet::{DeviceFacts, DeviceId, DeviceSnapshot, DeviceSpec, Fleet, FleetBuilder, Section};
 pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
-pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
+pub use hub::{HubLimits, HubSpec, JobSlots, ThrottleLoad, Tier};
 pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use probability::Probability;
