@@ -67,6 +67,9 @@ enum Command {
     },
     /// Print the manual page (roff) on stdout: `fleetsim man > fleetsim.1`.
     Man,
+    /// Probe a running `fleetsim serve` (exit 0 when `/healthz` answers 200): the container
+    /// image's health check, where no curl is installed.
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Combine the partial results of a sharded replicated run (`run --replications K --shard
     /// I/N --partial-out FILE`) into the report one machine would have printed (exit 0: all
     /// expectations hold, 1: one failed, 2: bad input, or parts that do not make one whole).
@@ -121,11 +124,12 @@ struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Verify IoT Hub SharedAccessSignature tokens signed with this key (NAME=BASE64KEY; repeatable).
-    #[arg(long, value_name = "NAME=KEY")]
+    /// Verify IoT Hub SharedAccessSignature tokens signed with this key (NAME=BASE64KEY;
+    /// repeatable; or FLEETSIM_HUB_KEY, several separated by spaces).
+    #[arg(long, value_name = "NAME=KEY", env = "FLEETSIM_HUB_KEY", value_delimiter = ' ', hide_env_values = true)]
     hub_key: Vec<String>,
-    /// Accept this IoT Central API token (repeatable).
-    #[arg(long, value_name = "TOKEN")]
+    /// Accept this IoT Central API token (repeatable; or FLEETSIM_CENTRAL_TOKEN, one token).
+    #[arg(long, value_name = "TOKEN", env = "FLEETSIM_CENTRAL_TOKEN", hide_env_values = true)]
     central_token: Vec<String>,
     /// Time out a device that has not answered this many (virtual) seconds after its dispatch.
     #[arg(long, value_name = "SECONDS")]
@@ -327,6 +331,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve(serve) => execute_serve(serve),
         Command::Completions { shell } => crate::docs::completions(shell),
         Command::Man => crate::docs::man(),
+        Command::Healthcheck(args) => crate::healthcheck::execute(args),
         Command::Merge(merge) => execute_merge(merge),
         Command::Plan(plan) => crate::plan::execute(*plan),
         Command::Calibrate(args) => crate::calibrate::execute(args),

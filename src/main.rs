@@ -7,6 +7,7 @@ mod backtest;
 mod calibrate;
 mod cli;
 mod docs;
+mod healthcheck;
 mod import;
 mod input;
 mod logs;
