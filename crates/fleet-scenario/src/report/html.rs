@@ -81,7 +81,7 @@ pub fn render(report: &Report) -> String {
         if let Some(svg) = chart::svg(job, threshold) {
             out.push_str("<figure>");
             out.push_str(&svg);
-            out.push_str("<figcaption>Stacked device states over virtual time; vertical lines mark batch starts.</figcaption></figure>\n");
+            out.push_str("<figcaption>Stacked device states over virtual time; numbered lines mark batch starts; the shaded span is the batch that tripped the cancellation threshold. Hover for the figures of an instant or a batch.</figcaption></figure>\n");
         }
         out.push_str("<table><tr><th>batch</th><th>devices</th><th>start</th><th>end</th><th>succeeded</th><th>failed</th><th>cancelled</th></tr>\n");
         let time = |t: Option<i64>| t.map_or("-".to_string(), duration);
@@ -121,10 +121,11 @@ fn write_schedule(out: &mut String, report: &Report, schedule: &fleet_sim::Sched
         }
     );
     let lines = report.occurrence_lines(schedule);
-    if let Some(svg) = chart::schedule_svg(&schedule.id, &lines) {
+    let clock_start = report.result.clock_start_ms;
+    if let Some(svg) = super::schedule_chart::svg(&schedule.id, &lines, clock_start) {
         out.push_str("<figure>");
         out.push_str(&svg);
-        out.push_str("<figcaption>Each occurrence's run: devices succeeded, failed and cancelled (no bar: the occurrence was skipped).</figcaption></figure>\n");
+        out.push_str("<figcaption>Each occurrence's run: devices succeeded, failed and cancelled, and the failed share of its targets (grey below the axis: the occurrence was skipped). Hover for each run's figures.</figcaption></figure>\n");
     }
     out.push_str("<table><tr><th>#</th><th>scheduled at</th><th>run</th><th>status</th><th>succeeded</th><th>failed</th><th>cancelled</th><th>took</th></tr>\n");
     for line in lines {
