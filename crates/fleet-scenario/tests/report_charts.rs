@@ -185,3 +185,48 @@ fn run_over_run_charts_read_at_30_and_365_occurrences() {
         }
     }
 }
+
+/// 4,000 property writes at once on an S1 hub (50 twin updates a second, 30 s of queue): the
+/// queue fills to about 1,500 and the rest are throttled.
+const THROTTLED: &str = r#"
+seed = 4
+[fleet]
+devices = 4000
+templates = [{ template = "dtmi:t;1", share = 1.0 }]
+[[templates]]
+id = "dtmi:t;1"
+properties = [{ name = "p", schema = "integer" }]
+[[groups]]
+id = "g"
+[hub]
+tier = "S1"
+units = 1
+[[behaviour.rules]]
+latency = { type = "fixed", ms = 500 }
+[[jobs]]
+json = '''{"id": "j", "group": "g", "data": [{"type": "property", "target": "dtmi:t;1", "path": "p", "value": 1}]}'''
+"#;
+
+#[test]
+fn a_hub_model_gets_a_throttling_chart_of_its_queue_and_refusals() {
+    let (r, page) = report_page(THROTTLED);
+    let throttled = r.result.jobs[0].failure_reasons.get("throttled").copied();
+    let throttled = throttled.expect("some writes are throttled");
+    assert!(throttled > 2000, "{throttled}");
+    let last = r.result.hub_series.last().expect("a hub series");
+    assert_eq!(last.throttled, u64::from(throttled), "the series counts every refusal");
+    let peak = r.result.hub_series.iter().map(|s| s.queued[1]).fold(0.0, f64::max);
+    assert!((1400.0..=1550.0).contains(&peak), "30 s of 50 twin updates a second queued: {peak}");
+    assert!(page.contains(&format!("{throttled} operations throttled")), "the summary line");
+    let svg = svgs(&page).into_iter().find(|s| s.contains("hub: operations queued")).expect("the hub chart");
+    let png = render_png(svg, "hub-throttling.png");
+    assert!(near(&png, SUCCEEDED) > 300, "the twin-update queue's line (green)");
+    assert!(near(&png, (200, 30, 30)) > 300, "the throttled line (red)");
+    let hover = titles(svg);
+    assert_eq!(hover.len(), r.result.hub_series.len());
+    assert!(hover.iter().any(|h| h.ends_with(&format!("; {throttled} throttled so far"))));
+    // Without a hub model there is no such chart.
+    let (r, page) = report_page(&nightly(3));
+    assert!(r.result.hub_series.is_empty());
+    assert!(!page.contains("Hub throttling"));
+}

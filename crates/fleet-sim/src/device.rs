@@ -338,6 +338,12 @@ impl DeviceModel {
         self.hub.as_ref().map_or_else(Vec::new, |h| h.load(now_ms))
     }
 
+    /// The hub model's queues at `at_ms` (no earlier than its last dispatch) and its refusals
+    /// so far; `None` without a hub model.
+    pub(crate) fn hub_sample(&self, at_ms: i64) -> Option<crate::result::HubSample> {
+        self.hub.as_ref().map(|h| h.sample(at_ms))
+    }
+
     /// The instant that is time 0 of the behaviour model.
     pub fn epoch_ms(&self) -> i64 {
         self.epoch_ms

@@ -263,6 +263,8 @@ impl Bucket {
 pub(crate) struct Hub {
     buckets: [Bucket; 3],
     max_wait_ms: i64,
+    /// Operations refused so far.
+    throttled: u64,
 }
 
 impl Hub {
@@ -275,6 +277,7 @@ impl Hub {
                 Bucket::new(l.direct_method_chunks_per_s),
             ],
             max_wait_ms: i64::try_from(spec.max_queue_wait_ms).unwrap_or(i64::MAX),
+            throttled: 0,
         }
     }
 
@@ -282,7 +285,19 @@ impl Hub {
     #[inline]
     pub(crate) fn grant(&mut self, throttle: Throttle, now_ms: i64, cost: u32) -> Option<i64> {
         let max = (throttle != Throttle::JobDeviceOps).then_some(self.max_wait_ms);
-        self.buckets[throttle as usize].grant(now_ms, cost, max)
+        let granted = self.buckets[throttle as usize].grant(now_ms, cost, max);
+        self.throttled += u64::from(granted.is_none());
+        granted
+    }
+
+    /// The queues at `at_ms` (at or after the last grant) and the refusals so far.
+    pub(crate) fn sample(&self, at_ms: i64) -> crate::result::HubSample {
+        let queued = |b: &Bucket| (b.backlog(at_ms) - f64::from(b.burst)).max(0.0);
+        crate::result::HubSample {
+            at_ms,
+            queued: [queued(&self.buckets[0]), queued(&self.buckets[1]), queued(&self.buckets[2])],
+            throttled: self.throttled,
+        }
     }
 
     /// Every bucket's load at `now_ms`.

@@ -121,7 +121,7 @@ pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use probability::Probability;
 pub use result::{
-    AbortTripRow, BatchRow, CommandRow, DeviceRow, JobResult, OccurrenceRow, PauseRow, Reason,
+    AbortTripRow, BatchRow, CommandRow, DeviceRow, HubSample, JobResult, OccurrenceRow, PauseRow, Reason,
     Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
 };
 pub use rng::RunKey;

@@ -42,6 +42,7 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str("</table>\n");
     }
+    write_hub(&mut out, r);
     for schedule in &r.schedules {
         write_schedule(&mut out, report, schedule);
     }
@@ -102,6 +103,26 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The hub model's throttling, when the scenario sets a hub.
+fn write_hub(out: &mut String, r: &fleet_sim::SimResult) {
+    let (Some(limits), Some(svg)) = (&r.hub, super::hub_chart::svg(&r.hub_series)) else {
+        return;
+    };
+    let throttled = r.hub_series.last().map_or(0, |s| s.throttled);
+    let _ = writeln!(
+        out,
+        "<h2>Hub throttling</h2>\n<p>Job device operations {}/s, twin updates {}/s, direct methods {} chunks of 4 KB/s, {} concurrent jobs; {} operations throttled.</p>",
+        limits.job_device_ops_per_s,
+        limits.twin_updates_per_s,
+        limits.direct_method_chunks_per_s,
+        limits.concurrent_jobs,
+        throttled
+    );
+    out.push_str("<figure>");
+    out.push_str(&svg);
+    out.push_str("<figcaption>Operations each of the hub's token buckets holds back for a later send time, and the operations it refused (429 ThrottlingException) so far. Hover for the figures of an instant.</figcaption></figure>\n");
 }
 
 /// A scheduled job: a table with one row per occurrence.

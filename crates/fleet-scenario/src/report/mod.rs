@@ -7,6 +7,7 @@ mod axis;
 mod chart;
 pub mod csv;
 mod hover;
+mod hub_chart;
 pub mod html;
 pub mod replications;
 mod replications_chart;
