@@ -126,10 +126,21 @@ struct ServeArgs {
     tls_key: Option<PathBuf>,
     /// Verify IoT Hub SharedAccessSignature tokens signed with this key (NAME=BASE64KEY;
     /// repeatable; or FLEETSIM_HUB_KEY, several separated by spaces).
-    #[arg(long, value_name = "NAME=KEY", env = "FLEETSIM_HUB_KEY", value_delimiter = ' ', hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "NAME=KEY",
+        env = "FLEETSIM_HUB_KEY",
+        value_delimiter = ' ',
+        hide_env_values = true
+    )]
     hub_key: Vec<String>,
     /// Accept this IoT Central API token (repeatable; or FLEETSIM_CENTRAL_TOKEN, one token).
-    #[arg(long, value_name = "TOKEN", env = "FLEETSIM_CENTRAL_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FLEETSIM_CENTRAL_TOKEN",
+        hide_env_values = true
+    )]
     central_token: Vec<String>,
     /// Time out a device that has not answered this many (virtual) seconds after its dispatch.
     #[arg(long, value_name = "SECONDS")]
@@ -254,7 +265,10 @@ fn report_warnings(warnings: &[fleet_scenario::Warning], deny: &[Deny]) -> bool 
     for w in warnings {
         // Denied warnings are errors: printed even with --quiet.
         match denied {
-            true => eprintln!("{} {w}", ui::paint(ui::Stream::Stderr, ui::WARN, "warning:")),
+            true => eprintln!(
+                "{} {w}",
+                ui::paint(ui::Stream::Stderr, ui::WARN, "warning:")
+            ),
             false => ui::warn(w),
         }
     }
@@ -588,7 +602,8 @@ fn execute_replications(
          combine the parts with `fleetsim merge`",
         range.len(),
         path.display()
-    ));
+    ),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

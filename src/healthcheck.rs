@@ -84,13 +84,19 @@ fn probe(target: &Target, timeout: Duration) -> Result<(), String> {
     if target.tls {
         return Ok(());
     }
-    stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: fleetsim-healthcheck\r\n\r\n",
         target.path, target.authority
     );
-    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head).map_err(|e| e.to_string())?;
     let line = String::from_utf8_lossy(&head[..n]);
@@ -109,9 +115,19 @@ mod tests {
     #[test]
     fn urls_give_scheme_authority_and_path() {
         let t = Target::parse("http://127.0.0.1:8443/healthz").unwrap();
-        assert_eq!(t, Target { tls: false, authority: "127.0.0.1:8443".into(), path: "/healthz".into() });
+        assert_eq!(
+            t,
+            Target {
+                tls: false,
+                authority: "127.0.0.1:8443".into(),
+                path: "/healthz".into()
+            }
+        );
         let t = Target::parse("https://localhost").unwrap();
-        assert_eq!((t.tls, t.authority.as_str(), t.path.as_str()), (true, "localhost:443", "/"));
+        assert_eq!(
+            (t.tls, t.authority.as_str(), t.path.as_str()),
+            (true, "localhost:443", "/")
+        );
         assert!(Target::parse("ftp://x/").is_err());
         assert!(Target::parse("http:///healthz").is_err());
     }

@@ -40,8 +40,8 @@ pub(crate) fn load(path: &Path, format: Option<InputFormat>) -> anyhow::Result<S
             fleet_scenario::Error::new(fleet_scenario::ErrorKind::Io(e)).with_file(path)
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let mut scenario = Scenario::from_str_in(&text, format.into(), dir)
-            .map_err(|e| e.with_file(path))?;
+        let mut scenario =
+            Scenario::from_str_in(&text, format.into(), dir).map_err(|e| e.with_file(path))?;
         scenario.path = Some(path.to_path_buf());
         return Ok(scenario);
     }
@@ -58,7 +58,11 @@ pub(crate) fn load(path: &Path, format: Option<InputFormat>) -> anyhow::Result<S
 
 /// The format of a text without a name: JSON when its first non-blank character is `{`.
 fn sniff(text: &str) -> Format {
-    match text.trim_start_matches('\u{feff}').trim_start().starts_with('{') {
+    match text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('{')
+    {
         true => Format::Json,
         false => Format::Toml,
     }

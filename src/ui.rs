@@ -101,7 +101,9 @@ pub(crate) fn paint(stream: Stream, style: Style, text: &str) -> String {
 }
 
 /// Red, bold: errors and failed expectations.
-pub(crate) const BAD: Style = Style::new().bold().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+pub(crate) const BAD: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 /// Yellow: warnings.
 pub(crate) const WARN: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
 /// Green: what held.

@@ -29,7 +29,11 @@ fn final_stage() -> Vec<(String, String)> {
 }
 
 fn one<'a>(stage: &'a [(String, String)], op: &str) -> &'a str {
-    let found: Vec<&str> = stage.iter().filter(|(o, _)| o == op).map(|(_, r)| r.as_str()).collect();
+    let found: Vec<&str> = stage
+        .iter()
+        .filter(|(o, _)| o == op)
+        .map(|(_, r)| r.as_str())
+        .collect();
     assert_eq!(found.len(), 1, "one {op} in the final stage: {found:?}");
     found[0]
 }
@@ -42,7 +46,10 @@ fn exec_form(text: &str) -> Vec<String> {
 fn the_image_declares_a_non_root_user_a_volume_a_port_and_a_curl_free_health_check() {
     let stage = final_stage();
     let user = one(&stage, "USER");
-    assert!(!user.starts_with('0') && !user.starts_with("root"), "USER {user}");
+    assert!(
+        !user.starts_with('0') && !user.starts_with("root"),
+        "USER {user}"
+    );
     assert_eq!(exec_form(one(&stage, "VOLUME")), ["/data"]);
     assert_eq!(one(&stage, "EXPOSE"), "8443");
     let health = one(&stage, "HEALTHCHECK");
@@ -85,11 +92,19 @@ fn the_image_command_serves_and_its_probe_tells_healthy_from_gone() {
         .env_remove("FLEETSIM_HUB_KEY")
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     // With the credential in the environment, as `docker run -e` gives it.
     let mut server = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
         .args(image_args("127.0.0.1:0", data.path()))
-        .env("FLEETSIM_CENTRAL_TOKEN", "SharedAccessSignature sr=ci&sig=x&skn=ci&se=4102444800")
+        .env(
+            "FLEETSIM_CENTRAL_TOKEN",
+            "SharedAccessSignature sr=ci&sig=x&skn=ci&se=4102444800",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -98,7 +113,12 @@ fn the_image_command_serves_and_its_probe_tells_healthy_from_gone() {
     let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
     let banner = lines.next().unwrap().unwrap();
     std::thread::spawn(move || lines.for_each(drop));
-    let addr = banner.rsplit(" at http://").next().unwrap().trim().to_string();
+    let addr = banner
+        .rsplit(" at http://")
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
     let url = format!("http://{addr}/healthz");
     let started = Instant::now();
     let healthy = loop {
@@ -108,7 +128,12 @@ fn the_image_command_serves_and_its_probe_tells_healthy_from_gone() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(healthy.status.code(), Some(0), "{}", String::from_utf8_lossy(&healthy.stderr));
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
     // The API itself needs the token; the probe's path does not.
     let wrong = healthcheck(&format!("http://{addr}/api/jobs"));
     assert_eq!(wrong.status.code(), Some(1));
@@ -117,6 +142,12 @@ fn the_image_command_serves_and_its_probe_tells_healthy_from_gone() {
     server.wait().unwrap();
     let gone = healthcheck(&url);
     assert_eq!(gone.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&gone.stderr).contains("unhealthy"), "{gone:?}");
-    assert!(data.path().join("fleetsim.db").exists(), "the store is in the data volume");
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("unhealthy"),
+        "{gone:?}"
+    );
+    assert!(
+        data.path().join("fleetsim.db").exists(),
+        "the store is in the data volume"
+    );
 }

@@ -216,7 +216,7 @@ pub(crate) fn simulate(
 ) -> Result<SimResult> {
     let sim = scenario.simulation(seed)?;
     sim.try_run_with_progress(PROGRESS_EVERY_EVENTS, progress)
-    .map_err(|e| scenario.locate(Error::new(crate::ErrorKind::Limit(e.to_string()))))
+        .map_err(|e| scenario.locate(Error::new(crate::ErrorKind::Limit(e.to_string()))))
 }
 
 /// The facts that expectations check, for job `id` of `result`.

@@ -28,9 +28,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use std::sync::atomic::AtomicU64;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 use crate::hub_view::HubView;
 
@@ -86,16 +86,36 @@ impl HubGauges {
             waiting: Gauge::default(),
         };
         let sub = registry.sub_registry_with_prefix("hub");
-        sub.register("rate_per_second", "The hub model's refill rate of each token bucket", g.rate.clone());
-        sub.register("tokens_available", "Tokens in each of the hub model's buckets", g.available.clone());
+        sub.register(
+            "rate_per_second",
+            "The hub model's refill rate of each token bucket",
+            g.rate.clone(),
+        );
+        sub.register(
+            "tokens_available",
+            "Tokens in each of the hub model's buckets",
+            g.available.clone(),
+        );
         sub.register(
             "queued_operations",
             "Operations the hub model holds back for a later send time",
             g.queued.clone(),
         );
-        sub.register("concurrent_jobs_limit", "The hub tier's concurrent-jobs limit", g.limit.clone());
-        sub.register("jobs_holding_slot", "Job runs holding a concurrent-jobs slot", g.holding.clone());
-        sub.register("jobs_waiting", "Job runs waiting for a concurrent-jobs slot", g.waiting.clone());
+        sub.register(
+            "concurrent_jobs_limit",
+            "The hub tier's concurrent-jobs limit",
+            g.limit.clone(),
+        );
+        sub.register(
+            "jobs_holding_slot",
+            "Job runs holding a concurrent-jobs slot",
+            g.holding.clone(),
+        );
+        sub.register(
+            "jobs_waiting",
+            "Job runs waiting for a concurrent-jobs slot",
+            g.waiting.clone(),
+        );
         g
     }
 
@@ -105,7 +125,9 @@ impl HubGauges {
                 throttle: b.throttle.to_string(),
             };
             self.rate.get_or_create(&labels).set(b.rate_per_s as f64);
-            self.available.get_or_create(&labels).set(b.available_tokens);
+            self.available
+                .get_or_create(&labels)
+                .set(b.available_tokens);
             self.queued.get_or_create(&labels).set(b.queued_operations);
         }
         self.limit.set(i64::from(hub.slot_limit.unwrap_or(0)));
@@ -272,7 +294,10 @@ mod tests {
             &HubView::default(),
             0,
         );
-        assert!(!text.contains("fleetsim_hub_"), "no hub model, no hub gauges: {text}");
+        assert!(
+            !text.contains("fleetsim_hub_"),
+            "no hub model, no hub gauges: {text}"
+        );
         let line = |prefix: &str| {
             text.lines()
                 .find(|l| l.starts_with(prefix))
@@ -332,6 +357,10 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
         let later = m.render(&[], &hub, 5_000);
-        assert!(later.contains("fleetsim_hub_tokens_available{throttle=\"job_device_operations\"} 10.0"), "{later}");
+        assert!(
+            later
+                .contains("fleetsim_hub_tokens_available{throttle=\"job_device_operations\"} 10.0"),
+            "{later}"
+        );
     }
 }

@@ -62,7 +62,10 @@ impl Shared {
 
     /// Publishes the hub model's state (the driver, after a commit).
     pub(crate) fn publish_hub(&self, view: HubView) {
-        *self.hub.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = view;
+        *self
+            .hub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = view;
     }
 
     /// The hub model's state as last published.

@@ -295,7 +295,11 @@ impl Hub {
         let queued = |b: &Bucket| (b.backlog(at_ms) - f64::from(b.burst)).max(0.0);
         crate::result::HubSample {
             at_ms,
-            queued: [queued(&self.buckets[0]), queued(&self.buckets[1]), queued(&self.buckets[2])],
+            queued: [
+                queued(&self.buckets[0]),
+                queued(&self.buckets[1]),
+                queued(&self.buckets[2]),
+            ],
             throttled: self.throttled,
         }
     }
@@ -532,7 +536,10 @@ mod tests {
         let rate = spec.limits().job_device_ops_per_s;
         assert_eq!(rate, 10);
         let idle = &hub.load(1_000)[0];
-        assert_eq!((idle.throttle, idle.available_at(1_000)), ("job_device_operations", 10.0));
+        assert_eq!(
+            (idle.throttle, idle.available_at(1_000)),
+            ("job_device_operations", 10.0)
+        );
         for _ in 0..25 {
             hub.grant(Throttle::JobDeviceOps, 1_000, 1).unwrap();
         }
@@ -543,7 +550,15 @@ mod tests {
         assert_eq!(busy.queued_at(2_000), 5.0);
         assert_eq!(busy.queued_at(3_500), 0.0);
         assert_eq!(busy.available_at(4_500), 10.0);
-        assert_eq!(hub.load(2_000)[0].queued_at(2_000), 5.0, "the bucket agrees");
-        assert_eq!(hub.load(1_000)[1].backlog_tokens, 0.0, "twin updates untouched");
+        assert_eq!(
+            hub.load(2_000)[0].queued_at(2_000),
+            5.0,
+            "the bucket agrees"
+        );
+        assert_eq!(
+            hub.load(1_000)[1].backlog_tokens,
+            0.0,
+            "twin updates untouched"
+        );
     }
 }

@@ -121,8 +121,8 @@ pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use probability::Probability;
 pub use result::{
-    AbortTripRow, BatchRow, CommandRow, DeviceRow, HubSample, JobResult, OccurrenceRow, PauseRow, Reason,
-    Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
+    AbortTripRow, BatchRow, CommandRow, DeviceRow, HubSample, JobResult, OccurrenceRow, PauseRow,
+    Reason, Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
 };
 pub use rng::RunKey;
 pub use schedule::ScheduledJobSpec;

@@ -482,7 +482,9 @@ impl Simulation {
         if let Some(hub) = &mut self.hub_series {
             if hub.next_ms < at_ms {
                 let model = &self.model;
-                hub.advance_with(at_ms, |t| model.hub_sample(t).expect("a hub series has a hub"));
+                hub.advance_with(at_ms, |t| {
+                    model.hub_sample(t).expect("a hub series has a hub")
+                });
             }
         }
         self.event(payload);
@@ -641,7 +643,9 @@ impl Simulation {
         }
         let model = &self.model;
         let hub_series = self.hub_series.take().map_or_else(Vec::new, |mut h| {
-            h.finish_with(now, |t| model.hub_sample(t).expect("a hub series has a hub"));
+            h.finish_with(now, |t| {
+                model.hub_sample(t).expect("a hub series has a hub")
+            });
             h.into_samples()
         });
         let clock_start_ms = self.clock_start_ms;

@@ -94,7 +94,14 @@ fn draw<'b>(
     let last = job.series.last().map_or(0, |s| s.at_ms).max(first + 1);
     let total = f64::from(job.counts.total);
     let caption = format!("job {}: devices by state", job.id);
-    let mut states = panel(&top, Some(&caption), first..last, total * 1.08, "devices", false)?;
+    let mut states = panel(
+        &top,
+        Some(&caption),
+        first..last,
+        total * 1.08,
+        "devices",
+        false,
+    )?;
     draw_states(&mut states, job)?;
     draw_trip_band(&mut states, job, total * 1.08)?;
     draw_batch_lines(&mut states, job, total * 1.08, hover, true)?;
@@ -172,10 +179,16 @@ fn draw_trip_band<'b>(chart: &mut Chart<'_, 'b>, job: &JobResult, height: f64) -
     let Some(trip) = job.threshold_trip else {
         return Ok(());
     };
-    let start = job.batches.get(trip.batch as usize).and_then(|b| b.started_ms);
+    let start = job
+        .batches
+        .get(trip.batch as usize)
+        .and_then(|b| b.started_ms);
     let start = start.unwrap_or(trip.at_ms);
     let end = trip.at_ms.max(start + 1);
-    chart.draw_series([Rectangle::new([(start, 0.0), (end, height)], TRIP.mix(0.3).filled())])?;
+    chart.draw_series([Rectangle::new(
+        [(start, 0.0), (end, height)],
+        TRIP.mix(0.3).filled(),
+    )])?;
     Ok(())
 }
 
@@ -188,7 +201,11 @@ fn draw_batch_lines<'b>(
     hover: &mut Hover,
     numbered: bool,
 ) -> DrawResult<'b> {
-    let started: Vec<_> = job.batches.iter().filter(|b| b.started_ms.is_some()).collect();
+    let started: Vec<_> = job
+        .batches
+        .iter()
+        .filter(|b| b.started_ms.is_some())
+        .collect();
     let every = started.len().div_ceil(24).max(1);
     let span = job.series.last().map_or(0, |s| s.at_ms) - job.series.first().map_or(0, |s| s.at_ms);
     let font = ("sans-serif", 11).into_font().color(&BLACK.mix(0.7));
@@ -200,12 +217,24 @@ fn draw_batch_lines<'b>(
         if !numbered || k % every != 0 {
             continue;
         }
-        chart.draw_series([Text::new(format!("{}", b.index + 1), (x, height), font.clone())])?;
+        chart.draw_series([Text::new(
+            format!("{}", b.index + 1),
+            (x, height),
+            font.clone(),
+        )])?;
         let (px, py) = chart.backend_coord(&(x, height));
-        let end = b.finished_ms.map_or("-".to_string(), |t| axis::label(t, span));
+        let end = b
+            .finished_ms
+            .map_or("-".to_string(), |t| axis::label(t, span));
         let title = format!(
             "batch {}: {} devices, {} to {}; {} succeeded, {} failed, {} cancelled",
-            b.index + 1, b.size, axis::label(x, span), end, b.succeeded, b.failed, b.cancelled
+            b.index + 1,
+            b.size,
+            axis::label(x, span),
+            end,
+            b.succeeded,
+            b.failed,
+            b.cancelled
         );
         hover.add((px - 2, py - 2), (px + 14, py + 14), title);
     }
@@ -222,13 +251,19 @@ fn draw_failures<'b>(
     let failed_line = job.series.iter().map(|s| (s.at_ms, f64::from(s.failed)));
     chart.draw_series(LineSeries::new(failed_line, FAILED.stroke_width(2)))?;
     if let Some(points) = limits {
-        chart.draw_series(LineSeries::new(points.iter().copied(), THRESHOLD.stroke_width(2)))?;
+        chart.draw_series(LineSeries::new(
+            points.iter().copied(),
+            THRESHOLD.stroke_width(2),
+        ))?;
     }
     if let Some(trip) = job.threshold_trip {
         // The trip lies on the threshold line: per batch, the failures before the batch plus
         // the batch's failures; job-wide, the failures.
         let before: u32 = match threshold {
-            Some(t) if t.per_batch => job.batches[..trip.batch as usize].iter().map(|b| b.failed).sum(),
+            Some(t) if t.per_batch => job.batches[..trip.batch as usize]
+                .iter()
+                .map(|b| b.failed)
+                .sum(),
             _ => 0,
         };
         let at = (trip.at_ms, f64::from(before + trip.failures));
@@ -248,22 +283,46 @@ fn add_sample_hover(
     let s = &job.series;
     let span = s.last().map_or(0, |x| x.at_ms) - s.first().map_or(0, |x| x.at_ms);
     let limit = |t: i64| -> String {
-        let Some(th) = threshold else { return String::new() };
-        let batch = job.batches.iter().rev().find(|b| b.started_ms.is_some_and(|st| st <= t));
+        let Some(th) = threshold else {
+            return String::new();
+        };
+        let batch = job
+            .batches
+            .iter()
+            .rev()
+            .find(|b| b.started_ms.is_some_and(|st| st <= t));
         let base = match (th.per_batch, batch) {
             (true, Some(b)) => b.size,
             _ => job.counts.total,
         };
-        format!(" (threshold {} {})", th.limit(base), if th.per_batch { "in the batch" } else { "in the job" })
+        format!(
+            " (threshold {} {})",
+            th.limit(base),
+            if th.per_batch {
+                "in the batch"
+            } else {
+                "in the job"
+            }
+        )
     };
     for (i, p) in s.iter().enumerate() {
-        let left = if i == 0 { p.at_ms } else { (s[i - 1].at_ms + p.at_ms) / 2 };
+        let left = if i == 0 {
+            p.at_ms
+        } else {
+            (s[i - 1].at_ms + p.at_ms) / 2
+        };
         let right = s.get(i + 1).map_or(p.at_ms, |n| (p.at_ms + n.at_ms) / 2);
         let (x0, y_top) = states.backend_coord(&(left, states.y_range().end));
         let (x1, y_bottom) = failures.backend_coord(&(right, 0.0));
         let title = format!(
             "{}: succeeded {}, failed {}{}, cancelled {}, in flight {}, pending {}",
-            axis::label(p.at_ms, span), p.succeeded, p.failed, limit(p.at_ms), p.cancelled, p.in_flight, p.pending
+            axis::label(p.at_ms, span),
+            p.succeeded,
+            p.failed,
+            limit(p.at_ms),
+            p.cancelled,
+            p.in_flight,
+            p.pending
         );
         hover.add((x0, y_top), (x1.max(x0 + 1), y_bottom), title);
     }

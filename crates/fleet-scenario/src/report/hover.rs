@@ -14,7 +14,13 @@ impl Hover {
     pub(crate) fn add(&mut self, (x0, y0): (i32, i32), (x1, y1): (i32, i32), title: String) {
         let (left, right) = (x0.min(x1), x0.max(x1));
         let (top, bottom) = (y0.min(y1), y0.max(y1));
-        self.areas.push((left, top, (right - left).max(1), (bottom - top).max(1), title));
+        self.areas.push((
+            left,
+            top,
+            (right - left).max(1),
+            (bottom - top).max(1),
+            title,
+        ));
     }
 
     /// The SVG document `svg` with the regions added on top, before its end.
@@ -42,7 +48,9 @@ impl Hover {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -44,13 +44,27 @@ fn draw<'b>(series: &[HubSample], svg: &'b mut String, hover: &mut Hover) -> Dra
     let (top, bottom) = plots.split_vertically(HEIGHT_PX * 55 / 100);
     let x = series[0].at_ms..series[series.len() - 1].at_ms.max(series[0].at_ms + 1);
     let queued_max = series.iter().flat_map(|s| s.queued).fold(0.0, f64::max);
-    let mut queues = panel(&top, Some("hub: operations queued by each throttle"), x.clone(), queued_max * 1.1 + 1.0, "queued", false)?;
+    let mut queues = panel(
+        &top,
+        Some("hub: operations queued by each throttle"),
+        x.clone(),
+        queued_max * 1.1 + 1.0,
+        "queued",
+        false,
+    )?;
     for (i, (_, colour)) in BUCKETS.iter().enumerate() {
         let points = series.iter().map(|s| (s.at_ms, s.queued[i]));
         queues.draw_series(LineSeries::new(points, colour.stroke_width(2)))?;
     }
     let throttled_max = series.last().map_or(0, |s| s.throttled) as f64;
-    let mut refused = panel(&bottom, None, x, throttled_max * 1.1 + 1.0, "throttled (429)", true)?;
+    let mut refused = panel(
+        &bottom,
+        None,
+        x,
+        throttled_max * 1.1 + 1.0,
+        "throttled (429)",
+        true,
+    )?;
     let points = series.iter().map(|s| (s.at_ms, s.throttled as f64));
     refused.draw_series(LineSeries::new(points, THROTTLED.stroke_width(2)))?;
     add_hover(series, &queues, &refused, hover);
@@ -93,11 +107,22 @@ fn panel<'a, 'b>(
     Ok(chart)
 }
 
-fn add_hover(series: &[HubSample], queues: &Chart<'_, '_>, refused: &Chart<'_, '_>, hover: &mut Hover) {
+fn add_hover(
+    series: &[HubSample],
+    queues: &Chart<'_, '_>,
+    refused: &Chart<'_, '_>,
+    hover: &mut Hover,
+) {
     let span = series[series.len() - 1].at_ms - series[0].at_ms;
     for (i, s) in series.iter().enumerate() {
-        let left = if i == 0 { s.at_ms } else { (series[i - 1].at_ms + s.at_ms) / 2 };
-        let right = series.get(i + 1).map_or(s.at_ms, |n| (s.at_ms + n.at_ms) / 2);
+        let left = if i == 0 {
+            s.at_ms
+        } else {
+            (series[i - 1].at_ms + s.at_ms) / 2
+        };
+        let right = series
+            .get(i + 1)
+            .map_or(s.at_ms, |n| (s.at_ms + n.at_ms) / 2);
         let (x0, y0) = queues.backend_coord(&(left, queues.y_range().end));
         let (x1, y1) = refused.backend_coord(&(right, 0.0));
         let title = format!(

@@ -27,11 +27,22 @@ type DrawResult<'b> = Result<(), Box<dyn std::error::Error + 'b>>;
 /// The chart of scheduled job `id` (occurrence instants counted from `clock_start_ms`, the
 /// calendar instant of virtual time 0), or `None` without a run.
 pub(crate) fn svg(id: &str, lines: &[OccurrenceLine<'_>], clock_start_ms: i64) -> Option<String> {
-    let total_max = lines.iter().filter_map(|l| l.run.map(|r| r.counts.total)).max()?;
+    let total_max = lines
+        .iter()
+        .filter_map(|l| l.run.map(|r| r.counts.total))
+        .max()?;
     let mut svg = String::new();
     let mut hover = Hover::default();
     let at: Vec<i64> = lines.iter().map(|l| clock_start_ms + l.at_ms).collect();
-    draw(id, lines, &at, f64::from(total_max.max(1)), &mut svg, &mut hover).ok()?;
+    draw(
+        id,
+        lines,
+        &at,
+        f64::from(total_max.max(1)),
+        &mut svg,
+        &mut hover,
+    )
+    .ok()?;
     Some(hover.apply(svg))
 }
 
@@ -55,21 +66,31 @@ fn draw<'b>(
     let caption = format!("scheduled job {id}: devices by outcome, per occurrence");
     let mut bars = panel(&top, Some(&caption), at, total_max * 1.05, "devices", false)?;
     draw_bars(&mut bars, lines)?;
-    let share_max = lines.iter().filter_map(|l| l.run.map(failed_share)).fold(0.0, f64::max);
+    let share_max = lines
+        .iter()
+        .filter_map(|l| l.run.map(failed_share))
+        .fold(0.0, f64::max);
     let y_max = (share_max * 1.2).max(1.0);
     let mut share = panel(&bottom, None, at, y_max, "failed %", true)?;
     let points: Vec<(f64, f64)> = lines
         .iter()
         .filter_map(|l| l.run.map(|r| (f64::from(l.number), failed_share(r))))
         .collect();
-    share.draw_series(LineSeries::new(points.iter().copied(), SHARE.stroke_width(2)))?;
+    share.draw_series(LineSeries::new(
+        points.iter().copied(),
+        SHARE.stroke_width(2),
+    ))?;
     if points.len() <= 60 {
         share.draw_series(points.iter().map(|&p| Circle::new(p, 3, SHARE.filled())))?;
     }
-    let skipped = lines.iter().filter(|l| l.run.is_none()).map(|l| f64::from(l.number));
-    share.draw_series(skipped.map(|x| {
-        Rectangle::new([(x - 0.3, 0.0), (x + 0.3, y_max * 0.06)], SKIPPED.filled())
-    }))?;
+    let skipped = lines
+        .iter()
+        .filter(|l| l.run.is_none())
+        .map(|l| f64::from(l.number));
+    share
+        .draw_series(skipped.map(|x| {
+            Rectangle::new([(x - 0.3, 0.0), (x + 0.3, y_max * 0.06)], SKIPPED.filled())
+        }))?;
     add_hover(lines, &bars, &share, hover);
     let entries = [
         ("succeeded", Key::Box(SUCCEEDED)),
@@ -105,7 +126,8 @@ fn panel<'a, 'b>(
     // A tick at a whole occurrence number reads as that occurrence's date.
     let date = move |v: &f64| {
         let i = (v.round() as usize).clamp(1, n) - 1;
-        at.get(i).map_or(String::new(), |&t| axis::label(t, span.max(86_400_000)))
+        at.get(i)
+            .map_or(String::new(), |&t| axis::label(t, span.max(86_400_000)))
     };
     let mut mesh = chart.configure_mesh();
     mesh.y_desc(y_desc)
@@ -132,7 +154,10 @@ fn draw_bars<'b>(chart: &mut Chart<'_, 'b>, lines: &[OccurrenceLine<'_>]) -> Dra
             let y0 = f64::from(of[..layer].iter().sum::<u32>());
             let y1 = y0 + f64::from(of[layer]);
             let x = f64::from(l.number);
-            Some(Rectangle::new([(x - half, y0), (x + half, y1)], colour.filled()))
+            Some(Rectangle::new(
+                [(x - half, y0), (x + half, y1)],
+                colour.filled(),
+            ))
         });
         chart.draw_series(bars)?;
     }
@@ -140,7 +165,12 @@ fn draw_bars<'b>(chart: &mut Chart<'_, 'b>, lines: &[OccurrenceLine<'_>]) -> Dra
 }
 
 /// One region per occurrence over both plots, with its figures.
-fn add_hover(lines: &[OccurrenceLine<'_>], bars: &Chart<'_, '_>, share: &Chart<'_, '_>, hover: &mut Hover) {
+fn add_hover(
+    lines: &[OccurrenceLine<'_>],
+    bars: &Chart<'_, '_>,
+    share: &Chart<'_, '_>,
+    hover: &mut Hover,
+) {
     for l in lines {
         let x = f64::from(l.number);
         let (x0, y0) = bars.backend_coord(&(x - 0.5, bars.y_range().end));
@@ -159,6 +189,10 @@ fn add_hover(lines: &[OccurrenceLine<'_>], bars: &Chart<'_, '_>, share: &Chart<'
             (None, Some(why)) => format!("skipped: {why}"),
             (None, None) => "no run".to_string(),
         };
-        hover.add((x0, y0), (x1.max(x0 + 1), y1), format!("#{} {}: {what}", l.number, l.wall));
+        hover.add(
+            (x0, y0),
+            (x1.max(x0 + 1), y1),
+            format!("#{} {}: {what}", l.number, l.wall),
+        );
     }
 }

@@ -45,7 +45,10 @@ type Result<T> = std::result::Result<T, CentralError>;
 /// The dashboard's routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/", get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route(
+            "/",
+            get(|| async { asset(INDEX_HTML, "text/html; charset=utf-8") }),
+        )
         .route(
             "/dashboard/app.js",
             get(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
@@ -82,7 +85,10 @@ fn dialect(api: &str) -> std::result::Result<Dialect, ApiError> {
     match api {
         "central" => Ok(Dialect::Central),
         "hub" => Ok(Dialect::Hub),
-        other => Err(ApiError::bad("api", format!("{other:?}: give central or hub"))),
+        other => Err(ApiError::bad(
+            "api",
+            format!("{other:?}: give central or hub"),
+        )),
     }
 }
 
@@ -141,7 +147,11 @@ async fn devices(
     let dialect = dialect(&api)?;
     let pairs = pairs(&uri);
     let mut filter = DeviceFilter::default();
-    for word in param(&pairs, "state").unwrap_or("").split(',').filter(|w| !w.is_empty()) {
+    for word in param(&pairs, "state")
+        .unwrap_or("")
+        .split(',')
+        .filter(|w| !w.is_empty())
+    {
         let (_, s) = STATE_WORDS
             .iter()
             .find(|(w, _)| *w == word)

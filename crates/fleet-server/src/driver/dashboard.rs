@@ -55,7 +55,10 @@ pub(crate) const STATE_WORDS: [(&str, DeviceState); 7] = [
 
 impl Driver {
     /// Answers a dashboard question.
-    pub(super) fn dashboard(&mut self, q: DashboardQuery) -> Result<std::result::Result<Value, ApiError>> {
+    pub(super) fn dashboard(
+        &mut self,
+        q: DashboardQuery,
+    ) -> Result<std::result::Result<Value, ApiError>> {
         match q {
             DashboardQuery::Overview => Ok(Ok(self.overview())),
             DashboardQuery::Job { dialect, id } => self.job_detail(dialect, &id),
@@ -100,7 +103,11 @@ impl Driver {
             .ok_or_else(|| ApiError::not_found("job", id))
     }
 
-    fn job_detail(&mut self, dialect: Dialect, id: &str) -> Result<std::result::Result<Value, ApiError>> {
+    fn job_detail(
+        &mut self,
+        dialect: Dialect,
+        id: &str,
+    ) -> Result<std::result::Result<Value, ApiError>> {
         let no = match self.run_no(dialect, id) {
             Ok(no) => no,
             Err(e) => return Ok(Err(e)),
@@ -170,10 +177,15 @@ impl Driver {
         };
         // Rebuilds a settled run's state if it was evicted, then reads it beside the fleet.
         if self.with_state(no, |_| ())?.is_none() {
-            return Ok(Ok(json!({"items": [], "next": null, "matched": 0, "total": 0})));
+            return Ok(Ok(
+                json!({"items": [], "next": null, "matched": 0, "total": 0}),
+            ));
         }
         let fleet = self.ctx.model.fleet();
-        let exec = match (self.runs.get(&no).and_then(|r| r.exec.as_ref()), &self.rebuilt) {
+        let exec = match (
+            self.runs.get(&no).and_then(|r| r.exec.as_ref()),
+            &self.rebuilt,
+        ) {
             (Some(exec), _) => exec,
             (None, Some((n, exec))) if *n == no => exec,
             _ => unreachable!("with_state kept the run's state"),
