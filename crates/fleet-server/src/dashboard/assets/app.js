@@ -220,7 +220,7 @@ function timeline(detail, nowIso) {
   for (let i = 0; i <= 5; i++) {
     const t = t0 + ((t1 - t0) * i) / 5, xi = x(t);
     svg.append(el("svg:line", { x1: xi, x2: xi, y1: top, y2: H - 22, stroke: "#eaeef2" }),
-      el("svg:text", { x: xi, y: H - 8, "text-anchor": "middle", fill: "#57606a", text: hms(t - t0, t1 - t0 < 60000) }));
+      el("svg:text", { x: xi, y: H - 8, "text-anchor": i === 5 ? "end" : "middle", fill: "#57606a", text: hms(t - t0, t1 - t0 < 60000) }));
   }
   detail.batches.forEach((b, i) => {
     const y = top + i * rowH;
