@@ -9,7 +9,8 @@ use anyhow::Context;
 use fleet_scenario::plan::{self, spec, Objective, PlanOptions, PlanReport};
 use fleet_scenario::Scenario;
 
-use crate::progress::Progress;
+use crate::output::Output;
+use crate::progress::{Progress, Unit};
 
 /// Exit code when constraints were given and no plan meets them.
 const EXIT_NO_PLAN: u8 = 1;
@@ -114,8 +115,11 @@ pub struct PlanArgs {
     shard: Option<fleet_scenario::Shard>,
     /// Write the sweep's partial result to this file instead of a report (with --shard: its
     /// part; without: the whole, as part 0/1).
-    #[arg(long, value_name = "FILE", conflicts_with = "html")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["html", "output"])]
     partial_out: Option<PathBuf>,
+    /// Write the report (text or JSON) to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 impl PlanArgs {
@@ -191,21 +195,23 @@ pub fn execute(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let options = args.options(&scenario)?;
     for w in fleet_scenario::warnings::check(&scenario) {
-        eprintln!("warning: {w}");
+        crate::ui::warn(w);
     }
     scenario.check_memory(None, options.threads as u32)?;
     if let Some(path) = &args.partial_out {
         let shard = args.shard.unwrap_or(fleet_scenario::Shard::WHOLE);
         return write_part(&scenario, &options, shard, path);
     }
-    let mut progress = Progress::new(format!("{} plans", scenario.name()));
+    let mut progress = Progress::new(format!("{} plans", scenario.name()), Unit::Replications);
     let report = plan::run_plan(&scenario, &options, &mut |done, total| {
         progress.update(done, total)
     });
     progress.finish();
+    let output = Output::new(args.output.as_deref());
     print_report(
         &report?,
         matches!(args.format, Format::Json),
+        &output,
         args.html.as_deref(),
     )
 }
@@ -217,7 +223,10 @@ fn write_part(
     shard: fleet_scenario::Shard,
     path: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let mut progress = Progress::new(format!("{} plans part {shard}", scenario.name()));
+    let mut progress = Progress::new(
+        format!("{} plans part {shard}", scenario.name()),
+        Unit::Replications,
+    );
     let part = plan::run_plan_shard(scenario, options, shard, &mut |done, total| {
         progress.update(done, total)
     });
@@ -241,17 +250,16 @@ fn write_part(
 
 /// Prints a sweep's report (JSON or text) and writes its HTML page; exit 1 when constraints
 /// were given and no plan meets them.
-pub fn print_report(
+pub(crate) fn print_report(
     report: &PlanReport,
     json: bool,
+    output: &Output,
     html: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     match json {
-        false => print!("{}", plan::report::render(report)),
-        true => println!(
-            "{}",
-            serde_json::to_string_pretty(report).context("cannot serialize the report")?
-        ),
+        false => output.text(&plan::report::render(report))?,
+        true => output
+            .json(&serde_json::to_string_pretty(report).context("cannot serialize the report")?)?,
     }
     if let Some(path) = html {
         std::fs::write(path, plan::html::render(report))

@@ -287,6 +287,11 @@ impl JobRun {
         self.attempts[device as usize]
     }
 
+    /// The run's cancellation threshold, if it has one.
+    pub fn threshold(&self) -> Option<crate::Threshold> {
+        self.config.threshold
+    }
+
     /// The cancellation threshold's trip, if it tripped.
     pub fn threshold_trip(&self) -> Option<ThresholdTrip> {
         self.trip

@@ -30,7 +30,7 @@ pub use plan::{
 pub use replicate::{
     merge, run_replications, run_shard, Partial, ReplicationOptions, ReplicationReport, Shard,
 };
-pub use run::{run, Budget, RunOptions};
+pub use run::{run, run_observed, Budget, RunOptions};
 pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};
 pub use source::Format;
 pub use warnings::Warning;

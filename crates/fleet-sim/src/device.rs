@@ -343,6 +343,18 @@ impl DeviceModel {
         self
     }
 
+    /// The hub model's token buckets at `now_ms` (model time, as given to dispatches); empty
+    /// without a hub model.
+    pub fn hub_load(&self, now_ms: i64) -> Vec<crate::hub::ThrottleLoad> {
+        self.hub.as_ref().map_or_else(Vec::new, |h| h.load(now_ms))
+    }
+
+    /// The hub model's queues at `at_ms` (no earlier than its last dispatch) and its refusals
+    /// so far; `None` without a hub model.
+    pub(crate) fn hub_sample(&self, at_ms: i64) -> Option<crate::result::HubSample> {
+        self.hub.as_ref().map(|h| h.sample(at_ms))
+    }
+
     /// The instant that is time 0 of the behaviour model.
     pub fn epoch_ms(&self) -> i64 {
         self.epoch_ms

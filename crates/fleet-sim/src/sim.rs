@@ -247,6 +247,8 @@ pub struct Simulation {
     schedules: Vec<Schedule>,
     clock_start_ms: i64,
     series_samples: usize,
+    /// The hub model's queues over time (`None` without a hub model).
+    hub_series: Option<Series<crate::result::HubSample>>,
 }
 
 /// A scheduled job in the simulation: its state machine and what each run executes.
@@ -376,7 +378,19 @@ impl Simulation {
             schedules,
             clock_start_ms,
             series_samples,
+            hub_series: None,
         }
+        .with_hub_series()
+    }
+
+    /// Starts the hub model's series at time 0, when there is a hub model.
+    fn with_hub_series(mut self) -> Self {
+        if let Some(first) = self.model.hub_sample(0) {
+            let mut series = Series::new(self.series_samples);
+            series.start_with(0, first);
+            self.hub_series = Some(series);
+        }
+        self
     }
 
     // ----- reading -----
@@ -463,6 +477,14 @@ impl Simulation {
                 if let Some(exec) = &job.exec {
                     job.series.advance(at_ms, exec.run().counts());
                 }
+            }
+        }
+        if let Some(hub) = &mut self.hub_series {
+            if hub.next_ms < at_ms {
+                let model = &self.model;
+                hub.advance_with(at_ms, |t| {
+                    model.hub_sample(t).expect("a hub series has a hub")
+                });
             }
         }
         self.event(payload);
@@ -619,6 +641,13 @@ impl Simulation {
                 ..job_result(job)
             });
         }
+        let model = &self.model;
+        let hub_series = self.hub_series.take().map_or_else(Vec::new, |mut h| {
+            h.finish_with(now, |t| {
+                model.hub_sample(t).expect("a hub series has a hub")
+            });
+            h.into_samples()
+        });
         let clock_start_ms = self.clock_start_ms;
         let schedules = self
             .schedules
@@ -637,6 +666,7 @@ impl Simulation {
             cohorts: self.model.behaviour().cohorts.clone(),
             events: self.log.take(),
             clock_start_ms,
+            hub_series,
             jobs,
             schedules,
             fleet: self.model.into_fleet(),

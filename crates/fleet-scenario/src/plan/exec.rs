@@ -113,7 +113,7 @@ fn run_one(arms: &[Arms], item: Item, seed_first: u64, job: &str) -> Result<Outc
         true => state.bad.as_ref().expect("a bad item has a bad scenario"),
     };
     let seed = seed_first.wrapping_add(u64::from(item.replication));
-    let result = simulate(scenario, seed, &mut |_, _| {})?;
+    let result = simulate(scenario, seed, &mut |_| {})?;
     Outcome::of(&result, job).ok_or_else(|| {
         Error::new(ErrorKind::Invalid(format!(
             "job {job:?} is not in the result of plan {}",

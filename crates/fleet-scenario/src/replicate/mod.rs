@@ -184,7 +184,7 @@ fn run_all(
                 }
                 let index = range.start + slot;
                 let seed = seed_first.wrapping_add(u64::from(index));
-                let record = simulate(scenario, seed, &mut |_, _| {})
+                let record = simulate(scenario, seed, &mut |_| {})
                     .map(|r| sample::sample(scenario, index, &r));
                 failed.fetch_or(record.is_err(), Ordering::Relaxed);
                 *slots[slot as usize].lock().expect("no worker panics") = Some(record);
