@@ -247,8 +247,9 @@ pub struct Simulation {
     schedules: Vec<Schedule>,
     clock_start_ms: i64,
     series_samples: usize,
-    /// The hub model's queues over time (`None` without a hub model).
-    hub_series: Option<Series<crate::result::HubSample>>,
+    /// The hub model's queues over time (never started without a hub model: its `next_ms`
+    /// then stays `i64::MAX`, and the check in `step` is one comparison).
+    hub_series: Series<crate::result::HubSample>,
 }
 
 /// A scheduled job in the simulation: its state machine and what each run executes.
@@ -378,7 +379,7 @@ impl Simulation {
             schedules,
             clock_start_ms,
             series_samples,
-            hub_series: None,
+            hub_series: Series::new(series_samples),
         }
         .with_hub_series()
     }
@@ -386,9 +387,7 @@ impl Simulation {
     /// Starts the hub model's series at time 0, when there is a hub model.
     fn with_hub_series(mut self) -> Self {
         if let Some(first) = self.model.hub_sample(0) {
-            let mut series = Series::new(self.series_samples);
-            series.start_with(0, first);
-            self.hub_series = Some(series);
+            self.hub_series.start_with(0, first);
         }
         self
     }
@@ -479,13 +478,11 @@ impl Simulation {
                 }
             }
         }
-        if let Some(hub) = &mut self.hub_series {
-            if hub.next_ms < at_ms {
-                let model = &self.model;
-                hub.advance_with(at_ms, |t| {
-                    model.hub_sample(t).expect("a hub series has a hub")
-                });
-            }
+        if self.hub_series.next_ms < at_ms {
+            let model = &self.model;
+            self.hub_series.advance_with(at_ms, |t| {
+                model.hub_sample(t).expect("a started hub series has a hub")
+            });
         }
         self.event(payload);
         true
@@ -642,12 +639,12 @@ impl Simulation {
             });
         }
         let model = &self.model;
-        let hub_series = self.hub_series.take().map_or_else(Vec::new, |mut h| {
-            h.finish_with(now, |t| {
-                model.hub_sample(t).expect("a hub series has a hub")
-            });
-            h.into_samples()
+        let mut hub_series = std::mem::replace(&mut self.hub_series, Series::new(0));
+        // Without a hub model the series never started: nothing is recorded, nothing asked.
+        hub_series.finish_with(now, |t| {
+            model.hub_sample(t).expect("a started hub series has a hub")
         });
+        let hub_series = hub_series.into_samples();
         let clock_start_ms = self.clock_start_ms;
         let schedules = self
             .schedules
