@@ -51,7 +51,12 @@ fn unit(r: &mut Pcg64Mcg) -> f64 {
 
 /// The reference rollout over `n` devices with batches of `batch_percent` % and a job-wide
 /// threshold of `threshold_percent` % (the reference: 10 and 10), seeded by `seed`.
-pub fn least_work_rollout(n: u32, batch_percent: f64, threshold_percent: f64, seed: u64) -> LeastWork {
+pub fn least_work_rollout(
+    n: u32,
+    batch_percent: f64,
+    threshold_percent: f64,
+    seed: u64,
+) -> LeastWork {
     assert!(batch_percent > 0.0 && batch_percent <= 100.0);
     let batch = ((batch_percent * f64::from(n) / 100.0).ceil() as u32).max(1);
     let limit = ((threshold_percent * f64::from(n) / 100.0).ceil() as u32).max(1);

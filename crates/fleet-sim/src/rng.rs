@@ -213,7 +213,10 @@ mod tests {
             let p = Purpose::Operation;
             let want = before(seed, device, counter, p);
             assert_eq!(stream(seed, device, counter, p).next_u64(), want);
-            assert_eq!(SeedKey::new(seed).stream(device, counter, p).next_u64(), want);
+            assert_eq!(
+                SeedKey::new(seed).stream(device, counter, p).next_u64(),
+                want
+            );
             assert_eq!(SeedKey::new(seed).unit(device, counter, p), unit_f64(want));
             assert_eq!(unit(seed, device, counter, p), unit_f64(want));
         }
