@@ -237,7 +237,7 @@ impl BatchPlan {
     }
 
     /// The device indices of batch `k`.
-    #[inline]
+    #[inline(always)]
     pub fn range(&self, k: u32) -> std::ops::Range<u32> {
         if k >= self.count {
             return self.total..self.total;

@@ -606,8 +606,8 @@ impl JobRun {
             }
         }
         self.counts.in_flight -= 1;
-        self.terminate(device, DeviceState::from_outcome(outcome));
         let batch = self.plan.batch_of(device);
+        self.terminate_in(device, batch, DeviceState::from_outcome(outcome));
         if outcome == Outcome::Succeeded {
             if let Some(rate) = &mut self.rate {
                 rate.on_succeeded(self.counts.succeeded);
@@ -656,9 +656,17 @@ impl JobRun {
     /// Records a terminal state for a device whose previous state is already uncounted.
     #[inline]
     fn terminate(&mut self, device: u32, state: DeviceState) {
+        self.terminate_in(device, self.plan.batch_of(device), state);
+    }
+
+    /// [`Self::terminate`] of a device of batch `batch` (the caller found it already: the
+    /// outcome path divides once, not twice).
+    #[inline]
+    fn terminate_in(&mut self, device: u32, batch: u32, state: DeviceState) {
         debug_assert!(state.is_terminal());
+        debug_assert_eq!(batch, self.plan.batch_of(device));
         self.states[device as usize] = state;
-        let batch = &mut self.batches[self.plan.batch_of(device) as usize];
+        let batch = &mut self.batches[batch as usize];
         match state {
             DeviceState::Succeeded => {
                 self.counts.succeeded += 1;

@@ -138,11 +138,11 @@ impl Distribution {
 /// `[0, MAX_VIRTUAL_MS]` (NaN to 0): exactly `ms.round().max(0.0).min(MAX) as i64`, without
 /// the call to the C library's `round` that `f64::round` is on x86-64 (one per latency draw).
 /// The clamp comes first, so the truncation is exact (`MAX_VIRTUAL_MS < 2^53`) and so is the
-/// fraction `x - t`.
+/// fraction `x - t`; a NaN stays NaN through the clamp and the cast makes it 0.
 #[inline]
 fn round_ms(ms: f64) -> i64 {
     const MAX: f64 = crate::MAX_VIRTUAL_MS as f64;
-    let x = ms.max(0.0).min(MAX);
+    let x = ms.clamp(0.0, MAX);
     let t = x as i64;
     if x - t as f64 >= 0.5 {
         t + 1
@@ -164,7 +164,7 @@ pub(crate) enum Sampler {
 impl Sampler {
     /// One sample in whole milliseconds, never negative. Draws 0 (fixed), 1 (uniform,
     /// exponential, empirical) or usually 1 (log-normal: the ziggurat) values from `rng`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> i64 {
         match self {
             Self::Fixed(ms) => *ms,

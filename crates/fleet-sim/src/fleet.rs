@@ -596,7 +596,9 @@ impl Fleet {
 
     /// Sets desired property column `column` of device `index` to interned `value` and bumps
     /// its desired `$version`.
-    #[inline]
+    // Always inlined: once per device each in a property rollout; a call saved and
+    // restored registers for a handful of stores (callgrind).
+    #[inline(always)]
     pub(crate) fn write_desired(&mut self, index: u32, column: u32, value: u32) {
         let n = self.len();
         self.desired.by_id(column).set(index, value, n);
@@ -605,7 +607,9 @@ impl Fleet {
 
     /// Sets reported property column `column` of device `index` to interned `value` and bumps
     /// its reported `$version`.
-    #[inline]
+    // Always inlined: once per device each in a property rollout; a call saved and
+    // restored registers for a handful of stores (callgrind).
+    #[inline(always)]
     pub(crate) fn write_reported(&mut self, index: u32, column: u32, value: u32) {
         let n = self.len();
         self.reported.by_id(column).set(index, value, n);
