@@ -185,12 +185,21 @@ pub fn check_with(
     let seed = options.seed.unwrap_or(template.seed);
     let space = &template.space;
     let names = property.names();
+    if names.is_empty() {
+        return Err(crate::Error::invalid(
+            "expect",
+            "nothing to check: give the scenario at least one [[expect]] entry",
+        ));
+    }
     let (tallies, cases_run, stopped_by_time) =
         search(space, property, seed, options, names.len(), progress)?;
     let search_s = wall.elapsed().as_secs_f64();
-    let mut counterexamples = Vec::new();
+    let mut counterexamples: Vec<CounterExample> = Vec::new();
     for (k, tally) in tallies.iter().enumerate() {
         let Some(first) = &tally.first else { continue };
+        if counterexamples.iter().any(|c| c.also_fails.contains(&k)) {
+            continue; // a counter-example shrunk for an earlier expectation fails this one too
+        }
         let shrunk = shrink::Shrinker {
             space,
             property,
@@ -201,11 +210,12 @@ pub fn check_with(
             evaluations: 0,
             invalid: 0,
             steps: 0,
+            floors: vec![None; space.variables.len()],
         }
         .shrink(first.clone())?;
         let verdicts = property.evaluate(&shrunk.case)?;
         counterexamples.push(report::counterexample(
-            template, k, &names[k], first, &shrunk, &verdicts[k],
+            template, k, &names, first, &shrunk, &verdicts,
         )?);
     }
     Ok(report::assemble(report::Parts {

@@ -69,8 +69,11 @@ pub struct ExpectationResult {
 /// A shrunk counter-example: the simplest failing case found, as a scenario file.
 #[derive(Debug, Clone, Serialize)]
 pub struct CounterExample {
-    /// The expectation it fails (index into `expectations`).
+    /// The expectation it was shrunk for (index into `expectations`).
     pub expectation: usize,
+    /// The other expectations the shrunk case fails (they get no counter-example of their
+    /// own when their first failing case was shrunk here).
+    pub also_fails: Vec<usize>,
     /// The case the search found (its index).
     pub found_case: u64,
     /// The seed of its simulation (kept while shrinking; the scenario's `seed`).
@@ -95,11 +98,12 @@ pub struct CounterExample {
 pub(crate) fn counterexample(
     template: &Template,
     k: usize,
-    name: &str,
+    names: &[String],
     found: &Case,
     shrunk: &Shrunk,
-    verdict: &Verdict,
+    verdicts: &[Verdict],
 ) -> Result<CounterExample> {
+    let name = &names[k];
     let body = template.render(&shrunk.case)?;
     let source = template
         .path
@@ -108,8 +112,16 @@ pub(crate) fn counterexample(
     let header = [
         format!("counter-example found by `fleetsim check {source}`: case {} of seed {}, shrunk in {} steps", found.index, template.seed, shrunk.steps),
         format!("it fails expectation {}: {name}", k + 1),
-        "`fleetsim run` on this file fails the same way (its seed is the case's)".to_string(),
     ];
+    let also_fails: Vec<usize> = (0..verdicts.len())
+        .filter(|&j| j != k && !verdicts[j].held)
+        .collect();
+    let also = also_fails
+        .iter()
+        .map(|&j| format!("and expectation {}: {}", j + 1, names[j]));
+    let header: Vec<String> = header.into_iter().chain(also).chain([
+        "`fleetsim run` on this file fails the same way (its seed is the case's)".to_string(),
+    ]).collect();
     let scenario = match template.format() {
         Format::Toml => {
             let mut s: String = header.iter().map(|l| format!("# {l}\n")).collect();
@@ -127,7 +139,11 @@ pub(crate) fn counterexample(
         shrink_steps: shrunk.steps,
         shrink_simulations: shrunk.evaluations,
         invalid_candidates: shrunk.invalid,
-        checks: verdict.checks.iter().filter(|c| !c.passed).cloned().collect(),
+        checks: verdicts
+            .iter()
+            .flat_map(|v| v.checks.iter().filter(|c| !c.passed).cloned())
+            .collect(),
+        also_fails,
         scenario,
     })
 }
@@ -229,8 +245,13 @@ pub fn render_text(r: &CheckReport) -> String {
 }
 
 fn counterexample_text(r: &CheckReport, c: &CounterExample) -> String {
+    let also: String = c
+        .also_fails
+        .iter()
+        .map(|j| format!(", and to expectation {} ({})", j + 1, r.expectations[*j].name))
+        .collect();
     let mut out = format!(
-        "\ncounter-example to expectation {} ({}): case {} shrunk in {} steps ({} simulations{})\n",
+        "\ncounter-example to expectation {} ({}){also}: case {} shrunk in {} steps ({} simulations{})\n",
         c.expectation + 1,
         r.expectations[c.expectation].name,
         c.found_case,

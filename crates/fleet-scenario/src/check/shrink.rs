@@ -54,6 +54,9 @@ pub(crate) struct Shrinker<'a> {
     pub evaluations: u64,
     pub invalid: u64,
     pub steps: u64,
+    /// Per variable: a value below the current one known to pass, from its last search (a
+    /// later pass tries the minimum, then searches only above it).
+    pub floors: Vec<Option<f64>>,
 }
 
 impl Shrinker<'_> {
@@ -134,12 +137,12 @@ impl Shrinker<'_> {
             }
             (Domain::Int { min, .. }, Pick::Int(hi)) => {
                 let at = |x: f64| with(Pick::Int(x as i64));
-                let found = self.bisect(*min as f64, hi as f64, true, 1.0, &at)?;
+                let found = self.bisect(v, *min as f64, hi as f64, true, 1.0, &at)?;
                 Ok(found.map(|x| with(Pick::Int(x as i64))))
             }
             (Domain::Float { min, max }, Pick::Float(hi)) => {
                 let tolerance = (max - min) * FLOAT_TOLERANCE;
-                let found = self.bisect(*min, hi, false, tolerance, &|x| with(Pick::Float(x)))?;
+                let found = self.bisect(v, *min, hi, false, tolerance, &|x| with(Pick::Float(x)))?;
                 Ok(found.map(|x| with(Pick::Float(x))))
             }
             _ => Ok(None),
@@ -157,6 +160,7 @@ impl Shrinker<'_> {
     /// if it is below `hi`. Reals then take the shortest decimal that still fails.
     fn bisect(
         &mut self,
+        v: usize,
         min: f64,
         hi: f64,
         whole: bool,
@@ -164,8 +168,47 @@ impl Shrinker<'_> {
         at: &dyn Fn(f64) -> Case,
     ) -> Result<Option<f64>> {
         let (mut lo, mut cur, mut moved) = (None::<f64>, hi, false);
-        while !self.spent() && lo.is_none_or(|l| cur - l > tolerance) {
-            let points = candidates(min, lo, cur, whole);
+        if let Some(floor) = self.floors[v].filter(|&f| f < hi && f > min) {
+            // Searched before: the minimum may fail now that other variables moved; if not,
+            // search above the floor only.
+            if self.fails(vec![at(min)])?[0] {
+                self.steps += 1;
+                return Ok(Some(min));
+            }
+            lo = Some(floor);
+        }
+        let found = self.narrow(min, &mut lo, &mut cur, &mut moved, whole, tolerance, at)?;
+        self.floors[v] = lo;
+        if found.is_some() {
+            return Ok(found);
+        }
+        if let (Some(l), false) = (lo, whole) {
+            let simple = shortest_decimal(l, cur);
+            if simple < cur && !self.spent() && self.fails(vec![at(simple)])?[0] {
+                self.steps += 1;
+                return Ok(Some(simple));
+            }
+        }
+        Ok(moved.then_some(cur))
+    }
+}
+
+impl Shrinker<'_> {
+    /// Narrows `(lo, cur]` (`lo` unknown: `[min, cur]`) to `tolerance`: `Some(min)` when the
+    /// minimum itself fails.
+    #[allow(clippy::too_many_arguments)]
+    fn narrow(
+        &mut self,
+        min: f64,
+        lo: &mut Option<f64>,
+        cur: &mut f64,
+        moved: &mut bool,
+        whole: bool,
+        tolerance: f64,
+        at: &dyn Fn(f64) -> Case,
+    ) -> Result<Option<f64>> {
+        while !self.spent() && lo.is_none_or(|l| *cur - l > tolerance) {
+            let points = candidates(min, *lo, *cur, whole);
             if points.is_empty() {
                 break;
             }
@@ -177,22 +220,15 @@ impl Shrinker<'_> {
                     return Ok(Some(min));
                 }
                 Some(i) => {
-                    cur = points[i];
-                    moved = true;
+                    *cur = points[i];
+                    *moved = true;
                     self.steps += 1;
-                    lo = Some(if i == 0 { lo.unwrap_or(min) } else { points[i - 1] });
+                    *lo = Some(if i == 0 { lo.unwrap_or(min) } else { points[i - 1] });
                 }
-                None => lo = points.last().copied(),
+                None => *lo = points.last().copied(),
             }
         }
-        if let (Some(l), false) = (lo, whole) {
-            let simple = shortest_decimal(l, cur);
-            if simple < cur && !self.spent() && self.fails(vec![at(simple)])?[0] {
-                self.steps += 1;
-                return Ok(Some(simple));
-            }
-        }
-        Ok(moved.then_some(cur))
+        Ok(None)
     }
 }
 

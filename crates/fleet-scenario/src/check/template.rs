@@ -95,14 +95,16 @@ impl Template {
     }
 
     fn check_case(&self, case: &Case, which: &str) -> Result<()> {
-        let scenario = self.scenario(case)?;
-        scenario.check(None).map_err(|e| e.map_message(|m| format!("{m} ({which})")))
+        self.scenario(case)
+            .and_then(|s| s.check(None))
+            .map_err(|e| e.map_message(|m| format!("{m} ({which})")))
     }
 
-    /// The concrete scenario of `case`, loaded and validated. Errors name the line and field
-    /// in the user's file (a TOML case keeps the file's lines).
+    /// The concrete scenario of `case`, loaded and validated (its `seed` field is left as
+    /// written: a case is simulated with `case.seed`). Errors name the line and field in the
+    /// user's file (a TOML case keeps the file's lines).
     pub fn scenario(&self, case: &Case) -> Result<Scenario> {
-        let text = self.render(case)?;
+        let text = self.resolve(case, false)?;
         let mut s = Scenario::from_str_in(&text, self.format, &self.dir)?;
         s.path.clone_from(&self.path);
         Ok(s)
@@ -111,6 +113,10 @@ impl Template {
     /// The concrete scenario file of `case`: the file with every marker replaced by the
     /// case's value and `seed` set to the case's seed.
     pub fn render(&self, case: &Case) -> Result<String> {
+        self.resolve(case, true)
+    }
+
+    fn resolve(&self, case: &Case, set_seed: bool) -> Result<String> {
         let edits = case.edits(&self.space);
         match self.format {
             Format::Toml => {
@@ -120,6 +126,9 @@ impl Template {
                     .map_err(|e| Error::new(ErrorKind::Syntax(format!("{e}"))))?;
                 for e in &edits {
                     toml_apply(doc.as_item_mut(), e)?;
+                }
+                if !set_seed {
+                    return Ok(doc.to_string());
                 }
                 let seed = i64::try_from(case.seed).map_err(|_| {
                     Error::invalid("seed", "a TOML seed is at most 9223372036854775807")
@@ -137,7 +146,9 @@ impl Template {
                 for e in &edits {
                     json_apply(&mut doc, e);
                 }
-                doc["seed"] = Value::from(case.seed);
+                if set_seed {
+                    doc["seed"] = Value::from(case.seed);
+                }
                 let mut s = serde_json::to_string_pretty(&doc)
                     .map_err(|e| Error::new(ErrorKind::Invalid(e.to_string())))?;
                 s.push('\n');
