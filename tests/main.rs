@@ -1,6 +1,7 @@
 //! End-to-end tests of the `fleetsim` command line: one test binary, modules inside.
 
 mod calibrate;
+mod check;
 mod cli;
 mod common;
 mod deploy;

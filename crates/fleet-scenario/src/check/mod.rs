@@ -34,6 +34,30 @@ use crate::run::Budget;
 /// Cases run in rounds of this many: a `--time` budget is checked between rounds.
 pub const ROUND: u64 = 32;
 
+/// `err`, an error reading `text` as a plain scenario, explained when `text` is a check
+/// scenario: its first range, choice or optional part is named, with the command that takes
+/// it (`fleetsim run` needs one value per field).
+pub(crate) fn explain(err: crate::Error, text: &str, format: crate::Format) -> crate::Error {
+    let Ok(doc) = crate::source::parse::<serde_json::Value>(text, format) else {
+        return err;
+    };
+    match Space::of(&doc) {
+        Ok(space) if !space.is_empty() => {
+            let v = &space.variables[0];
+            let e = crate::Error::invalid(
+                v.path.to_string(),
+                format!(
+                    "a range, choice or optional part ({}) is for `fleetsim check`, and this file has {}: run `fleetsim check` on it, or `fleetsim run` on a case it prints",
+                    v.domain,
+                    space.variables.len()
+                ),
+            );
+            crate::source::position_error(e, text, format)
+        }
+        _ => err,
+    }
+}
+
 /// What a property says about one case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
