@@ -65,6 +65,8 @@ mod retry;
 mod run;
 pub mod schedule;
 mod stats;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 mod status;
 mod target;
 mod threshold;
