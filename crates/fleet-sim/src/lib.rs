@@ -105,6 +105,8 @@ mod sim;
 mod template;
 mod trace;
 #[doc(hidden)]
+#[cfg(feature = "proptest")]
+pub mod strategy;
 pub mod util;
 
 pub use behaviour::{BehaviourRule, BehaviourSpec, Flapping, Offline, SwarmDraw};
