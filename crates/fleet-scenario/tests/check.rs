@@ -111,6 +111,10 @@ fn the_planted_defect_is_found_and_shrunk_to_its_boundary_from_several_seeds() {
         };
         let p = value("behaviour.rules[0].failure_probability");
         let n = value("fleet.devices");
+        eprintln!(
+            "seed {seed}: found in case {} ({:?}), shrunk to p = {p}, n = {n} in {} steps, {} simulations",
+            c.found_case, c.found, c.shrink_steps, c.shrink_simulations
+        );
         assert_eq!(n, 40.0, "seed {seed}: the fleet shrinks to exactly 40 devices");
         assert!(
             (0.025..=0.025 + tolerance).contains(&p),
