@@ -60,7 +60,9 @@ pub struct CheckArgs {
 /// `90s`, `5m`, `1h`, `250ms` or a number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let n: f64 = number
         .parse()
@@ -128,11 +130,22 @@ pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes each counter-example's scenario into `dir`.
-fn save(dir: &std::path::Path, scenario: &std::path::Path, report: &check::CheckReport) -> anyhow::Result<()> {
+fn save(
+    dir: &std::path::Path,
+    scenario: &std::path::Path,
+    report: &check::CheckReport,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let ext = scenario.extension().and_then(|e| e.to_str()).unwrap_or("toml");
+    let ext = scenario
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("toml");
     for c in &report.counterexamples {
-        let path = dir.join(format!("{}.counterexample-{}.{ext}", report.name, c.expectation + 1));
+        let path = dir.join(format!(
+            "{}.counterexample-{}.{ext}",
+            report.name,
+            c.expectation + 1
+        ));
         std::fs::write(&path, &c.scenario)
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());

@@ -30,7 +30,13 @@ status = "complete"
 #[test]
 fn the_check_example_holds_in_every_case() {
     let out = fleetsim(&["check", "examples/check/rollout.toml", "--cases", "32"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.contains("32 cases run"), "{text}");
     assert_eq!(text.matches("  held    rollout").count(), 2, "{text}");
@@ -49,7 +55,13 @@ fn a_counter_example_is_printed_saved_and_fails_under_run() {
         "--save",
         save.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.contains("FAILED  j: failed 0"), "{text}");
     assert!(text.contains("held    j: status complete"), "{text}");
@@ -87,16 +99,31 @@ fn the_json_report_does_not_depend_on_the_thread_count() {
     assert_eq!(one, report("2"));
     assert_eq!(one["cases_run"], 40);
     assert_eq!(one["expectations"][0]["held"], false);
-    assert!(one["counterexamples"][0]["scenario"].as_str().unwrap().contains("seed = "));
+    assert!(one["counterexamples"][0]["scenario"]
+        .as_str()
+        .unwrap()
+        .contains("seed = "));
 }
 
 #[test]
 fn bad_ranges_and_options_are_exit_2_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     for (from, to, needle) in [
-        ("{ min = 3, max = 60 }", "{ min = 60, max = 3 }", "fleet.devices`: a range needs min <= max"),
-        ("{ min = 0.0, max = 0.2 }", "{ min = 0.0, max = 2.0 }", "probability 2 is outside [0, 1] (with every range at its `max`"),
-        ("{ min = 0.0, max = 0.2 }", "{ min = 0.0, mx = 0.2 }", "unknown key `mx`"),
+        (
+            "{ min = 3, max = 60 }",
+            "{ min = 60, max = 3 }",
+            "fleet.devices`: a range needs min <= max",
+        ),
+        (
+            "{ min = 0.0, max = 0.2 }",
+            "{ min = 0.0, max = 2.0 }",
+            "probability 2 is outside [0, 1] (with every range at its `max`",
+        ),
+        (
+            "{ min = 0.0, max = 0.2 }",
+            "{ min = 0.0, mx = 0.2 }",
+            "unknown key `mx`",
+        ),
     ] {
         let path = write(dir.path(), "bad.toml", &FAILING.replace(from, to));
         let out = fleetsim(&["check", path.to_str().unwrap()]);
@@ -108,5 +135,9 @@ fn bad_ranges_and_options_are_exit_2_naming_the_field() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = fleetsim(&["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("is for `fleetsim check`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is for `fleetsim check`"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -65,9 +65,9 @@ mod retry;
 mod run;
 pub mod schedule;
 mod stats;
+mod status;
 #[cfg(feature = "proptest")]
 pub mod strategy;
-mod status;
 mod target;
 mod threshold;
 mod window_gate;

@@ -58,7 +58,8 @@ pub fn job(group: &str) -> impl Strategy<Value = GeneratedJob> {
 /// An IoT Central batch: a percentage in (0, 100] or a number of at least 1.
 pub fn central_batch() -> impl Strategy<Value = Value> {
     prop_oneof![
-        (1u32..=1000).prop_map(|tenths| json!({"type": "percentage", "value": f64::from(tenths) / 10.0})),
+        (1u32..=1000)
+            .prop_map(|tenths| json!({"type": "percentage", "value": f64::from(tenths) / 10.0})),
         (1u32..=10_000).prop_map(|n| json!({"type": "number", "value": n})),
     ]
 }

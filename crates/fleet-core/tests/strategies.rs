@@ -36,7 +36,12 @@ fn the_strategy_covers_every_dialect() {
         let job = strategy::job("g").new_tree(&mut runner).unwrap().current();
         seen.insert(job.dialect);
     }
-    let all: BTreeSet<Dialect> =
-        [Dialect::Central, Dialect::Hub, Dialect::Aws, Dialect::Hawkbit].into();
+    let all: BTreeSet<Dialect> = [
+        Dialect::Central,
+        Dialect::Hub,
+        Dialect::Aws,
+        Dialect::Hawkbit,
+    ]
+    .into();
     assert_eq!(seen, all);
 }

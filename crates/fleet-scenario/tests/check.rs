@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use fleet_scenario::check::{
-    check_with, run_check, Case, CheckOptions, CheckReport, Expectations, Pick, Property,
-    Template, Verdict, FLOAT_TOLERANCE,
+    check_with, run_check, Case, CheckOptions, CheckReport, Expectations, Pick, Property, Template,
+    Verdict, FLOAT_TOLERANCE,
 };
 use fleet_scenario::{Budget, Format, Scenario};
 
@@ -115,7 +115,10 @@ fn the_planted_defect_is_found_and_shrunk_to_its_boundary_from_several_seeds() {
             "seed {seed}: found in case {} ({:?}), shrunk to p = {p}, n = {n} in {} steps, {} simulations",
             c.found_case, c.found, c.shrink_steps, c.shrink_simulations
         );
-        assert_eq!(n, 40.0, "seed {seed}: the fleet shrinks to exactly 40 devices");
+        assert_eq!(
+            n, 40.0,
+            "seed {seed}: the fleet shrinks to exactly 40 devices"
+        );
         assert!(
             (0.025..=0.025 + tolerance).contains(&p),
             "seed {seed}: the rate shrinks to 2.5 % within {tolerance}: {p}"
@@ -124,8 +127,15 @@ fn the_planted_defect_is_found_and_shrunk_to_its_boundary_from_several_seeds() {
         let s = Scenario::from_str(&c.scenario, Format::Toml).unwrap();
         assert_eq!(s.file.fleet.devices, 40);
         assert_eq!(s.file.seed, c.seed);
-        assert!(c.scenario.contains("failure_probability = 0.025"), "{}", c.scenario);
-        assert!(c.scenario.contains("# the failure rate"), "comments are kept");
+        assert!(
+            c.scenario.contains("failure_probability = 0.025"),
+            "{}",
+            c.scenario
+        );
+        assert!(
+            c.scenario.contains("# the failure rate"),
+            "comments are kept"
+        );
     }
 }
 
@@ -143,7 +153,11 @@ fn the_same_seed_finds_and_shrinks_the_same_case_whatever_the_thread_count() {
     let one = planted(9, 1);
     let three = planted(9, 3);
     assert_eq!(stable(&one), stable(&three));
-    assert_ne!(stable(&one), stable(&planted(10, 2)), "another seed, other cases");
+    assert_ne!(
+        stable(&one),
+        stable(&planted(10, 2)),
+        "another seed, other cases"
+    );
 }
 
 #[test]
@@ -174,13 +188,22 @@ fn a_real_expectation_fails_and_its_shrunk_case_fails_under_run() {
     let s = Scenario::from_str(&c.scenario, Format::Toml).unwrap();
     let report = fleet_scenario::run(&s, Default::default(), &mut |_, _| {}).unwrap();
     let failed = report.expectations.iter().filter(|k| !k.passed).count();
-    assert_eq!(failed, 1, "`run` fails the shrunk case the same way: {:?}", report.expectations);
+    assert_eq!(
+        failed, 1,
+        "`run` fails the shrunk case the same way: {:?}",
+        report.expectations
+    );
     // Shrunk: the failure rate and the fleet are no larger than in the case found.
     for f in ["fleet.devices", "behaviour.rules[0].failure_probability"] {
         let get = |v: &Vec<(String, String)>| -> f64 {
             v.iter().find(|(x, _)| x == f).unwrap().1.parse().unwrap()
         };
-        assert!(get(&c.shrunk) <= get(&c.found), "{f}: {:?} {:?}", c.shrunk, c.found);
+        assert!(
+            get(&c.shrunk) <= get(&c.found),
+            "{f}: {:?} {:?}",
+            c.shrunk,
+            c.found
+        );
     }
 }
 
@@ -216,7 +239,12 @@ status = { one_of = ["x"] }
     assert!(err.to_string().contains("expect[0].status"), "{err}");
     let text = text.replace("status = { one_of = [\"x\"] }", "status = \"stopped\"");
     let t = Template::from_str_in(&text, Format::Toml, Path::new(".")).unwrap();
-    let fields: Vec<String> = t.space.variables.iter().map(|v| v.path.to_string()).collect();
+    let fields: Vec<String> = t
+        .space
+        .variables
+        .iter()
+        .map(|v| v.path.to_string())
+        .collect();
     assert_eq!(
         fields,
         [
@@ -249,7 +277,10 @@ status = { one_of = ["x"] }
     assert_eq!(s.file.fleet.devices, 7);
     case.picks[0] = Pick::Choice(0);
     let s = Scenario::from_str(&t.render(&case).unwrap(), Format::Toml).unwrap();
-    assert!(s.file.behaviour.cohorts.is_empty(), "an absent entry is removed");
+    assert!(
+        s.file.behaviour.cohorts.is_empty(),
+        "an absent entry is removed"
+    );
 }
 
 #[test]
@@ -267,19 +298,36 @@ fn a_json_check_scenario_resolves_too() {
 #[test]
 fn ranges_that_leave_a_fields_bounds_are_errors_naming_the_line_and_field() {
     for (field, range, needle) in [
-        ("failure_probability", "{ min = 0.0, max = 1.5 }", "with every range at its `max`"),
-        ("failure_probability", "{ min = 0.5, max = 0.1 }", "min <= max"),
-        ("failure_probability", "{ min = 0.1 }", "needs both `min` and `max`"),
+        (
+            "failure_probability",
+            "{ min = 0.0, max = 1.5 }",
+            "with every range at its `max`",
+        ),
+        (
+            "failure_probability",
+            "{ min = 0.5, max = 0.1 }",
+            "min <= max",
+        ),
+        (
+            "failure_probability",
+            "{ min = 0.1 }",
+            "needs both `min` and `max`",
+        ),
         ("offline", "{ one_of = [] }", "at least one value"),
-        ("failure_probability", "{ min = -1, max = 0 }", "with every range at its `min`"),
+        (
+            "failure_probability",
+            "{ min = -1, max = 0 }",
+            "with every range at its `min`",
+        ),
     ] {
-        let text = format!(
-            "[fleet]\ndevices = 5\n[[behaviour.rules]]\n{field} = {range}\n"
-        );
+        let text = format!("[fleet]\ndevices = 5\n[[behaviour.rules]]\n{field} = {range}\n");
         let err = Template::from_str_in(&text, Format::Toml, Path::new(".")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(needle), "{range}: {msg}");
-        assert!(msg.contains(&format!("behaviour.rules[0].{field}")), "{range}: {msg}");
+        assert!(
+            msg.contains(&format!("behaviour.rules[0].{field}")),
+            "{range}: {msg}"
+        );
         assert_eq!(err.line_col().map(|(l, _)| l), Some(4), "{range}: {msg}");
     }
 }
@@ -292,7 +340,12 @@ fn a_check_needs_an_expectation() {
         Path::new("."),
     )
     .unwrap();
-    let err = run_check(&t, &CheckOptions::default(), Budget::default(), &mut |_, _, _| {})
-        .unwrap_err();
+    let err = run_check(
+        &t,
+        &CheckOptions::default(),
+        Budget::default(),
+        &mut |_, _, _| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("at least one [[expect]]"), "{err}");
 }

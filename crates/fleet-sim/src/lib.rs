@@ -102,11 +102,11 @@ mod rng;
 mod schedule;
 mod selector;
 mod sim;
-mod template;
-mod trace;
 #[doc(hidden)]
 #[cfg(feature = "proptest")]
 pub mod strategy;
+mod template;
+mod trace;
 pub mod util;
 
 pub use behaviour::{BehaviourRule, BehaviourSpec, Flapping, Offline, SwarmDraw};

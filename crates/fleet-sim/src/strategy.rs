@@ -75,8 +75,9 @@ pub fn latency() -> impl Strategy<Value = Value> {
         (0u32..=5_000, 0u32..=5_000)
             .prop_map(|(a, b)| json!({"type": "uniform", "min_ms": a, "max_ms": a + b})),
         (1u32..=10_000).prop_map(|m| json!({"type": "exponential", "mean_ms": m})),
-        (1u32..=10_000, 1u32..=20)
-            .prop_map(|(m, s)| json!({"type": "lognormal", "median_ms": m, "sigma": f64::from(s) / 10.0})),
+        (1u32..=10_000, 1u32..=20).prop_map(
+            |(m, s)| json!({"type": "lognormal", "median_ms": m, "sigma": f64::from(s) / 10.0})
+        ),
     ]
 }
 
@@ -120,8 +121,10 @@ pub fn behaviour() -> impl Strategy<Value = BehaviourSpec> {
                 rules.push(r);
             }
             let cohorts: Vec<Value> = cohort
-                .map(|p| json!({"selector": "tags.ring = 'r1'", "probability": p,
-                                "failure_probability": 1.0}))
+                .map(|p| {
+                    json!({"selector": "tags.ring = 'r1'", "probability": p,
+                                "failure_probability": 1.0})
+                })
                 .into_iter()
                 .collect();
             serde_json::from_value(json!({"rules": rules, "cohorts": cohorts}))

@@ -62,7 +62,11 @@ impl Case {
         Case {
             index,
             seed,
-            picks: space.variables.iter().map(|v| simplest(&v.domain)).collect(),
+            picks: space
+                .variables
+                .iter()
+                .map(|v| simplest(&v.domain))
+                .collect(),
         }
     }
 
@@ -112,7 +116,12 @@ impl Case {
             (_, Pick::Int(n)) => n.to_string(),
             (_, Pick::Float(x)) => format_float(x),
             (Domain::OneOf(values), Pick::Choice(c)) => {
-                format!("{} (choice {} of {})", compact(&values[c]), c + 1, values.len())
+                format!(
+                    "{} (choice {} of {})",
+                    compact(&values[c]),
+                    c + 1,
+                    values.len()
+                )
             }
             (_, Pick::Choice(0)) => "absent".to_string(),
             (_, Pick::Choice(_)) => "present".to_string(),

@@ -247,7 +247,10 @@ pub fn check_with(
         seed,
         options,
         names,
-        tallies: tallies.into_iter().map(|t| (t.failed_cases, t.first.map(|c| c.index))).collect(),
+        tallies: tallies
+            .into_iter()
+            .map(|t| (t.failed_cases, t.first.map(|c| c.index)))
+            .collect(),
         cases_run,
         stopped_by_time,
         counterexamples,
@@ -275,7 +278,9 @@ fn search(
             return Ok((tallies, done, true));
         }
         let n = ROUND.min(options.cases - done);
-        let cases: Vec<Case> = (done..done + n).map(|i| Case::draw(space, seed, i)).collect();
+        let cases: Vec<Case> = (done..done + n)
+            .map(|i| Case::draw(space, seed, i))
+            .collect();
         let verdicts = crate::parallel::map_indexed(
             n as usize,
             options.threads,

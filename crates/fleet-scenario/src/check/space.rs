@@ -187,13 +187,7 @@ impl Space {
         id
     }
 
-    fn walk(
-        &mut self,
-        v: &Value,
-        path: &Path,
-        parent: Option<Parent>,
-        entry: bool,
-    ) -> Result<()> {
+    fn walk(&mut self, v: &Value, path: &Path, parent: Option<Parent>, entry: bool) -> Result<()> {
         match v {
             Value::Object(map) => {
                 if let Some(domain) = marker(map, path, entry)? {
@@ -248,7 +242,11 @@ impl Space {
 
 /// The marker a table is, if it is one. `entry`: the table is an array's element (where
 /// `optional = true` marks the entry, not a value).
-fn marker(map: &serde_json::Map<String, Value>, path: &Path, entry: bool) -> Result<Option<Domain>> {
+fn marker(
+    map: &serde_json::Map<String, Value>,
+    path: &Path,
+    entry: bool,
+) -> Result<Option<Domain>> {
     let has = |k: &str| map.contains_key(k);
     let bad = |why: String| Err(Error::invalid(path.to_string(), why));
     if has("min") || has("max") {
@@ -260,7 +258,7 @@ fn marker(map: &serde_json::Map<String, Value>, path: &Path, entry: bool) -> Res
         let (Some(lo), Some(hi)) = (map.get("min"), map.get("max")) else {
             return bad("a range needs both `min` and `max`".into());
         };
-        return range(lo, hi).map(Some).or_else(|why| bad(why));
+        return range(lo, hi).map(Some).or_else(bad);
     }
     if has("one_of") {
         if map.len() > 1 {
@@ -269,7 +267,10 @@ fn marker(map: &serde_json::Map<String, Value>, path: &Path, entry: bool) -> Res
         return match &map["one_of"] {
             Value::Array(v) if !v.is_empty() => Ok(Some(Domain::OneOf(v.clone()))),
             Value::Array(_) => bad("`one_of` needs at least one value".into()),
-            other => bad(format!("`one_of` is a list of values, not {}", compact(other))),
+            other => bad(format!(
+                "`one_of` is a list of values, not {}",
+                compact(other)
+            )),
         };
     }
     if has("optional") {
@@ -301,16 +302,25 @@ fn range(lo: &Value, hi: &Value) -> std::result::Result<Domain, String> {
     };
     if let (Some(min), Some(max)) = (a.as_i64(), b.as_i64()) {
         if min > max {
-            return Err(format!("a range needs min <= max; got min = {min}, max = {max}"));
+            return Err(format!(
+                "a range needs min <= max; got min = {min}, max = {max}"
+            ));
         }
         return Ok(Domain::Int { min, max });
     }
-    let (min, max) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
+    let (min, max) = (
+        a.as_f64().unwrap_or(f64::NAN),
+        b.as_f64().unwrap_or(f64::NAN),
+    );
     if !(min.is_finite() && max.is_finite()) {
-        return Err(format!("a range's bounds are finite numbers; got min = {a}, max = {b}"));
+        return Err(format!(
+            "a range's bounds are finite numbers; got min = {a}, max = {b}"
+        ));
     }
     if min > max {
-        return Err(format!("a range needs min <= max; got min = {min}, max = {max}"));
+        return Err(format!(
+            "a range needs min <= max; got min = {min}, max = {max}"
+        ));
     }
     Ok(Domain::Float { min, max })
 }
@@ -345,26 +355,77 @@ mod tests {
                 "fleet.devices",
             ]
         );
-        assert_eq!(space.variables[0].domain, Domain::Float { min: 0.0, max: 0.05 });
+        assert_eq!(
+            space.variables[0].domain,
+            Domain::Float {
+                min: 0.0,
+                max: 0.05
+            }
+        );
         assert_eq!(space.variables[6].domain, Domain::Int { min: 10, max: 100 });
-        assert_eq!(space.variables[2].parent, Some(Parent { variable: 1, branch: 0 }));
-        assert_eq!(space.variables[4].parent, Some(Parent { variable: 3, branch: 0 }));
-        assert_eq!(space.variables[5].parent, Some(Parent { variable: 4, branch: 1 }));
+        assert_eq!(
+            space.variables[2].parent,
+            Some(Parent {
+                variable: 1,
+                branch: 0
+            })
+        );
+        assert_eq!(
+            space.variables[4].parent,
+            Some(Parent {
+                variable: 3,
+                branch: 0
+            })
+        );
+        assert_eq!(
+            space.variables[5].parent,
+            Some(Parent {
+                variable: 4,
+                branch: 1
+            })
+        );
         assert_eq!(space.at(&space.variables[6].path), Some(6));
     }
 
     #[test]
     fn bad_markers_are_errors_naming_the_field() {
         for (doc, needle) in [
-            (json!({"fleet": {"devices": {"min": 10, "max": 1}}}), "min <= max; got min = 10, max = 1"),
-            (json!({"fleet": {"devices": {"min": 10}}}), "needs both `min` and `max`"),
-            (json!({"fleet": {"devices": {"min": 1, "max": 2, "step": 1}}}), "unknown key `step`"),
-            (json!({"fleet": {"devices": {"min": "a", "max": 2}}}), "are numbers"),
-            (json!({"fleet": {"devices": {"one_of": []}}}), "at least one value"),
-            (json!({"fleet": {"devices": {"one_of": 3}}}), "is a list of values"),
-            (json!({"behaviour": {"rules": [{"optional": 1}]}}), "`optional` on an entry is `true`"),
-            (json!({"behaviour": {"rules": [{"flapping": {"optional": 1, "x": 2}}]}}), "takes no other key"),
-            (json!({"behaviour": {"rules": [{"failure_probability": {"min": 0.5, "max": 0.25}}]}}), "min = 0.5, max = 0.25"),
+            (
+                json!({"fleet": {"devices": {"min": 10, "max": 1}}}),
+                "min <= max; got min = 10, max = 1",
+            ),
+            (
+                json!({"fleet": {"devices": {"min": 10}}}),
+                "needs both `min` and `max`",
+            ),
+            (
+                json!({"fleet": {"devices": {"min": 1, "max": 2, "step": 1}}}),
+                "unknown key `step`",
+            ),
+            (
+                json!({"fleet": {"devices": {"min": "a", "max": 2}}}),
+                "are numbers",
+            ),
+            (
+                json!({"fleet": {"devices": {"one_of": []}}}),
+                "at least one value",
+            ),
+            (
+                json!({"fleet": {"devices": {"one_of": 3}}}),
+                "is a list of values",
+            ),
+            (
+                json!({"behaviour": {"rules": [{"optional": 1}]}}),
+                "`optional` on an entry is `true`",
+            ),
+            (
+                json!({"behaviour": {"rules": [{"flapping": {"optional": 1, "x": 2}}]}}),
+                "takes no other key",
+            ),
+            (
+                json!({"behaviour": {"rules": [{"failure_probability": {"min": 0.5, "max": 0.25}}]}}),
+                "min = 0.5, max = 0.25",
+            ),
         ] {
             let err = Space::of(&doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");

@@ -79,7 +79,12 @@ impl Template {
     fn check_ends(&self) -> Result<()> {
         let low = Case::simplest(&self.space, 0, self.seed);
         let mut high = low.clone();
-        high.picks = self.space.variables.iter().map(|v| ends(&v.domain).1).collect();
+        high.picks = self
+            .space
+            .variables
+            .iter()
+            .map(|v| ends(&v.domain).1)
+            .collect();
         self.check_case(&low, "with every range at its `min`, the first of each `one_of` and every optional part absent")?;
         self.check_case(&high, "with every range at its `max`, the last of each `one_of` and every optional part present")?;
         for (v, var) in self.space.variables.iter().enumerate() {
@@ -87,7 +92,10 @@ impl Template {
                 for c in 0..values.len() {
                     let mut case = high.clone();
                     case.picks[v] = super::case::Pick::Choice(c);
-                    self.check_case(&case, &format!("with `{}` at its value {}", var.path, c + 1))?;
+                    self.check_case(
+                        &case,
+                        &format!("with `{}` at its value {}", var.path, c + 1),
+                    )?;
                 }
             }
         }
