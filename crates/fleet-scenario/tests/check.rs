@@ -207,9 +207,8 @@ fn a_real_expectation_fails_and_its_shrunk_case_fails_under_run() {
     }
 }
 
-#[test]
-fn ranges_choices_and_optional_parts_resolve_in_the_users_layout() {
-    let text = r#"
+/// A check scenario with every kind of marker, nested ones too.
+const LAYOUT: &str = r#"
 seed = 1
 [fleet]
 devices = { min = 5, max = 9 }   # size
@@ -232,13 +231,20 @@ json = '''{"id": "j", "group": "g", "data": [{"type": "property", "target": "dtm
 commands = [{ at_s = { min = 1, max = 5 }, command = "stop" }]
 [[expect]]
 job = "j"
-status = { one_of = ["x"] }
+status = "stopped"
 "#;
+
+#[test]
+fn expectations_hold_no_markers() {
     // `status` in `expect` is not a marker: the scenario itself refuses the table.
-    let err = Template::from_str_in(text, Format::Toml, Path::new(".")).unwrap_err();
+    let text = LAYOUT.replace("status = \"stopped\"", "status = { one_of = [\"x\"] }");
+    let err = Template::from_str_in(&text, Format::Toml, Path::new(".")).unwrap_err();
     assert!(err.to_string().contains("expect[0].status"), "{err}");
-    let text = text.replace("status = { one_of = [\"x\"] }", "status = \"stopped\"");
-    let t = Template::from_str_in(&text, Format::Toml, Path::new(".")).unwrap();
+}
+
+#[test]
+fn ranges_choices_and_optional_parts_resolve_in_the_users_layout() {
+    let t = Template::from_str_in(LAYOUT, Format::Toml, Path::new(".")).unwrap();
     let fields: Vec<String> = t
         .space
         .variables
