@@ -141,3 +141,40 @@ fn bad_ranges_and_options_are_exit_2_naming_the_field() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_time_budget_stops_between_rounds_and_its_count_repeats_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "prop.toml",
+        &FAILING.replace("failed = 0", "failed = { max = 60 }"),
+    );
+    let p = path.to_str().unwrap();
+    let json = |args: &[&str]| {
+        let out = fleetsim(&[&["check", p, "--format", "json"], args].concat());
+        let mut v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        for k in [
+            "threads",
+            "search_s",
+            "cases_per_s",
+            "wall_s",
+            "stopped_by_time",
+            "cases_budget",
+        ] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        v
+    };
+    let out = fleetsim(&["check", p, "--cases", "1000000", "--time", "1ms"]);
+    let text = stdout(&out);
+    assert!(text.contains("--time ran out; `--cases "), "{text}");
+    let timed = json(&["--cases", "1000000", "--time", "1ms"]);
+    let n = timed["cases_run"].as_u64().unwrap();
+    assert!(n >= 32 && n % 32 == 0 && n < 1_000_000, "{n}");
+    assert_eq!(
+        timed,
+        json(&["--cases", &n.to_string()]),
+        "`--cases {n}` repeats it"
+    );
+}

@@ -274,7 +274,8 @@ fn search(
     let mut done = 0u64;
     progress(Phase::Search, 0, options.cases);
     while done < options.cases {
-        if options.time.is_some_and(|t| started.elapsed() >= t) {
+        // At least one round runs, whatever the time.
+        if done > 0 && options.time.is_some_and(|t| started.elapsed() >= t) {
             return Ok((tallies, done, true));
         }
         let n = ROUND.min(options.cases - done);
