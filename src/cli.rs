@@ -78,6 +78,10 @@ enum Command {
     /// Sweep a job's plan over a grid: how often each plan stops a healthy rollout, how far a
     /// bad one spreads, the Pareto set and a recommendation (docs/risk.md).
     Plan(Box<crate::plan::PlanArgs>),
+    /// Search a scenario's ranges of fleets, behaviours and commands for a case that fails an
+    /// expectation, shrink it and print it as a scenario file (exit 0: every expectation held
+    /// in every case, 1: a counter-example, 2: bad input; docs/check.md).
+    Check(Box<crate::check::CheckArgs>),
     /// Fit the scenario's behaviour (rates and latency per segment, with intervals) to the
     /// per-device results of jobs that ran (docs/calibration.md).
     Calibrate(crate::calibrate::CalibrateArgs),
@@ -349,6 +353,7 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Healthcheck(args) => crate::healthcheck::execute(args),
         Command::Merge(merge) => execute_merge(merge),
         Command::Plan(plan) => crate::plan::execute(*plan),
+        Command::Check(args) => crate::check::execute(*args),
         Command::Calibrate(args) => crate::calibrate::execute(args),
         Command::Backtest(args) => crate::backtest::execute(args),
         Command::Import(import) => crate::import::execute(import),

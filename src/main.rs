@@ -5,6 +5,7 @@
 
 mod backtest;
 mod calibrate;
+mod check;
 mod cli;
 mod docs;
 mod healthcheck;

@@ -18,6 +18,10 @@ pub enum Unit {
     /// Replications finished (for `fleetsim plan`, of every plan; its total grows with each
     /// round).
     Replications,
+    /// `fleetsim check` cases run, of the budget.
+    Cases,
+    /// `fleetsim check` shrinking: candidate cases tried.
+    ShrinkSteps,
 }
 
 impl Unit {
@@ -25,6 +29,8 @@ impl Unit {
         match self {
             Unit::DevicesSettled => "devices settled",
             Unit::Replications => "replications",
+            Unit::Cases => "cases",
+            Unit::ShrinkSteps => "shrinking candidates",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod action;
 mod calibrate;
+mod check;
 mod cli;
 mod common;
 mod container;

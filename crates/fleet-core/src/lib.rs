@@ -66,6 +66,8 @@ mod run;
 pub mod schedule;
 mod stats;
 mod status;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 mod target;
 mod threshold;
 mod window_gate;

@@ -5,14 +5,17 @@
 //! validates one (TOML or JSON, errors naming file, line and field); [`run`] simulates it with
 //! `fleet-sim` and checks the expectations; the [`report`] module renders the result as text,
 //! JSON, HTML and CSV; [`plan`] answers the risk questions of a job's plan over a grid of plans
-//! (`fleetsim plan`).
+//! (`fleetsim plan`); [`check`] searches a space of fleets, behaviours and commands for a case
+//! that fails an expectation and shrinks it (`fleetsim check`).
 
 #![deny(missing_docs)]
 
+pub mod check;
 mod error;
 pub mod expect;
 mod imported;
 pub mod merge;
+mod parallel;
 pub mod plan;
 pub mod replicate;
 pub mod report;

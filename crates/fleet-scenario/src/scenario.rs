@@ -249,7 +249,8 @@ impl Scenario {
 
     /// Reads and validates a scenario from text; a fleet file it names is relative to `dir`.
     pub fn from_str_in(text: &str, format: Format, dir: &Path) -> Result<Self> {
-        let file: ScenarioFile = source::parse(text, format)?;
+        let file: ScenarioFile =
+            source::parse(text, format).map_err(|e| crate::check::explain(e, text, format))?;
         let mut scenario =
             Self::from_file_in(file, dir).map_err(|e| source::position_error(e, text, format))?;
         scenario.source = Some((text.to_string(), format));

@@ -102,9 +102,11 @@ mod rng;
 mod schedule;
 mod selector;
 mod sim;
+#[doc(hidden)]
+#[cfg(feature = "proptest")]
+pub mod strategy;
 mod template;
 mod trace;
-#[doc(hidden)]
 pub mod util;
 
 pub use behaviour::{BehaviourRule, BehaviourSpec, Flapping, Offline, SwarmDraw};

@@ -1,9 +1,6 @@
 //! Running a round of a sweep on every core: the replications each active plan still needs,
 //! as (plan, rollout, replication) items, their outcomes stored by index.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::outcome::Outcome;
 use crate::plan::PlanState;
@@ -62,48 +59,12 @@ pub(crate) fn run(
     threads: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<Outcome>> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<Result<Outcome>>>> =
-        items.iter().map(|_| Mutex::new(None)).collect();
-    let (finished_tx, finished_rx) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(items.len()) {
-            let finished_tx = finished_tx.clone();
-            let (next, failed, slots) = (&next, &failed, &slots);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() || failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                let outcome = run_one(arms, items[i], seed_first, job);
-                failed.fetch_or(outcome.is_err(), Ordering::Relaxed);
-                *slots[i].lock().expect("no worker panics") = Some(outcome);
-                let _ = finished_tx.send(());
-            });
-        }
-        drop(finished_tx);
-        for done in 1..=items.len() as u64 {
-            if finished_rx.recv().is_err() {
-                break;
-            }
-            progress(done);
-        }
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for slot in slots {
-        match slot.into_inner().expect("no worker panics") {
-            Some(Ok(o)) => out.push(o),
-            Some(Err(e)) => return Err(e),
-            None => {}
-        }
-    }
-    if out.len() != items.len() {
-        return Err(Error::new(ErrorKind::Invalid(
-            "a replication failed to run".into(),
-        )));
-    }
-    Ok(out)
+    crate::parallel::map_indexed(
+        items.len(),
+        threads,
+        &|i| run_one(arms, items[i], seed_first, job),
+        progress,
+    )
 }
 
 fn run_one(arms: &[Arms], item: Item, seed_first: u64, job: &str) -> Result<Outcome> {
