@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use fleet_scenario::check::{self, CheckOptions, Phase, Template};
 
-use crate::progress::Progress;
+use crate::progress::{Progress, Unit};
 
 /// Exit code when an expectation failed in some case.
 const EXIT_COUNTEREXAMPLE: u8 = 1;
@@ -99,13 +99,16 @@ pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         max_wall: None,
     };
     let name = args.scenario.display().to_string();
-    let mut bar = Progress::new(format!("{name}: cases"));
+    let mut bar = Progress::new(format!("{name}: search"), Unit::Cases);
     let mut phase = Phase::Search;
     let report = check::run_check(&template, &options, budget, &mut |p, done, total| {
         if p != phase {
             bar.finish();
             if let Phase::Shrink(k) = p {
-                bar = Progress::new(format!("{name}: shrinking expectation {}", k + 1));
+                bar = Progress::new(
+                    format!("{name}: shrinking expectation {}", k + 1),
+                    Unit::Cases,
+                );
             }
             phase = p;
         }

@@ -14,6 +14,7 @@ pub mod check;
 mod error;
 pub mod expect;
 mod imported;
+pub mod merge;
 mod parallel;
 pub mod plan;
 pub mod replicate;
@@ -25,11 +26,14 @@ pub mod warnings;
 
 pub use error::{Error, ErrorKind, Result};
 pub use imported::ImportedFleet;
-pub use plan::{run_plan, PlanOptions, PlanReport, RiskSpec};
+pub use merge::{merge_files, Merged, PartialFile};
+pub use plan::{
+    merge_plans, run_plan, run_plan_shard, PlanOptions, PlanPartial, PlanReport, RiskSpec,
+};
 pub use replicate::{
     merge, run_replications, run_shard, Partial, ReplicationOptions, ReplicationReport, Shard,
 };
-pub use run::{run, Budget, RunOptions};
+pub use run::{run, run_observed, Budget, RunOptions};
 pub use scenario::{GroupEntry, JobEntry, RetryEntry, Scenario, ScenarioFile};
 pub use source::Format;
 pub use warnings::Warning;

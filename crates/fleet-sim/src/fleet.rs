@@ -310,11 +310,12 @@ impl Fleet {
                 let id = columns.id(&v.name);
                 let mut column = std::mem::take(columns.by_id(id));
                 let indices: Vec<u32> = v.values.iter().map(|w| column.intern(&w.value)).collect();
+                let seed_key = rng::SeedKey::new(seed);
                 for i in 0..n {
                     let choice = if indices.len() == 1 {
                         0
                     } else {
-                        pick(&cumulative, rng::unit(seed, self.key(i), k as u32, purpose))
+                        pick(&cumulative, seed_key.unit(self.key(i), k as u32, purpose))
                     };
                     column.set(i, indices[choice], n);
                 }
@@ -715,7 +716,8 @@ struct Counter {
 }
 
 impl Counter {
-    #[inline]
+    // Always inlined, as `Cells::set`: twice per device in a property rollout.
+    #[inline(always)]
     fn bump(&mut self, index: u32, n: u32) {
         if self.small.is_empty() {
             self.small = vec![0; n as usize];

@@ -118,13 +118,13 @@ pub use error::{Error, ErrorKind, Result};
 pub use exec::{Agenda, Answer, RunExec};
 pub use fleet::{DeviceFacts, DeviceId, DeviceSnapshot, DeviceSpec, Fleet, FleetBuilder, Section};
 pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
-pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
+pub use hub::{HubLimits, HubSpec, JobSlots, ThrottleLoad, Tier};
 pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use probability::Probability;
 pub use result::{
-    AbortTripRow, BatchRow, CommandRow, DeviceRow, JobResult, OccurrenceRow, PauseRow, Reason,
-    Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
+    AbortTripRow, BatchRow, CommandRow, DeviceRow, HubSample, JobResult, OccurrenceRow, PauseRow,
+    Reason, Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
 };
 pub use rng::RunKey;
 pub use schedule::ScheduledJobSpec;

@@ -100,7 +100,7 @@ impl<'a> Expectations<'a> {
     /// Simulates `case` and returns the result with the scenario it ran.
     pub fn simulate(&self, case: &Case) -> Result<(crate::Scenario, fleet_sim::SimResult)> {
         let scenario = self.template.scenario(case)?.with_budget(self.budget);
-        let result = crate::run::simulate(&scenario, case.seed, &mut |_, _| {})?;
+        let result = crate::run::simulate(&scenario, case.seed, &mut |_| {})?;
         Ok((scenario, result))
     }
 

@@ -11,7 +11,7 @@
 //! its records go to a partial result file ([`Partial`]) and [`merge`] puts the ranges back
 //! in index order before summarising them with the same code.
 
-mod partial;
+pub(crate) mod partial;
 mod sample;
 mod summary;
 
@@ -62,7 +62,7 @@ impl Shard {
     }
 
     /// Refuses a count of 0 or an index beyond the count.
-    fn check(self) -> std::result::Result<(), String> {
+    pub(crate) fn check(self) -> std::result::Result<(), String> {
         if self.count == 0 {
             return Err("the count must be at least 1".into());
         }
@@ -174,7 +174,7 @@ fn run_all(
         &|slot| {
             let index = range.start + slot as u32;
             let seed = seed_first.wrapping_add(u64::from(index));
-            simulate(scenario, seed, &mut |_, _| {}).map(|r| sample::sample(scenario, index, &r))
+            simulate(scenario, seed, &mut |_| {}).map(|r| sample::sample(scenario, index, &r))
         },
         &mut |done| progress(done, k),
     )

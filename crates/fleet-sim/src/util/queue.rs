@@ -107,7 +107,15 @@ pub struct CalendarQueue {
     in_ring: usize,
     far: BinaryHeap<Reverse<(i64, u64, u64)>>,
     seq: u64,
+    /// The capacity a bucket gets at its first push: the length of the last bucket popped
+    /// (4 to [`MAX_HINT`]), so that a dense stretch of events allocates each bucket once
+    /// instead of growing it 4, 8, 16, ... (a third of the dispatch's allocations at 100,000
+    /// devices, measured with callgrind).
+    hint: usize,
 }
+
+/// The most events a bucket is given room for at its first push.
+const MAX_HINT: usize = 64;
 
 impl Default for CalendarQueue {
     fn default() -> Self {
@@ -127,6 +135,7 @@ impl CalendarQueue {
             in_ring: 0,
             far: BinaryHeap::new(),
             seq: 0,
+            hint: 4,
         }
     }
 
@@ -138,7 +147,11 @@ impl CalendarQueue {
     #[inline]
     fn put(&mut self, at_ms: i64, payload: u64) {
         let s = Self::slot(at_ms);
-        self.buckets[s].push(payload);
+        let bucket = &mut self.buckets[s];
+        if bucket.capacity() == 0 {
+            bucket.reserve_exact(self.hint);
+        }
+        bucket.push(payload);
         self.occupied[s / 64] |= 1 << (s % 64);
         self.in_ring += 1;
     }
@@ -220,6 +233,7 @@ impl EventQueue for CalendarQueue {
                 std::mem::swap(&mut self.buckets[s], &mut self.current);
                 self.occupied[s / 64] &= !(1 << (s % 64));
                 self.in_ring -= self.current.len();
+                self.hint = self.current.len().clamp(4, MAX_HINT);
                 continue;
             }
             match self.next_occupied() {
