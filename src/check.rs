@@ -99,7 +99,7 @@ pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         max_wall: None,
     };
     let name = args.scenario.display().to_string();
-    let mut bar = Progress::new(format!("{name}: cases"), Unit::Cases);
+    let mut bar = Progress::new(format!("{name}: search"), Unit::Cases);
     let mut phase = Phase::Search;
     let report = check::run_check(&template, &options, budget, &mut |p, done, total| {
         if p != phase {

@@ -232,8 +232,14 @@ pub fn render_text(r: &CheckReport) -> String {
         _ => String::new(),
     };
     out.push_str(&format!(
-        "check {}: seed {}, {} cases run{stop}, {:.1} s ({:.1} cases/s on {} threads)\n",
-        r.name, r.seed, r.cases_run, r.search_s, r.cases_per_s, r.threads
+        "check {}: seed {}, {} cases run{stop}, {:.1} s ({:.1} cases/s on {} thread{})\n",
+        r.name,
+        r.seed,
+        r.cases_run,
+        r.search_s,
+        r.cases_per_s,
+        r.threads,
+        if r.threads == 1 { "" } else { "s" }
     ));
     out.push_str(&format!("space: {} variables\n", r.variables.len()));
     let width = r.variables.iter().map(|v| v.field.len()).max().unwrap_or(0);
