@@ -67,6 +67,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fleet::{ColumnKind, Fleet, MANIFEST_COLUMN, NO_TEMPLATE};
 use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::operation::Operation;
+use crate::real::RealDevices;
 use crate::result::Reason;
 use crate::rng::{self, unit_f64, Purpose, RunKey};
 use crate::template::{Schema, TemplateSpec};
@@ -286,6 +287,8 @@ pub struct DeviceModel {
     /// (0, 0), the first interval, until the device's first walk.
     flap_k: Vec<u32>,
     flap_start: Vec<i64>,
+    /// Devices whose device side is real code (`crate::real`); `None` until the first.
+    real: Option<Box<RealDevices>>,
 }
 
 impl DeviceModel {
@@ -320,7 +323,18 @@ impl DeviceModel {
             crashed_until: BTreeMap::new(),
             flap_k: Vec::new(),
             flap_start: Vec::new(),
+            real: None,
         }
+    }
+
+    /// The real devices, if any device is real (`crate::real`).
+    #[inline(always)]
+    pub(crate) fn real_devices(&self) -> Option<&RealDevices> {
+        self.real.as_deref()
+    }
+
+    pub(crate) fn real_mut(&mut self) -> &mut RealDevices {
+        self.real.get_or_insert_with(Default::default)
     }
 
     /// Sets the instant that is time 0 of the behaviour model (default 0). A driver whose
@@ -809,6 +823,9 @@ impl DeviceModel {
     /// it is online.
     #[inline]
     fn device_property(&mut self, d: u32, run: RunKey, counter: u32, send: i64) -> RawFate {
+        if let Some(connected) = self.real.as_ref().and_then(|r| r.get(d)) {
+            return Self::real_property(connected);
+        }
         let mut fate = RawFate {
             answer_at_ms: NEVER,
             reason: OK,
@@ -853,6 +870,10 @@ impl DeviceModel {
         (response_timeout_ms, connect_timeout_ms): (i64, i64),
         missing: bool,
     ) -> RawFate {
+        if let Some(connected) = self.real.as_ref().and_then(|r| r.get(d)) {
+            let timeouts = (response_timeout_ms, connect_timeout_ms);
+            return Self::real_method(connected, send, timeouts);
+        }
         let arrive = match self.next_online(d, send) {
             Some(a) if a <= send.saturating_add(connect_timeout_ms) => a,
             _ => {

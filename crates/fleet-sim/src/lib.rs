@@ -97,6 +97,7 @@ mod job;
 mod operation;
 mod probability;
 mod query;
+mod real;
 mod result;
 mod rng;
 mod schedule;
@@ -120,6 +121,7 @@ pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
 pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use probability::Probability;
+pub use real::reason_of_status;
 pub use result::{
     AbortTripRow, BatchRow, CommandRow, DeviceRow, JobResult, OccurrenceRow, PauseRow, Reason,
     Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
