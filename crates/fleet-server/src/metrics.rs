@@ -9,6 +9,8 @@
 //! | `fleetsim_device_operations_dispatched` | counter | | dispatches to devices whose answer the device model scheduled |
 //! | `fleetsim_device_operations_answered` | counter | `result` | answers by result: `succeeded`, or the failure reason (`throttled`, `offline`, `device_error`, ...) |
 //! | `fleetsim_store_commit_duration_seconds` | histogram | | one driver tick's SQLite commit |
+//! | `fleetsim_device_connections` | gauge | | real devices connected over the device endpoint (MQTT) |
+//! | `fleetsim_device_messages` | counter | `kind` | device-to-cloud messages by kind: `telemetry`, `twin_get`, `reported`, `method_response`, `refused` |
 //!
 //! Counters are kept in memory: they start at 0 with each process, as Prometheus expects.
 
@@ -41,6 +43,11 @@ struct JobLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: String,
 }
@@ -56,6 +63,8 @@ pub(crate) struct Metrics {
     dispatched: Counter,
     answered: Family<ResultLabels, Counter>,
     commits: Histogram,
+    connections: Gauge,
+    messages: Family<KindLabels, Counter>,
     /// Serializes scrapes: the job gauges are set from the published jobs, then encoded.
     scrape: Mutex<()>,
 }
@@ -103,7 +112,21 @@ impl Metrics {
             "One driver tick's SQLite commit",
             commits.clone(),
         );
+        let connections = Gauge::default();
+        let messages = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "device_connections",
+            "Real devices connected over the device endpoint",
+            connections.clone(),
+        );
+        registry.register(
+            "device_messages",
+            "Device-to-cloud messages by kind",
+            messages.clone(),
+        );
         Self {
+            connections,
+            messages,
             registry,
             requests,
             durations,
@@ -142,6 +165,19 @@ impl Metrics {
             result: result.to_string(),
         };
         self.answered.get_or_create(&labels).inc();
+    }
+
+    /// `delta` more real devices connected (negative: disconnected).
+    pub(crate) fn devices_connected(&self, delta: i64) {
+        self.connections.inc_by(delta);
+    }
+
+    /// A device sent a message of `kind`.
+    pub(crate) fn device_message(&self, kind: &'static str) {
+        let labels = KindLabels {
+            kind: kind.to_string(),
+        };
+        self.messages.get_or_create(&labels).inc();
     }
 
     /// A commit took `seconds`.

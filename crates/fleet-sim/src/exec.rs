@@ -436,7 +436,14 @@ impl RunExec {
 /// Hands a dispatch to a real device to the caller (kept out of the dispatch's hot path).
 #[cold]
 #[inline(never)]
-fn deliver(agenda: &mut impl Agenda, at_ms: i64, target: u32, device: u32, attempt: u8, reason: u8) {
+fn deliver(
+    agenda: &mut impl Agenda,
+    at_ms: i64,
+    target: u32,
+    device: u32,
+    attempt: u8,
+    reason: u8,
+) {
     let call = Answer {
         target,
         device,

@@ -103,7 +103,10 @@ impl DeviceModel {
         (response_timeout_ms, connect_timeout_ms): (i64, i64),
     ) -> RawFate {
         let (at, reason) = if connected {
-            (send.saturating_add(response_timeout_ms), Reason::ResponseTimeout)
+            (
+                send.saturating_add(response_timeout_ms),
+                Reason::ResponseTimeout,
+            )
         } else {
             (send.saturating_add(connect_timeout_ms), Reason::Offline)
         };

@@ -53,7 +53,9 @@ impl Driver {
             summary: None,
         };
         self.ctx.store.insert_run(&row)?;
+        let handover = super::real::Handover::of(operation);
         let run = Run {
+            handover,
             no,
             dialect,
             id: id.clone(),

@@ -118,6 +118,8 @@ pub(crate) enum Command {
     },
     /// A request on one device outside jobs (twins, methods, IoT Central devices).
     Device(DeviceCommand),
+    /// A request of a connected device's session (the device endpoint).
+    Real(super::RealCommand),
     /// Nothing: wakes the driver to look at its stop and kill flags.
     Wake,
 }
@@ -182,6 +184,7 @@ impl Driver {
         Ok(Some(match c {
             Command::Wake => return Ok(None),
             Command::Device(c) => return self.device_command(c),
+            Command::Real(c) => return self.real_command(c),
             Command::CreateCentralJob { id, job, reply } => {
                 (reply, self.create_central(id, *job, None)?)
             }
