@@ -313,7 +313,8 @@ impl DeviceModel {
         behaviour: Behaviour,
         hub: Option<&HubSpec>,
     ) -> Self {
-        Self {
+        let external = behaviour.external.clone();
+        let mut model = Self {
             seed,
             epoch_ms: 0,
             fleet,
@@ -324,7 +325,11 @@ impl DeviceModel {
             flap_k: Vec::new(),
             flap_start: Vec::new(),
             real: None,
+        };
+        for d in external {
+            model.set_real(d, false);
         }
+        model
     }
 
     /// The real devices, if any device is real (`crate::real`).

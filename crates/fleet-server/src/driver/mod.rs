@@ -35,6 +35,7 @@ mod direct;
 mod documents;
 #[cfg(test)]
 mod equivalence;
+mod job_results;
 mod jobs;
 mod lifecycle;
 mod log;
@@ -61,6 +62,7 @@ use crate::state::Shared;
 use crate::store::{Effect, Store};
 
 pub(crate) use direct::TwinWrite;
+pub(crate) use job_results::jobs_query;
 pub(crate) use protocol::{Command, Control, DeviceCommand, Dialect, Reply};
 pub(crate) use real::{Link, Outbound, RealCommand};
 

@@ -104,6 +104,13 @@ pub(crate) enum Command {
         hub: bool,
         reply: oneshot::Sender<Reply>,
     },
+    /// An IoT Hub job's per-device results (`devices.jobs`), from target `from`.
+    HubJobDevices {
+        id: String,
+        from: u32,
+        limit: usize,
+        reply: oneshot::Sender<Reply>,
+    },
     /// A group's devices (its filter evaluated now).
     GroupDevices {
         id: String,
@@ -201,6 +208,7 @@ impl Driver {
                 reply,
             } => (reply, self.rerun(&id, rerun_id)?),
             Command::JobDevices { .. }
+            | Command::HubJobDevices { .. }
             | Command::Devices { .. }
             | Command::GroupDevices { .. }
             | Command::Twin { .. } => self.query(c)?,
@@ -246,6 +254,12 @@ impl Driver {
                 limit,
                 reply,
             } => (reply, self.job_devices(&id, from, limit)?),
+            Command::HubJobDevices {
+                id,
+                from,
+                limit,
+                reply,
+            } => (reply, self.hub_job_devices(&id, from, limit)?),
             Command::Devices {
                 query,
                 from,

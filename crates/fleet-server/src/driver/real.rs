@@ -114,6 +114,11 @@ impl Handover {
         op.map_or_else(Default::default, |o| Self::of(&o))
     }
 
+    /// Whether the operation is a command or direct method.
+    pub(super) fn is_method(&self) -> bool {
+        self.method.is_some()
+    }
+
     fn add(&mut self, op: &Operation) {
         match op {
             Operation::Property { name, value } => {
@@ -196,6 +201,15 @@ pub(super) struct Links {
     waiting: HashMap<u32, Vec<Call>>,
     acks: HashMap<u32, Vec<Ack>>,
     next_rid: u64,
+    /// Real devices' answers to runs' methods: (run, target) to (status, payload).
+    responses: HashMap<(i64, u32), (i64, Value)>,
+}
+
+impl Links {
+    /// The answer a real device gave to run `run`'s method (target `target`), if any.
+    pub(super) fn response(&self, run: i64, target: u32) -> Option<(i64, Value)> {
+        self.responses.get(&(run, target)).cloned()
+    }
 }
 
 impl Driver {
@@ -392,6 +406,9 @@ impl Driver {
         self.links.calls.remove(&rid);
         match caller {
             Caller::Run { run, call } => {
+                self.links
+                    .responses
+                    .insert((run, call.target), (status, payload));
                 let answer = Answer {
                     reason: fleet_sim::reason_of_status(status).map_or(0, Reason::code),
                     ..call
