@@ -120,7 +120,7 @@ impl Driver {
         if let Operation::UpdateTwin { desired, .. } = &op {
             self.push_desired(d, desired);
         }
-        Ok(Ok(hub_twin(self.ctx.model.fleet(), d)))
+        Ok(Ok(super::render::model_twin(&self.ctx.model, d)))
     }
 
     /// `POST /twins/{id}/methods`: the device model draws the device's answer; returns the reply

@@ -8,7 +8,7 @@ use fleet_sim::Operation;
 use serde_json::Value;
 
 use super::log::{RunDoc, IN_CANCEL};
-use super::render::{central_device, hub_twin, to_json};
+use super::render::{central_device, to_json};
 use super::{Control, Dialect, Driver, Event, Feed, Reply, Run};
 use crate::api_error::{ApiError, ApiErrorKind};
 use crate::clock;
@@ -298,7 +298,7 @@ impl Driver {
                 break;
             }
             items.push(if hub {
-                hub_twin(fleet, i)
+                super::render::model_twin(&self.ctx.model, i)
             } else {
                 central_device(fleet, i)
             });

@@ -8,7 +8,6 @@ use fleet_query::Query;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-use super::render::hub_twin;
 use super::{Driver, TwinWrite};
 use crate::api_error::ApiError;
 use crate::error::Result;
@@ -285,7 +284,7 @@ impl Driver {
             Command::Twin { id, reply } => {
                 let fleet = self.ctx.model.fleet();
                 let result = match fleet.index_of(&id) {
-                    Some(i) => Ok(hub_twin(fleet, i)),
+                    Some(i) => Ok(super::render::model_twin(&self.ctx.model, i)),
                     None => Err(ApiError::not_found("device", &id).hub("DeviceNotFound")),
                 };
                 (reply, result)

@@ -184,6 +184,17 @@ pub(crate) fn hub_twin(fleet: &fleet_sim::Fleet, i: u32) -> Value {
     twin
 }
 
+/// Device `i`'s twin as the model sees it: a real device's `connectionState` is whether its
+/// code is connected now (see `real`).
+pub(crate) fn model_twin(model: &fleet_sim::DeviceModel, i: u32) -> Value {
+    let mut twin = hub_twin(model.fleet(), i);
+    if let (Some(connected), Value::Object(map)) = (model.real(i), &mut twin) {
+        let state = if connected { "Connected" } else { "Disconnected" };
+        map.insert("connectionState".into(), Value::from(state));
+    }
+    twin
+}
+
 /// The etag of a twin with these tags and properties (see [`hub_twin`]).
 fn twin_etag(tags: Option<&Value>, properties: Option<&Value>) -> String {
     use base64::Engine;
