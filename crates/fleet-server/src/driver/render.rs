@@ -189,7 +189,11 @@ pub(crate) fn hub_twin(fleet: &fleet_sim::Fleet, i: u32) -> Value {
 pub(crate) fn model_twin(model: &fleet_sim::DeviceModel, i: u32) -> Value {
     let mut twin = hub_twin(model.fleet(), i);
     if let (Some(connected), Value::Object(map)) = (model.real(i), &mut twin) {
-        let state = if connected { "Connected" } else { "Disconnected" };
+        let state = if connected {
+            "Connected"
+        } else {
+            "Disconnected"
+        };
         map.insert("connectionState".into(), Value::from(state));
     }
     twin
