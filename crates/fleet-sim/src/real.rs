@@ -212,6 +212,48 @@ mod tests {
         assert_eq!((fate.answer_at_ms, fate.pending_reason), (None, None));
     }
 
+    proptest::proptest! {
+        /// A real device's fate at dispatch is its silence: a pure function of its connection,
+        /// the send time and the timeouts, whatever its behaviour, the seed and the attempt
+        /// (one device model: the behaviour describes simulated devices only).
+        #[test]
+        fn a_real_devices_fate_does_not_depend_on_its_behaviour(
+            seed in 0u64..1000,
+            failure in 0.0f64..1.0,
+            median_ms in 1.0f64..100_000.0,
+            attempt in 1u8..10,
+            send in 0i64..1_000_000_000,
+            response_s in 5i64..300,
+            connect_s in 0i64..300,
+            connected: bool,
+        ) {
+            let behaviour: BehaviourSpec = serde_json::from_value(serde_json::json!({"rules": [{
+                "latency": {"type": "lognormal", "median_ms": median_ms, "sigma": 1.0},
+                "failure_probability": failure, "crash_probability": 0.0
+            }]})).unwrap();
+            let fleet = model().fleet().clone();
+            let mut m = DeviceModel::new(seed, fleet, &behaviour, None).unwrap();
+            m.set_real(2, connected);
+            let op = m.prepare(&Operation::DeviceMethod {
+                name: "reboot".into(),
+                payload: serde_json::Value::Null,
+                response_timeout_ms: response_s * 1000,
+                connect_timeout_ms: connect_s * 1000,
+            }).unwrap();
+            let fate = m.dispatch(&op, 2, RunKey::new(seed, "r"), attempt, send);
+            let (at, reason) = match connected {
+                true => (send + response_s * 1000, Reason::ResponseTimeout),
+                false => (send + connect_s * 1000, Reason::Offline),
+            };
+            proptest::prop_assert_eq!(fate.answer_at_ms, Some(at));
+            proptest::prop_assert_eq!(fate.reason, Some(reason));
+            let op = m.prepare(&Operation::Property { name: "p".into(), value: 1.into() }).unwrap();
+            let fate = m.dispatch(&op, 2, RunKey::new(seed, "r"), attempt, send);
+            proptest::prop_assert_eq!(fate.answer_at_ms, None);
+            proptest::prop_assert_eq!(fate.pending_reason, (!connected).then_some(Reason::Offline));
+        }
+    }
+
     #[test]
     fn statuses() {
         assert_eq!(reason_of_status(200), None);

@@ -82,7 +82,7 @@ impl Driver {
                 "status": hub_word(state),
             });
             let response = self.links.response(no, t).or_else(|| {
-                (method && state == DeviceState::Succeeded).then(|| (200, Value::Null))
+                (method && state == DeviceState::Succeeded).then_some((200, Value::Null))
             });
             if let Some((status, payload)) = response {
                 row["outcome"] =

@@ -206,6 +206,19 @@ pub(super) struct Links {
 }
 
 impl Links {
+    /// Forgets what real devices answered run `run` (its history expired).
+    pub(super) fn forget_run(&mut self, run: i64) {
+        self.responses.retain(|(r, _), _| *r != run);
+        self.calls
+            .retain(|_, c| !matches!(c.caller, Caller::Run { run: r, .. } if r == run));
+        for acks in self.acks.values_mut() {
+            acks.retain(|a| a.run != run);
+        }
+        for calls in self.waiting.values_mut() {
+            calls.retain(|c| !matches!(c.caller, Caller::Run { run: r, .. } if r == run));
+        }
+    }
+
     /// The answer a real device gave to run `run`'s method (target `target`), if any.
     pub(super) fn response(&self, run: i64, target: u32) -> Option<(i64, Value)> {
         self.responses.get(&(run, target)).cloned()

@@ -31,6 +31,7 @@ impl Driver {
                     self.rebuilt = None;
                 }
                 self.ctx.store.delete_run(no)?;
+                self.links.forget_run(no);
                 self.index.remove(&(r.dialect, r.id.clone()));
                 match r.dialect {
                     Dialect::Central => self.shared.central_jobs.remove(&r.id),

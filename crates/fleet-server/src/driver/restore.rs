@@ -94,6 +94,7 @@ impl Driver {
             late: Vec::new(),
             links: Default::default(),
         };
+        driver.ctx.outbox.active = driver.ctx.model.real_count() != 0;
         driver.shared.publish_clock(driver.clock);
         driver.restore()?;
         Ok(driver)

@@ -127,17 +127,14 @@ async fn connack<S: AsyncRead + AsyncWrite + Unpin>(
     io.write(Packet::ConnAck(ConnAck::new(code, false))).await
 }
 
-type Admitted = (Session, mpsc::Receiver<Outbound>, Arc<Notify>, Duration);
-
-/// Checks a `CONNECT` (protocol, credentials, the device in the fleet), registers the
-/// connection with the driver and answers `CONNACK`.
-async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
-    io: &mut Io<S>,
-    endpoint: &Arc<Endpoint>,
-    connect: rumqttc::mqttbytes::v4::Connect,
-) -> Result<Admitted, End> {
-    let id = connect.client_id.clone();
-    let checked = match (&connect.protocol, &connect.login) {
+/// Whether a `CONNECT` may go on: MQTT 3.1.1, and a user name and SAS token of the device
+/// (see `device_keys`); else the return code to refuse it with, and why.
+fn credentials(
+    endpoint: &Endpoint,
+    connect: &rumqttc::mqttbytes::v4::Connect,
+) -> Result<(), (ConnectReturnCode, String)> {
+    let id = &connect.client_id;
+    match (&connect.protocol, &connect.login) {
         (Protocol::V5, _) => Err((
             ConnectReturnCode::RefusedProtocolVersion,
             "MQTT 5 (IoT Hub speaks 3.1.1)".to_string(),
@@ -150,7 +147,8 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
             let now_s = jiff::Timestamp::now().as_second();
             endpoint
                 .key
-                .check(&id, &login.username, &login.password, now_s)
+                .check(id, &login.username, &login.password, now_s)
+                .map(|_host| ())
                 .map_err(|r| {
                     let code = match r.code {
                         4 => ConnectReturnCode::BadUserNamePassword,
@@ -159,7 +157,20 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
                     (code, r.why)
                 })
         }
-    };
+    }
+}
+
+type Admitted = (Session, mpsc::Receiver<Outbound>, Arc<Notify>, Duration);
+
+/// Checks a `CONNECT` (protocol, credentials, the device in the fleet), registers the
+/// connection with the driver and answers `CONNACK`.
+async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut Io<S>,
+    endpoint: &Arc<Endpoint>,
+    connect: rumqttc::mqttbytes::v4::Connect,
+) -> Result<Admitted, End> {
+    let id = connect.client_id.clone();
+    let checked = credentials(endpoint, &connect);
     if let Err((code, why)) = checked {
         let _ = connack(io, code).await;
         tracing::info!(target: "fleetsim::device", device = %id, "connection refused: {why}");
@@ -273,7 +284,7 @@ impl Session {
                 for f in &sub.filters {
                     let code = match topics::subscription(&f.path, &self.id) {
                         Subscription::Methods => {
-                            self.to_driver(RealCommand::Methods {
+                            self.tell_driver(RealCommand::Methods {
                                 device: self.device,
                                 conn: self.conn,
                                 on: true,
@@ -295,7 +306,7 @@ impl Session {
             }
             Packet::Unsubscribe(u) => {
                 if u.topics.iter().any(|t| t == "$iothub/methods/POST/#") {
-                    self.to_driver(RealCommand::Methods {
+                    self.tell_driver(RealCommand::Methods {
                         device: self.device,
                         conn: self.conn,
                         on: false,
@@ -343,7 +354,7 @@ impl Session {
                 let rid = rid.parse().unwrap_or(0);
                 let payload = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
                 let (device, conn) = (self.device, self.conn);
-                self.to_driver(RealCommand::MethodResponse {
+                self.tell_driver(RealCommand::MethodResponse {
                     device,
                     conn,
                     rid,
@@ -363,7 +374,7 @@ impl Session {
     }
 
     /// Sends a request to the driver, within the connection's rate.
-    fn to_driver(&mut self, c: RealCommand) -> Result<(), End> {
+    fn tell_driver(&mut self, c: RealCommand) -> Result<(), End> {
         let limits = &self.endpoint.limits;
         let (tokens, last) = &mut self.bucket;
         let now = Instant::now();
@@ -396,7 +407,7 @@ impl Session {
             return Ok(());
         };
         let (reply, answer) = oneshot::channel();
-        self.to_driver(make(self.device, reply))?;
+        self.tell_driver(make(self.device, reply))?;
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let (topic, payload) = match answer.await {

@@ -203,9 +203,8 @@ impl Device {
     /// The next PUBLISH from the server (other packets are skipped).
     async fn next_publish(&mut self) -> Option<Publish> {
         loop {
-            match self.recv().await? {
-                Packet::Publish(p) => return Some(p),
-                _ => {}
+            if let Packet::Publish(p) = self.recv().await? {
+                return Some(p);
             }
         }
     }
