@@ -384,10 +384,15 @@ fn devices_config(
         Some(addr) => Some(addr.parse::<std::net::SocketAddr>().with_context(|| {
             format!("--mqtt-bind {addr:?}: expected an address such as 127.0.0.1:8883, or off")
         })?),
-        None => args
-            .tls_cert
-            .is_some()
-            .then(|| std::net::SocketAddr::new(args.bind.ip(), 8883)),
+        // The default: with TLS, on the --bind IP, port 8883, when devices may connect there
+        // (a non-loopback address needs --device-key), and if the port is free.
+        None => {
+            let serves = args.device_key.is_some() || args.bind.ip().is_loopback();
+            if let (Some(_), true) = (&args.tls_cert, serves) {
+                config = config.mqtt_bind_if_free(std::net::SocketAddr::new(args.bind.ip(), 8883));
+            }
+            None
+        }
     };
     if let Some(addr) = mqtt {
         config = config.mqtt_bind(addr);

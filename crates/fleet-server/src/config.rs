@@ -45,6 +45,9 @@ pub struct Config {
     pub(crate) idle_timeout: Duration,
     pub(crate) quiet: bool,
     pub(crate) mqtt_bind: Option<SocketAddr>,
+    /// The MQTT address is a default, not asked for: if it cannot be bound, the server says so
+    /// and serves without it.
+    pub(crate) mqtt_optional: bool,
     pub(crate) device_key: Option<String>,
     pub(crate) max_device_connections: usize,
 }
@@ -80,6 +83,7 @@ impl Config {
                 idle_timeout: Duration::from_secs(60),
                 quiet: false,
                 mqtt_bind: None,
+                mqtt_optional: false,
                 device_key: None,
                 max_device_connections: 10_000,
             },
@@ -227,6 +231,15 @@ impl ConfigBuilder {
     /// whenever devices may connect (see `docs/devices.md`).
     pub fn mqtt_bind(mut self, addr: SocketAddr) -> Self {
         self.config.mqtt_bind = Some(addr);
+        self.config.mqtt_optional = false;
+        self
+    }
+
+    /// Serves the device endpoint on `addr` if it can be bound; if not (the port is taken),
+    /// the banner says why and the server serves without it (`fleetsim serve`'s default).
+    pub fn mqtt_bind_if_free(mut self, addr: SocketAddr) -> Self {
+        self.config.mqtt_bind = Some(addr);
+        self.config.mqtt_optional = true;
         self
     }
 

@@ -82,16 +82,21 @@ impl Server {
                 .with_state(endpoint.clone());
             app = app.merge(ws);
         }
-        let mqtt_addr = match (&config.mqtt_bind, &config.tls, &endpoint) {
+        let mqtt = match (&config.mqtt_bind, &config.tls, &endpoint) {
             (Some(bind), Some((cert, key)), Some(endpoint)) => {
-                Some(serve_mqtt(*bind, cert, key, endpoint.clone()).await?)
+                match serve_mqtt(*bind, cert, key, endpoint.clone()).await {
+                    Ok(addr) => Ok(Some(addr)),
+                    Err(e) if config.mqtt_optional => Err(e.to_string()),
+                    Err(e) => return Err(e),
+                }
             }
-            _ => None,
+            _ => Ok(None),
         };
+        let mqtt_addr = mqtt.clone().ok().flatten();
         let handle = axum_server::Handle::new();
         serve_http(listener, &config, app, &handle).await?;
         let banner = banner(&config, &name, devices, ignored, scheme, addr)
-            + &devices_banner(&config, scheme, addr, mqtt_addr);
+            + &devices_banner(&config, scheme, addr, mqtt);
         Ok(Self {
             addr,
             mqtt_addr,
@@ -217,7 +222,7 @@ fn devices_banner(
     config: &Config,
     scheme: &str,
     addr: SocketAddr,
-    mqtt: Option<SocketAddr>,
+    mqtt: std::result::Result<Option<SocketAddr>, String>,
 ) -> String {
     if !config.serves_devices() {
         return "\n  devices:     off (give --device-key to let devices connect on a non-loopback \
@@ -230,9 +235,11 @@ fn devices_banner(
     } else {
         "keys derived from the published development key"
     };
-    let mqtt = mqtt.map_or("MQTT over TLS off (--mqtt-bind)".to_string(), |m| {
-        format!("mqtts://{m}")
-    });
+    let mqtt = match mqtt {
+        Ok(Some(m)) => format!("mqtts://{m}"),
+        Ok(None) => "MQTT over TLS off (--mqtt-bind)".to_string(),
+        Err(e) => format!("MQTT over TLS OFF: {e} (give --mqtt-bind)"),
+    };
     format!("\n  devices:     {mqtt}, {ws}://{addr}{WEBSOCKET_PATH} ({key})")
 }
 
