@@ -485,3 +485,50 @@ async fn a_device_that_does_not_read_cannot_stall_a_job() {
     drop(d);
     h.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_method_waits_its_connect_timeout_for_a_real_device() {
+    let h = hybrid(1.0, 100).await;
+    let url = format!("{}/twins/dev-00/methods?{HV}", h.base);
+    // Not connected, no connect timeout: 404 at once (IoT Hub: DeviceNotOnline).
+    let r = h
+        .http
+        .post(&url)
+        .json(&json!({"methodName": "reboot", "payload": {}, "responseTimeoutInSeconds": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // With a connect timeout: the device connects within it, gets the method, answers.
+    let call = h
+        .http
+        .post(&url)
+        .json(&json!({"methodName": "reboot", "payload": {"n": 1},
+            "responseTimeoutInSeconds": 5, "connectTimeoutInSeconds": 20}))
+        .send();
+    let call = tokio::spawn(call);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut d, _) = h.device("dev-00", None).await;
+    d.subscribe(&["$iothub/methods/POST/#"]).await;
+    let p = d.next_publish().await.unwrap();
+    assert!(
+        p.topic.starts_with("$iothub/methods/POST/reboot/?$rid="),
+        "{}",
+        p.topic
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&p.payload).unwrap(),
+        json!({"n": 1})
+    );
+    let rid = p.topic.split("$rid=").nth(1).unwrap().to_string();
+    d.publish(
+        &format!("$iothub/methods/res/201/?$rid={rid}"),
+        json!({"ok": true}),
+    )
+    .await;
+    let r = call.await.unwrap().unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body, json!({"status": 201, "payload": {"ok": true}}));
+    h.server.shutdown().await.unwrap();
+}
