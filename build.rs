@@ -25,16 +25,17 @@ fn main() {
         _ => version.to_string(),
     };
     println!("cargo:rustc-env=FLEETSIM_VERSION={stamped}");
-    // Rebuild when the commit or the index changes (not on every build).
-    for path in [".git/HEAD", ".git/index"] {
-        if std::path::Path::new(path).exists() {
-            println!("cargo:rerun-if-changed={path}");
-        }
-    }
+    // Rebuild when the commit or the index changes (not on every build). Paths as git gives
+    // them: in a linked worktree `.git` is a file and these live elsewhere.
+    let mut watched = vec!["HEAD".to_string(), "index".to_string()];
     if let Some(head) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        let reference = format!(".git/{head}");
-        if std::path::Path::new(&reference).exists() {
-            println!("cargo:rerun-if-changed={reference}");
+        watched.push(head);
+    }
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]) {
+            if std::path::Path::new(&path).exists() {
+                println!("cargo:rerun-if-changed={path}");
+            }
         }
     }
     println!("cargo:rerun-if-changed=build.rs");

@@ -36,6 +36,10 @@ pub struct BacktestArgs {
     /// Also write an HTML page with the real run drawn over the predicted band.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Exit 1 when more than N measures lie outside their 5-95 % band (for CI: the model no
+    /// longer explains the fleet). About one in ten does by chance when the model is right.
+    #[arg(long, value_name = "N")]
+    max_outside: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -66,6 +70,14 @@ pub fn execute(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.html {
         std::fs::write(path, backtest_render::html(&report))
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let (outside, compared) = report.outside();
+    if let Some(max) = args.max_outside.filter(|max| outside > *max) {
+        eprintln!(
+            "{outside} of {compared} measures outside their 5-95 % band, more than \
+             --max-outside {max}: the model does not explain this run"
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

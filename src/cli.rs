@@ -7,7 +7,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use fleet_scenario::{report, ReplicationOptions, RunOptions, Scenario};
 
-use crate::progress::Progress;
+use crate::input::InputFormat;
+use crate::output::Output;
+use crate::progress::{Progress, Unit};
+use crate::ui;
 
 /// Exit code when an expectation of the scenario does not hold.
 pub const EXIT_EXPECTATION_FAILED: u8 = 1;
@@ -20,6 +23,16 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub struct Args {
     #[command(subcommand)]
     command: Command,
+    /// Print only errors and the report: no progress bar, no warnings, no notes.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Say more on stderr (what was loaded, how long it took; `serve`: debug logs, `-vv`
+    /// trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Colour the output: `auto` (on a terminal, unless NO_COLOR is set), `always`, `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ui::ColorChoice::Auto)]
+    color: ui::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,8 +41,12 @@ enum Command {
     Run(RunArgs),
     /// Parse and check a scenario without running it.
     Validate {
-        /// The scenario file (.toml or .json).
+        /// The scenario file (.toml or .json; `-`: standard input).
         scenario: PathBuf,
+        /// The scenario's format, over the file's extension (standard input: told from the
+        /// text when not given).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        input_format: Option<InputFormat>,
         /// `--deny warnings`: a warning is an error (exit 2), for CI.
         #[arg(long, value_enum, value_name = "WHAT")]
         deny: Vec<Deny>,
@@ -50,13 +67,21 @@ enum Command {
     },
     /// Print the manual page (roff) on stdout: `fleetsim man > fleetsim.1`.
     Man,
+    /// Probe a running `fleetsim serve` (exit 0 when `/healthz` answers 200): the container
+    /// image's health check, where no curl is installed.
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Combine the partial results of a sharded replicated run (`run --replications K --shard
-    /// I/N --partial-out FILE`) into the report one machine would have printed (exit 0: all
-    /// expectations hold, 1: one failed, 2: bad input, or parts that do not make one whole).
+    /// I/N --partial-out FILE`) or plan sweep (`plan --shard I/N --partial-out FILE`) into the
+    /// report one machine would have printed (exit 0: all expectations hold or a plan meets the
+    /// constraints, 1: not, 2: bad input, or parts that do not make one whole).
     Merge(MergeArgs),
     /// Sweep a job's plan over a grid: how often each plan stops a healthy rollout, how far a
     /// bad one spreads, the Pareto set and a recommendation (docs/risk.md).
     Plan(Box<crate::plan::PlanArgs>),
+    /// Search a scenario's ranges of fleets, behaviours and commands for a case that fails an
+    /// expectation, shrink it and print it as a scenario file (exit 0: every expectation held
+    /// in every case, 1: a counter-example, 2: bad input; docs/check.md).
+    Check(Box<crate::check::CheckArgs>),
     /// Fit the scenario's behaviour (rates and latency per segment, with intervals) to the
     /// per-device results of jobs that ran (docs/calibration.md).
     Calibrate(crate::calibrate::CalibrateArgs),
@@ -76,6 +101,9 @@ struct MergeArgs {
     /// The report on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Also write the HTML summary to this file.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
@@ -101,11 +129,23 @@ struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Verify IoT Hub SharedAccessSignature tokens signed with this key (NAME=BASE64KEY; repeatable).
-    #[arg(long, value_name = "NAME=KEY")]
+    /// Verify IoT Hub SharedAccessSignature tokens signed with this key (NAME=BASE64KEY;
+    /// repeatable; or FLEETSIM_HUB_KEY, several separated by spaces).
+    #[arg(
+        long,
+        value_name = "NAME=KEY",
+        env = "FLEETSIM_HUB_KEY",
+        value_delimiter = ' ',
+        hide_env_values = true
+    )]
     hub_key: Vec<String>,
-    /// Accept this IoT Central API token (repeatable).
-    #[arg(long, value_name = "TOKEN")]
+    /// Accept this IoT Central API token (repeatable; or FLEETSIM_CENTRAL_TOKEN, one token).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "FLEETSIM_CENTRAL_TOKEN",
+        hide_env_values = true
+    )]
     central_token: Vec<String>,
     /// Time out a device that has not answered this many (virtual) seconds after its dispatch.
     #[arg(long, value_name = "SECONDS")]
@@ -167,8 +207,15 @@ struct QueryArgs {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// The scenario file (.toml or .json).
+    /// The scenario file (.toml or .json; `-`: standard input).
     scenario: PathBuf,
+    /// The scenario's format, over the file's extension (standard input: told from the text
+    /// when not given).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    input_format: Option<InputFormat>,
+    /// Write the report (text or JSON) to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
     /// The seed of every random draw (default: the scenario's `seed`).
     #[arg(long)]
     seed: Option<u64>,
@@ -233,16 +280,23 @@ enum Deny {
 /// Prints warnings on stderr as `warning: FILE:LINE: FIELD: message`; with `--deny warnings`,
 /// says that they are errors and returns `true`.
 fn report_warnings(warnings: &[fleet_scenario::Warning], deny: &[Deny]) -> bool {
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
     let denied = !warnings.is_empty() && deny.contains(&Deny::Warnings);
+    for w in warnings {
+        // Denied warnings are errors: printed even with --quiet.
+        match denied {
+            true => eprintln!(
+                "{} {w}",
+                ui::paint(ui::Stream::Stderr, ui::WARN, "warning:")
+            ),
+            false => ui::warn(w),
+        }
+    }
     if denied {
-        eprintln!(
-            "error: {} warning{} denied (--deny warnings)",
+        ui::error(format!(
+            "{} warning{} denied (--deny warnings)",
             warnings.len(),
             if warnings.len() == 1 { "" } else { "s" }
-        );
+        ));
     }
     denied
 }
@@ -276,14 +330,16 @@ enum Format {
 
 /// Runs the command; `Err` is bad input (exit 2).
 pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
+    ui::init(args.quiet, args.verbose, args.color);
     match args.command {
         Command::Run(run) => execute_run(run),
         Command::Validate {
             scenario,
+            input_format,
             deny,
             memory_limit,
         } => {
-            let loaded = Scenario::load(&scenario)?;
+            let loaded = crate::input::load(&scenario, input_format)?;
             // Every check a run makes, through the same code (the fleet and the simulation
             // are built, not run).
             loaded.check_memory(memory_limit, 1)?;
@@ -308,8 +364,10 @@ pub fn execute(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve(serve) => execute_serve(serve),
         Command::Completions { shell } => crate::docs::completions(shell),
         Command::Man => crate::docs::man(),
+        Command::Healthcheck(args) => crate::healthcheck::execute(args),
         Command::Merge(merge) => execute_merge(merge),
         Command::Plan(plan) => crate::plan::execute(*plan),
+        Command::Check(args) => crate::check::execute(*args),
         Command::Calibrate(args) => crate::calibrate::execute(args),
         Command::Backtest(args) => crate::backtest::execute(args),
         Command::Import(import) => crate::import::execute(import),
@@ -320,17 +378,34 @@ fn execute_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let parts = args
         .parts
         .iter()
-        .map(|p| fleet_scenario::Partial::read(p))
+        .map(|p| fleet_scenario::PartialFile::read(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let report = fleet_scenario::merge(parts)?;
-    print_replications(&report, args.format, args.html.as_deref())
+    let output = Output::new(args.output.as_deref());
+    match fleet_scenario::merge_files(parts)? {
+        fleet_scenario::Merged::Replications(report) => {
+            print_replications(&report, args.format, &output, args.html.as_deref())
+        }
+        fleet_scenario::Merged::Plans(report) => crate::plan::print_report(
+            &report,
+            matches!(args.format, Format::Json),
+            &output,
+            args.html.as_deref(),
+        ),
+    }
 }
 
 fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(id) = &args.print_device_connection_string {
         return print_connection_string(&args, id);
     }
-    crate::logs::init(args.log_format, args.log_level.as_deref())?;
+    let level = match (args.log_level.as_deref(), ui::verbosity(), ui::quiet()) {
+        (Some(level), _, _) => Some(level),
+        (None, _, true) => Some("warn"),
+        (None, 0, false) => None,
+        (None, 1, false) => Some("debug"),
+        (None, _, false) => Some("trace"),
+    };
+    crate::logs::init(args.log_format, level)?;
     let mut config = fleet_server::Config::builder()
         .bind(args.bind)
         .time_scale(args.time_scale);
@@ -470,7 +545,7 @@ fn execute_query(args: QueryArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let mut scenario = Scenario::load(&args.scenario)?;
+    let mut scenario = crate::input::load(&args.scenario, args.input_format)?;
     if let Some(devices) = args.devices {
         scenario = scenario.with_devices(devices)?;
     }
@@ -504,17 +579,31 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(replications) = args.replications {
         return execute_replications(&args, &scenario, replications);
     }
-    let mut progress = Progress::new(scenario.name());
+    ui::note(
+        1,
+        format_args!(
+            "{}: {} devices, {} jobs, {} scheduled, seed {}",
+            scenario.name(),
+            scenario.file.fleet.devices,
+            scenario.jobs.len(),
+            scenario.scheduled.len(),
+            args.seed.unwrap_or(scenario.file.seed)
+        ),
+    );
+    let mut progress = Progress::new(scenario.name(), Unit::DevicesSettled);
     let options = RunOptions { seed: args.seed };
-    let report = fleet_scenario::run(&scenario, options, &mut |done, total| {
-        progress.update(done, total)
-    });
+    let report = fleet_scenario::run_observed(&scenario, options, &mut |p| progress.simulation(p));
     progress.finish();
     let report = report?;
+    let output = Output::new(args.output.as_deref());
     match args.format {
-        Format::Text => print!("{}", report::text::render(&report)),
-        Format::Json => println!("{}", report.to_json()),
+        Format::Text => output.text(&report::text::render(&report))?,
+        Format::Json => output.json(&report.to_json())?,
     }
+    ui::note(
+        1,
+        format_args!("simulated in {:.3} s of wall time", report.wall_s),
+    );
     write_run_files(&args, &report)?;
     // Without --deny, every warning is printed here; with it, only the result's remain.
     if report_warnings(&report.warnings, &args.deny) {
@@ -525,8 +614,12 @@ fn execute_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     for failure in report.failures() {
         eprintln!(
-            "expectation failed: job {} {}: expected {}, got {}",
-            failure.job, failure.what, failure.expected, failure.actual
+            "{} job {} {}: expected {}, got {}",
+            ui::paint(ui::Stream::Stderr, ui::BAD, "expectation failed:"),
+            failure.job,
+            failure.what,
+            failure.expected,
+            failure.actual
         );
     }
     Ok(ExitCode::from(EXIT_EXPECTATION_FAILED))
@@ -568,7 +661,7 @@ fn execute_replications(
         Some(shard) => format!("{} x{replications} part {shard}", scenario.name()),
         None => format!("{} x{replications}", scenario.name()),
     };
-    let mut progress = Progress::new(label);
+    let mut progress = Progress::new(label, Unit::Replications);
     let part = fleet_scenario::run_shard(scenario, options, shard, &mut |done, total| {
         progress.update(done, total)
     });
@@ -576,7 +669,8 @@ fn execute_replications(
     let part = part?;
     let Some(path) = &args.partial_out else {
         let report = fleet_scenario::merge(vec![part])?;
-        return print_replications(&report, args.format, args.html.as_deref());
+        let output = Output::new(args.output.as_deref());
+        return print_replications(&report, args.format, &output, args.html.as_deref());
     };
     std::fs::write(path, part.to_json())
         .with_context(|| format!("cannot write the partial result to {}", path.display()))?;
@@ -589,11 +683,14 @@ fn execute_replications(
             part.seed_first().wrapping_add(u64::from(range.end - 1))
         ),
     };
-    eprintln!(
+    ui::note(
+        0,
+        format_args!(
         "part {shard} of {replications} replications: {} replications ({seeds}) written to {}; \
          combine the parts with `fleetsim merge`",
         range.len(),
         path.display()
+    ),
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -603,11 +700,12 @@ fn execute_replications(
 fn print_replications(
     report: &fleet_scenario::ReplicationReport,
     format: Format,
+    output: &Output,
     html: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
     match format {
-        Format::Text => print!("{}", report::replications::render(report)),
-        Format::Json => println!("{}", report.to_json()),
+        Format::Text => output.text(&report::replications::render(report))?,
+        Format::Json => output.json(&report.to_json())?,
     }
     if let Some(path) = html {
         std::fs::write(path, report::replications_html::render(report))
@@ -621,7 +719,8 @@ fn print_replications(
             format!("; rerun one with --seed {seed}")
         });
         eprintln!(
-            "expectation failed: job {} (expect[{}]) held in {:.1}% of runs, required {:.1}%{rerun}",
+            "{} job {} (expect[{}]) held in {:.1}% of runs, required {:.1}%{rerun}",
+            ui::paint(ui::Stream::Stderr, ui::BAD, "expectation failed:"),
             e.job,
             e.index,
             100.0 * e.probability,

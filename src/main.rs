@@ -5,12 +5,17 @@
 
 mod backtest;
 mod calibrate;
+mod check;
 mod cli;
 mod docs;
+mod healthcheck;
 mod import;
+mod input;
 mod logs;
+mod output;
 mod plan;
 mod progress;
+mod ui;
 
 /// `fleetsim --version`: the crate's version and, when built from a git checkout, the commit
 /// (`0.1.0 (3f2a9c1)`, `+dirty` when the tree had changes; see `build.rs`).
@@ -25,7 +30,7 @@ fn main() -> ExitCode {
     match cli::execute(args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            ui::error(format!("{err:#}"));
             ExitCode::from(cli::EXIT_BAD_INPUT)
         }
     }

@@ -2,14 +2,15 @@
 //! plan (docs/risk.md). Argument parsing and printing only; the work is
 //! `fleet_scenario::plan`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use fleet_scenario::plan::{self, spec, Objective, PlanOptions};
+use fleet_scenario::plan::{self, spec, Objective, PlanOptions, PlanReport};
 use fleet_scenario::Scenario;
 
-use crate::progress::Progress;
+use crate::output::Output;
+use crate::progress::{Progress, Unit};
 
 /// Exit code when constraints were given and no plan meets them.
 const EXIT_NO_PLAN: u8 = 1;
@@ -107,6 +108,18 @@ pub struct PlanArgs {
     /// Also write an HTML page with the trade-off curves to this file.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Run only part I of N equal parts of the grid's plans (I from 0, as Kubernetes'
+    /// JOB_COMPLETION_INDEX) and write their outcomes to --partial-out; `fleetsim merge`
+    /// combines the parts into the whole sweep's report (docs/risk.md).
+    #[arg(long, value_name = "I/N", requires = "partial_out")]
+    shard: Option<fleet_scenario::Shard>,
+    /// Write the sweep's partial result to this file instead of a report (with --shard: its
+    /// part; without: the whole, as part 0/1).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["html", "output"])]
+    partial_out: Option<PathBuf>,
+    /// Write the report (text or JSON) to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 impl PlanArgs {
@@ -182,27 +195,77 @@ pub fn execute(args: PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let options = args.options(&scenario)?;
     for w in fleet_scenario::warnings::check(&scenario) {
-        eprintln!("warning: {w}");
+        crate::ui::warn(w);
     }
     scenario.check_memory(None, options.threads as u32)?;
-    let mut progress = Progress::new(format!("{} plans", scenario.name()));
+    if let Some(path) = &args.partial_out {
+        let shard = args.shard.unwrap_or(fleet_scenario::Shard::WHOLE);
+        return write_part(&scenario, &options, shard, path);
+    }
+    let mut progress = Progress::new(format!("{} plans", scenario.name()), Unit::Replications);
     let report = plan::run_plan(&scenario, &options, &mut |done, total| {
         progress.update(done, total)
     });
     progress.finish();
-    let report = report?;
-    match args.format {
-        Format::Text => print!("{}", plan::report::render(&report)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).context("cannot serialize the report")?
-        ),
+    let output = Output::new(args.output.as_deref());
+    print_report(
+        &report?,
+        matches!(args.format, Format::Json),
+        &output,
+        args.html.as_deref(),
+    )
+}
+
+/// Runs part `shard` of the sweep and writes it to `path`.
+fn write_part(
+    scenario: &Scenario,
+    options: &PlanOptions,
+    shard: fleet_scenario::Shard,
+    path: &Path,
+) -> anyhow::Result<ExitCode> {
+    let mut progress = Progress::new(
+        format!("{} plans part {shard}", scenario.name()),
+        Unit::Replications,
+    );
+    let part = plan::run_plan_shard(scenario, options, shard, &mut |done, total| {
+        progress.update(done, total)
+    });
+    progress.finish();
+    let part = part?;
+    std::fs::write(path, part.to_json())
+        .with_context(|| format!("cannot write the partial result to {}", path.display()))?;
+    let plans = part.plan_indices();
+    let which = match (plans.first(), plans.last()) {
+        (Some(a), Some(b)) => format!("plans {a} to {b}"),
+        _ => "no plans: more parts than plans".to_string(),
+    };
+    eprintln!(
+        "part {shard} of the sweep: {which} ({} simulations) written to {}; combine the parts \
+         with `fleetsim merge`",
+        part.simulations(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a sweep's report (JSON or text) and writes its HTML page; exit 1 when constraints
+/// were given and no plan meets them.
+pub(crate) fn print_report(
+    report: &PlanReport,
+    json: bool,
+    output: &Output,
+    html: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    match json {
+        false => output.text(&plan::report::render(report))?,
+        true => output
+            .json(&serde_json::to_string_pretty(report).context("cannot serialize the report")?)?,
     }
-    if let Some(path) = &args.html {
-        std::fs::write(path, plan::html::render(&report))
+    if let Some(path) = html {
+        std::fs::write(path, plan::html::render(report))
             .with_context(|| format!("cannot write the HTML page to {}", path.display()))?;
     }
-    let c = &options.constraints;
+    let c = &report.constraints;
     let constrained =
         c.max_false_stop.is_some() || c.max_blast.is_some() || c.deadline_ms.is_some();
     if constrained && report.recommended.is_none() {

@@ -141,3 +141,57 @@ fn bad_results_exit_2_naming_file_record_and_field() {
     let out = fleetsim(&["backtest", MODEL, "--job", &bad]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--max-outside N` makes backtest a CI gate: a model failing far too often puts the real
+/// run's failures outside their band, and the command exits 1 saying how many.
+#[test]
+fn backtest_max_outside_fails_a_model_that_does_not_explain_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = exports(78, Platform::Hub, &dir.path().join("hub"));
+    let wrong = "[[behaviour.rules]]\nlatency = { type = \"lognormal\", median_ms = 2000, \
+                 sigma = 0.5 }\nfailure_probability = 0.5\n\n";
+    let scenario = calibrated_scenario(dir.path(), wrong).display().to_string();
+    let backtest = |max: &str| {
+        let mut args = vec!["backtest", scenario.as_str(), "--job"];
+        args.extend(hub.iter().map(String::as_str));
+        args.extend(["--replications", "20", "--max-outside", max]);
+        fleetsim(&args)
+    };
+    let out = backtest("1");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("more than --max-outside 1"), "{err}");
+    let outside: usize = err.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        stdout(&out).contains(&format!("{outside} of ")),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(backtest(&outside.to_string()).status.code(), Some(0));
+}
+
+/// The example that goes import -> calibrate -> run -> backtest on a fleet's own files
+/// (examples/own-fleet/run.sh, also run by CI with the release binary): every step holds and
+/// checks that the committed fleet file and pasted behaviour are what the commands write.
+#[test]
+fn the_own_fleet_example_runs_import_calibrate_run_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("examples/own-fleet/run.sh")
+        .arg(env!("CARGO_BIN_EXE_fleetsim"))
+        .arg(dir.path())
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("own-fleet: every step held"));
+    let fleet = std::fs::read_to_string(dir.path().join("fleet.jsonl")).unwrap();
+    assert_eq!(fleet.lines().count(), 401, "a header and 400 devices");
+    let behaviour = std::fs::read_to_string(dir.path().join("behaviour.toml")).unwrap();
+    assert!(
+        behaviour.contains("properties.reported.firmware = '1.3'"),
+        "{behaviour}"
+    );
+    assert!(std::fs::read_to_string(dir.path().join("backtest.html"))
+        .unwrap()
+        .contains("<svg"));
+}

@@ -1,6 +1,6 @@
-//! Sharded replications over N local `fleetsim` processes, merged with `fleetsim merge`: the
-//! report equals the unsharded one byte for byte (but for the wall time); parts that do not
-//! make one whole exit 2.
+//! Sharded replications and plan sweeps over N local `fleetsim` processes, merged with
+//! `fleetsim merge`: the report equals the unsharded one byte for byte (but for the wall
+//! time); parts that do not make one whole exit 2.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -43,7 +43,8 @@ probability = 0.05
 const K: &str = "10";
 
 /// The output with the wall time and the speed, the only parts that vary, blanked: the JSON
-/// fields `wall_s` and `events_per_s`, and the text's and the page's `in X s wall`.
+/// fields `wall_s` and `events_per_s`, the text's and the page's `in X s wall`, and a plan
+/// report's `(X s wall)`.
 fn steady(text: &str) -> String {
     text.lines()
         .map(|line| {
@@ -51,24 +52,34 @@ fn steady(text: &str) -> String {
             if t.starts_with("\"wall_s\":") || t.starts_with("\"events_per_s\":") {
                 return "(varies)".to_string();
             }
-            match line.find(" events in ") {
-                Some(at) => format!("{} events in (varies)", &line[..at]),
-                None => line.to_string(),
+            if let Some(at) = line.find(" events in ") {
+                return format!("{} events in (varies)", &line[..at]);
+            }
+            match (line.find(" round(s) ("), line.find(" s wall)")) {
+                (Some(a), Some(b)) => format!("{}(varies){}", &line[..a], &line[b..]),
+                _ => line.to_string(),
             }
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-/// Runs the N parts as N processes at once; returns the partial files in reverse order.
+/// Runs the N parts of `fleetsim run SCENARIO --replications K` as N processes at once;
+/// returns the partial files in reverse order.
 fn run_parts(scenario: &Path, dir: &Path, n: u32) -> Vec<PathBuf> {
+    let s = scenario.to_str().unwrap();
+    run_command_parts(&["run", s, "--replications", K], dir, n)
+}
+
+/// Runs the N parts of `command` (on one thread each) as N processes at once; returns the
+/// partial files in reverse order.
+fn run_command_parts(command: &[&str], dir: &Path, n: u32) -> Vec<PathBuf> {
     let children: Vec<(PathBuf, std::process::Child)> = (0..n)
         .map(|i| {
             let part = dir.join(format!("part-{i}-of-{n}.json"));
             let child = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
-                .arg("run")
-                .arg(scenario)
-                .args(["--replications", K, "--threads", "1"])
+                .args(command)
+                .args(["--threads", "1"])
                 .args(["--shard", &format!("{i}/{n}"), "--partial-out"])
                 .arg(&part)
                 .stdout(std::process::Stdio::piped())
@@ -246,4 +257,72 @@ fn the_whole_as_one_part_and_an_empty_part() {
     let value: serde_json::Value = serde_json::from_str(&stdout(&merged)).unwrap();
     assert_eq!(value["replications"], 3);
     assert_eq!(value["seed_first"], 100);
+}
+
+/// The example's plan sweep (twelve plans, the bad rollout, pruning by dominance and
+/// infeasibility) as N processes, merged: the whole sweep's report, text, JSON and HTML, and
+/// its exit code (no plan meets the file's constraints at these replications).
+#[test]
+fn a_plan_sweep_over_n_processes_prints_the_whole_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = [
+        "plan",
+        "examples/rollout-risk.toml",
+        "--devices",
+        "200",
+        "--min-replications",
+        "20",
+        "--max-replications",
+        "80",
+        "--precision",
+        "10pp",
+    ];
+    let html = dir.path().join("whole.html");
+    let json = fleetsim(&[&sweep[..], &["--format", "json"]].concat());
+    let text = fleetsim(&[&sweep[..], &["--html", html.to_str().unwrap()]].concat());
+    let whole_page = std::fs::read_to_string(&html).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["plans"].as_array().unwrap().len(), 12);
+    let done = stdout(&json);
+    assert!(
+        done.contains("\"dominated\"") || done.contains("\"infeasible\""),
+        "{done}"
+    );
+    for n in [2, 5] {
+        let sub = dir.path().join(format!("n{n}"));
+        std::fs::create_dir(&sub).unwrap();
+        let parts = run_command_parts(&sweep, &sub, n);
+        let merged_html = sub.join("merged.html");
+        let merged_json = merge(&parts, &["--format", "json"]);
+        let merged_text = merge(&parts, &["--html", merged_html.to_str().unwrap()]);
+        assert_eq!(
+            merged_text.status.code(),
+            text.status.code(),
+            "{}",
+            stderr(&text)
+        );
+        assert_eq!(
+            steady(&stdout(&merged_json)),
+            steady(&done),
+            "JSON, {n} parts"
+        );
+        assert_eq!(
+            steady(&stdout(&merged_text)),
+            steady(&stdout(&text)),
+            "text, {n} parts"
+        );
+        let page = std::fs::read_to_string(&merged_html).unwrap();
+        assert_eq!(steady(&page), steady(&whole_page), "HTML, {n} parts");
+    }
+    // A part of a sweep and a part of a replicated run are not one whole.
+    let scenario = write(dir.path(), "s.toml", SCENARIO);
+    let mut mixed = run_parts(&scenario, dir.path(), 1);
+    mixed.extend(run_command_parts(&sweep, &dir.path().join("n2"), 1));
+    let out = merge(&mixed, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot be merged together"),
+        "{}",
+        stderr(&out)
+    );
 }

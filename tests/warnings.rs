@@ -126,6 +126,7 @@ const RUN_KEYS: &[&str] = &[
     "end_ms",
     "hub",
     "clock_start_ms",
+    "hub_series",
     "jobs",
     "schedules",
 ];

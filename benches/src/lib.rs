@@ -2,6 +2,10 @@
 
 #![deny(missing_docs)]
 
+mod least_work;
+
+pub use least_work::{least_work_rollout, LeastWork};
+
 use fleet_core::{Action, BatchSize, Counts, Input, Outcome, RunBuilder, Threshold};
 
 /// Drives a [`fleet_core::JobRun`] over `n` devices with synthetic outcomes and no simulator:

@@ -113,6 +113,17 @@ pub struct BacktestReport {
     pub notes: Vec<String>,
 }
 
+impl BacktestReport {
+    /// How many measures (the duration, the status mix and the failures per batch) lie outside
+    /// their 5-95 % band, of how many the real results tell.
+    pub fn outside(&self) -> (usize, usize) {
+        let all = || self.measures.iter().chain(&self.batches);
+        let outside = all().filter(|m| m.inside == Some(false)).count();
+        let compared = all().filter(|m| m.inside.is_some()).count();
+        (outside, compared)
+    }
+}
+
 /// One replication's outcome.
 #[derive(Debug, Clone, Default)]
 struct Sample {
@@ -138,6 +149,8 @@ fn seen_by(platform: Platform, o: Outcome) -> Outcome {
     match (platform, o) {
         (Platform::Central, Outcome::Rejected | Outcome::TimedOut) => Outcome::Failed,
         (Platform::Hub, Outcome::Rejected) => Outcome::Failed,
+        // The simulator fails a device that stays offline past the connect timeout.
+        (_, Outcome::Offline) => Outcome::Failed,
         (_, Outcome::Removed) => Outcome::Cancelled,
         (_, o) => o,
     }
@@ -345,7 +358,7 @@ fn real_sample(history: &History, job: &str, real: &[&DeviceResult], sizes: &[u3
             .filter(|d| {
                 matches!(
                     d.outcome,
-                    Outcome::Failed | Outcome::Rejected | Outcome::TimedOut
+                    Outcome::Failed | Outcome::Rejected | Outcome::TimedOut | Outcome::Offline
                 )
             })
             .count();

@@ -81,18 +81,7 @@ pub fn text(r: &BacktestReport) -> String {
         t.predicted_batches,
         100.0 * t.same_as_real
     );
-    let outside = r
-        .measures
-        .iter()
-        .chain(&r.batches)
-        .filter(|m| m.inside == Some(false))
-        .count();
-    let compared = r
-        .measures
-        .iter()
-        .chain(&r.batches)
-        .filter(|m| m.inside.is_some())
-        .count();
+    let (outside, compared) = r.outside();
     let _ = writeln!(
         out,
         "{outside} of {compared} measures outside their 5-95 % band (about 10 % are, by chance, \

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use fleet_sim::Fleet;
+use fleet_sim::{Distribution, Fleet};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 pub use crate::latency::LatencyChoice;
 use crate::latency::{self, LatencyFit, Settings};
+use crate::pooling::{self, LogSample};
 use crate::rates::{self, Prior, RateFit};
 use crate::record::{DeviceResult, History, Outcome, Platform};
 use crate::segment::{self, Attribute};
@@ -59,7 +60,10 @@ pub struct SegmentFit {
     pub time_out: Option<RateFit>,
     /// The latency, fitted to this segment's answered devices.
     pub latency: Option<LatencyFit>,
-    /// Where the rule's latency comes from: `own`, `pooled` (too few answers) or `none`.
+    /// Where the rule's latency comes from: `own` (its median partially pooled when the
+    /// log-normal is written and there are 3 segments or more), `partial` (too few answers for
+    /// a distribution of its own: its partially pooled median with the pooled sigma), `pooled`
+    /// (the all-devices rule's) or `none`.
     pub latency_from: &'static str,
 }
 
@@ -92,6 +96,9 @@ pub struct Calibration {
     /// The weight in devices of the prior that the segments' rates share (failure,
     /// rejection, time-out; 1 when unpooled, Jeffreys).
     pub prior_devices: BTreeMap<&'static str, f64>,
+    /// The spread (sd) of the segments' log latency medians that partial pooling estimated;
+    /// `None` with fewer than 3 segments with a latency.
+    pub latency_tau: Option<f64>,
     /// Every device.
     pub pooled: SegmentFit,
     /// One per segment, in the order of their values.
@@ -162,8 +169,17 @@ pub fn calibrate(
         }
         segments.push(s);
     }
+    let latency_tau = pool_latency(&mut segments, &pooled, options.level);
     let left_out = left_out(history);
-    let notes = notes(history, &platforms, tells, &pooled, &segments, &priors);
+    let mut notes = notes(history, &platforms, tells, &pooled, &segments, &priors);
+    if let Some(tau) = latency_tau {
+        notes.push(format!(
+            "partial pooling: the segments' latency medians spread by a factor of {:.2} (sd of \
+             their logs {tau:.3}); each segment's median is shrunk toward their mean by its \
+             weight",
+            tau.exp()
+        ));
+    }
     Ok(Calibration {
         schema_version: 1,
         files: history
@@ -181,8 +197,46 @@ pub fn calibrate(
         segments,
         not_in_fleet,
         left_out,
+        latency_tau,
         notes,
     })
+}
+
+/// Partially pools the segments' log-normal medians (3 segments or more): each fit gets its
+/// pooled median; a written log-normal takes it; a segment with too few answers for a
+/// distribution of its own gets a log-normal of its pooled median and the pooled sigma
+/// (`partial`). Returns the spread of the segments' log medians.
+fn pool_latency(segments: &mut [SegmentFit], pooled: &SegmentFit, level: f64) -> Option<f64> {
+    let samples: Vec<Option<LogSample>> = segments
+        .iter()
+        .map(|s| {
+            s.latency.as_ref().map(|l| LogSample {
+                mu: l.median_ms.ln(),
+                sd_mle: l.sigma,
+                n: l.n,
+            })
+        })
+        .collect();
+    let (medians, tau) = pooling::shrink(&samples, level)?;
+    let sigma = pooled.latency.as_ref().map(|l| l.sigma);
+    for (s, m) in segments.iter_mut().zip(medians) {
+        let (Some(l), Some(m)) = (s.latency.as_mut(), m) else {
+            continue;
+        };
+        l.pooled = Some(m);
+        match (s.latency_from, &mut l.chosen, sigma) {
+            ("own", Distribution::Lognormal { median_ms, .. }, _) => *median_ms = m.median_ms,
+            ("pooled", _, Some(sigma)) => {
+                s.latency_from = "partial";
+                l.chosen = Distribution::Lognormal {
+                    median_ms: m.median_ms,
+                    sigma,
+                };
+            }
+            _ => {}
+        }
+    }
+    Some(tau)
 }
 
 /// The latency settings of a segment (its own bootstrap seed).
@@ -376,6 +430,19 @@ fn notes(
         );
     }
     notes.extend(job_count_notes(history));
+    let offline = history
+        .devices
+        .iter()
+        .filter(|d| d.outcome == Outcome::Offline)
+        .count();
+    if offline > 0 {
+        notes.push(format!(
+            "{offline} devices were not online (DeviceNotOnline): left out of the rates and the \
+             latency; an imported fleet's connection state starts them offline, a generated fleet \
+             needs an `offline` rule ({:.2} % of the results)",
+            100.0 * offline as f64 / history.devices.len() as f64
+        ));
+    }
     let retried = history.devices.iter().filter(|d| d.retries > 0).count();
     if retried > 0 {
         notes.push(format!(

@@ -76,6 +76,20 @@ pub struct LatencyFit {
     pub quantiles_ms: Vec<f64>,
     /// The fitted log-normal's probability beyond the shortest wait of a timed-out device.
     pub mass_beyond_timeout: Option<f64>,
+    /// The median partially pooled with the other segments' (3 segments or more).
+    pub pooled: Option<PooledMedian>,
+}
+
+/// A segment's log-normal median partially pooled with the other segments' (empirical Bayes
+/// on the log scale; `docs/calibration.md`, "Partial pooling of latency").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PooledMedian {
+    /// The pooled median.
+    pub median_ms: f64,
+    /// Its interval.
+    pub median_ms_interval: [f64; 2],
+    /// The weight of the segment's own estimate (1: its own; 0: the mean of all segments).
+    pub own_weight: f64,
 }
 
 /// How to fit.
@@ -139,6 +153,7 @@ pub(crate) fn fit(latencies_ms: &[f64], waits_ms: &[f64], s: Settings) -> Option
         chosen,
         quantiles_ms,
         mass_beyond_timeout,
+        pooled: None,
     })
 }
 

@@ -23,6 +23,7 @@ pub mod backtest_render;
 pub mod calibrate;
 mod error;
 mod latency;
+mod pooling;
 mod rates;
 mod read;
 mod record;

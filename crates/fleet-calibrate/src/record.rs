@@ -56,6 +56,11 @@ pub enum Outcome {
     Rejected,
     /// The device did not answer in time.
     TimedOut,
+    /// The device was not connected when the job reached it and did not connect in time (IoT
+    /// Hub `DeviceNotOnline`, 404103): a fact of the fleet's connectivity, not of the device's
+    /// code, so it is left out of the rates and the latency (an imported fleet's connection
+    /// facts, or an `offline` rule, model it).
+    Offline,
     /// The job cancelled the device before it answered (never dispatched, or force-cancelled).
     Cancelled,
     /// The device was removed from the job (AWS `REMOVED`).
@@ -72,6 +77,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::Rejected => "rejected",
             Self::TimedOut => "timed_out",
+            Self::Offline => "offline",
             Self::Cancelled => "cancelled",
             Self::Removed => "removed",
             Self::NotTerminal => "not_terminal",

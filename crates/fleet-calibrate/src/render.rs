@@ -164,8 +164,22 @@ fn latency(s: &SegmentFit, level: f64, out: &mut String) {
         })
         .collect();
     let _ = writeln!(out, "# fit       Kolmogorov-Smirnov: {}", gof.join(", "));
+    if let Some(p) = &l.pooled {
+        let _ = writeln!(
+            out,
+            "# pooled    median {:.0} ms [{:.0}, {:.0}] (its own estimate's weight {:.2})",
+            p.median_ms, p.median_ms_interval[0], p.median_ms_interval[1], p.own_weight
+        );
+    }
     match s.latency_from {
         "own" => {
+            let _ = writeln!(out, "latency = {}", distribution(&l.chosen));
+        }
+        "partial" => {
+            let _ = writeln!(
+                out,
+                "# too few answers for a distribution of its own: its pooled median, the pooled sigma"
+            );
             let _ = writeln!(out, "latency = {}", distribution(&l.chosen));
         }
         _ => {

@@ -93,6 +93,12 @@ pub struct SimulatedJob {
 }
 
 impl SimulatedJob {
+    /// Whether the devices ran a method (an IoT Central command or an IoT Hub direct method):
+    /// IoT Hub then reports each device's method status.
+    pub fn is_method(&self) -> bool {
+        matches!(self.operation, "command" | "device_method")
+    }
+
     /// Job `job` (an index into [`SimResult::jobs`]) of a result recorded by [`simulate`].
     pub fn of(result: &SimResult, job: usize) -> Result<Self> {
         let j = result
@@ -154,7 +160,11 @@ impl SimulatedJob {
                 device: d.id.clone(),
                 job: Some(self.id.clone()),
                 platform: Platform::Aws,
-                outcome: d.outcome,
+                // AWS has no word for "not online": such an execution reads back as failed.
+                outcome: match d.outcome {
+                    Outcome::Offline => Outcome::Failed,
+                    o => o,
+                },
                 dispatched_ms: d.dispatched_ms.or(Some(self.started_ms)),
                 ended_ms: d.ended_ms.or(Some(self.finished_ms)),
                 retries: 0,
@@ -191,10 +201,15 @@ fn device(
         DeviceState::Pending | DeviceState::InFlight => Outcome::NotTerminal,
     };
     let dispatched = (outcome != Outcome::Cancelled).then_some(start).flatten();
+    let reason = row.reason.map(|r| r.as_str());
+    let outcome = match (outcome, reason) {
+        (Outcome::Failed, Some("offline")) => Outcome::Offline,
+        (o, _) => o,
+    };
     SimulatedDevice {
         id: row.id.to_string(),
         outcome,
-        reason: row.reason.map(|r| r.as_str()),
+        reason,
         dispatched_ms: dispatched.map(|s| base + s),
         ended_ms: dispatched.and(end.map(|e| base + e)),
     }
@@ -251,7 +266,7 @@ fn time(ms: Option<i64>) -> Value {
 }
 
 fn hub_device(job: &SimulatedJob, d: &SimulatedDevice) -> Value {
-    let method = job.operation == "command";
+    let method = job.is_method();
     let (status, method_status, error) = match d.outcome {
         Outcome::Succeeded => ("completed", method.then_some(200), None),
         Outcome::Failed if method && d.reason == Some("device_error") => {
@@ -266,7 +281,7 @@ fn hub_device(job: &SimulatedJob, d: &SimulatedDevice) -> Value {
                 "Timed out waiting for the response from device.",
             )),
         ),
-        Outcome::Failed if d.reason == Some("offline") => (
+        Outcome::Offline => (
             "failed",
             None,
             Some(("DeviceNotOnline", "The device is not online.")),
@@ -306,7 +321,7 @@ fn count(job: &SimulatedJob, f: impl Fn(Outcome) -> bool) -> usize {
 fn hub_job(job: &SimulatedJob) -> Value {
     json!({
         "jobId": job.id,
-        "type": if job.operation == "command" { "scheduleDeviceMethod" } else { "scheduleUpdateTwin" },
+        "type": if job.is_method() { "scheduleDeviceMethod" } else { "scheduleUpdateTwin" },
         "status": if job.status == "cancelled" { "cancelled" } else { "completed" },
         "createdTime": time(Some(job.started_ms)),
         "startTime": time(Some(job.started_ms)),
@@ -334,7 +349,10 @@ fn central_pages(job: &SimulatedJob) -> Vec<Value> {
                 .map(|d| {
                     let status = match d.outcome {
                         Outcome::Succeeded => "completed",
-                        Outcome::Failed | Outcome::Rejected | Outcome::TimedOut => "failed",
+                        Outcome::Failed
+                        | Outcome::Rejected
+                        | Outcome::TimedOut
+                        | Outcome::Offline => "failed",
                         Outcome::Cancelled | Outcome::Removed => "cancelled",
                         Outcome::NotTerminal => "pending",
                     };
@@ -379,7 +397,7 @@ fn central_job(job: &SimulatedJob) -> Value {
 fn aws_status(o: Outcome) -> &'static str {
     match o {
         Outcome::Succeeded => "SUCCEEDED",
-        Outcome::Failed => "FAILED",
+        Outcome::Failed | Outcome::Offline => "FAILED",
         Outcome::Rejected => "REJECTED",
         Outcome::TimedOut => "TIMED_OUT",
         Outcome::Cancelled => "CANCELED",

@@ -421,3 +421,128 @@ fn devices_the_fleet_lacks_are_reported() {
     );
     assert!(render::behaviour_toml(&c, false).contains("# 4 results name devices the fleet lacks"));
 }
+
+/// Devices that were not online (IoT Hub `DeviceNotOnline`) say nothing about the device's
+/// code: they read back as `offline`, are left out of the rates and the latency, and a note
+/// counts them. A fifth of the fleet offline would otherwise read as a 25 % failure rate.
+#[test]
+fn offline_devices_are_left_out_of_the_rates() {
+    let text = r#"
+seed = 1
+clock_start = "2026-03-01T02:00:00Z"
+[fleet]
+devices = 2000
+id_pattern = "dev-{:05}"
+templates = [{ template = "t;1", share = 1.0 }]
+[[templates]]
+id = "t;1"
+commands = [{ name = "ping" }]
+[[behaviour.rules]]
+latency = { type = "lognormal", median_ms = 2000, sigma = 0.5 }
+failure_probability = 0.05
+[[behaviour.rules]]
+offline = 0.2
+[[jobs]]
+json = '''{"jobId": "m", "type": "scheduleDeviceMethod", "queryCondition": "*",
+  "cloudToDeviceMethod": {"methodName": "ping", "responseTimeoutInSeconds": 30, "connectTimeoutInSeconds": 0}}'''
+"#;
+    let scenario = Scenario::from_str(text, Format::Toml).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let result = synth::simulate(&scenario, 5).unwrap();
+    let job = SimulatedJob::of(&result, 0).unwrap();
+    let offline = job
+        .devices
+        .iter()
+        .filter(|d| d.outcome == Outcome::Offline)
+        .count() as u64;
+    assert!((300..500).contains(&offline), "about a fifth: {offline}");
+    let history = read_files(&synth::write(&job, Platform::Hub, dir.path()).unwrap()).unwrap();
+    let read_offline = history
+        .devices
+        .iter()
+        .filter(|d| d.outcome == Outcome::Offline)
+        .count() as u64;
+    assert_eq!(
+        read_offline, offline,
+        "DeviceNotOnline reads back as offline"
+    );
+    let fleet = scenario.fleet(None).unwrap();
+    let c = calibrate(&history, &fleet, &quick(Vec::new())).unwrap();
+    assert_eq!(c.left_out.get("offline"), Some(&offline));
+    assert!(covers(&c.pooled.failure, 0.05), "{:?}", c.pooled.failure);
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.contains(&format!("{offline} devices were not online"))));
+    let latency = c
+        .pooled
+        .latency
+        .as_ref()
+        .expect("answered devices give a latency");
+    let [low, high] = latency.median_ms_interval;
+    assert!(low <= 2000.0 && 2000.0 <= high, "{latency:?}");
+}
+
+/// A segment with too few answers for a distribution of its own gets a log-normal of its
+/// partially pooled median (between its own estimate and the other segments') and the pooled
+/// sigma; large segments keep their own median almost unchanged.
+#[test]
+fn a_small_segment_borrows_its_latency_median_from_the_others() {
+    let text = r#"
+seed = 4
+clock_start = "2026-03-01T02:00:00Z"
+[fleet]
+devices = 1200
+id_pattern = "dev-{:05}"
+templates = [{ template = "t;1", share = 1.0 }]
+tags = [{ name = "fw", values = [{ value = "a", weight = 100 }, { value = "b", weight = 100 }, { value = "c", weight = 100 }, { value = "d", weight = 2 }] }]
+[[templates]]
+id = "t;1"
+properties = [{ name = "p", schema = "double" }]
+[[behaviour.rules]]
+latency = { type = "lognormal", median_ms = 2000, sigma = 0.5 }
+[[behaviour.rules]]
+selector = { tags = { fw = "b" } }
+latency = { type = "lognormal", median_ms = 3000, sigma = 0.5 }
+[[behaviour.rules]]
+selector = { tags = { fw = "d" } }
+latency = { type = "lognormal", median_ms = 6000, sigma = 0.5 }
+[[groups]]
+id = "all"
+displayName = "all"
+[[jobs]]
+json = '{"id": "j", "group": "all", "data": [{"type": "PropertyJobData", "target": "t;1", "path": "p", "value": 1.5}]}'
+"#;
+    let scenario = Scenario::from_str(text, Format::Toml).unwrap();
+    let fleet = scenario.fleet(None).unwrap();
+    let by = vec![Attribute::parse("tags.fw").unwrap()];
+    let c = calibrate(&simulated(&scenario, 3), &fleet, &quick(by)).unwrap();
+    assert!(
+        c.latency_tau.is_some_and(|t| t > 0.1),
+        "{:?}",
+        c.latency_tau
+    );
+    let small = c.segments.iter().find(|s| s.name.contains("= d")).unwrap();
+    let l = small.latency.as_ref().unwrap();
+    assert!(l.n < 30, "{}", l.n);
+    assert_eq!(small.latency_from, "partial");
+    let pooled = l.pooled.unwrap();
+    assert!(
+        pooled.own_weight > 0.0 && pooled.own_weight < 1.0,
+        "{pooled:?}"
+    );
+    assert!(
+        pooled.median_ms < l.median_ms,
+        "shrunk toward the others: {pooled:?} {l:?}"
+    );
+    let written = match l.chosen {
+        fleet_sim::Distribution::Lognormal { median_ms, sigma } => (median_ms, sigma),
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(written.0, pooled.median_ms);
+    assert_eq!(written.1, c.pooled.latency.as_ref().unwrap().sigma);
+    let big = c.segments.iter().find(|s| s.name.contains("= b")).unwrap();
+    let b = big.latency.as_ref().unwrap();
+    assert!(b.pooled.unwrap().own_weight > 0.95, "{:?}", b.pooled);
+    assert!(render::behaviour_toml(&c, false).contains("its pooled median, the pooled sigma"));
+}

@@ -66,12 +66,14 @@ mod run;
 pub mod schedule;
 mod stats;
 mod status;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 mod target;
 mod threshold;
 mod window_gate;
 
 pub use abort::{AbortCriterion, AbortTrip, FailureType};
-pub use batch::{BatchPlan, BatchSize};
+pub use batch::{BatchPlan, BatchSize, Shares, SHARES_MAX};
 pub use builder::RunBuilder;
 pub use error::{Error, ErrorKind, Result};
 pub use gate::{GatePercent, GroupGate, Pause, PauseReason, SuccessAction, SuccessCondition};

@@ -240,6 +240,12 @@ impl JobRun {
 
     // ----- reading -----
 
+    /// Each device's state and attempt count, taken out of the run (a report keeps them
+    /// without copying N bytes twice).
+    pub fn into_device_columns(self) -> (Vec<DeviceState>, Vec<u8>) {
+        (self.states, self.attempts)
+    }
+
     /// The run's status.
     pub fn status(&self) -> RunStatus {
         self.status
@@ -279,6 +285,11 @@ impl JobRun {
     /// How many times target `device` has been dispatched.
     pub fn attempts(&self, device: u32) -> u8 {
         self.attempts[device as usize]
+    }
+
+    /// The run's cancellation threshold, if it has one.
+    pub fn threshold(&self) -> Option<crate::Threshold> {
+        self.config.threshold
     }
 
     /// The cancellation threshold's trip, if it tripped.
@@ -595,8 +606,8 @@ impl JobRun {
             }
         }
         self.counts.in_flight -= 1;
-        self.terminate(device, DeviceState::from_outcome(outcome));
         let batch = self.plan.batch_of(device);
+        self.terminate_in(device, batch, DeviceState::from_outcome(outcome));
         if outcome == Outcome::Succeeded {
             if let Some(rate) = &mut self.rate {
                 rate.on_succeeded(self.counts.succeeded);
@@ -645,9 +656,17 @@ impl JobRun {
     /// Records a terminal state for a device whose previous state is already uncounted.
     #[inline]
     fn terminate(&mut self, device: u32, state: DeviceState) {
+        self.terminate_in(device, self.plan.batch_of(device), state);
+    }
+
+    /// [`Self::terminate`] of a device of batch `batch` (the caller found it already: the
+    /// outcome path divides once, not twice).
+    #[inline]
+    fn terminate_in(&mut self, device: u32, batch: u32, state: DeviceState) {
         debug_assert!(state.is_terminal());
+        debug_assert_eq!(batch, self.plan.batch_of(device));
         self.states[device as usize] = state;
-        let batch = &mut self.batches[self.plan.batch_of(device) as usize];
+        let batch = &mut self.batches[batch as usize];
         match state {
             DeviceState::Succeeded => {
                 self.counts.succeeded += 1;
@@ -770,6 +789,9 @@ impl JobRun {
             actions.push(Action::BatchFinished { batch });
         }
         match self.status {
+            RunStatus::Running if self.waits_for_batch() => {
+                debug_assert!(self.progress_is_idle(now_ms), "the fast path skipped work");
+            }
             RunStatus::Running => self.progress(now_ms, actions),
             RunStatus::Stopped | RunStatus::Paused
                 if self.counts.terminal() == self.counts.total =>
@@ -778,6 +800,50 @@ impl JobRun {
             }
             _ => self.settle_if_done(now_ms),
         }
+    }
+
+    /// Whether [`Self::progress`] would do nothing now: the newest batch started is dispatched
+    /// to its end and still has devices in flight, and nothing else can move (no retry waits,
+    /// no window, no release, no success condition that could open its gate early). The one
+    /// outcome in most of a rollout's outcomes, checked in a few comparisons instead of a
+    /// pass through `progress`; debug builds check that `progress` agrees
+    /// ([`Self::progress_is_idle`]), so every engine test checks the fast path too.
+    #[inline(always)]
+    fn waits_for_batch(&self) -> bool {
+        let b = self.batch;
+        if b >= self.plan.count() || self.released == Some(b) {
+            return false;
+        }
+        let stats = &self.batches[b as usize];
+        stats.started_ms.is_some()
+            && stats.terminal() < stats.size
+            && self.retry_queue.is_empty()
+            && self.windows.is_none()
+            && self.cursor == self.plan.range(b).end
+            && !matches!(
+                self.config.gate,
+                Some(GroupGate {
+                    success: Some(_),
+                    ..
+                })
+            )
+    }
+
+    /// Debug check of [`Self::waits_for_batch`]: `progress` on a copy of the run's moving parts
+    /// asks for nothing and changes nothing.
+    #[cfg(debug_assertions)]
+    fn progress_is_idle(&mut self, now_ms: i64) -> bool {
+        let before = (self.batch, self.cursor, self.status, self.dispatch_timer);
+        let counts = self.counts;
+        let mut actions = Vec::new();
+        self.progress(now_ms, &mut actions);
+        let after = (self.batch, self.cursor, self.status, self.dispatch_timer);
+        actions.is_empty() && before == after && counts == self.counts
+    }
+
+    #[cfg(not(debug_assertions))]
+    fn progress_is_idle(&mut self, _now_ms: i64) -> bool {
+        true
     }
 
     /// Dispatches what may be dispatched and starts the batches whose gate opens; completes the

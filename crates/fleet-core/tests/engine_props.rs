@@ -32,7 +32,7 @@ use fleet_core::schedule::{MaintenanceWindow, MaintenanceWindows};
 use fleet_core::{
     AbortCriterion, AbortTrip, Action, BatchPlan, BatchSize, BatchStats, Counts, DeviceState,
     ErrorKind, ExponentialRamp, FailureType, GatePercent, GroupGate, Input, JobRun, Outcome, Pause,
-    PauseReason, RampCriterion, RetryPolicy, RunBuilder, RunStatus, SuccessAction,
+    PauseReason, RampCriterion, RetryPolicy, RunBuilder, RunStatus, Shares, SuccessAction,
     SuccessCondition, Threshold, ThresholdTrip, Timer, RATE_WINDOW_MS,
 };
 use proptest::prelude::*;
@@ -40,12 +40,14 @@ use proptest::test_runner::FileFailurePersistence;
 
 // ===================== configurations =====================
 
-/// A percentage in millionths of a percent, a number, or a number of equal groups.
+/// A percentage in millionths of a percent, a number, a number of equal groups, or phased
+/// groups (hawkBit: the first two groups' percentages of the remaining targets, then the rest).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Size {
     Pct(u64),
     Num(u32),
     Groups(u32),
+    Phased(u8, u8),
 }
 
 /// An exponential ramp: base per minute, factor in tenths, increase after `every` notified
@@ -227,6 +229,7 @@ impl Cfg {
             Some((Size::Num(n) | Size::Groups(n), per_batch)) => {
                 b = b.threshold(Threshold::number(n, per_batch).unwrap())
             }
+            Some((Size::Phased(..), _)) => unreachable!("thresholds are never phased"),
             None => {}
         }
         if let Some(ms) = self.deadline_ms {
@@ -293,6 +296,9 @@ impl Cfg {
             Some(Size::Pct(m)) => Some(BatchSize::percentage(m as f64 / 1e6).unwrap()),
             Some(Size::Num(n)) => Some(BatchSize::number(n).unwrap()),
             Some(Size::Groups(k)) => Some(BatchSize::groups(k).unwrap()),
+            Some(Size::Phased(a, b)) => Some(BatchSize::Shares(
+                Shares::new(&[f64::from(a), f64::from(b), 100.0]).unwrap(),
+            )),
             None => None,
         }
     }
@@ -508,12 +514,26 @@ impl Model {
                     start += len;
                 }
             }
+            Some(Size::Phased(a, b)) => {
+                // hawkBit: round half up of a 32-bit percentage of what is left; empty groups
+                // are no batch.
+                let mut start = 0;
+                for p in [f32::from(a), f32::from(b), 100.0] {
+                    let left = n - start;
+                    let len =
+                        ((f64::from(p / 100.0) * f64::from(left) + 0.5).floor() as u32).min(left);
+                    if len > 0 {
+                        bounds.push((start, start + len));
+                        start += len;
+                    }
+                }
+            }
             other => {
                 let size = match other {
                     None => n.max(1),
                     Some(Size::Pct(m)) => pct_of(m, n),
                     Some(Size::Num(k)) => k.min(n).max(1),
-                    Some(Size::Groups(_)) => unreachable!(),
+                    Some(Size::Groups(_) | Size::Phased(..)) => unreachable!(),
                 };
                 let mut start = 0;
                 while start < n {
@@ -852,6 +872,7 @@ impl Model {
         match self.cfg.threshold {
             Some((Size::Pct(m), _)) => pct_of(m, base),
             Some((Size::Num(k) | Size::Groups(k), _)) => k,
+            Some((Size::Phased(..), _)) => unreachable!("thresholds are never phased"),
             None => u32::MAX,
         }
     }
@@ -2085,6 +2106,7 @@ fn batch_size() -> impl Strategy<Value = Size> {
     prop_oneof![
         3 => size(),
         1 => (1u32..=12).prop_map(Size::Groups),
+        1 => (1u8..=99, 1u8..=99).prop_map(|(a, b)| Size::Phased(a, b)),
     ]
 }
 
@@ -2431,6 +2453,7 @@ proptest! {
         let limit = |base: u32| match value {
             Size::Pct(m) => pct_of(m, base),
             Size::Num(k) | Size::Groups(k) => k,
+            Size::Phased(..) => unreachable!("thresholds are never phased"),
         };
         match run.threshold_trip() {
             Some(trip) => {

@@ -645,6 +645,24 @@ fn hawkbit_defaults_and_groups() {
     r.validate().unwrap();
     let run = r.run_builder().unwrap().build(8).unwrap();
     assert_eq!(run.plan().sizes().collect::<Vec<_>>(), [2, 2, 2, 2]);
+    // Phased groups: 1 %, then 10 % of the rest, then the rest, rounded as hawkBit rounds.
+    let r = hawkbit(json!({
+        "name": "r", "distributionSetId": 1,
+        "groups": [
+            {"name": "canary", "targetPercentage": 1},
+            {"name": "early", "targetPercentage": 10},
+            {"name": "rest", "targetPercentage": 100}
+        ]
+    }));
+    r.validate().unwrap();
+    let run = r.run_builder().unwrap().build(1000).unwrap();
+    assert_eq!(run.plan().sizes().collect::<Vec<_>>(), [10, 99, 891]);
+    let run = r.run_builder().unwrap().build(30).unwrap();
+    assert_eq!(
+        run.plan().sizes().collect::<Vec<_>>(),
+        [3, 27],
+        "1 % of 30 rounds to 0"
+    );
 }
 
 #[test]
@@ -700,7 +718,19 @@ fn hawkbit_errors_name_the_field() {
         ),
         (
             groups(json!([{"name": "a", "targetPercentage": 20}, {"name": "b"}])),
-            "groups[0].targetPercentage",
+            "groups[1].targetPercentage",
+        ),
+        (
+            groups(
+                json!([{"name": "a", "targetPercentage": 10}, {"name": "b", "targetPercentage": 50}]),
+            ),
+            "groups[1].targetPercentage",
+        ),
+        (
+            groups(
+                json!([{"name": "a", "targetPercentage": 0}, {"name": "b", "targetPercentage": 100}]),
+            ),
+            "groups[1].targetPercentage",
         ),
         (
             groups(

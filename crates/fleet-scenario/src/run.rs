@@ -187,6 +187,18 @@ pub fn run(
     options: RunOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Report> {
+    run_observed(scenario, options, &mut |p| {
+        progress(p.devices_terminal, p.devices_total)
+    })
+}
+
+/// [`run`], with the simulation's whole progress (events, virtual time, jobs and devices
+/// settled) given to `progress` now and then.
+pub fn run_observed(
+    scenario: &Scenario,
+    options: RunOptions,
+    progress: &mut dyn FnMut(&fleet_sim::Progress),
+) -> Result<Report> {
     let seed = options.seed.unwrap_or(scenario.file.seed);
     let wall = Instant::now();
     let result = simulate(scenario, seed, progress)?;
@@ -200,13 +212,11 @@ pub fn run(
 pub(crate) fn simulate(
     scenario: &Scenario,
     seed: u64,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(&fleet_sim::Progress),
 ) -> Result<SimResult> {
     let sim = scenario.simulation(seed)?;
-    sim.try_run_with_progress(PROGRESS_EVERY_EVENTS, &mut |p| {
-        progress(p.devices_terminal, p.devices_total)
-    })
-    .map_err(|e| scenario.locate(Error::new(crate::ErrorKind::Limit(e.to_string()))))
+    sim.try_run_with_progress(PROGRESS_EVERY_EVENTS, progress)
+        .map_err(|e| scenario.locate(Error::new(crate::ErrorKind::Limit(e.to_string()))))
 }
 
 /// The facts that expectations check, for job `id` of `result`.

@@ -249,7 +249,8 @@ impl Scenario {
 
     /// Reads and validates a scenario from text; a fleet file it names is relative to `dir`.
     pub fn from_str_in(text: &str, format: Format, dir: &Path) -> Result<Self> {
-        let file: ScenarioFile = source::parse(text, format)?;
+        let file: ScenarioFile =
+            source::parse(text, format).map_err(|e| crate::check::explain(e, text, format))?;
         let mut scenario =
             Self::from_file_in(file, dir).map_err(|e| source::position_error(e, text, format))?;
         scenario.source = Some((text.to_string(), format));
@@ -840,6 +841,13 @@ fn convert_job(entry: &JobEntry, file: &ScenarioFile, clock: Option<i64>) -> Res
             s.time_zone = entry.time_zone.clone();
             scheduled = Some(s);
         }
+        JobDefinition::Hub(job) => {
+            if let Some(fleet_core::model::Nullable::Value(start)) = &job.start_time {
+                let field = format!("{body_field}.startTime");
+                let clock = need_clock(clock, &field, "an IoT Hub job's startTime")?;
+                spec = hub_start(spec, start, clock, &field)?;
+            }
+        }
         JobDefinition::Aws(job) => {
             if let Some(config) = &job.scheduling_config {
                 let field = format!("{body_field}.schedulingConfig");
@@ -895,6 +903,25 @@ fn check_schedule(
         ));
     }
     Ok(())
+}
+
+/// IoT Hub `startTime`: the job starts then, or at `start_after_s` if later (as the hub starts
+/// a job whose start is past at once).
+fn hub_start(mut spec: JobSpec, start: &str, clock_ms: i64, field: &str) -> Result<JobSpec> {
+    let at: jiff::Timestamp = start.parse().map_err(|e| {
+        Error::invalid(
+            field,
+            format!("{start:?} is not an RFC 3339 date-time with an offset ({e})"),
+        )
+    })?;
+    spec.start_ms = spec.start_ms.max(at.as_millisecond() - clock_ms);
+    if spec.start_ms > fleet_sim::MAX_VIRTUAL_MS {
+        return Err(Error::invalid(
+            field,
+            "the start is more than 100 years after clock_start, beyond the largest virtual time",
+        ));
+    }
+    Ok(spec)
 }
 
 /// AWS `startTime` (the job is submitted then, or at `start_after_s` if later) and `endTime`

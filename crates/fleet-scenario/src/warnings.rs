@@ -268,7 +268,7 @@ fn empty_selections(sink: &mut Sink<'_>, fleet: &Fleet, jobs: &[JobView<'_>]) {
         )
     });
     for (field, selector, what) in rules.chain(cohorts) {
-        if selector.is_all() || !selector.select(fleet).is_empty() {
+        if selector.is_all() || selector.selects_any(fleet) {
             continue;
         }
         let hint = type_hint(selector);
@@ -283,7 +283,7 @@ fn empty_selections(sink: &mut Sink<'_>, fleet: &Fleet, jobs: &[JobView<'_>]) {
         let Some(members) = group.members() else {
             continue;
         };
-        if !members.select(fleet).is_empty() {
+        if members.selects_any(fleet) {
             continue;
         }
         let field = if group.filter.is_some() {
@@ -309,7 +309,7 @@ fn empty_selections(sink: &mut Sink<'_>, fleet: &Fleet, jobs: &[JobView<'_>]) {
         let TargetSpec::Selector(selector) = &job.spec.targets else {
             continue;
         };
-        if selector.select(fleet).is_empty() {
+        if !selector.selects_any(fleet) {
             sink.push(
                 "selects_no_device",
                 format!("{}.queryCondition", job.body),

@@ -237,3 +237,39 @@ status = "paused"
     )
     .is_ok());
 }
+
+/// An IoT Hub job's `startTime` starts it then (relative to `clock_start`); a start before
+/// `clock_start` starts it at once; without `clock_start` the error names the field.
+#[test]
+fn an_iot_hub_job_starts_at_its_start_time() {
+    let job = |start: &str| {
+        format!(
+            r#"
+[[jobs]]
+json = '''{{"jobId": "h", "type": "scheduleUpdateTwin", "queryCondition": "*",
+  "updateTwin": {{"properties": {{"desired": {{"x": 1}}}}}}, "startTime": {start}}}'''
+"#
+        )
+    };
+    let clocked = |start: &str| {
+        let text = format!(
+            "clock_start = \"2026-05-01T00:00:00Z\"\n{FLEET}\n{}",
+            job(start)
+        );
+        Scenario::from_str(&text, Format::Toml).unwrap()
+    };
+    let started_ms = |s: &Scenario| {
+        let r = run(s, RunOptions::default(), &mut |_, _| {}).unwrap();
+        r.result.jobs[0].started_ms
+    };
+    assert_eq!(
+        started_ms(&clocked("\"2026-05-01T01:30:00Z\"")),
+        Some(5_400_000)
+    );
+    assert_eq!(started_ms(&clocked("\"2026-04-01T00:00:00Z\"")), Some(0));
+    assert_eq!(started_ms(&clocked("null")), Some(0));
+    assert_eq!(
+        error_field(&job("\"2026-05-01T01:30:00Z\"")),
+        "jobs[0].json.startTime"
+    );
+}

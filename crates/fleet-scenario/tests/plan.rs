@@ -390,6 +390,52 @@ fn hawkbit_group_and_gate_knobs() {
     assert_eq!(r.plans[1].healthy.false_stops, 0);
 }
 
+/// Phased hawkBit groups (`1%/9%/rest`: 10, 90, then 900 gateways) against five equal
+/// groups: a firmware that fails everywhere pauses in the first group either way, but reaches
+/// 10 gateways instead of 200.
+#[test]
+fn hawkbit_phased_groups_shrink_the_blast_radius() {
+    let s = example("hawkbit-gates.toml", 1000);
+    let options = PlanOptions {
+        bad: Some(serde_json::from_str(r#"{"failure_probability": 1.0}"#).unwrap()),
+        knobs: vec![("groups".into(), vec!["5".into(), "1%/9%/rest".into()])],
+        rule: fixed(3),
+        threads: 2,
+        ..PlanOptions::default()
+    };
+    let r = plan(&s, &options);
+    assert_eq!(r.plans[1].label, "groups 1%/9%/rest");
+    let blast = |i: usize| r.plans[i].bad.as_ref().unwrap().received.max;
+    eprintln!(
+        "blast radius: equal groups {}, phased {}",
+        blast(0),
+        blast(1)
+    );
+    assert!(
+        blast(0) >= 200.0,
+        "at least the first equal group: {}",
+        blast(0)
+    );
+    assert!(
+        blast(1) <= 100.0,
+        "at most the first two phases: {}",
+        blast(1)
+    );
+    assert!(r
+        .plans
+        .iter()
+        .all(|p| p.bad.as_ref().unwrap().stop_probability == 1.0));
+    // Phases that leave nothing for the rest, or too many, are refused with the knob's form.
+    for bad in ["60%/40%/rest", "1%/rest/5%", "0%/rest"] {
+        let options = PlanOptions {
+            knobs: vec![("groups".into(), vec![bad.into()])],
+            ..options.clone()
+        };
+        let e = fleet_scenario::run_plan(&s, &options, &mut |_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("1%/10%/rest"), "{bad}: {e}");
+    }
+}
+
 /// `hub_units` paces a job through the hub's twin-update throttle: S2 at 1 unit allows 50
 /// updates a second, at 20 units 100.
 #[test]

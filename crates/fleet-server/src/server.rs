@@ -369,6 +369,7 @@ fn banner(
         "fleetsim serve: {name} ({devices} devices) at {scheme}://{addr}\n  IoT Central: \
          {scheme}://{addr}/api (api-version {})\n  IoT Hub:     \
          {scheme}://{addr} (api-version 2021-04-12)\n  OpenAPI:     {scheme}://{addr}/openapi.json\n  \
+         Dashboard:   {scheme}://{addr}/\n  \
          time scale {}x; data: {}\n  {auth}{}",
         routes::CENTRAL_VERSIONS.join(", "),
         config.time_scale,

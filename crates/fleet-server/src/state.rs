@@ -5,13 +5,14 @@
 //! groups and the scheduled jobs. Reads of these (the hot path: clients poll a job's status)
 //! are a map lookup and a clone of an `Arc`, and never wait for the driver.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use dashmap::DashMap;
 use fleet_core::model::{DeviceGroup, ScheduledJob};
 
 use crate::clock::Clock;
 use crate::driver::Command;
+use crate::hub_view::HubView;
 use crate::metrics::Metrics;
 
 /// A job as published: its JSON, rendered once per change, and what listings filter on.
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     clock: OnceLock<Clock>,
     /// What `/metrics` shows: counted by the request layer and the driver.
     pub(crate) metrics: Metrics,
+    /// The hub model's buckets and slots, as of the driver's last commit.
+    hub: Mutex<HubView>,
 }
 
 impl Shared {
@@ -53,7 +56,24 @@ impl Shared {
             failure: tokio::sync::watch::Sender::new(None),
             clock: OnceLock::new(),
             metrics: Metrics::new(),
+            hub: Mutex::new(HubView::default()),
         }
+    }
+
+    /// Publishes the hub model's state (the driver, after a commit).
+    pub(crate) fn publish_hub(&self, view: HubView) {
+        *self
+            .hub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = view;
+    }
+
+    /// The hub model's state as last published.
+    pub(crate) fn hub(&self) -> HubView {
+        self.hub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Publishes the driver's virtual clock (the first one published is kept).

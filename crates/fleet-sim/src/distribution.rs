@@ -134,8 +134,21 @@ impl Distribution {
     }
 }
 
+/// `ms` rounded half away from zero to whole milliseconds, clamped to
+/// `[0, MAX_VIRTUAL_MS]` (NaN to 0): exactly `ms.round().max(0.0).min(MAX) as i64`, without
+/// the call to the C library's `round` that `f64::round` is on x86-64 (one per latency draw).
+/// The clamp comes first, so the truncation is exact (`MAX_VIRTUAL_MS < 2^53`) and so is the
+/// fraction `x - t`; a NaN stays NaN through the clamp and the cast makes it 0.
+#[inline]
 fn round_ms(ms: f64) -> i64 {
-    ms.round().max(0.0).min(crate::MAX_VIRTUAL_MS as f64) as i64
+    const MAX: f64 = crate::MAX_VIRTUAL_MS as f64;
+    let x = ms.clamp(0.0, MAX);
+    let t = x as i64;
+    if x - t as f64 >= 0.5 {
+        t + 1
+    } else {
+        t
+    }
 }
 
 /// A compiled [`Distribution`]: parameters pre-computed, samples in whole milliseconds.
@@ -151,7 +164,7 @@ pub(crate) enum Sampler {
 impl Sampler {
     /// One sample in whole milliseconds, never negative. Draws 0 (fixed), 1 (uniform,
     /// exponential, empirical) or usually 1 (log-normal: the ziggurat) values from `rng`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> i64 {
         match self {
             Self::Fixed(ms) => *ms,
@@ -215,6 +228,43 @@ mod tests {
         ];
         for (d, field) in cases {
             assert_eq!(d.validate().unwrap_err().field(), Some(field), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn round_ms_is_round_then_clamp() {
+        let reference = |ms: f64| ms.round().max(0.0).min(crate::MAX_VIRTUAL_MS as f64) as i64;
+        let max = crate::MAX_VIRTUAL_MS as f64;
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.5,
+            0.49999999999999994,
+            1.5,
+            2.5,
+            -0.5,
+            -0.4,
+            -1e300,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            max,
+            max - 0.5,
+            max - 0.49,
+            max + 0.5,
+            4_503_599_627_370_495.5,
+            9e15,
+        ];
+        let mut r = stream(1, 2, 3, Purpose::Operation);
+        for _ in 0..100_000 {
+            let u = unit_f64(rand::Rng::next_u64(&mut r));
+            cases.push(u * 10_000.0);
+            cases.push((u * 40.0).exp());
+            cases.push((u * 20_000.0).round() / 2.0);
+        }
+        for ms in cases {
+            assert_eq!(round_ms(ms), reference(ms), "{ms:?}");
         }
     }
 

@@ -310,11 +310,12 @@ impl Fleet {
                 let id = columns.id(&v.name);
                 let mut column = std::mem::take(columns.by_id(id));
                 let indices: Vec<u32> = v.values.iter().map(|w| column.intern(&w.value)).collect();
+                let seed_key = rng::SeedKey::new(seed);
                 for i in 0..n {
                     let choice = if indices.len() == 1 {
                         0
                     } else {
-                        pick(&cumulative, rng::unit(seed, self.key(i), k as u32, purpose))
+                        pick(&cumulative, seed_key.unit(self.key(i), k as u32, purpose))
                     };
                     column.set(i, indices[choice], n);
                 }
@@ -595,7 +596,9 @@ impl Fleet {
 
     /// Sets desired property column `column` of device `index` to interned `value` and bumps
     /// its desired `$version`.
-    #[inline]
+    // Always inlined: once per device each in a property rollout; a call saved and
+    // restored registers for a handful of stores (callgrind).
+    #[inline(always)]
     pub(crate) fn write_desired(&mut self, index: u32, column: u32, value: u32) {
         let n = self.len();
         self.desired.by_id(column).set(index, value, n);
@@ -604,7 +607,9 @@ impl Fleet {
 
     /// Sets reported property column `column` of device `index` to interned `value` and bumps
     /// its reported `$version`.
-    #[inline]
+    // Always inlined: once per device each in a property rollout; a call saved and
+    // restored registers for a handful of stores (callgrind).
+    #[inline(always)]
     pub(crate) fn write_reported(&mut self, index: u32, column: u32, value: u32) {
         let n = self.len();
         self.reported.by_id(column).set(index, value, n);
@@ -715,7 +720,8 @@ struct Counter {
 }
 
 impl Counter {
-    #[inline]
+    // Always inlined, as `Cells::set`: twice per device in a property rollout.
+    #[inline(always)]
     fn bump(&mut self, index: u32, n: u32) {
         if self.small.is_empty() {
             self.small = vec![0; n as usize];

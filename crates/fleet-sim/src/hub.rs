@@ -152,6 +152,59 @@ pub(crate) enum Throttle {
     DirectMethods = 2,
 }
 
+impl Throttle {
+    /// Every throttle, in the order of [`Hub`]'s buckets.
+    const ALL: [Throttle; 3] = [
+        Throttle::JobDeviceOps,
+        Throttle::TwinUpdates,
+        Throttle::DirectMethods,
+    ];
+
+    /// The name `/metrics` and the dashboard give it.
+    fn name(self) -> &'static str {
+        match self {
+            Throttle::JobDeviceOps => "job_device_operations",
+            Throttle::TwinUpdates => "twin_updates",
+            Throttle::DirectMethods => "direct_methods",
+        }
+    }
+}
+
+/// One of the hub model's token buckets at an instant: what `/metrics` and the dashboard of
+/// `fleetsim serve` show ([`DeviceModel::hub_load`](crate::DeviceModel::hub_load)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThrottleLoad {
+    /// `job_device_operations`, `twin_updates` or `direct_methods` (4 KB chunks).
+    pub throttle: &'static str,
+    /// Tokens per second.
+    pub rate_per_s: u64,
+    /// The bucket's size (one second of tokens).
+    pub burst: u32,
+    /// Tokens taken and not yet refilled at `at_ms`: up to `burst` is the bucket's use, the
+    /// rest is operations queued for a later send time (traffic shaping).
+    pub backlog_tokens: f64,
+    /// The instant of these figures.
+    pub at_ms: i64,
+}
+
+impl ThrottleLoad {
+    /// The backlog at a later instant (the bucket refills at its rate; nothing taken since).
+    pub fn backlog_at(&self, now_ms: i64) -> f64 {
+        let refilled = (now_ms - self.at_ms).max(0) as f64 * self.rate_per_s as f64 / 1000.0;
+        (self.backlog_tokens - refilled).max(0.0)
+    }
+
+    /// Tokens available at `now_ms` (0 to `burst`).
+    pub fn available_at(&self, now_ms: i64) -> f64 {
+        (f64::from(self.burst) - self.backlog_at(now_ms)).max(0.0)
+    }
+
+    /// Operations (tokens) waiting at `now_ms` for a send time after it.
+    pub fn queued_at(&self, now_ms: i64) -> f64 {
+        (self.backlog_at(now_ms) - f64::from(self.burst)).max(0.0)
+    }
+}
+
 /// A token bucket in GCRA form.
 ///
 /// Time is scaled by the rate so that everything is an integer: a scaled instant is
@@ -197,6 +250,12 @@ impl Bucket {
         self.tat = self.tat.max(send) + cost * TOKEN;
         Some(send_ms)
     }
+
+    /// Tokens taken and not yet refilled at `now_ms`.
+    fn backlog(&self, now_ms: i64) -> f64 {
+        let now = i128::from(now_ms) * self.rate_per_s;
+        (self.tat - now).max(0) as f64 / 1000.0
+    }
 }
 
 /// The hub during a simulation: one bucket per throttle and the limits.
@@ -204,6 +263,8 @@ impl Bucket {
 pub(crate) struct Hub {
     buckets: [Bucket; 3],
     max_wait_ms: i64,
+    /// Operations refused so far.
+    throttled: u64,
 }
 
 impl Hub {
@@ -216,6 +277,7 @@ impl Hub {
                 Bucket::new(l.direct_method_chunks_per_s),
             ],
             max_wait_ms: i64::try_from(spec.max_queue_wait_ms).unwrap_or(i64::MAX),
+            throttled: 0,
         }
     }
 
@@ -223,7 +285,40 @@ impl Hub {
     #[inline]
     pub(crate) fn grant(&mut self, throttle: Throttle, now_ms: i64, cost: u32) -> Option<i64> {
         let max = (throttle != Throttle::JobDeviceOps).then_some(self.max_wait_ms);
-        self.buckets[throttle as usize].grant(now_ms, cost, max)
+        let granted = self.buckets[throttle as usize].grant(now_ms, cost, max);
+        self.throttled += u64::from(granted.is_none());
+        granted
+    }
+
+    /// The queues at `at_ms` (at or after the last grant) and the refusals so far.
+    pub(crate) fn sample(&self, at_ms: i64) -> crate::result::HubSample {
+        let queued = |b: &Bucket| (b.backlog(at_ms) - f64::from(b.burst)).max(0.0);
+        crate::result::HubSample {
+            at_ms,
+            queued: [
+                queued(&self.buckets[0]),
+                queued(&self.buckets[1]),
+                queued(&self.buckets[2]),
+            ],
+            throttled: self.throttled,
+        }
+    }
+
+    /// Every bucket's load at `now_ms`.
+    pub(crate) fn load(&self, now_ms: i64) -> Vec<ThrottleLoad> {
+        Throttle::ALL
+            .iter()
+            .map(|&t| {
+                let b = &self.buckets[t as usize];
+                ThrottleLoad {
+                    throttle: t.name(),
+                    rate_per_s: b.rate_per_s as u64,
+                    burst: b.burst,
+                    backlog_tokens: b.backlog(now_ms),
+                    at_ms: now_ms,
+                }
+            })
+            .collect()
     }
 }
 
@@ -255,6 +350,21 @@ impl<T: PartialEq> JobSlots<T> {
     /// Whether a hub is modelled (runs then hold slots).
     pub fn limited(&self) -> bool {
         self.limit.is_some()
+    }
+
+    /// The limit (`None`: no hub, no limit).
+    pub fn limit(&self) -> Option<u32> {
+        self.limit
+    }
+
+    /// Runs holding a slot.
+    pub fn held(&self) -> u32 {
+        self.held
+    }
+
+    /// Runs waiting for a slot.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Takes a slot for a run that starts now, or queues `run` and returns `false`.
@@ -412,5 +522,43 @@ mod tests {
         assert_eq!(sends[6000], 1);
         assert_eq!(sends[6005], 1);
         assert_eq!(sends[6006], 2);
+    }
+
+    #[test]
+    fn a_bucket_shows_its_use_then_its_queue_then_refills() {
+        let spec = HubSpec {
+            tier: Tier::S1,
+            units: 1,
+            max_queue_wait_ms: 30_000,
+            concurrent_jobs: None,
+        };
+        let mut hub = Hub::new(&spec);
+        let rate = spec.limits().job_device_ops_per_s;
+        assert_eq!(rate, 10);
+        let idle = &hub.load(1_000)[0];
+        assert_eq!(
+            (idle.throttle, idle.available_at(1_000)),
+            ("job_device_operations", 10.0)
+        );
+        for _ in 0..25 {
+            hub.grant(Throttle::JobDeviceOps, 1_000, 1).unwrap();
+        }
+        let busy = &hub.load(1_000)[0];
+        assert_eq!(busy.available_at(1_000), 0.0);
+        assert_eq!(busy.queued_at(1_000), 15.0, "25 taken, 10 in the bucket");
+        // A second later 10 tokens came back: 5 still queued; 2.5 s later nothing is.
+        assert_eq!(busy.queued_at(2_000), 5.0);
+        assert_eq!(busy.queued_at(3_500), 0.0);
+        assert_eq!(busy.available_at(4_500), 10.0);
+        assert_eq!(
+            hub.load(2_000)[0].queued_at(2_000),
+            5.0,
+            "the bucket agrees"
+        );
+        assert_eq!(
+            hub.load(1_000)[1].backlog_tokens,
+            0.0,
+            "twin updates untouched"
+        );
     }
 }

@@ -103,9 +103,11 @@ mod rng;
 mod schedule;
 mod selector;
 mod sim;
+#[doc(hidden)]
+#[cfg(feature = "proptest")]
+pub mod strategy;
 mod template;
 mod trace;
-#[doc(hidden)]
 pub mod util;
 
 pub use behaviour::{BehaviourRule, BehaviourSpec, Flapping, Offline, SwarmDraw};
@@ -117,14 +119,14 @@ pub use error::{Error, ErrorKind, Result};
 pub use exec::{Agenda, Answer, RunExec};
 pub use fleet::{DeviceFacts, DeviceId, DeviceSnapshot, DeviceSpec, Fleet, FleetBuilder, Section};
 pub use generator::{FleetSpec, TemplateShare, ValueSpec, WeightedValue};
-pub use hub::{HubLimits, HubSpec, JobSlots, Tier};
+pub use hub::{HubLimits, HubSpec, JobSlots, ThrottleLoad, Tier};
 pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use probability::Probability;
 pub use real::reason_of_status;
 pub use result::{
-    AbortTripRow, BatchRow, CommandRow, DeviceRow, JobResult, OccurrenceRow, PauseRow, Reason,
-    Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
+    AbortTripRow, BatchRow, CommandRow, DeviceRow, HubSample, JobResult, OccurrenceRow, PauseRow,
+    Reason, Sample, ScheduleResult, SimResult, TraceEvent, TripRow,
 };
 pub use rng::RunKey;
 pub use schedule::ScheduledJobSpec;

@@ -38,6 +38,9 @@ pub struct SimResult {
     /// The UTC instant (ms since the Unix epoch) of virtual time 0
     /// ([`crate::SimBuilder::clock_start_ms`]).
     pub clock_start_ms: i64,
+    /// The hub model's queues and refusals over virtual time (empty without a hub model).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hub_series: Vec<HubSample>,
     /// One entry per job, in the order they were added, then the runs of scheduled jobs in the
     /// order they were created.
     pub jobs: Vec<JobResult>,
@@ -245,6 +248,19 @@ pub struct Sample {
     pub failed: u32,
     /// Cancelled devices.
     pub cancelled: u32,
+}
+
+/// The hub model at an instant: operations queued in each token bucket (traffic shaping) and
+/// the operations refused as throttled so far.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HubSample {
+    /// The instant.
+    pub at_ms: i64,
+    /// Operations queued for a later send time: job device operations, twin updates, direct
+    /// methods (4 KB chunks), in that order.
+    pub queued: [f64; 3],
+    /// Operations refused (429 ThrottlingException) from the start to this instant.
+    pub throttled: u64,
 }
 
 /// One processed event, as recorded with [`crate::SimBuilder::record_events`] (the same

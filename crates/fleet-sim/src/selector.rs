@@ -140,6 +140,12 @@ impl Selector {
         self.compile(fleet).select(fleet)
     }
 
+    /// Whether the selector selects any device of `fleet`: [`Selector::select`] is not empty,
+    /// found without building the list (it stops at the first device selected).
+    pub fn selects_any(&self, fleet: &Fleet) -> bool {
+        self.compile(fleet).selects_any(fleet)
+    }
+
     /// Whether device `index` of `fleet` is selected. O(conditions) with map look-ups (and a
     /// compiled query; with `TOP n`, a scan); to test many devices, use [`Selector::select`].
     pub fn matches(&self, fleet: &Fleet, index: u32) -> bool {
@@ -199,11 +205,26 @@ impl Compiled<'_> {
     /// The selected devices of `fleet`, in index order (the query part evaluated 64 devices
     /// at a time).
     pub(crate) fn select(&self, fleet: &Fleet) -> Vec<u32> {
+        self.select_unless_all(fleet)
+            .unwrap_or_else(|| (0..fleet.len()).collect())
+    }
+
+    /// [`Self::select`], or `None` when it selects every device of `fleet` (a job's targets
+    /// are then the identity mapping): one pass, and no list is built while every device so
+    /// far is selected (a group of the whole fleet allocates nothing).
+    pub(crate) fn select_unless_all(&self, fleet: &Fleet) -> Option<Vec<u32>> {
+        let n = fleet.len();
         match &self.query {
-            Some(q) => q.iter().filter(|&d| self.matches_table(fleet, d)).collect(),
-            None => (0..fleet.len())
-                .filter(|&d| self.matches_table(fleet, d))
-                .collect(),
+            Some(q) => unless_all(n, q.iter().filter(|&d| self.matches_table(fleet, d))),
+            None => unless_all(n, (0..n).filter(|&d| self.matches_table(fleet, d))),
+        }
+    }
+
+    /// Whether any device of `fleet` is selected (stops at the first).
+    pub(crate) fn selects_any(&self, fleet: &Fleet) -> bool {
+        match &self.query {
+            Some(q) => q.iter().any(|d| self.matches_table(fleet, d)),
+            None => (0..fleet.len()).any(|d| self.matches_table(fleet, d)),
         }
     }
 
@@ -222,6 +243,29 @@ impl Compiled<'_> {
     }
 }
 
+/// The increasing device indices of `selected`, or `None` if they are `0..n`. While every
+/// index so far is the next one, only a count is kept; the first gap builds the list.
+fn unless_all(n: u32, selected: impl Iterator<Item = u32>) -> Option<Vec<u32>> {
+    let mut next = 0u32;
+    let mut list: Option<Vec<u32>> = None;
+    for d in selected {
+        match &mut list {
+            Some(v) => v.push(d),
+            None if d == next => next += 1,
+            None => {
+                let mut v: Vec<u32> = (0..next).collect();
+                v.push(d);
+                list = Some(v);
+            }
+        }
+    }
+    match list {
+        None if next == n => None,
+        None => Some((0..next).collect()),
+        some => some,
+    }
+}
+
 /// The devices a job targets. Evaluated once, when the job's run starts (semantics rule 1).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -233,4 +277,39 @@ pub enum TargetSpec {
     Selector(Selector),
     /// These device ids (each must exist in the fleet).
     Devices(Vec<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::unless_all;
+
+    proptest! {
+        /// `unless_all` is the list itself, or `None` exactly when the list is `0..n`.
+        #[test]
+        fn unless_all_is_the_list_or_none_for_every_device(
+            n in 0u32..200,
+            keep in proptest::collection::vec(any::<bool>(), 200),
+        ) {
+            let list: Vec<u32> = (0..n).filter(|&d| keep[d as usize]).collect();
+            match unless_all(n, list.iter().copied()) {
+                None => prop_assert_eq!(list, (0..n).collect::<Vec<_>>()),
+                Some(v) => {
+                    prop_assert_ne!(&list, &(0..n).collect::<Vec<_>>());
+                    prop_assert_eq!(v, list);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unless_all_examples() {
+        assert_eq!(unless_all(3, [0, 1, 2].into_iter()), None);
+        assert_eq!(unless_all(3, [0, 1].into_iter()), Some(vec![0, 1]));
+        assert_eq!(unless_all(3, [1, 2].into_iter()), Some(vec![1, 2]));
+        assert_eq!(unless_all(3, [0, 2].into_iter()), Some(vec![0, 2]));
+        assert_eq!(unless_all(0, [].into_iter()), None);
+        assert_eq!(unless_all(2, [].into_iter()), Some(vec![]));
+    }
 }

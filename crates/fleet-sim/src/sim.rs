@@ -247,6 +247,9 @@ pub struct Simulation {
     schedules: Vec<Schedule>,
     clock_start_ms: i64,
     series_samples: usize,
+    /// The hub model's queues over time (never started without a hub model: its `next_ms`
+    /// then stays `i64::MAX`, and the check in `step` is one comparison).
+    hub_series: Series<crate::result::HubSample>,
 }
 
 /// A scheduled job in the simulation: its state machine and what each run executes.
@@ -376,7 +379,17 @@ impl Simulation {
             schedules,
             clock_start_ms,
             series_samples,
+            hub_series: Series::new(series_samples),
         }
+        .with_hub_series()
+    }
+
+    /// Starts the hub model's series at time 0, when there is a hub model.
+    fn with_hub_series(mut self) -> Self {
+        if let Some(first) = self.model.hub_sample(0) {
+            self.hub_series.start_with(0, first);
+        }
+        self
     }
 
     // ----- reading -----
@@ -464,6 +477,12 @@ impl Simulation {
                     job.series.advance(at_ms, exec.run().counts());
                 }
             }
+        }
+        if self.hub_series.next_ms < at_ms {
+            let model = &self.model;
+            self.hub_series.advance_with(at_ms, |t| {
+                model.hub_sample(t).expect("a started hub series has a hub")
+            });
         }
         self.event(payload);
         true
@@ -619,6 +638,13 @@ impl Simulation {
                 ..job_result(job)
             });
         }
+        let model = &self.model;
+        let mut hub_series = std::mem::replace(&mut self.hub_series, Series::new(0));
+        // Without a hub model the series never started: nothing is recorded, nothing asked.
+        hub_series.finish_with(now, |t| {
+            model.hub_sample(t).expect("a started hub series has a hub")
+        });
+        let hub_series = hub_series.into_samples();
         let clock_start_ms = self.clock_start_ms;
         let schedules = self
             .schedules
@@ -637,6 +663,7 @@ impl Simulation {
             cohorts: self.model.behaviour().cohorts.clone(),
             events: self.log.take(),
             clock_start_ms,
+            hub_series,
             jobs,
             schedules,
             fleet: self.model.into_fleet(),
@@ -680,7 +707,7 @@ impl Simulation {
         }
         let targets = match &self.jobs[j].targets_spec {
             TargetSpec::All => None,
-            TargetSpec::Selector(s) => Some(s.compile(fleet).select(fleet)),
+            TargetSpec::Selector(s) => s.compile(fleet).select_unless_all(fleet),
             TargetSpec::Devices(ids) => {
                 let mut v: Vec<u32> = ids.iter().filter_map(|id| fleet.index_of(id)).collect();
                 v.sort_unstable();
@@ -947,7 +974,7 @@ fn job_result(job: Job) -> JobResult {
         window_waits: run.window_waits(),
         scheduled_job_id: None,
         rerun_of: None,
-        devices: device_results(&run, targets, reasons),
+        devices: device_results(run, targets, reasons),
     }
 }
 
@@ -1051,12 +1078,12 @@ fn pause_rows(run: &JobRun) -> Vec<PauseRow> {
 }
 
 /// The per-device columns of the report: targets, final states, attempts and reason codes.
-fn device_results(run: &JobRun, targets: Option<Vec<u32>>, reasons: Vec<u8>) -> DeviceResults {
-    let n = run.counts().total;
+fn device_results(run: JobRun, targets: Option<Vec<u32>>, reasons: Vec<u8>) -> DeviceResults {
+    let (states, attempts) = run.into_device_columns();
     DeviceResults {
         targets,
-        states: run.device_states().to_vec(),
-        attempts: (0..n).map(|d| run.attempts(d)).collect(),
+        states,
+        attempts,
         reasons,
     }
 }

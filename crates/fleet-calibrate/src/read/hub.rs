@@ -12,7 +12,8 @@ use super::fields::Obj;
 ///
 /// `completed` is a success unless the direct method answered a status of 400 or more (the
 /// device answered with an error: a failure); `failed` is a time-out when the error code
-/// names one (`GatewayTimeout`, `DeviceJobTimeout`, codes `504...`) and a failure otherwise;
+/// names one (`GatewayTimeout`, `DeviceJobTimeout`, codes `504...`), offline when it says the
+/// device was not online (`DeviceNotOnline`, `404103`), and a failure otherwise;
 /// `canceled` was cancelled; `pending`, `scheduled`, `queued` and `running` are not final.
 pub(crate) fn device_job(o: Obj<'_>, place: Place) -> Result<DeviceResult> {
     let device = o.string("deviceId")?.to_string();
@@ -39,6 +40,7 @@ pub(crate) fn device_job(o: Obj<'_>, place: Place) -> Result<DeviceResult> {
         "completed" if method_status.is_some_and(|s| s >= 400) => Outcome::Failed,
         "completed" => Outcome::Succeeded,
         "failed" if code.as_deref().is_some_and(is_timeout_code) => Outcome::TimedOut,
+        "failed" if code.as_deref().is_some_and(is_offline_code) => Outcome::Offline,
         "failed" => Outcome::Failed,
         "canceled" | "cancelled" => Outcome::Cancelled,
         "pending" | "scheduled" | "queued" | "running" | "enqueued" => Outcome::NotTerminal,
@@ -82,6 +84,11 @@ fn error_code(e: Obj<'_>) -> Result<Option<String>> {
 /// Whether an IoT Hub error code says that the device did not answer in time.
 fn is_timeout_code(code: &str) -> bool {
     code.to_ascii_lowercase().contains("timeout") || code.starts_with("504")
+}
+
+/// Whether an IoT Hub error code says that the device was not connected.
+fn is_offline_code(code: &str) -> bool {
+    code.eq_ignore_ascii_case("DeviceNotOnline") || code == "404103"
 }
 
 /// A JobResponse (`GET /jobs/v2/{id}`): `jobId`, `type`, `status`, `createdTime`,

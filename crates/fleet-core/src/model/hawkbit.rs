@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Number;
 
-use crate::batch::BatchSize;
+use crate::batch::{BatchSize, Shares};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gate::{GatePercent, GroupGate, SuccessAction, SuccessCondition};
 use crate::model::validate::Validate;
@@ -132,7 +132,8 @@ pub struct HawkbitGroup {
 /// Conversion ([`HawkbitRollout::run_builder`]):
 ///
 /// - `amountGroups` k (default 1), or `groups` (k = its length): k equal batches
-///   ([`BatchSize::Groups`]).
+///   ([`BatchSize::Groups`]), or phased batches when the groups give their own percentages
+///   ([`BatchSize::Shares`]).
 /// - `successCondition` `THRESHOLD` p and `successAction` `NEXTGROUP` / `PAUSE`: the gate's
 ///   success condition; `errorCondition` `THRESHOLD` e with `errorAction` `PAUSE`: its error
 ///   condition. Absent conditions and actions take hawkBit's defaults: success 50 with
@@ -144,9 +145,10 @@ pub struct HawkbitGroup {
 /// - `amountGroups` 1 to 500, not together with `groups`; `groups` not empty, at most 500.
 /// - a condition's `expression` is a whole number 0 to 100.
 /// - a group with its own `targetFilterQuery`, or conditions different from the rollout's, is
-///   not supported yet; a group's `targetPercentage` must be the equal split hawkBit itself
-///   writes for `amountGroups` (group i of k takes `100 / (k − i)` % of the remaining targets),
-///   or absent.
+///   not supported yet. Every group gives a `targetPercentage` or none: none, or the equal
+///   split hawkBit itself writes for `amountGroups` (group i of k takes `100 / (k − i)` % of
+///   the remaining targets), make equal groups; other percentages make phased groups
+///   ([`BatchSize::Shares`]: 1 to 16 groups, the last 100).
 /// - `startAt` (a scheduled start) and `dynamic` rollouts are not supported yet.
 ///
 /// The rollout's `targetFilterQuery` is kept but not evaluated: a scenario names the targets
@@ -261,13 +263,47 @@ impl HawkbitRollout {
         })
     }
 
-    /// The engine's builder for a run of this rollout (validated first): equal batches, one
-    /// per group, and the gate.
+    /// The engine's builder for a run of this rollout (validated first): one batch per group,
+    /// and the gate.
     pub fn run_builder(&self) -> Result<RunBuilder> {
         self.validate()?;
         Ok(RunBuilder::new()
-            .batch(BatchSize::groups(self.group_count())?)
+            .batch(self.batch_size()?)
             .gate(self.gate()?))
+    }
+
+    /// The batches: equal groups (`amountGroups`, or `groups` without percentages or with
+    /// the equal split's), or phased groups ([`Shares`]: each group's `targetPercentage` of the
+    /// targets the groups before it left, the last 100).
+    pub fn batch_size(&self) -> Result<BatchSize> {
+        let percent: Vec<(usize, f64)> = self
+            .groups
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, g)| g.target_percentage.as_ref().map(|p| (i, p)))
+            .map(|(i, p)| (i, p.as_f64().unwrap_or(f64::NAN)))
+            .collect();
+        let k = self.group_count();
+        let equal = percent
+            .iter()
+            .all(|(i, p)| (p - 100.0 / (k as usize - i) as f64).abs() <= 0.01);
+        if equal {
+            return BatchSize::groups(k);
+        }
+        if let Some(missing) = (0..k as usize).find(|i| percent.iter().all(|(j, _)| j != i)) {
+            return Err(invalid(
+                &format!("groups[{missing}].targetPercentage"),
+                "phased groups (percentages other than the equal split): give every group its \
+                 targetPercentage of the remaining targets, the last 100"
+                    .into(),
+            ));
+        }
+        let values: Vec<f64> = percent.iter().map(|(_, p)| *p).collect();
+        let last = format!("groups[{}].targetPercentage", values.len() - 1);
+        Shares::new(&values)
+            .map(BatchSize::Shares)
+            .map_err(|e| invalid(&last, e.to_string()))
     }
 }
 
@@ -327,7 +363,6 @@ impl Validate for HawkbitRollout {
         let Some(groups) = &self.groups else {
             return Ok(());
         };
-        let k = groups.len();
         for (i, g) in groups.iter().enumerate() {
             let path = |field: &str| format!("groups[{i}].{field}");
             if g.target_filter_query.is_some() {
@@ -337,19 +372,6 @@ impl Validate for HawkbitRollout {
                      rollout's targets equally"
                         .into(),
                 ));
-            }
-            if let Some(p) = &g.target_percentage {
-                let want = 100.0 / (k - i) as f64;
-                let got = p.as_f64().unwrap_or(f64::NAN);
-                if (got - want).abs() > 0.01 {
-                    return Err(invalid(
-                        &path("targetPercentage"),
-                        format!(
-                            "{p}: groups split the targets equally, so group {i} of {k} takes \
-                             {want:.2} % of the remaining targets (or give no targetPercentage)"
-                        ),
-                    ));
-                }
             }
             // A group may repeat the rollout's conditions, not give others.
             let own = HawkbitRollout {
@@ -388,6 +410,7 @@ impl Validate for HawkbitRollout {
                 ));
             }
         }
+        self.batch_size()?;
         Ok(())
     }
 }

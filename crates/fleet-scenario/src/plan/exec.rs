@@ -1,21 +1,28 @@
 //! Running a round of a sweep on every core: the replications each active plan still needs,
 //! as (plan, rollout, replication) items, their outcomes stored by index.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::outcome::Outcome;
 use crate::plan::PlanState;
 use crate::run::simulate;
+use crate::scenario::Scenario;
+
+/// The scenarios of one plan: its healthy rollout and, with a bad fault, its bad one.
+pub(crate) struct Arms {
+    /// The plan for people, for errors.
+    pub(crate) label: String,
+    pub(crate) healthy: Scenario,
+    pub(crate) bad: Option<Scenario>,
+}
 
 /// One simulation of a round: replication `replication` of plan `plan`'s healthy or bad
 /// rollout.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Item {
-    plan: usize,
-    bad: bool,
-    replication: u32,
+    /// The plan's index among the plans swept.
+    pub(crate) plan: usize,
+    pub(crate) bad: bool,
+    pub(crate) replication: u32,
 }
 
 /// The items that bring every open rollout of every plan to `n` replications, in plan order.
@@ -30,7 +37,7 @@ pub(crate) fn items(states: &[PlanState], n: u32) -> Vec<Item> {
                 replication,
             }));
         }
-        if s.bad_scenario.is_some() && s.bad_done.is_none() {
+        if s.has_bad && s.bad_done.is_none() {
             let from = s.bad.len() as u32;
             out.extend((from..n).map(|replication| Item {
                 plan,
@@ -45,72 +52,33 @@ pub(crate) fn items(states: &[PlanState], n: u32) -> Vec<Item> {
 /// Runs `items` on `threads` threads; the outcomes come back in item order. `progress(done)`
 /// is called from the calling thread as items finish.
 pub(crate) fn run(
-    states: &[PlanState],
+    arms: &[Arms],
     items: &[Item],
     seed_first: u64,
     job: &str,
     threads: usize,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<Outcome>> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<Result<Outcome>>>> =
-        items.iter().map(|_| Mutex::new(None)).collect();
-    let (finished_tx, finished_rx) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(items.len()) {
-            let finished_tx = finished_tx.clone();
-            let (next, failed, slots) = (&next, &failed, &slots);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() || failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                let outcome = run_one(states, items[i], seed_first, job);
-                failed.fetch_or(outcome.is_err(), Ordering::Relaxed);
-                *slots[i].lock().expect("no worker panics") = Some(outcome);
-                let _ = finished_tx.send(());
-            });
-        }
-        drop(finished_tx);
-        for done in 1..=items.len() as u64 {
-            if finished_rx.recv().is_err() {
-                break;
-            }
-            progress(done);
-        }
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for slot in slots {
-        match slot.into_inner().expect("no worker panics") {
-            Some(Ok(o)) => out.push(o),
-            Some(Err(e)) => return Err(e),
-            None => {}
-        }
-    }
-    if out.len() != items.len() {
-        return Err(Error::new(ErrorKind::Invalid(
-            "a replication failed to run".into(),
-        )));
-    }
-    Ok(out)
+    crate::parallel::map_indexed(
+        items.len(),
+        threads,
+        &|i| run_one(arms, items[i], seed_first, job),
+        progress,
+    )
 }
 
-fn run_one(states: &[PlanState], item: Item, seed_first: u64, job: &str) -> Result<Outcome> {
-    let state = &states[item.plan];
+fn run_one(arms: &[Arms], item: Item, seed_first: u64, job: &str) -> Result<Outcome> {
+    let state = &arms[item.plan];
     let scenario = match item.bad {
-        false => &state.healthy_scenario,
-        true => state
-            .bad_scenario
-            .as_ref()
-            .expect("a bad item has a bad scenario"),
+        false => &state.healthy,
+        true => state.bad.as_ref().expect("a bad item has a bad scenario"),
     };
     let seed = seed_first.wrapping_add(u64::from(item.replication));
-    let result = simulate(scenario, seed, &mut |_, _| {})?;
+    let result = simulate(scenario, seed, &mut |_| {})?;
     Outcome::of(&result, job).ok_or_else(|| {
         Error::new(ErrorKind::Invalid(format!(
             "job {job:?} is not in the result of plan {}",
-            state.plan.label()
+            state.label
         )))
     })
 }

@@ -47,6 +47,9 @@ pub enum Setting {
     HubUnits(u32),
     /// hawkBit `amountGroups`.
     Groups(u32),
+    /// hawkBit phased `groups`: each phase's percentage of the whole fleet (`1%/10%/rest`:
+    /// `[1, 10]`), then the rest.
+    Phases(Vec<f64>),
     /// hawkBit success condition threshold, percent.
     Success(u32),
     /// hawkBit error condition threshold, percent.
@@ -62,7 +65,10 @@ const FORMS: [(&str, &str); 10] = [
     ("ramp", "`BASE:FACTOR:SUCCEEDED` (`10:2:50`) or `none`"),
     ("abort", "a percentage, 0 to 100"),
     ("hub_units", "a number of units, 1 to 200"),
-    ("groups", "a number of groups, 1 to 500"),
+    (
+        "groups",
+        "a number of equal groups, 1 to 500, or phases of the fleet (`1%/10%/rest`)",
+    ),
     ("success", "a whole percentage, 0 to 100"),
     ("error", "a whole percentage, 0 to 100"),
 ];
@@ -115,6 +121,7 @@ impl Setting {
                     _ => return Err(bad()),
                 },
                 "hub_units" => Self::HubUnits(whole(1, 200).ok_or_else(bad)?),
+                "groups" if t.contains('/') => Self::Phases(parse_phases(t).ok_or_else(bad)?),
                 "groups" => Self::Groups(whole(1, 500).ok_or_else(bad)?),
                 "success" => Self::Success(percent(0, 100).ok_or_else(bad)?),
                 "error" => Self::Error(percent(0, 100).ok_or_else(bad)?),
@@ -137,7 +144,7 @@ impl Setting {
             Self::Ramp(_) => "ramp",
             Self::Abort(_) => "abort",
             Self::HubUnits(_) => "hub_units",
-            Self::Groups(_) => "groups",
+            Self::Groups(_) | Self::Phases(_) => "groups",
             Self::Success(_) => "success",
             Self::Error(_) => "error",
         }
@@ -159,6 +166,10 @@ impl Setting {
             Self::Ramp(Some((b, f, s))) => format!("{b}:{f}:{s}"),
             Self::Abort(p) => format!("{p}%"),
             Self::Success(p) | Self::Error(p) => format!("{p}%"),
+            Self::Phases(p) => {
+                let parts: Vec<String> = p.iter().map(|p| format!("{p}%")).collect();
+                format!("{}/rest", parts.join("/"))
+            }
         }
     }
 
@@ -167,7 +178,9 @@ impl Setting {
         match self {
             Self::Batch(_) | Self::Threshold(_) | Self::ThresholdScope(_) => Some("central"),
             Self::Rate(_) | Self::Ramp(_) | Self::Abort(_) => Some("aws"),
-            Self::Groups(_) | Self::Success(_) | Self::Error(_) => Some("hawkbit"),
+            Self::Groups(_) | Self::Phases(_) | Self::Success(_) | Self::Error(_) => {
+                Some("hawkbit")
+            }
             Self::HubUnits(_) => None,
         }
     }
@@ -183,6 +196,41 @@ fn parse_count(t: &str) -> Option<Count> {
             .map(Count::Percent),
         None => t.parse::<u32>().ok().filter(|n| *n >= 1).map(Count::Number),
     }
+}
+
+/// `1%/10%/rest`: the phases' percentages of the whole fleet, each more than 0, together less
+/// than 100, at most 15 before the rest (hawkBit phased groups: 16 at most).
+fn parse_phases(t: &str) -> Option<Vec<f64>> {
+    let (phases, rest) = t.rsplit_once('/')?;
+    if rest.trim() != "rest" {
+        return None;
+    }
+    let p: Vec<f64> = phases
+        .split('/')
+        .map(|p| p.trim().strip_suffix('%')?.trim().parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    let ok = !p.is_empty()
+        && p.len() < fleet_core::SHARES_MAX
+        && p.iter().all(|p| *p > 0.0)
+        && p.iter().sum::<f64>() < 100.0;
+    ok.then_some(p)
+}
+
+/// hawkBit groups for phases of the whole fleet: each phase's share of what the phases before
+/// it left (`1%/10%/rest`: 1, 10.1..., 100).
+fn phase_groups(phases: &[f64]) -> Value {
+    let mut left = 100.0;
+    let mut groups: Vec<Value> = phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let share = p / left * 100.0;
+            left -= p;
+            json!({"name": format!("phase-{}", i + 1), "targetPercentage": share})
+        })
+        .collect();
+    groups.push(json!({"name": "rest", "targetPercentage": 100}));
+    Value::Array(groups)
 }
 
 fn parse_ramp(t: &str) -> Option<(u32, f64, u32)> {
@@ -350,6 +398,10 @@ fn edit(body: &mut Map<String, Value>, file: &mut ScenarioFile, s: &Setting) -> 
         Setting::Groups(k) => {
             body.remove("groups");
             body.insert("amountGroups".into(), json!(k));
+        }
+        Setting::Phases(phases) => {
+            body.remove("amountGroups");
+            body.insert("groups".into(), phase_groups(phases));
         }
         Setting::Success(p) | Setting::Error(p) => {
             let key = match s {

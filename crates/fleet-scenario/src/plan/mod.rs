@@ -22,6 +22,7 @@ pub mod html;
 pub mod interval;
 pub mod outcome;
 pub mod pareto;
+pub mod partial;
 pub mod report;
 pub mod spec;
 pub mod stopping;
@@ -34,6 +35,7 @@ use crate::error::{Error, Result};
 use crate::scenario::Scenario;
 
 pub use grid::{Plan, Setting};
+pub use partial::{merge_plans, run_plan_shard, PlanPartial};
 pub use report::{PlanReport, PlanSummary};
 pub use spec::{GridSpec, RiskSpec};
 pub use stopping::{Constraints, Done, Objective, StoppingRule};
@@ -42,8 +44,10 @@ use outcome::Outcome;
 use stopping::Estimates;
 
 /// What `fleetsim plan` sweeps and how. [`PlanOptions::from_spec`] reads a `[risk]` section;
-/// the command line then overrides fields.
-#[derive(Debug, Clone, Default)]
+/// the command line then overrides fields. A plan partial file carries them (all but the
+/// threads, which change nothing in the report).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PlanOptions {
     /// The job (required when the scenario has several).
     pub job: Option<String>,
@@ -58,7 +62,12 @@ pub struct PlanOptions {
     /// The first seed (default: the scenario's).
     pub seed: Option<u64>,
     /// Worker threads, at least 1.
+    #[serde(skip, default = "one_thread")]
     pub threads: usize,
+}
+
+fn one_thread() -> usize {
+    1
 }
 
 impl PlanOptions {
@@ -138,11 +147,12 @@ impl PlanOptions {
     }
 }
 
-/// One plan being swept: its scenarios and the outcomes so far.
+/// One plan being swept: the outcomes of its rollouts so far, by replication index, and why
+/// each rollout got no more replications.
 pub(crate) struct PlanState {
     pub(crate) plan: Plan,
-    pub(crate) healthy_scenario: Scenario,
-    pub(crate) bad_scenario: Option<Scenario>,
+    /// Whether it has a bad rollout (a bad fault was stated).
+    pub(crate) has_bad: bool,
     pub(crate) healthy: Vec<Outcome>,
     pub(crate) bad: Vec<Outcome>,
     pub(crate) healthy_done: Option<Done>,
@@ -150,6 +160,17 @@ pub(crate) struct PlanState {
 }
 
 impl PlanState {
+    pub(crate) fn new(plan: Plan, has_bad: bool) -> Self {
+        Self {
+            plan,
+            has_bad,
+            healthy: Vec::new(),
+            bad: Vec::new(),
+            healthy_done: None,
+            bad_done: None,
+        }
+    }
+
     fn estimates(&self) -> Estimates<'_> {
         Estimates {
             healthy_outcomes: &self.healthy,
@@ -159,8 +180,18 @@ impl PlanState {
     }
 
     fn active(&self) -> bool {
-        self.healthy_done.is_none() || (self.bad_scenario.is_some() && self.bad_done.is_none())
+        self.healthy_done.is_none() || (self.has_bad && self.bad_done.is_none())
     }
+}
+
+/// Which plans the stopping rule sees when it decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Every plan of the grid: a plan may stop as dominated by another.
+    Grid,
+    /// Only its own outcomes (a shard's plans): precision, infeasibility and the maximum, never
+    /// dominance, so that a shard runs every plan at least as far as the whole sweep would.
+    OwnPlan,
 }
 
 /// Checks a scenario's `[risk]` section: its settings, its grid and its job (the plans'
@@ -200,74 +231,128 @@ pub fn run_plan(
     options: &PlanOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PlanReport> {
-    options.validate()?;
-    let job = job_index(scenario, options.job.as_deref())?;
-    let plans = grid::expand(&options.knobs)?;
-    let mut states = plans
-        .into_iter()
-        .map(|plan| plan_state(scenario, job, plan, options.bad.as_ref()))
-        .collect::<Result<Vec<_>>>()?;
-    let seed_first = options.seed.unwrap_or(scenario.file.seed);
+    let sweep = prepare(scenario, options, None)?;
+    let (mut states, arms) = (sweep.states, sweep.arms);
     let wall = Instant::now();
-    let job_id = scenario.jobs[job].id.clone();
-    let mut done = 0u64;
-    let mut round = 0u32;
-    while states.iter().any(PlanState::active) {
-        let n = options.rule.replications(round);
-        let items = exec::items(&states, n);
-        let total = done + items.len() as u64;
-        let outcomes = exec::run(
-            &states,
-            &items,
-            seed_first,
-            &job_id,
-            options.threads,
-            &mut |d| progress(done + d, total),
-        )?;
-        done = total;
-        exec::store(&mut states, &items, outcomes);
-        decide(&mut states, options, n);
-        round += 1;
-    }
+    let mut run_round = simulate_rounds(&arms, &sweep.header, options.threads, progress);
+    let rounds = sweep_rounds(&mut states, options, Scope::Grid, &mut run_round)?;
     let wall_s = wall.elapsed().as_secs_f64();
     Ok(report::build(
-        scenario, job, options, &states, seed_first, round, wall_s,
+        &sweep.header,
+        options,
+        &states,
+        rounds,
+        wall_s,
     ))
 }
 
+/// A sweep ready to run: its header, and per plan its state and scenarios.
+pub(crate) struct Prepared {
+    pub(crate) header: report::Header,
+    pub(crate) states: Vec<PlanState>,
+    pub(crate) arms: Vec<exec::Arms>,
+}
+
+/// Checks the options and builds every plan's scenarios (`only`: the plans of this range of
+/// the grid; `None`: all).
+pub(crate) fn prepare(
+    scenario: &Scenario,
+    options: &PlanOptions,
+    only: Option<std::ops::Range<usize>>,
+) -> Result<Prepared> {
+    options.validate()?;
+    let job = job_index(scenario, options.job.as_deref())?;
+    let plans = grid::expand(&options.knobs)?;
+    let range = only.unwrap_or(0..plans.len());
+    let mut states = Vec::with_capacity(range.len());
+    let mut arms = Vec::with_capacity(range.len());
+    for plan in plans.into_iter().skip(range.start).take(range.len()) {
+        arms.push(plan_arms(scenario, job, &plan, options.bad.as_ref())?);
+        states.push(PlanState::new(plan, options.bad.is_some()));
+    }
+    let seed_first = options.seed.unwrap_or(scenario.file.seed);
+    let header = report::Header::of(scenario, job, seed_first);
+    Ok(Prepared {
+        header,
+        states,
+        arms,
+    })
+}
+
+/// Runs the rounds of a sweep until no rollout of `states` is open: each round brings every
+/// open rollout to the round's replications (`run_round` gives the outcomes of the items, in
+/// item order), then the stopping rule decides over `scope`. Returns the rounds run.
+///
+/// The decisions depend only on the outcomes stored by replication index, never on who ran
+/// them or when: this is what makes the report independent of threads and shards.
+pub(crate) fn sweep_rounds(
+    states: &mut [PlanState],
+    options: &PlanOptions,
+    scope: Scope,
+    run_round: &mut dyn FnMut(&[exec::Item]) -> Result<Vec<Outcome>>,
+) -> Result<u32> {
+    let mut round = 0u32;
+    while states.iter().any(PlanState::active) {
+        let n = options.rule.replications(round);
+        let items = exec::items(states, n);
+        let outcomes = run_round(&items)?;
+        assert_eq!(outcomes.len(), items.len(), "one outcome per item");
+        exec::store(states, &items, outcomes);
+        decide(states, options, n, scope);
+        round += 1;
+    }
+    Ok(round)
+}
+
+/// The rounds' simulations on `threads` threads; `progress(done, total)` as they finish (the
+/// total grows each round).
+pub(crate) fn simulate_rounds<'a>(
+    arms: &'a [exec::Arms],
+    header: &'a report::Header,
+    threads: usize,
+    progress: &'a mut dyn FnMut(u64, u64),
+) -> impl FnMut(&[exec::Item]) -> Result<Vec<Outcome>> + 'a {
+    let mut done = 0u64;
+    move |items| {
+        let total = done + items.len() as u64;
+        let (seed_first, job) = (header.seed_first, header.job.as_str());
+        let outcomes = exec::run(arms, items, seed_first, job, threads, &mut |d| {
+            progress(done + d, total)
+        })?;
+        done = total;
+        Ok(outcomes)
+    }
+}
+
 /// The plan's healthy scenario and, with a bad fault, its bad one.
-fn plan_state(
+fn plan_arms(
     base: &Scenario,
     job: usize,
-    plan: Plan,
+    plan: &Plan,
     bad: Option<&BehaviourRule>,
-) -> Result<PlanState> {
-    let healthy_scenario = grid::apply(base, job, &plan)?;
-    let bad_scenario = bad.map(|rule| {
-        let mut s = healthy_scenario.clone();
+) -> Result<exec::Arms> {
+    let healthy = grid::apply(base, job, plan)?;
+    let bad = bad.map(|rule| {
+        let mut s = healthy.clone();
         s.file.behaviour.rules.push(rule.clone());
         s
     });
-    if let Some(s) = &bad_scenario {
+    if let Some(s) = &bad {
         s.file
             .behaviour
             .validate()
             .map_err(|e| crate::scenario::sim_error("risk.bad", &e))?;
     }
-    Ok(PlanState {
-        plan,
-        healthy_scenario,
-        bad_scenario,
-        healthy: Vec::new(),
-        bad: Vec::new(),
-        healthy_done: None,
-        bad_done: None,
+    Ok(exec::Arms {
+        label: plan.label(),
+        healthy,
+        bad,
     })
 }
 
 /// After a round of `n` replications: marks the arms that are precise or at the maximum, then
 /// (when pruning) the plans that are clearly outside the constraints or dominated.
-fn decide(states: &mut [PlanState], options: &PlanOptions, n: u32) {
+fn decide(states: &mut [PlanState], options: &PlanOptions, n: u32, scope: Scope) {
     let rule = &options.rule;
     let limit = options.constraints.max_false_stop;
     let estimates: Vec<Estimates<'_>> = states.iter().map(PlanState::estimates).collect();
@@ -285,9 +370,9 @@ fn decide(states: &mut [PlanState], options: &PlanOptions, n: u32) {
                 bad = Some(Done::Precise);
             }
         }
-        let open = healthy.is_none() || (s.bad_scenario.is_some() && bad.is_none());
+        let open = healthy.is_none() || (s.has_bad && bad.is_none());
         let pruned = match (open && rule.prune, n < rule.max_replications) {
-            (true, true) => prune(i, &estimates, &options.constraints),
+            (true, true) => prune(i, &estimates, &options.constraints, scope),
             _ => None,
         };
         let at_max = (n >= rule.max_replications).then_some(Done::MaxReplications);
@@ -300,14 +385,17 @@ fn decide(states: &mut [PlanState], options: &PlanOptions, n: u32) {
     drop(estimates);
     for (s, (healthy, bad)) in states.iter_mut().zip(verdicts) {
         s.healthy_done = healthy;
-        s.bad_done = s.bad_scenario.as_ref().and(bad);
+        s.bad_done = if s.has_bad { bad } else { None };
     }
 }
 
 /// Why plan `i` needs no more replications although it is not precise yet, if so.
-fn prune(i: usize, estimates: &[Estimates<'_>], c: &Constraints) -> Option<Done> {
+fn prune(i: usize, estimates: &[Estimates<'_>], c: &Constraints, scope: Scope) -> Option<Done> {
     if let Some(why) = stopping::infeasible(&estimates[i], c) {
         return Some(Done::Infeasible { why });
+    }
+    if scope == Scope::OwnPlan {
+        return None;
     }
     (0..estimates.len())
         .find(|&j| j != i && stopping::dominates(&estimates[j], &estimates[i]))

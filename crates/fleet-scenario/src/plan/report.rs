@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use fleet_sim::BehaviourRule;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::outcome::{BadSummary, HealthySummary};
 use crate::plan::pareto::{measures, pareto_set, recommend};
@@ -15,8 +15,8 @@ use crate::scenario::Scenario;
 
 /// What the sweep does not vary yet, for the report and the docs.
 pub const NOT_SWEPT: [&str; 4] = [
-    "phased batch sizes (1% / 10% / rest): no dialect the engine reads has them (hawkBit's \
-     per-group targetPercentage must be the equal split)",
+    "phased batch sizes for IoT Central (one batch size per job) and AWS (its exponential \
+     ramp is the phased plan); hawkBit's are swept (`groups = [\"1%/10%/rest\"]`)",
     "AWS ramp on notified things (rateIncreaseCriteria.numberOfNotifiedThings) and \
      minNumberOfExecutedThings",
     "hawkBit success action (NEXTGROUP or PAUSE) and IoT Hub tiers (units only)",
@@ -65,7 +65,7 @@ pub struct PlanReport {
     /// The job the questions are about.
     pub job: String,
     /// Its dialect.
-    pub dialect: &'static str,
+    pub dialect: String,
     /// Devices in the fleet.
     pub devices: u32,
     /// The seed of replication 0 of every plan; replication `i` ran `seed_first + i`.
@@ -96,13 +96,44 @@ pub struct PlanReport {
     pub not_swept: Vec<&'static str>,
 }
 
+/// What the report says about the scenario and the job: all a merge needs of the scenario
+/// (a partial result file carries it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file, if it came from one.
+    pub file: Option<String>,
+    /// The job the questions are about.
+    pub job: String,
+    /// Its dialect.
+    pub dialect: String,
+    /// Devices in the fleet.
+    pub devices: u32,
+    /// The seed of replication 0 of every plan.
+    pub seed_first: u64,
+}
+
+impl Header {
+    /// The header of a sweep of job `job` of `scenario` from `seed_first`.
+    pub(crate) fn of(scenario: &Scenario, job: usize, seed_first: u64) -> Self {
+        Self {
+            scenario: scenario.name(),
+            file: scenario.path.as_ref().map(|p| p.display().to_string()),
+            job: scenario.jobs[job].id.clone(),
+            dialect: scenario.dialects[job].to_string(),
+            devices: scenario.file.fleet.devices,
+            seed_first,
+        }
+    }
+}
+
 /// The report of a finished sweep.
 pub(crate) fn build(
-    scenario: &Scenario,
-    job: usize,
+    header: &Header,
     options: &PlanOptions,
     states: &[PlanState],
-    seed_first: u64,
     rounds: u32,
     wall_s: f64,
 ) -> PlanReport {
@@ -131,12 +162,12 @@ pub(crate) fn build(
         schema_version: crate::report::SCHEMA_VERSION,
         mode: "plan",
         fleetsim_version: env!("CARGO_PKG_VERSION"),
-        scenario: scenario.name(),
-        file: scenario.path.as_ref().map(|p| p.display().to_string()),
-        job: scenario.jobs[job].id.clone(),
-        dialect: scenario.dialects[job],
-        devices: scenario.file.fleet.devices,
-        seed_first,
+        scenario: header.scenario.clone(),
+        file: header.file.clone(),
+        job: header.job.clone(),
+        dialect: header.dialect.clone(),
+        devices: header.devices,
+        seed_first: header.seed_first,
         bad_fault: options.bad.clone(),
         rule: options.rule,
         constraints: options.constraints,

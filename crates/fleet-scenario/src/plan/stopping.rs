@@ -2,13 +2,13 @@
 //! narrow enough, or it is clearly dominated by another plan, or clearly outside the
 //! constraints), and the constraints themselves (`docs/risk.md`, "The stopping rule").
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::interval::{sign_test, Interval};
 use crate::plan::outcome::{BadSummary, HealthySummary, Outcome};
 
 /// How many replications a plan gets.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StoppingRule {
     /// The half-width the 95 % intervals of the probabilities must reach (0.01: ±1 pp).
     pub precision: f64,
@@ -41,7 +41,7 @@ impl StoppingRule {
 }
 
 /// What the recommended plan minimises among those that meet the constraints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Objective {
     /// The blast radius (p90), then the false-stop probability, then the duration.
@@ -66,7 +66,7 @@ impl Objective {
 }
 
 /// The user's constraints on a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Constraints {
     /// The largest acceptable false-stop probability: met when its 95 % interval lies below.
     pub max_false_stop: Option<f64>,

@@ -11,12 +11,10 @@
 //! its records go to a partial result file ([`Partial`]) and [`merge`] puts the ranges back
 //! in index order before summarising them with the same code.
 
-mod partial;
+pub(crate) mod partial;
 mod sample;
 mod summary;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 pub use partial::{merge, Partial, PARTIAL_VERSION};
@@ -64,7 +62,7 @@ impl Shard {
     }
 
     /// Refuses a count of 0 or an index beyond the count.
-    fn check(self) -> std::result::Result<(), String> {
+    pub(crate) fn check(self) -> std::result::Result<(), String> {
         if self.count == 0 {
             return Err("the count must be at least 1".into());
         }
@@ -168,55 +166,18 @@ fn run_all(
     threads: usize,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Vec<RunSample>> {
-    let k = range.end - range.start;
-    let next = AtomicU32::new(0);
-    let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<Result<RunSample>>>> = (0..k).map(|_| Mutex::new(None)).collect();
-    let (finished_tx, finished_rx) = mpsc::channel::<()>();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(k as usize) {
-            let finished_tx = finished_tx.clone();
-            let (next, failed, slots) = (&next, &failed, &slots);
-            scope.spawn(move || loop {
-                let slot = next.fetch_add(1, Ordering::Relaxed);
-                if slot >= k || failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                let index = range.start + slot;
-                let seed = seed_first.wrapping_add(u64::from(index));
-                let record = simulate(scenario, seed, &mut |_, _| {})
-                    .map(|r| sample::sample(scenario, index, &r));
-                failed.fetch_or(record.is_err(), Ordering::Relaxed);
-                *slots[slot as usize].lock().expect("no worker panics") = Some(record);
-                // The receiver lives until every worker has returned.
-                let _ = finished_tx.send(());
-            });
-        }
-        drop(finished_tx);
-        // The calling thread only reports progress: one message per finished replication, and
-        // the channel closes when every worker has returned.
-        progress(0, u64::from(k));
-        for done in 1..=u64::from(k) {
-            if finished_rx.recv().is_err() {
-                break;
-            }
-            progress(done, u64::from(k));
-        }
-    });
-    let mut samples = Vec::with_capacity(k as usize);
-    for slot in slots {
-        match slot.into_inner().expect("no worker panics") {
-            Some(Ok(sample)) => samples.push(sample),
-            Some(Err(e)) => return Err(e),
-            None => {} // not run because another replication failed first
-        }
-    }
-    if samples.len() != k as usize {
-        return Err(Error::new(ErrorKind::Invalid(
-            "a replication failed to run".into(),
-        )));
-    }
-    Ok(samples)
+    let k = u64::from(range.end - range.start);
+    progress(0, k);
+    crate::parallel::map_indexed(
+        k as usize,
+        threads,
+        &|slot| {
+            let index = range.start + slot as u32;
+            let seed = seed_first.wrapping_add(u64::from(index));
+            simulate(scenario, seed, &mut |_| {}).map(|r| sample::sample(scenario, index, &r))
+        },
+        &mut |done| progress(done, k),
+    )
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub struct Partial {
 
 /// The fields read first, whatever the version, so that another version gets a clear error.
 #[derive(Deserialize)]
-struct Header {
+pub(crate) struct Header {
     kind: Option<String>,
     partial_version: Option<u32>,
     fleetsim_version: Option<String>,
@@ -57,12 +57,16 @@ struct Header {
 
 /// The fingerprint of `scenario` replicated `replications` times from `seed_first`.
 fn fingerprint(scenario: &Scenario, seed_first: u64, replications: u32) -> String {
-    let canonical = serde_json::json!({
+    digest(&serde_json::json!({
         "fleetsim_version": env!("CARGO_PKG_VERSION"),
         "scenario": scenario.file,
         "seed_first": seed_first,
         "replications": replications,
-    });
+    }))
+}
+
+/// The SHA-256 of `canonical`'s JSON, in 64 hexadecimal digits.
+pub(crate) fn digest(canonical: &serde_json::Value) -> String {
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -137,7 +141,8 @@ impl Partial {
                 .with_position(e.line(), e.column())
         };
         let header: Header = serde_json::from_str(text).map_err(syntax)?;
-        check_header(&header)?;
+        let hint = "`fleetsim run SCENARIO --replications K --shard I/N --partial-out FILE`";
+        check_header(&header, KIND, PARTIAL_VERSION, hint)?;
         let part: Partial = serde_json::from_str(text).map_err(syntax)?;
         part.check_shape()?;
         Ok(part)
@@ -192,18 +197,20 @@ impl Partial {
     }
 }
 
-fn check_header(header: &Header) -> Result<()> {
+/// Refuses a file that is not of `kind` and `version`, or of another fleetsim; `hint` says
+/// how to write one.
+pub(crate) fn check_header(header: &Header, kind: &str, version: u32, hint: &str) -> Result<()> {
     let partial = |why: String| Err(Error::new(ErrorKind::Partial(why)));
-    if header.kind.as_deref() != Some(KIND) {
+    if header.kind.as_deref() != Some(kind) {
         return partial(format!(
-            "not a partial result file (its \"kind\" is {:?}, expected {KIND:?}): write one \
-             with `fleetsim run SCENARIO --replications K --shard I/N --partial-out FILE`",
+            "not a partial result file of this kind (its \"kind\" is {:?}, expected \
+             {kind:?}): write one with {hint}",
             header.kind.as_deref().unwrap_or("missing")
         ));
     }
-    if header.partial_version != Some(PARTIAL_VERSION) {
+    if header.partial_version != Some(version) {
         return partial(format!(
-            "partial result version {:?}; this fleetsim reads version {PARTIAL_VERSION}",
+            "partial result version {:?}; this fleetsim reads version {version}",
             header.partial_version
         ));
     }
@@ -232,28 +239,12 @@ pub fn merge(mut parts: Vec<Partial>) -> Result<ReplicationReport> {
         check_same_run(first, p)?;
     }
     parts.sort_by_key(|p| p.shard.index);
-    let count = parts[0].shard.count;
-    for pair in parts.windows(2) {
-        if pair[0].shard.index == pair[1].shard.index {
-            return Err(Error::new(ErrorKind::Partial(format!(
-                "part {} is given twice: {} and {}",
-                pair[0].shard,
-                pair[0].name(),
-                pair[1].name()
-            ))));
-        }
-    }
-    let missing: Vec<String> = (0..count)
-        .filter(|i| parts.iter().all(|p| p.shard.index != *i))
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::new(ErrorKind::Partial(format!(
-            "{} of {count} parts given; missing: {} (parts are numbered from 0)",
-            parts.len(),
-            missing.join(", ")
-        ))));
-    }
+    check_cover(
+        &parts
+            .iter()
+            .map(|p| (p.shard, p.name()))
+            .collect::<Vec<_>>(),
+    )?;
     let wall_s = parts.iter().map(|p| p.wall_s).sum();
     let (seed_first, replications) = (parts[0].seed_first, parts[0].replications);
     let skeleton = parts[0].scenario.clone();
@@ -268,6 +259,31 @@ pub fn merge(mut parts: Vec<Partial>) -> Result<ReplicationReport> {
         ))));
     }
     Ok(summarise(&skeleton, seed_first, &runs, wall_s))
+}
+
+/// Refuses parts (sorted by index, all of one count) unless each index is given exactly once.
+pub(crate) fn check_cover(parts: &[(Shard, String)]) -> Result<()> {
+    let count = parts[0].0.count;
+    for pair in parts.windows(2) {
+        if pair[0].0.index == pair[1].0.index {
+            return Err(Error::new(ErrorKind::Partial(format!(
+                "part {} is given twice: {} and {}",
+                pair[0].0, pair[0].1, pair[1].1
+            ))));
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|i| parts.iter().all(|p| p.0.index != *i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::new(ErrorKind::Partial(format!(
+            "{} of {count} parts given; missing: {} (parts are numbered from 0)",
+            parts.len(),
+            missing.join(", ")
+        ))));
+    }
+    Ok(())
 }
 
 /// Refuses `b` unless it is a part of the same run as `a`.

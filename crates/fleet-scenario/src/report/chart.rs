@@ -1,23 +1,49 @@
-//! The SVG chart of one job: device states over virtual time, batch boundaries and the
-//! cancellation threshold, drawn with plotters.
+//! The SVG chart of one job, drawn with plotters: device states over virtual time (stacked), and
+//! failures against the cancellation threshold; batch starts as numbered lines, the batch that
+//! tripped the threshold shaded, the legend beside the plot, time as h:mm:ss (or dates), and the
+//! values of each instant and batch on hover.
 
 use fleet_core::Threshold;
 use fleet_sim::JobResult;
 use plotters::prelude::*;
 
-const WIDTH_PX: u32 = 960;
-const HEIGHT_PX: u32 = 420;
+use super::axis;
+use super::hover::Hover;
+
+const WIDTH_PX: u32 = 980;
+const HEIGHT_PX: u32 = 460;
+/// The legend's column, right of the plots.
+pub(crate) const LEGEND_PX: u32 = 200;
 
 /// The layers of the stacked area, bottom first: name, colour, and the count of a sample.
 type Layer = (&'static str, RGBColor, fn(&fleet_sim::Sample) -> u32);
 
+pub(crate) const SUCCEEDED: RGBColor = RGBColor(46, 160, 67);
+pub(crate) const FAILED_AREA: RGBColor = RGBColor(218, 54, 51);
+/// Pale: devices a trip cancelled are the consequence, not the story.
+pub(crate) const CANCELLED: RGBColor = RGBColor(222, 214, 196);
+const IN_FLIGHT: RGBColor = RGBColor(56, 139, 253);
+const PENDING: RGBColor = RGBColor(238, 238, 238);
+/// The shade over the batch that tripped the threshold.
+pub(crate) const TRIP: RGBColor = RGBColor(255, 196, 0);
+
 const LAYERS: [Layer; 5] = [
-    ("succeeded", RGBColor(46, 160, 67), |s| s.succeeded),
-    ("failed", RGBColor(218, 54, 51), |s| s.failed),
-    ("cancelled", RGBColor(140, 140, 140), |s| s.cancelled),
-    ("in flight", RGBColor(56, 139, 253), |s| s.in_flight),
-    ("pending", RGBColor(230, 230, 230), |s| s.pending),
+    ("succeeded", SUCCEEDED, |s| s.succeeded),
+    ("failed", FAILED_AREA, |s| s.failed),
+    ("cancelled", CANCELLED, |s| s.cancelled),
+    ("in flight", IN_FLIGHT, |s| s.in_flight),
+    ("pending", PENDING, |s| s.pending),
 ];
+
+const FAILED: RGBColor = RGBColor(200, 30, 30);
+const THRESHOLD: RGBColor = RGBColor(120, 0, 160);
+
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
+>;
+type DrawResult<'b> = Result<(), Box<dyn std::error::Error + 'b>>;
 
 /// The chart as an SVG document, or `None` when the job has no samples.
 pub(crate) fn svg(job: &JobResult, threshold: Option<&Threshold>) -> Option<String> {
@@ -25,95 +51,210 @@ pub(crate) fn svg(job: &JobResult, threshold: Option<&Threshold>) -> Option<Stri
         return None;
     }
     let mut svg = String::new();
-    draw(job, threshold, &mut svg).ok()?;
-    Some(svg)
+    let mut hover = Hover::default();
+    draw(job, threshold, &mut svg, &mut hover).ok()?;
+    Some(hover.apply(svg))
 }
 
-fn seconds(ms: i64) -> f64 {
-    ms as f64 / 1000.0
+/// One entry of a legend: a filled box or a line.
+pub(crate) enum Key {
+    Box(RGBColor),
+    Line(RGBColor),
 }
 
-fn draw<'a>(
+/// Draws `entries` top-down in `area` (the column beside the plots).
+pub(crate) fn legend<'b>(
+    area: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    top_px: i32,
+    entries: &[(&str, Key)],
+) -> DrawResult<'b> {
+    let font = ("sans-serif", 13).into_font().color(&BLACK.mix(0.85));
+    for (i, (name, key)) in entries.iter().enumerate() {
+        let y = top_px + 20 * i as i32;
+        match key {
+            Key::Box(c) => area.draw(&Rectangle::new([(8, y - 6), (20, y + 6)], c.filled()))?,
+            Key::Line(c) => area.draw(&PathElement::new([(6, y), (22, y)], c.stroke_width(3)))?,
+        }
+        area.draw(&Text::new(name.to_string(), (28, y - 7), font.clone()))?;
+    }
+    Ok(())
+}
+
+fn draw<'b>(
     job: &JobResult,
     threshold: Option<&Threshold>,
-    svg: &'a mut String,
-) -> Result<(), Box<dyn std::error::Error + 'a>> {
+    svg: &'b mut String,
+    hover: &mut Hover,
+) -> DrawResult<'b> {
     let root = SVGBackend::with_string(svg, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
     root.fill(&WHITE)?;
-    let (top, bottom) = root.split_vertically(HEIGHT_PX * 62 / 100);
+    let (plots, side) = root.split_horizontally(WIDTH_PX - LEGEND_PX);
+    let (top, bottom) = plots.split_vertically(HEIGHT_PX * 60 / 100);
     let first = job.series.first().map_or(0, |s| s.at_ms);
     let last = job.series.last().map_or(0, |s| s.at_ms).max(first + 1);
-    let x_range = seconds(first)..seconds(last);
-    let integer = |v: &f64| format!("{v:.0}");
-
-    // Top: stacked device states.
     let total = f64::from(job.counts.total);
-    let mut chart = ChartBuilder::on(&top)
-        .caption(
-            format!("job {}: devices by state", job.id),
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(28)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x_range.clone(), 0.0..total * 1.02)?;
-    chart
-        .configure_mesh()
-        .y_desc("devices")
-        .y_label_formatter(&integer)
-        .light_line_style(WHITE)
-        .draw()?;
-    // Draw the tallest stack (all layers) first, then each lower stack over it.
-    for layer in (0..LAYERS.len()).rev() {
-        let (name, colour, _) = LAYERS[layer];
-        let points = job.series.iter().map(|s| {
-            let height: u32 = LAYERS[..=layer].iter().map(|(_, _, f)| f(s)).sum();
-            (seconds(s.at_ms), f64::from(height))
-        });
-        chart
-            .draw_series(AreaSeries::new(points, 0.0, colour.mix(0.85)))?
-            .label(name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
-    }
-    draw_batch_starts(&mut chart, job, total)?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
-
-    // Bottom: failures against the cancellation threshold, on their own scale.
+    let caption = format!("job {}: devices by state", job.id);
+    let mut states = panel(
+        &top,
+        Some(&caption),
+        first..last,
+        total * 1.08,
+        "devices",
+        false,
+    )?;
+    draw_states(&mut states, job)?;
+    draw_trip_band(&mut states, job, total * 1.08)?;
+    draw_batch_lines(&mut states, job, total * 1.08, hover, true)?;
     let limits = threshold.map(|t| threshold_line(job, t, last));
     let failed_max = job.series.iter().map(|s| s.failed).max().unwrap_or(0);
     let limit_max = limits.iter().flatten().map(|&(_, y)| y).fold(0.0, f64::max);
     let y_max = (f64::from(failed_max).max(limit_max) * 1.15).max(1.0);
-    let mut chart = ChartBuilder::on(&bottom)
+    let mut failures = panel(&bottom, None, first..last, y_max, "failed devices", true)?;
+    draw_trip_band(&mut failures, job, y_max)?;
+    draw_batch_lines(&mut failures, job, y_max, hover, false)?;
+    draw_failures(&mut failures, job, threshold, limits.as_deref())?;
+    add_sample_hover(job, &states, &failures, threshold, hover);
+    let mut entries: Vec<(&str, Key)> = LAYERS.iter().map(|&(n, c, _)| (n, Key::Box(c))).collect();
+    entries.push(("failed (lower plot)", Key::Line(FAILED)));
+    if threshold.is_some() {
+        entries.push(("cancelled at this line", Key::Line(THRESHOLD)));
+    }
+    if job.threshold_trip.is_some() {
+        entries.push(("batch that tripped it", Key::Box(TRIP)));
+    }
+    legend(&side, 40, &entries)?;
+    root.present()?;
+    Ok(())
+}
+
+/// A plot of count against time in `area`.
+fn panel<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: Option<&str>,
+    x: std::ops::Range<i64>,
+    y_max: f64,
+    y_desc: &str,
+    x_desc: bool,
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error + 'b>> {
+    let mut builder = ChartBuilder::on(area);
+    if let Some(c) = caption {
+        builder.caption(c, ("sans-serif", 18));
+    }
+    let span = x.end - x.start;
+    let mut chart = builder
         .margin(12)
-        .x_label_area_size(36)
+        .x_label_area_size(if x_desc { 40 } else { 24 })
         .y_label_area_size(64)
-        .build_cartesian_2d(x_range, 0.0..y_max)?;
-    chart
-        .configure_mesh()
-        .x_desc("virtual time (s)")
-        .y_desc("failed devices")
-        .y_label_formatter(&integer)
-        .light_line_style(WHITE)
-        .draw()?;
-    draw_batch_starts(&mut chart, job, y_max)?;
-    let failed_line = job
-        .series
+        .build_cartesian_2d(x.clone(), 0.0..y_max)?;
+    let time = move |v: &i64| axis::label(*v, span);
+    let mut mesh = chart.configure_mesh();
+    mesh.y_desc(y_desc)
+        .x_labels(8)
+        .x_label_formatter(&time)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE);
+    if x_desc {
+        mesh.x_desc(axis::description(x.start, span));
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// The stacked areas, tallest (all layers) first, each lower stack over it.
+fn draw_states<'b>(chart: &mut Chart<'_, 'b>, job: &JobResult) -> DrawResult<'b> {
+    for layer in (0..LAYERS.len()).rev() {
+        let colour = LAYERS[layer].1;
+        let points = job.series.iter().map(|s| {
+            let height: u32 = LAYERS[..=layer].iter().map(|(_, _, f)| f(s)).sum();
+            (s.at_ms, f64::from(height))
+        });
+        chart.draw_series(AreaSeries::new(points, 0.0, colour.filled()))?;
+    }
+    Ok(())
+}
+
+/// The span of the batch that tripped the threshold, shaded over what is drawn: from its start
+/// to the trip.
+fn draw_trip_band<'b>(chart: &mut Chart<'_, 'b>, job: &JobResult, height: f64) -> DrawResult<'b> {
+    let Some(trip) = job.threshold_trip else {
+        return Ok(());
+    };
+    let start = job
+        .batches
+        .get(trip.batch as usize)
+        .and_then(|b| b.started_ms);
+    let start = start.unwrap_or(trip.at_ms);
+    let end = trip.at_ms.max(start + 1);
+    chart.draw_series([Rectangle::new(
+        [(start, 0.0), (end, height)],
+        TRIP.mix(0.3).filled(),
+    )])?;
+    Ok(())
+}
+
+/// A line at each batch's start, numbered at the top (every k-th number when they would
+/// crowd), with the batch's figures on hover.
+fn draw_batch_lines<'b>(
+    chart: &mut Chart<'_, 'b>,
+    job: &JobResult,
+    height: f64,
+    hover: &mut Hover,
+    numbered: bool,
+) -> DrawResult<'b> {
+    let started: Vec<_> = job
+        .batches
         .iter()
-        .map(|s| (seconds(s.at_ms), f64::from(s.failed)));
-    chart
-        .draw_series(LineSeries::new(failed_line, FAILED.stroke_width(2)))?
-        .label("failed")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], FAILED));
+        .filter(|b| b.started_ms.is_some())
+        .collect();
+    let every = started.len().div_ceil(24).max(1);
+    let span = job.series.last().map_or(0, |s| s.at_ms) - job.series.first().map_or(0, |s| s.at_ms);
+    let font = ("sans-serif", 11).into_font().color(&BLACK.mix(0.7));
+    for (k, b) in started.iter().enumerate() {
+        let x = b.started_ms.unwrap_or_default();
+        if b.index > 0 {
+            chart.draw_series(LineSeries::new([(x, 0.0), (x, height)], BLACK.mix(0.35)))?;
+        }
+        if !numbered || k % every != 0 {
+            continue;
+        }
+        chart.draw_series([Text::new(
+            format!("{}", b.index + 1),
+            (x, height),
+            font.clone(),
+        )])?;
+        let (px, py) = chart.backend_coord(&(x, height));
+        let end = b
+            .finished_ms
+            .map_or("-".to_string(), |t| axis::label(t, span));
+        let title = format!(
+            "batch {}: {} devices, {} to {}; {} succeeded, {} failed, {} cancelled",
+            b.index + 1,
+            b.size,
+            axis::label(x, span),
+            end,
+            b.succeeded,
+            b.failed,
+            b.cancelled
+        );
+        hover.add((px - 2, py - 2), (px + 14, py + 14), title);
+    }
+    Ok(())
+}
+
+/// The failures line, the threshold's line and the trip's point.
+fn draw_failures<'b>(
+    chart: &mut Chart<'_, 'b>,
+    job: &JobResult,
+    threshold: Option<&Threshold>,
+    limits: Option<&[(i64, f64)]>,
+) -> DrawResult<'b> {
+    let failed_line = job.series.iter().map(|s| (s.at_ms, f64::from(s.failed)));
+    chart.draw_series(LineSeries::new(failed_line, FAILED.stroke_width(2)))?;
     if let Some(points) = limits {
-        chart
-            .draw_series(LineSeries::new(points, THRESHOLD.stroke_width(2)))?
-            .label("cancelled when failed reaches this line")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], THRESHOLD));
+        chart.draw_series(LineSeries::new(
+            points.iter().copied(),
+            THRESHOLD.stroke_width(2),
+        ))?;
     }
     if let Some(trip) = job.threshold_trip {
         // The trip lies on the threshold line: per batch, the failures before the batch plus
@@ -125,53 +266,75 @@ fn draw<'a>(
                 .sum(),
             _ => 0,
         };
-        let at = (seconds(trip.at_ms), f64::from(before + trip.failures));
+        let at = (trip.at_ms, f64::from(before + trip.failures));
         chart.draw_series([Circle::new(at, 5, THRESHOLD.filled())])?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
-    root.present()?;
     Ok(())
 }
 
-const FAILED: RGBColor = RGBColor(200, 30, 30);
-const THRESHOLD: RGBColor = RGBColor(120, 0, 160);
-
-type Chart<'a, 'b> = ChartContext<
-    'a,
-    SVGBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
-
-/// Vertical lines where batches after the first start.
-fn draw_batch_starts<'b>(
-    chart: &mut Chart<'_, 'b>,
+/// One hover region per sample, over both plots: the counts then.
+fn add_sample_hover(
     job: &JobResult,
-    height: f64,
-) -> Result<(), Box<dyn std::error::Error + 'b>> {
-    for batch in job.batches.iter().skip(1) {
-        if let Some(start) = batch.started_ms {
-            let x = seconds(start);
-            chart.draw_series(LineSeries::new(
-                [(x, 0.0), (x, height)],
-                BLACK.mix(0.35).stroke_width(1),
-            ))?;
-        }
+    states: &Chart<'_, '_>,
+    failures: &Chart<'_, '_>,
+    threshold: Option<&Threshold>,
+    hover: &mut Hover,
+) {
+    let s = &job.series;
+    let span = s.last().map_or(0, |x| x.at_ms) - s.first().map_or(0, |x| x.at_ms);
+    let limit = |t: i64| -> String {
+        let Some(th) = threshold else {
+            return String::new();
+        };
+        let batch = job
+            .batches
+            .iter()
+            .rev()
+            .find(|b| b.started_ms.is_some_and(|st| st <= t));
+        let base = match (th.per_batch, batch) {
+            (true, Some(b)) => b.size,
+            _ => job.counts.total,
+        };
+        format!(
+            " (threshold {} {})",
+            th.limit(base),
+            if th.per_batch {
+                "in the batch"
+            } else {
+                "in the job"
+            }
+        )
+    };
+    for (i, p) in s.iter().enumerate() {
+        let left = if i == 0 {
+            p.at_ms
+        } else {
+            (s[i - 1].at_ms + p.at_ms) / 2
+        };
+        let right = s.get(i + 1).map_or(p.at_ms, |n| (p.at_ms + n.at_ms) / 2);
+        let (x0, y_top) = states.backend_coord(&(left, states.y_range().end));
+        let (x1, y_bottom) = failures.backend_coord(&(right, 0.0));
+        let title = format!(
+            "{}: succeeded {}, failed {}{}, cancelled {}, in flight {}, pending {}",
+            axis::label(p.at_ms, span),
+            p.succeeded,
+            p.failed,
+            limit(p.at_ms),
+            p.cancelled,
+            p.in_flight,
+            p.pending
+        );
+        hover.add((x0, y_top), (x1.max(x0 + 1), y_bottom), title);
     }
-    Ok(())
 }
 
 /// The failure count at which the run is cancelled, over time. Job-wide: a constant. Per batch:
 /// while batch k runs, the failures before it plus the limit for its size.
-fn threshold_line(job: &JobResult, threshold: &Threshold, last_ms: i64) -> Vec<(f64, f64)> {
+fn threshold_line(job: &JobResult, threshold: &Threshold, last_ms: i64) -> Vec<(i64, f64)> {
     let first = job.series.first().map_or(0, |s| s.at_ms);
     if !threshold.per_batch {
         let y = f64::from(threshold.limit(job.counts.total));
-        return vec![(seconds(first), y), (seconds(last_ms), y)];
+        return vec![(first, y), (last_ms, y)];
     }
     let mut points = Vec::new();
     let mut failed_before = 0u32;
@@ -179,76 +342,9 @@ fn threshold_line(job: &JobResult, threshold: &Threshold, last_ms: i64) -> Vec<(
         let Some(start) = b.started_ms else { break };
         let end = b.finished_ms.unwrap_or(last_ms);
         let y = f64::from(failed_before + threshold.limit(b.size));
-        points.push((seconds(start), y));
-        points.push((seconds(end), y));
+        points.push((start, y));
+        points.push((end, y));
         failed_before += b.failed;
     }
     points
-}
-
-/// The chart of a scheduled job: one stacked bar per occurrence with its run's succeeded,
-/// failed and cancelled devices (a skipped occurrence has none), or `None` without a run.
-pub(crate) fn schedule_svg(id: &str, lines: &[super::OccurrenceLine<'_>]) -> Option<String> {
-    let total_max = lines
-        .iter()
-        .filter_map(|l| l.run.map(|r| r.counts.total))
-        .max()?;
-    let mut svg = String::new();
-    draw_schedule(id, lines, f64::from(total_max.max(1)), &mut svg).ok()?;
-    Some(svg)
-}
-
-fn draw_schedule<'a>(
-    id: &str,
-    lines: &[super::OccurrenceLine<'_>],
-    total_max: f64,
-    svg: &'a mut String,
-) -> Result<(), Box<dyn std::error::Error + 'a>> {
-    let root = SVGBackend::with_string(svg, (WIDTH_PX, HEIGHT_PX * 3 / 4)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let n = lines.last().map_or(1, |l| l.number) as f64;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("scheduled job {id}: devices by outcome, per occurrence"),
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.5..n + 0.5, 0.0..total_max * 1.02)?;
-    chart
-        .configure_mesh()
-        .x_desc("occurrence")
-        .y_desc("devices")
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(WHITE)
-        .draw()?;
-    // Succeeded, failed and cancelled: a run's bar once it has settled.
-    for (layer, &(name, colour, _)) in LAYERS[..3].iter().enumerate() {
-        let bars = lines.iter().filter_map(|l| {
-            let c = l.run?.counts;
-            let of: [u32; 3] = [c.succeeded, c.failed, c.cancelled];
-            let below: u32 = of[..layer].iter().sum();
-            let x = f64::from(l.number);
-            let y0 = f64::from(below);
-            let y1 = y0 + f64::from(of[layer]);
-            Some(Rectangle::new(
-                [(x - 0.4, y0), (x + 0.4, y1)],
-                colour.filled(),
-            ))
-        });
-        chart
-            .draw_series(bars)?
-            .label(name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
-    root.present()?;
-    Ok(())
 }

@@ -42,6 +42,7 @@ pub fn render(report: &Report) -> String {
         }
         out.push_str("</table>\n");
     }
+    write_hub(&mut out, r);
     for schedule in &r.schedules {
         write_schedule(&mut out, report, schedule);
     }
@@ -81,7 +82,7 @@ pub fn render(report: &Report) -> String {
         if let Some(svg) = chart::svg(job, threshold) {
             out.push_str("<figure>");
             out.push_str(&svg);
-            out.push_str("<figcaption>Stacked device states over virtual time; vertical lines mark batch starts.</figcaption></figure>\n");
+            out.push_str("<figcaption>Stacked device states over virtual time; numbered lines mark batch starts; the shaded span is the batch that tripped the cancellation threshold. Hover for the figures of an instant or a batch.</figcaption></figure>\n");
         }
         out.push_str("<table><tr><th>batch</th><th>devices</th><th>start</th><th>end</th><th>succeeded</th><th>failed</th><th>cancelled</th></tr>\n");
         let time = |t: Option<i64>| t.map_or("-".to_string(), duration);
@@ -104,6 +105,26 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// The hub model's throttling, when the scenario sets a hub.
+fn write_hub(out: &mut String, r: &fleet_sim::SimResult) {
+    let (Some(limits), Some(svg)) = (&r.hub, super::hub_chart::svg(&r.hub_series)) else {
+        return;
+    };
+    let throttled = r.hub_series.last().map_or(0, |s| s.throttled);
+    let _ = writeln!(
+        out,
+        "<h2>Hub throttling</h2>\n<p>Job device operations {}/s, twin updates {}/s, direct methods {} chunks of 4 KB/s, {} concurrent jobs; {} operations throttled.</p>",
+        limits.job_device_ops_per_s,
+        limits.twin_updates_per_s,
+        limits.direct_method_chunks_per_s,
+        limits.concurrent_jobs,
+        throttled
+    );
+    out.push_str("<figure>");
+    out.push_str(&svg);
+    out.push_str("<figcaption>Operations each of the hub's token buckets holds back for a later send time, and the operations it refused (429 ThrottlingException) so far. Hover for the figures of an instant.</figcaption></figure>\n");
+}
+
 /// A scheduled job: a table with one row per occurrence.
 fn write_schedule(out: &mut String, report: &Report, schedule: &fleet_sim::ScheduleResult) {
     let _ = writeln!(
@@ -121,10 +142,11 @@ fn write_schedule(out: &mut String, report: &Report, schedule: &fleet_sim::Sched
         }
     );
     let lines = report.occurrence_lines(schedule);
-    if let Some(svg) = chart::schedule_svg(&schedule.id, &lines) {
+    let clock_start = report.result.clock_start_ms;
+    if let Some(svg) = super::schedule_chart::svg(&schedule.id, &lines, clock_start) {
         out.push_str("<figure>");
         out.push_str(&svg);
-        out.push_str("<figcaption>Each occurrence's run: devices succeeded, failed and cancelled (no bar: the occurrence was skipped).</figcaption></figure>\n");
+        out.push_str("<figcaption>Each occurrence's run: devices succeeded, failed and cancelled, and the failed share of its targets (grey below the axis: the occurrence was skipped). Hover for each run's figures.</figcaption></figure>\n");
     }
     out.push_str("<table><tr><th>#</th><th>scheduled at</th><th>run</th><th>status</th><th>succeeded</th><th>failed</th><th>cancelled</th><th>took</th></tr>\n");
     for line in lines {

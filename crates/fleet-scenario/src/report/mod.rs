@@ -3,12 +3,16 @@
 //! CSV ([`csv`]); for replicated runs, a terminal summary ([`replications`]) and an HTML
 //! summary with the distributions drawn ([`replications_html`]).
 
+mod axis;
 mod chart;
 pub mod csv;
+mod hover;
 pub mod html;
+mod hub_chart;
 pub mod replications;
 mod replications_chart;
 pub mod replications_html;
+mod schedule_chart;
 pub mod text;
 
 use fleet_core::Threshold;

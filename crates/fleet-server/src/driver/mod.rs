@@ -30,6 +30,7 @@
 //! - `render`: the JSON the API shows, published for the request handlers;
 //! - `log`: the stored form of a run's inputs and summary.
 
+mod dashboard;
 mod devices;
 mod direct;
 mod documents;
@@ -61,6 +62,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::state::Shared;
 use crate::store::{Effect, Store};
 
+pub(crate) use dashboard::{DashboardQuery, DeviceFilter, STATE_WORDS};
 pub(crate) use direct::TwinWrite;
 pub(crate) use job_results::jobs_query;
 pub(crate) use protocol::{Command, Control, DeviceCommand, Dialect, Reply};
@@ -436,10 +438,25 @@ impl Driver {
         for no in std::mem::take(&mut self.dirty) {
             self.publish(no);
         }
+        self.publish_hub();
         for (tx, reply) in replies.into_iter().chain(std::mem::take(&mut self.late)) {
             let _ = tx.send(reply);
         }
         Ok(())
+    }
+
+    /// Publishes the hub model's buckets and the concurrent-jobs slots (nothing without a hub).
+    fn publish_hub(&self) {
+        let loads = self.ctx.model.hub_load(self.now);
+        if loads.is_empty() && !self.slots.limited() {
+            return;
+        }
+        self.shared.publish_hub(crate::hub_view::HubView {
+            loads,
+            slot_limit: self.slots.limit(),
+            slots_held: self.slots.held(),
+            jobs_waiting: u32::try_from(self.slots.waiting()).unwrap_or(u32::MAX),
+        });
     }
 
     // ----- events -----

@@ -124,6 +124,11 @@ pub(crate) enum Command {
     },
     /// A request on one device outside jobs (twins, methods, IoT Central devices).
     Device(DeviceCommand),
+    /// A question of the dashboard (`GET /`).
+    Dashboard {
+        query: super::dashboard::DashboardQuery,
+        reply: oneshot::Sender<Reply>,
+    },
     /// A request of a connected device's session (the device endpoint).
     Real(super::RealCommand),
     /// Nothing: wakes the driver to look at its stop and kill flags.
@@ -190,6 +195,7 @@ impl Driver {
         Ok(Some(match c {
             Command::Wake => return Ok(None),
             Command::Device(c) => return self.device_command(c),
+            Command::Dashboard { query, reply } => (reply, self.dashboard(query)?),
             Command::Real(c) => return self.real_command(c),
             Command::CreateCentralJob { id, job, reply } => {
                 (reply, self.create_central(id, *job, None)?)

@@ -237,6 +237,7 @@ pub(crate) fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         )
         .merge(hub::routes().router)
         .merge(ops::routes().router)
+        .merge(crate::dashboard::routes())
         .route(OPENAPI_PATH, get(crate::openapi::serve))
         .route_layer(middleware::from_fn(ops::mark_route))
         .fallback(not_found)
@@ -460,15 +461,20 @@ fn unavailable(reason: &str) -> ApiError {
 /// Checks credentials when keys or tokens are configured.
 async fn authenticate(State(state): St, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if !state.auth.enabled() || path == "/openapi.json" || ops::PROBES.contains(&path.as_str()) {
+    let open = path == "/openapi.json"
+        || ops::PROBES.contains(&path.as_str())
+        || crate::dashboard::ASSETS.contains(&path.as_str());
+    if !state.auth.enabled() || open {
         return next.run(request).await;
     }
     let header = request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    // `/metrics` takes either API's credentials (a scraper is configured with one).
-    let metrics_by_token = path == "/metrics" && state.auth.check_central(header).is_ok();
+    // `/metrics` and the dashboard's JSON take either API's credentials (a scraper or a
+    // browser is given one).
+    let either = path == "/metrics" || path.starts_with(crate::dashboard::API_PREFIX);
+    let metrics_by_token = either && state.auth.check_central(header).is_ok();
     if is_central(&path) {
         if let Err(e) = state.auth.check_central(header) {
             return e.central_response();

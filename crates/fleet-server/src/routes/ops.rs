@@ -55,7 +55,13 @@ async fn metrics(State(state): St) -> Response {
         *counts.entry(("hub", view.status)).or_default() += 1;
     }
     let jobs: Vec<(&str, &str, i64)> = counts.into_iter().map(|((a, s), n)| (a, s, n)).collect();
-    let mut response = state.shared.metrics.render(&jobs).into_response();
+    let hub = state.shared.hub();
+    let now_ms = state.shared.clock().map_or(0, |c| c.now());
+    let mut response = state
+        .shared
+        .metrics
+        .render(&jobs, &hub, now_ms)
+        .into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),

@@ -1,8 +1,26 @@
-//! A bounded, evenly spaced time series of a job's device counts (see [`crate::Sample`]).
+//! A bounded, evenly spaced time series: of a job's device counts (see [`crate::Sample`]), and
+//! of the hub model's queues (see [`crate::HubSample`]).
 
 use fleet_core::Counts;
 
-use crate::result::Sample;
+use crate::result::{HubSample, Sample};
+
+/// A sample of a series: something taken at an instant.
+pub(crate) trait Timed: Copy {
+    fn at_ms(&self) -> i64;
+}
+
+impl Timed for Sample {
+    fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
+}
+
+impl Timed for HubSample {
+    fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
+}
 
 /// The first sampling step; it doubles whenever the series is full.
 const FIRST_STEP_MS: i64 = 100;
@@ -12,12 +30,12 @@ const FIRST_STEP_MS: i64 = 100;
 /// Cost: O(1) amortised per recorded sample; halving the series is O(max) and happens once
 /// per doubling of the simulated span, so a run of any length records O(max * log(span)).
 #[derive(Debug, Clone)]
-pub(crate) struct Series {
+pub(crate) struct Series<S = Sample> {
     start_ms: i64,
     step_ms: i64,
     /// The next instant to sample; `i64::MAX` when the series is not active.
     pub(crate) next_ms: i64,
-    samples: Vec<Sample>,
+    samples: Vec<S>,
     max: usize,
 }
 
@@ -32,7 +50,26 @@ fn sample(at_ms: i64, c: Counts) -> Sample {
     }
 }
 
-impl Series {
+impl Series<Sample> {
+    /// Starts sampling at `now_ms` with the counts then.
+    pub(crate) fn start(&mut self, now_ms: i64, counts: Counts) {
+        self.start_with(now_ms, sample(now_ms, counts));
+    }
+
+    /// Records the samples due strictly before `now_ms`: the counts have not changed since the
+    /// last event, which was before them.
+    #[inline]
+    pub(crate) fn advance(&mut self, now_ms: i64, counts: Counts) {
+        self.advance_with(now_ms, |t| sample(t, counts));
+    }
+
+    /// Records the final sample at `now_ms` and stops.
+    pub(crate) fn finish(&mut self, now_ms: i64, counts: Counts) {
+        self.finish_with(now_ms, |t| sample(t, counts));
+    }
+}
+
+impl<S: Timed> Series<S> {
     pub(crate) fn new(max: usize) -> Self {
         Self {
             start_ms: 0,
@@ -43,19 +80,18 @@ impl Series {
         }
     }
 
-    /// Starts sampling at `now_ms` with the counts then.
-    pub(crate) fn start(&mut self, now_ms: i64, counts: Counts) {
+    /// Starts sampling at `now_ms` with `first`.
+    pub(crate) fn start_with(&mut self, now_ms: i64, first: S) {
         self.start_ms = now_ms;
-        self.samples.push(sample(now_ms, counts));
+        self.samples.push(first);
         self.next_ms = now_ms + self.step_ms;
     }
 
-    /// Records the samples due strictly before `now_ms`: the counts have not changed since the
-    /// last event, which was before them.
+    /// Records the samples due strictly before `now_ms`, each made by `at(instant)`.
     #[inline]
-    pub(crate) fn advance(&mut self, now_ms: i64, counts: Counts) {
+    pub(crate) fn advance_with(&mut self, now_ms: i64, at: impl Fn(i64) -> S) {
         while self.next_ms < now_ms {
-            self.samples.push(sample(self.next_ms, counts));
+            self.samples.push(at(self.next_ms));
             if self.samples.len() >= self.max {
                 let mut k = 0;
                 self.samples.retain(|_| {
@@ -71,19 +107,19 @@ impl Series {
     }
 
     /// Records the final sample at `now_ms` and stops.
-    pub(crate) fn finish(&mut self, now_ms: i64, counts: Counts) {
+    pub(crate) fn finish_with(&mut self, now_ms: i64, at: impl Fn(i64) -> S) {
         if self.next_ms == i64::MAX {
             return;
         }
-        self.advance(now_ms, counts);
+        self.advance_with(now_ms, &at);
         match self.samples.last_mut() {
-            Some(last) if last.at_ms == now_ms => *last = sample(now_ms, counts),
-            _ => self.samples.push(sample(now_ms, counts)),
+            Some(last) if last.at_ms() == now_ms => *last = at(now_ms),
+            _ => self.samples.push(at(now_ms)),
         }
         self.next_ms = i64::MAX;
     }
 
-    pub(crate) fn into_samples(self) -> Vec<Sample> {
+    pub(crate) fn into_samples(self) -> Vec<S> {
         self.samples
     }
 }
