@@ -157,6 +157,20 @@ struct ServeArgs {
     /// Close a connection on which nothing is read or written for this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     idle_timeout_s: f64,
+    /// The device endpoint, MQTT over TLS (docs/devices.md): an address, or `off`. Default with
+    /// --tls-cert: the --bind address's IP, port 8883 (IoT Hub's).
+    #[arg(long, value_name = "ADDR|off")]
+    mqtt_bind: Option<String>,
+    /// The fleet key (base64) every device key is derived from, as DPS derives group-enrollment
+    /// keys (default: the published development key, devices on loopback only).
+    #[arg(long, value_name = "BASE64KEY")]
+    device_key: Option<String>,
+    /// The most device connections open at once.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_device_connections: usize,
+    /// Print device ID's connection string (its key derived from --device-key) and exit.
+    #[arg(long, value_name = "ID")]
+    print_device_connection_string: Option<String>,
     /// The log on stderr: one line per request and per job event (docs/server.md).
     #[arg(long, value_enum, default_value_t = crate::logs::LogFormat::Text)]
     log_format: crate::logs::LogFormat,
@@ -381,6 +395,9 @@ fn execute_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(id) = &args.print_device_connection_string {
+        return print_connection_string(&args, id);
+    }
     let level = match (args.log_level.as_deref(), ui::verbosity(), ui::quiet()) {
         (Some(level), _, _) => Some(level),
         (None, _, true) => Some("warn"),
@@ -392,6 +409,7 @@ fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = fleet_server::Config::builder()
         .bind(args.bind)
         .time_scale(args.time_scale);
+    config = devices_config(config, &args)?;
     if let Some(scenario) = args.scenario {
         config = config.scenario(scenario);
     }
@@ -428,6 +446,61 @@ fn execute_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = config.build()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(fleet_server::serve(config))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The device endpoint's settings (docs/devices.md).
+fn devices_config(
+    mut config: fleet_server::ConfigBuilder,
+    args: &ServeArgs,
+) -> anyhow::Result<fleet_server::ConfigBuilder> {
+    let mqtt = match args.mqtt_bind.as_deref() {
+        Some("off") => None,
+        Some(addr) => Some(addr.parse::<std::net::SocketAddr>().with_context(|| {
+            format!("--mqtt-bind {addr:?}: expected an address such as 127.0.0.1:8883, or off")
+        })?),
+        // The default: with TLS, on the --bind IP, port 8883, when devices may connect there
+        // (a non-loopback address needs --device-key), and if the port is free.
+        None => {
+            let serves = args.device_key.is_some() || args.bind.ip().is_loopback();
+            if let (Some(_), true) = (&args.tls_cert, serves) {
+                config = config.mqtt_bind_if_free(std::net::SocketAddr::new(args.bind.ip(), 8883));
+            }
+            None
+        }
+    };
+    if let Some(addr) = mqtt {
+        config = config.mqtt_bind(addr);
+    }
+    if let Some(key) = &args.device_key {
+        config = config.device_key(key);
+    }
+    Ok(config.max_device_connections(args.max_device_connections))
+}
+
+/// `fleetsim serve --print-device-connection-string ID`: the device's connection string on the
+/// --bind address's host (checked against the scenario's fleet when --scenario is given).
+fn print_connection_string(args: &ServeArgs, id: &str) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.scenario {
+        let scenario = fleet_scenario::Scenario::load(path)?;
+        let fleet = scenario.fleet(None)?;
+        anyhow::ensure!(
+            fleet.index_of(id).is_some(),
+            "--print-device-connection-string {id:?}: the fleet of {} has no such device",
+            path.display()
+        );
+    }
+    let key = args
+        .device_key
+        .as_deref()
+        .unwrap_or(fleet_server::DEVELOPMENT_FLEET_KEY);
+    let host = match args.bind.ip() {
+        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+        ip => ip.to_string(),
+    };
+    let cs = fleet_server::device_connection_string(key, &host, id)
+        .context("--device-key: expected non-empty base64 text")?;
+    println!("{cs}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -496,3 +496,88 @@ fn serve_refuses_an_empty_store_with_exit_2_naming_the_file() {
     assert!(err.contains(&db.display().to_string()), "{err}");
     assert!(err.contains("the file is empty (0 bytes)"), "{err}");
 }
+
+#[test]
+fn serve_prints_a_device_connection_string_derived_from_the_fleet_key() {
+    // The key as DPS derives a group enrollment's: base64(HMAC-SHA256(fleet key, device id)),
+    // here of the development key and "therm-0000" (computed with Python's hmac module).
+    let out = fleetsim(&["serve", "--print-device-connection-string", "therm-0000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(
+        printed,
+        "HostName=127.0.0.1;DeviceId=therm-0000;SharedAccessKey=dMd+QLzMJc1qnCWyMYU7QuXsNQrupjQxpR3boZiYa+Q="
+    );
+    // Another fleet key, another key; the --bind host.
+    let out = fleetsim(&[
+        "serve",
+        "--print-device-connection-string",
+        "therm-0000",
+        "--device-key",
+        "c2VjcmV0",
+        "--bind",
+        "10.0.0.5:443",
+    ]);
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        printed.starts_with("HostName=10.0.0.5;DeviceId=therm-0000;SharedAccessKey="),
+        "{printed}"
+    );
+    assert!(
+        !printed.ends_with("dMd+QLzMJc1qnCWyMYU7QuXsNQrupjQxpR3boZiYa+Q="),
+        "{printed}"
+    );
+    // A device the scenario's fleet does not have is exit 2, named.
+    let out = fleetsim(&[
+        "serve",
+        "--scenario",
+        "examples/hybrid-fleet.toml",
+        "--print-device-connection-string",
+        "nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("\"nope\": the fleet of examples/hybrid-fleet.toml has no such device"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn serve_refuses_a_bad_device_endpoint_with_exit_2() {
+    let out = fleetsim(&["serve", "--bind", "127.0.0.1:0", "--mqtt-bind", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--mqtt-bind \"nowhere\": expected an address"),
+        "{}",
+        stderr(&out)
+    );
+    // MQTT is over TLS: without a certificate it cannot be served.
+    let out = fleetsim(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--mqtt-bind",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("give --tls-cert and --tls-key"),
+        "{}",
+        stderr(&out)
+    );
+    let out = fleetsim(&[
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--device-key",
+        "not base64!",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the device key must be non-empty base64 text"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -167,7 +167,7 @@ const URI_COMPONENT: &AsciiSet = &QUOTE_PLUS
 /// The url-encoded spellings of a token's resource that the official clients sign: the
 /// resource as sent, and encoded the way Python (`quote_plus`) and JavaScript
 /// (`encodeURIComponent`) encode it, as given and in lower case.
-fn encodings(sr: &str) -> Vec<String> {
+pub(crate) fn encodings(sr: &str) -> Vec<String> {
     let decoded = percent_decode_str(sr).decode_utf8_lossy().into_owned();
     let lower = decoded.to_lowercase();
     let mut out = vec![sr.to_string()];
@@ -183,7 +183,7 @@ fn encodings(sr: &str) -> Vec<String> {
 }
 
 /// HMAC-SHA256 with `key` of `encoded_resource + "\n" + expiry`.
-fn sign(key: &[u8], encoded_resource: &str, expiry: i64) -> Vec<u8> {
+pub(crate) fn sign(key: &[u8], encoded_resource: &str, expiry: i64) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(format!("{encoded_resource}\n{expiry}").as_bytes());
     mac.finalize().into_bytes().to_vec()

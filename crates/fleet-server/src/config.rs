@@ -23,6 +23,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// | `history_ttl_ms` | 30 days (virtual time) | |
 /// | `events_per_commit` | 20,000 | |
 /// | `header_timeout` | 10 s: a request's header must arrive whole within it (also the longest a kept-alive connection may wait idle between requests) | `--header-timeout-s` |
+/// | `mqtt_bind` | none (`fleetsim serve` with TLS: the `--bind` address's IP, port 8883): the device endpoint, MQTT over TLS | `--mqtt-bind` |
+/// | `device_key` | none: [`crate::DEVELOPMENT_FLEET_KEY`], devices on loopback only | `--device-key` |
+/// | `max_device_connections` | 10,000 | `--max-device-connections` |
 /// | `idle_timeout` | 60 s: a connection on which nothing is read or written this long is closed | `--idle-timeout-s` |
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -41,6 +44,12 @@ pub struct Config {
     pub(crate) header_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) quiet: bool,
+    pub(crate) mqtt_bind: Option<SocketAddr>,
+    /// The MQTT address is a default, not asked for: if it cannot be bound, the server says so
+    /// and serves without it.
+    pub(crate) mqtt_optional: bool,
+    pub(crate) device_key: Option<String>,
+    pub(crate) max_device_connections: usize,
 }
 
 /// Builds a [`Config`]; [`ConfigBuilder::build`] checks the settings together.
@@ -73,6 +82,10 @@ impl Config {
                 header_timeout: Duration::from_secs(10),
                 idle_timeout: Duration::from_secs(60),
                 quiet: false,
+                mqtt_bind: None,
+                mqtt_optional: false,
+                device_key: None,
+                max_device_connections: 10_000,
             },
             errors: Vec::new(),
         }
@@ -86,6 +99,12 @@ impl Config {
     /// Whether any key or token is configured (requests must then authenticate).
     pub fn has_auth(&self) -> bool {
         !self.hub_keys.is_empty() || !self.central_tokens.is_empty()
+    }
+
+    /// Whether devices may connect: with a fleet key of the user's own, or on loopback (the
+    /// development key is published).
+    pub(crate) fn serves_devices(&self) -> bool {
+        self.device_key.is_some() || self.bind.ip().is_loopback()
     }
 }
 
@@ -207,6 +226,40 @@ impl ConfigBuilder {
         self
     }
 
+    /// Serves the device endpoint, MQTT 3.1.1 over TLS, on `addr` (IoT Hub's port is 8883);
+    /// needs [`ConfigBuilder::tls`]. MQTT over WebSockets is served on the HTTP(S) address
+    /// whenever devices may connect (see `docs/devices.md`).
+    pub fn mqtt_bind(mut self, addr: SocketAddr) -> Self {
+        self.config.mqtt_bind = Some(addr);
+        self.config.mqtt_optional = false;
+        self
+    }
+
+    /// Serves the device endpoint on `addr` if it can be bound; if not (the port is taken),
+    /// the banner says why and the server serves without it (`fleetsim serve`'s default).
+    pub fn mqtt_bind_if_free(mut self, addr: SocketAddr) -> Self {
+        self.config.mqtt_bind = Some(addr);
+        self.config.mqtt_optional = true;
+        self
+    }
+
+    /// The fleet key (base64) every device key is derived from, as IoT Hub's Device
+    /// Provisioning Service derives group-enrollment keys.
+    pub fn device_key(mut self, key_base64: &str) -> Self {
+        if crate::device_keys::FleetKey::from_base64(key_base64).is_none() {
+            self.errors
+                .push("the device key must be non-empty base64 text".to_string());
+        }
+        self.config.device_key = Some(key_base64.trim().to_string());
+        self
+    }
+
+    /// The most device connections open at once (at least 1).
+    pub fn max_device_connections(mut self, n: usize) -> Self {
+        self.config.max_device_connections = n.max(1);
+        self
+    }
+
     /// Prints nothing at start.
     pub fn quiet(mut self, quiet: bool) -> Self {
         self.config.quiet = quiet;
@@ -220,6 +273,22 @@ impl ConfigBuilder {
             return Err(Error::new(ErrorKind::Config, e.clone()));
         }
         let c = self.config;
+        if let Some(m) = c.mqtt_bind {
+            if c.tls.is_none() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("the device endpoint on {m} is MQTT over TLS: give --tls-cert and --tls-key"),
+                ));
+            }
+            if c.device_key.is_none() && !m.ip().is_loopback() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "without --device-key, devices authenticate with the published development                          key, so the device endpoint serves only on loopback; {m} is not a                          loopback address (give --device-key, or --mqtt-bind 127.0.0.1:8883)"
+                    ),
+                ));
+            }
+        }
         if !c.has_auth() && !c.bind.ip().is_loopback() {
             return Err(Error::new(
                 ErrorKind::Config,

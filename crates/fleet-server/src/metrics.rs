@@ -9,6 +9,8 @@
 //! | `fleetsim_device_operations_dispatched` | counter | | dispatches to devices whose answer the device model scheduled |
 //! | `fleetsim_device_operations_answered` | counter | `result` | answers by result: `succeeded`, or the failure reason (`throttled`, `offline`, `device_error`, ...) |
 //! | `fleetsim_store_commit_duration_seconds` | histogram | | one driver tick's SQLite commit |
+//! | `fleetsim_device_connections` | gauge | | real devices connected over the device endpoint (MQTT) |
+//! | `fleetsim_device_messages` | counter | `kind` | device-to-cloud messages by kind: `telemetry`, `twin_get`, `reported`, `method_response`, `refused` |
 //! | `fleetsim_hub_rate_per_second` | gauge | `throttle` | the hub model's refill rate of each token bucket (`job_device_operations`, `twin_updates`, `direct_methods` in 4 KB chunks) |
 //! | `fleetsim_hub_tokens_available` | gauge | `throttle` | tokens in the bucket at the scrape (0 to one second's worth) |
 //! | `fleetsim_hub_queued_operations` | gauge | `throttle` | operations the hub holds back for a later send time (traffic shaping) at the scrape |
@@ -50,6 +52,11 @@ struct RouteLabels {
 struct JobLabels {
     api: String,
     status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -148,6 +155,8 @@ pub(crate) struct Metrics {
     dispatched: Counter,
     answered: Family<ResultLabels, Counter>,
     commits: Histogram,
+    connections: Gauge,
+    messages: Family<KindLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -193,7 +202,21 @@ impl Metrics {
             "One driver tick's SQLite commit",
             commits.clone(),
         );
+        let connections = Gauge::default();
+        let messages = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "device_connections",
+            "Real devices connected over the device endpoint",
+            connections.clone(),
+        );
+        registry.register(
+            "device_messages",
+            "Device-to-cloud messages by kind",
+            messages.clone(),
+        );
         Self {
+            connections,
+            messages,
             registry: Mutex::new(registry),
             hub: OnceLock::new(),
             requests,
@@ -232,6 +255,19 @@ impl Metrics {
             result: result.to_string(),
         };
         self.answered.get_or_create(&labels).inc();
+    }
+
+    /// `delta` more real devices connected (negative: disconnected).
+    pub(crate) fn devices_connected(&self, delta: i64) {
+        self.connections.inc_by(delta);
+    }
+
+    /// A device sent a message of `kind`.
+    pub(crate) fn device_message(&self, kind: &'static str) {
+        let labels = KindLabels {
+            kind: kind.to_string(),
+        };
+        self.messages.get_or_create(&labels).inc();
     }
 
     /// Answers counted with `result` so far.

@@ -25,6 +25,9 @@ use crate::world::World;
 /// A running server: the HTTP listener on the tokio runtime and the driver on its own thread.
 pub struct Server {
     addr: SocketAddr,
+    mqtt_addr: Option<SocketAddr>,
+    /// Turned true when the server stops: device connections close.
+    closing: tokio::sync::watch::Sender<bool>,
     handle: axum_server::Handle,
     kill: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -67,12 +70,37 @@ impl Server {
             scheme,
             templates,
         });
-        let app = routes::router(state, config.body_limit);
+        let (closing, closed) = tokio::sync::watch::channel(false);
+        let endpoint = config
+            .serves_devices()
+            .then(|| device_endpoint(&config, &shared, closed));
+        let mut app = routes::router(state, config.body_limit);
+        if let Some(endpoint) = &endpoint {
+            let ws = axum::routing::get(crate::mqtt::websocket);
+            let ws = Router::new()
+                .route(WEBSOCKET_PATH, ws)
+                .with_state(endpoint.clone());
+            app = app.merge(ws);
+        }
+        let mqtt = match (&config.mqtt_bind, &config.tls, &endpoint) {
+            (Some(bind), Some((cert, key)), Some(endpoint)) => {
+                match serve_mqtt(*bind, cert, key, endpoint.clone()).await {
+                    Ok(addr) => Ok(Some(addr)),
+                    Err(e) if config.mqtt_optional => Err(e.to_string()),
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => Ok(None),
+        };
+        let mqtt_addr = mqtt.clone().ok().flatten();
         let handle = axum_server::Handle::new();
         serve_http(listener, &config, app, &handle).await?;
-        let banner = banner(&config, &name, devices, ignored, scheme, addr);
+        let banner = banner(&config, &name, devices, ignored, scheme, addr)
+            + &devices_banner(&config, scheme, addr, mqtt);
         Ok(Self {
             addr,
+            mqtt_addr,
+            closing,
             handle,
             kill,
             stop,
@@ -85,6 +113,11 @@ impl Server {
     /// The address served (with the port chosen when binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the device endpoint (MQTT over TLS), if it serves one.
+    pub fn mqtt_addr(&self) -> Option<SocketAddr> {
+        self.mqtt_addr
     }
 
     /// What the server says at start: where it listens, the time scale, the data directory,
@@ -115,6 +148,7 @@ impl Server {
     pub async fn shutdown(mut self) -> Result<()> {
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        let _ = self.closing.send(true);
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.shared.commands.send(Command::Wake);
         self.join().await;
@@ -125,6 +159,7 @@ impl Server {
     /// without committing the tick in progress. For tests of restarts.
     pub async fn kill(mut self) {
         self.kill.store(true, Ordering::SeqCst);
+        let _ = self.closing.send(true);
         self.handle.shutdown();
         let _ = self.shared.commands.send(Command::Wake);
         self.join().await;
@@ -135,6 +170,77 @@ impl Server {
             let _ = tokio::task::spawn_blocking(move || driver.join()).await;
         }
     }
+}
+
+/// Where MQTT over WebSockets is served, on the HTTP(S) address (as IoT Hub serves it on 443).
+const WEBSOCKET_PATH: &str = "/$iothub/websocket";
+
+/// The device endpoint's shared state.
+fn device_endpoint(
+    config: &Config,
+    shared: &Arc<Shared>,
+    closing: tokio::sync::watch::Receiver<bool>,
+) -> Arc<crate::mqtt::Endpoint> {
+    let key = config
+        .device_key
+        .as_deref()
+        .unwrap_or(crate::device_keys::DEVELOPMENT_FLEET_KEY);
+    Arc::new(crate::mqtt::Endpoint {
+        shared: shared.clone(),
+        key: crate::device_keys::FleetKey::from_base64(key).expect("checked by the builder"),
+        limits: crate::mqtt::Limits::new(config.max_device_connections),
+        open: Default::default(),
+        next_conn: Default::default(),
+        closing,
+    })
+}
+
+/// Binds the device endpoint and serves MQTT over TLS there, with the HTTPS certificate (no
+/// ALPN: MQTT clients send none). Returns the address bound.
+async fn serve_mqtt(
+    bind_addr: SocketAddr,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    endpoint: Arc<crate::mqtt::Endpoint>,
+) -> Result<SocketAddr> {
+    let tls = crate::tls::config(cert, key).await?;
+    let mut tls = (*tls.get_inner()).clone();
+    tls.alpn_protocols.clear();
+    let (listener, addr) = bind(bind_addr).map_err(|e| {
+        Error::new(
+            ErrorKind::Network,
+            format!("the device endpoint (MQTT, --mqtt-bind): {e}"),
+        )
+    })?;
+    crate::mqtt::listen(listener, Arc::new(tls), endpoint)
+        .map_err(|e| Error::new(ErrorKind::Network, e.to_string()))?;
+    Ok(addr)
+}
+
+/// The banner's lines about devices.
+fn devices_banner(
+    config: &Config,
+    scheme: &str,
+    addr: SocketAddr,
+    mqtt: std::result::Result<Option<SocketAddr>, String>,
+) -> String {
+    if !config.serves_devices() {
+        return "\n  devices:     off (give --device-key to let devices connect on a non-loopback \
+                address)"
+            .to_string();
+    }
+    let ws = if scheme == "https" { "wss" } else { "ws" };
+    let key = if config.device_key.is_some() {
+        "keys derived from --device-key"
+    } else {
+        "keys derived from the published development key"
+    };
+    let mqtt = match mqtt {
+        Ok(Some(m)) => format!("mqtts://{m}"),
+        Ok(None) => "MQTT over TLS off (--mqtt-bind)".to_string(),
+        Err(e) => format!("MQTT over TLS OFF: {e} (give --mqtt-bind)"),
+    };
+    format!("\n  devices:     {mqtt}, {ws}://{addr}{WEBSOCKET_PATH} ({key})")
 }
 
 /// The driver's settings, from the server's configuration.

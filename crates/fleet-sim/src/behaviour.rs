@@ -62,6 +62,10 @@ pub struct BehaviourSpec {
     /// Faults with a shared cause, each hitting its cohort in some simulations (see above).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cohorts: Vec<CohortFault>,
+    /// Devices whose device side is real code (`fleetsim serve`'s device endpoint): offline
+    /// until their code connects, so offline throughout a simulation (see `docs/devices.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<Selector>,
 }
 
 /// One behaviour rule: the devices it applies to and the fields it overrides.
@@ -162,6 +166,9 @@ impl BehaviourSpec {
         }
         for (i, r) in self.rules.iter().enumerate() {
             r.validate().map_err(|e| e.at_index(i).within("rules"))?;
+        }
+        if let Some(s) = &self.external {
+            s.validate().map_err(|e| e.within("external"))?;
         }
         for (i, c) in self.cohorts.iter().enumerate() {
             c.validate().map_err(|e| e.at_index(i).within("cohorts"))?;
@@ -311,6 +318,8 @@ pub(crate) struct Behaviour {
     pub(crate) swarm: Option<Vec<SwarmDraw>>,
     /// Which cohort faults the seed hit.
     pub(crate) cohorts: Vec<CohortDraw>,
+    /// The `external` devices (fleet indices, ascending).
+    pub(crate) external: Vec<u32>,
 }
 
 impl Behaviour {
@@ -322,6 +331,10 @@ impl Behaviour {
         // The hit cohorts' rules after every rule: resolved here, once, like the rules.
         let (cohorts, hit) = cohort::draw(&spec.cohorts, seed);
         rules.extend(hit);
+        let external = spec
+            .external
+            .as_ref()
+            .map_or(Vec::new(), |s| s.select(fleet));
         let selective: Vec<usize> = (0..rules.len())
             .filter(|&i| !rules[i].selector.is_all())
             .collect();
@@ -340,6 +353,7 @@ impl Behaviour {
                 profile_of: Vec::new(),
                 swarm,
                 cohorts,
+                external,
             });
         }
         let compiled: Vec<_> = selective
@@ -371,6 +385,7 @@ impl Behaviour {
             profile_of,
             swarm,
             cohorts,
+            external,
         })
     }
 
@@ -495,6 +510,7 @@ mod tests {
         let bad = BehaviourSpec {
             swarm: false,
             cohorts: Vec::new(),
+            external: None,
             rules: vec![
                 BehaviourRule::default(),
                 BehaviourRule {

@@ -129,6 +129,7 @@ impl SimBuilder {
         let behaviour = BehaviourSpec {
             swarm: false,
             cohorts: Vec::new(),
+            external: None,
             rules: vec![BehaviourRule {
                 latency: Some(Distribution::Lognormal {
                     median_ms: 2000.0,

@@ -233,6 +233,7 @@ mod tests {
                     ..BehaviourRule::default()
                 }],
                 cohorts: vec![c],
+                external: None,
             }
         }
 

@@ -69,6 +69,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fleet::{ColumnKind, Fleet, MANIFEST_COLUMN, NO_TEMPLATE};
 use crate::hub::{Hub, HubLimits, HubSpec, Throttle};
 use crate::operation::Operation;
+use crate::real::RealDevices;
 use crate::result::Reason;
 use crate::rng::{unit_f64, Purpose, RunKey, SeedKey};
 use crate::template::{Schema, TemplateSpec};
@@ -295,6 +296,8 @@ pub struct DeviceModel {
     flap_k: Vec<u32>,
     flap_start: Vec<i64>,
     flap_end: Vec<i64>,
+    /// Devices whose device side is real code (`crate::real`); `None` until the first.
+    real: Option<Box<RealDevices>>,
 }
 
 impl DeviceModel {
@@ -319,7 +322,8 @@ impl DeviceModel {
         behaviour: Behaviour,
         hub: Option<&HubSpec>,
     ) -> Self {
-        Self {
+        let external = behaviour.external.clone();
+        let mut model = Self {
             seed,
             seed_key: SeedKey::new(seed),
             epoch_ms: 0,
@@ -331,7 +335,22 @@ impl DeviceModel {
             flap_k: Vec::new(),
             flap_start: Vec::new(),
             flap_end: Vec::new(),
+            real: None,
+        };
+        for d in external {
+            model.set_real(d, false);
         }
+        model
+    }
+
+    /// The real devices, if any device is real (`crate::real`).
+    #[inline(always)]
+    pub(crate) fn real_devices(&self) -> Option<&RealDevices> {
+        self.real.as_deref()
+    }
+
+    pub(crate) fn real_mut(&mut self) -> &mut RealDevices {
+        self.real.get_or_insert_with(Default::default)
     }
 
     /// Sets the instant that is time 0 of the behaviour model (default 0). A driver whose
@@ -833,6 +852,9 @@ impl DeviceModel {
     /// it is online.
     #[inline]
     fn device_property(&mut self, d: u32, run: RunKey, counter: u32, send: i64) -> RawFate {
+        if let Some(connected) = self.real.as_ref().and_then(|r| r.get(d)) {
+            return Self::real_property(connected);
+        }
         let mut fate = RawFate {
             answer_at_ms: NEVER,
             reason: OK,
@@ -877,6 +899,10 @@ impl DeviceModel {
         (response_timeout_ms, connect_timeout_ms): (i64, i64),
         missing: bool,
     ) -> RawFate {
+        if let Some(connected) = self.real.as_ref().and_then(|r| r.get(d)) {
+            let timeouts = (response_timeout_ms, connect_timeout_ms);
+            return Self::real_method(connected, send, timeouts);
+        }
         let arrive = match self.next_online(d, send) {
             Some(a) if a <= send.saturating_add(connect_timeout_ms) => a,
             _ => {

@@ -65,6 +65,10 @@ pub trait Agenda {
     fn wrote(&mut self, _device: u32, _parts: u32) {}
     /// A successful answer wrote on fleet device `device` (see [`DeviceModel::replay_answer`]).
     fn answered(&mut self, _device: u32) {}
+    /// Attempt `call.attempt` of target `call.target` went at `at_ms` to a real device
+    /// ([`DeviceModel::set_real`]; `call.reason` is its pending reason): the caller hands the
+    /// operation to the device's code and feeds its answer back through [`RunExec::answer`].
+    fn deliver(&mut self, _at_ms: i64, _call: Answer) {}
 }
 
 /// What a replay collects: when each target was last dispatched, and the timers asked for.
@@ -260,6 +264,9 @@ impl RunExec {
             agenda.wrote(device, fate.wrote);
         }
         self.reasons[target as usize] = fate.pending;
+        if model.real_count() != 0 && model.real(device).is_some() {
+            deliver(agenda, now_ms, target, device, attempt, fate.pending);
+        }
         if fate.answer_at_ms == NEVER {
             return None;
         }
@@ -424,4 +431,24 @@ impl RunExec {
             }
         }
     }
+}
+
+/// Hands a dispatch to a real device to the caller (kept out of the dispatch's hot path).
+#[cold]
+#[inline(never)]
+fn deliver(
+    agenda: &mut impl Agenda,
+    at_ms: i64,
+    target: u32,
+    device: u32,
+    attempt: u8,
+    reason: u8,
+) {
+    let call = Answer {
+        target,
+        device,
+        attempt,
+        reason,
+    };
+    agenda.deliver(at_ms, call);
 }

@@ -97,6 +97,7 @@ mod job;
 mod operation;
 mod probability;
 mod query;
+mod real;
 mod result;
 mod rng;
 mod schedule;
@@ -122,6 +123,7 @@ pub use hub::{HubLimits, HubSpec, JobSlots, ThrottleLoad, Tier};
 pub use job::{JobCommand, JobSpec, RerunSpec};
 pub use operation::Operation;
 pub use probability::Probability;
+pub use real::reason_of_status;
 pub use result::{
     AbortTripRow, BatchRow, CommandRow, DeviceRow, HubSample, JobResult, OccurrenceRow, PauseRow,
     Reason, Sample, ScheduleResult, SimResult, TraceEvent, TripRow,

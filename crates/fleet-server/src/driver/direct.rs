@@ -117,7 +117,10 @@ impl Driver {
         self.ctx
             .store
             .log_effect(op_id, d, Effect::Dispatch { parts: 1 })?;
-        Ok(Ok(hub_twin(self.ctx.model.fleet(), d)))
+        if let Operation::UpdateTwin { desired, .. } = &op {
+            self.push_desired(d, desired);
+        }
+        Ok(Ok(super::render::model_twin(&self.ctx.model, d)))
     }
 
     /// `POST /twins/{id}/methods`: the device model draws the device's answer; returns the reply
@@ -160,6 +163,12 @@ impl Driver {
         };
         self.directs.insert(no, pending);
         self.ctx.events.push(at, Event::Direct { no });
+        if let (Some(_), Operation::DeviceMethod { name, payload, .. }) =
+            (self.ctx.model.real(d), &op)
+        {
+            let until = now.saturating_add(method.connect_timeout_s() * 1000);
+            self.real_direct(no, d, name, payload, until);
+        }
         Ok(None)
     }
 
@@ -227,6 +236,10 @@ impl Driver {
             self.ctx
                 .store
                 .log_effect(op_id, d, Effect::Dispatch { parts: 1 })?;
+            if let Operation::Property { name, value } = op {
+                let patch = Map::from_iter([(name.clone(), value.clone())]);
+                self.push_desired(d, &patch);
+            }
         }
         if fate.reason == Some(Reason::Throttled) {
             let e = ApiError::new(

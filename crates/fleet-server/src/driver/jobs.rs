@@ -8,7 +8,7 @@ use fleet_sim::Operation;
 use serde_json::Value;
 
 use super::log::{RunDoc, IN_CANCEL};
-use super::render::{central_device, hub_twin, to_json};
+use super::render::{central_device, to_json};
 use super::{Control, Dialect, Driver, Event, Feed, Reply, Run};
 use crate::api_error::{ApiError, ApiErrorKind};
 use crate::clock;
@@ -53,7 +53,9 @@ impl Driver {
             summary: None,
         };
         self.ctx.store.insert_run(&row)?;
+        let handover = super::real::Handover::of(operation);
         let run = Run {
+            handover,
             no,
             dialect,
             id: id.clone(),
@@ -296,7 +298,7 @@ impl Driver {
                 break;
             }
             items.push(if hub {
-                hub_twin(fleet, i)
+                super::render::model_twin(&self.ctx.model, i)
             } else {
                 central_device(fleet, i)
             });

@@ -36,10 +36,12 @@ mod direct;
 mod documents;
 #[cfg(test)]
 mod equivalence;
+mod job_results;
 mod jobs;
 mod lifecycle;
 mod log;
 mod protocol;
+mod real;
 mod render;
 mod restore;
 
@@ -62,7 +64,9 @@ use crate::store::{Effect, Store};
 
 pub(crate) use dashboard::{DashboardQuery, DeviceFilter, STATE_WORDS};
 pub(crate) use direct::TwinWrite;
+pub(crate) use job_results::jobs_query;
 pub(crate) use protocol::{Command, Control, DeviceCommand, Dialect, Reply};
+pub(crate) use real::{Link, Outbound, RealCommand};
 
 use log::{RunDoc, Summary, IN_FAIL, IN_START};
 
@@ -155,6 +159,8 @@ struct Run {
     summary: Option<Summary>,
     /// What the log last said of the run (see `lifecycle`).
     logged: lifecycle::Logged,
+    /// What a real device is handed for the run's operation (see `real`).
+    handover: Arc<real::Handover>,
 }
 
 impl Run {
@@ -196,6 +202,8 @@ struct RunAgenda<'a> {
     error: Option<Error>,
     /// Dispatches whose answer was scheduled (for `/metrics`).
     dispatched: u64,
+    /// What went to real devices, handed over after the commit.
+    outbox: &'a mut real::Outbox,
 }
 
 impl RunAgenda<'_> {
@@ -227,6 +235,9 @@ impl Agenda for RunAgenda<'_> {
     }
 
     fn wrote(&mut self, device: u32, parts: u32) {
+        if self.outbox.active {
+            self.outbox.desired.push((self.run, device));
+        }
         let r = self
             .store
             .log_effect(self.op_id, device, Effect::Dispatch { parts });
@@ -236,6 +247,10 @@ impl Agenda for RunAgenda<'_> {
     fn answered(&mut self, device: u32) {
         let r = self.store.log_effect(self.op_id, device, Effect::Answer);
         self.keep(r);
+    }
+
+    fn deliver(&mut self, at_ms: i64, call: Answer) {
+        self.outbox.calls.push((self.run, at_ms, call));
     }
 }
 
@@ -252,6 +267,8 @@ struct Ctx {
     model: DeviceModel,
     store: Store,
     events: Events,
+    /// What runs sent real devices in this tick (see `real`).
+    outbox: real::Outbox,
 }
 
 /// Settings the driver needs.
@@ -292,6 +309,8 @@ pub(crate) struct Driver {
     /// Replies that events of this tick produced (direct methods answered), sent after the
     /// commit.
     late: Vec<(tokio::sync::oneshot::Sender<Reply>, Reply)>,
+    /// Connected real devices and what they were handed (see `real`).
+    links: real::Links,
 }
 
 impl Driver {
@@ -415,6 +434,7 @@ impl Driver {
         let commit = Instant::now();
         self.ctx.store.commit()?;
         self.shared.metrics.commit(commit.elapsed().as_secs_f64());
+        self.flush_real();
         for no in std::mem::take(&mut self.dirty) {
             self.publish(no);
         }
@@ -474,6 +494,7 @@ impl Driver {
             seq: &mut r.seq,
             error: None,
             dispatched: 0,
+            outbox: &mut ctx.outbox,
         };
         let took = match (r.exec.as_mut(), feed) {
             (Some(exec), Feed::Input(input)) => exec

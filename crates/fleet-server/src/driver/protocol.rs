@@ -8,7 +8,6 @@ use fleet_query::Query;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-use super::render::hub_twin;
 use super::{Driver, TwinWrite};
 use crate::api_error::ApiError;
 use crate::error::Result;
@@ -104,6 +103,13 @@ pub(crate) enum Command {
         hub: bool,
         reply: oneshot::Sender<Reply>,
     },
+    /// An IoT Hub job's per-device results (`devices.jobs`), from target `from`.
+    HubJobDevices {
+        id: String,
+        from: u32,
+        limit: usize,
+        reply: oneshot::Sender<Reply>,
+    },
     /// A group's devices (its filter evaluated now).
     GroupDevices {
         id: String,
@@ -123,6 +129,8 @@ pub(crate) enum Command {
         query: super::dashboard::DashboardQuery,
         reply: oneshot::Sender<Reply>,
     },
+    /// A request of a connected device's session (the device endpoint).
+    Real(super::RealCommand),
     /// Nothing: wakes the driver to look at its stop and kill flags.
     Wake,
 }
@@ -188,6 +196,7 @@ impl Driver {
             Command::Wake => return Ok(None),
             Command::Device(c) => return self.device_command(c),
             Command::Dashboard { query, reply } => (reply, self.dashboard(query)?),
+            Command::Real(c) => return self.real_command(c),
             Command::CreateCentralJob { id, job, reply } => {
                 (reply, self.create_central(id, *job, None)?)
             }
@@ -204,6 +213,7 @@ impl Driver {
                 reply,
             } => (reply, self.rerun(&id, rerun_id)?),
             Command::JobDevices { .. }
+            | Command::HubJobDevices { .. }
             | Command::Devices { .. }
             | Command::GroupDevices { .. }
             | Command::Twin { .. } => self.query(c)?,
@@ -249,6 +259,12 @@ impl Driver {
                 limit,
                 reply,
             } => (reply, self.job_devices(&id, from, limit)?),
+            Command::HubJobDevices {
+                id,
+                from,
+                limit,
+                reply,
+            } => (reply, self.hub_job_devices(&id, from, limit)?),
             Command::Devices {
                 query,
                 from,
@@ -274,7 +290,7 @@ impl Driver {
             Command::Twin { id, reply } => {
                 let fleet = self.ctx.model.fleet();
                 let result = match fleet.index_of(&id) {
-                    Some(i) => Ok(hub_twin(fleet, i)),
+                    Some(i) => Ok(super::render::model_twin(&self.ctx.model, i)),
                     None => Err(ApiError::not_found("device", &id).hub("DeviceNotFound")),
                 };
                 (reply, result)

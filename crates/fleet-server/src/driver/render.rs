@@ -31,6 +31,7 @@ impl Driver {
                     self.rebuilt = None;
                 }
                 self.ctx.store.delete_run(no)?;
+                self.links.forget_run(no);
                 self.index.remove(&(r.dialect, r.id.clone()));
                 match r.dialect {
                     Dialect::Central => self.shared.central_jobs.remove(&r.id),
@@ -180,6 +181,21 @@ pub(crate) fn hub_twin(fleet: &fleet_sim::Fleet, i: u32) -> Value {
         map.insert("deviceEtag".into(), Value::from("AAAAAAAAAAE="));
         map.insert("cloudToDeviceMessageCount".into(), Value::from(0));
         map.insert("authenticationType".into(), Value::from("sas"));
+    }
+    twin
+}
+
+/// Device `i`'s twin as the model sees it: a real device's `connectionState` is whether its
+/// code is connected now (see `real`).
+pub(crate) fn model_twin(model: &fleet_sim::DeviceModel, i: u32) -> Value {
+    let mut twin = hub_twin(model.fleet(), i);
+    if let (Some(connected), Value::Object(map)) = (model.real(i), &mut twin) {
+        let state = if connected {
+            "Connected"
+        } else {
+            "Disconnected"
+        };
+        map.insert("connectionState".into(), Value::from(state));
     }
     twin
 }

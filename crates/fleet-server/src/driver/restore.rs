@@ -72,6 +72,7 @@ impl Driver {
                 model: world.model.with_epoch(epoch),
                 store,
                 events: Events::default(),
+                outbox: Default::default(),
             },
             runs: HashMap::new(),
             index: HashMap::new(),
@@ -91,7 +92,9 @@ impl Driver {
             directs: std::collections::BTreeMap::new(),
             direct_seq: 0,
             late: Vec::new(),
+            links: Default::default(),
         };
+        driver.ctx.outbox.active = driver.ctx.model.real_count() != 0;
         driver.shared.publish_clock(driver.clock);
         driver.restore()?;
         Ok(driver)
@@ -191,7 +194,9 @@ impl Driver {
             "hub" => Dialect::Hub,
             _ => Dialect::Central,
         };
+        let handover = super::real::Handover::of_doc(&doc, self.ctx.model.fleet().templates());
         let mut run = Run {
+            handover,
             no: row.no,
             dialect,
             id: row.id.clone(),
@@ -257,6 +262,7 @@ impl Driver {
             seq: &mut run.seq,
             error: None,
             dispatched: 0,
+            outbox: &mut ctx.outbox,
         };
         exec.resume(&mut ctx.model, &run.op, &mut agenda);
         if let Some(e) = agenda.error {

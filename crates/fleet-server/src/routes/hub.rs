@@ -243,11 +243,14 @@ async fn query_devices(
     let text = spec
         .query
         .ok_or_else(|| ApiError::bad("query", "the query is required"))?;
-    let query = Query::parse(&text).map_err(|e| ApiError::bad("query", e))?;
     let from = match cursor {
         Some(c) => paging::index_of(&c, "x-ms-continuation")?,
         None => 0,
     };
+    if let Some(job) = crate::driver::jobs_query(&text) {
+        return job_results(&state, job, from, size).await;
+    }
+    let query = Query::parse(&text).map_err(|e| ApiError::bad("query", e))?;
     if let Some(t) = &state.throttles {
         if !t.queries.take() {
             return Err(throttled().into());
@@ -267,6 +270,36 @@ async fn query_devices(
         .unwrap_or_default();
     let next = page["next"].as_u64().map(|n| n.to_string());
     Ok(array(&items, "Twin", next))
+}
+
+/// `SELECT * FROM devices.jobs WHERE devices.jobs.jobId = '...'`: a job's per-device results
+/// (the only form of a `devices.jobs` query served).
+async fn job_results(
+    state: &AppState,
+    job: Option<String>,
+    from: u32,
+    size: usize,
+) -> Result<Response> {
+    let id = job.ok_or_else(|| {
+        ApiError::bad(
+            "query",
+            "a devices.jobs query is served only as SELECT * FROM devices.jobs WHERE \
+             devices.jobs.jobId = '<job id>'",
+        )
+    })?;
+    let page = ask(&state.shared, |reply| Command::HubJobDevices {
+        id,
+        from,
+        limit: size,
+        reply,
+    })
+    .await?;
+    let items: Vec<String> = page["items"]
+        .as_array()
+        .map(|a| a.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    let next = page["next"].as_u64().map(|n| n.to_string());
+    Ok(array(&items, "DeviceJob", next))
 }
 
 async fn get_twin(State(state): St, Path(id): Path<String>, uri: Uri) -> Result<Response> {

@@ -9,6 +9,7 @@ mod equivalence;
 mod errors;
 mod hub;
 mod imported;
+mod mqtt;
 mod multiple;
 mod observe;
 mod openapi;
