@@ -27,7 +27,7 @@ use crate::plan::outcome::Outcome;
 use crate::plan::report::{self, Header};
 use crate::plan::{grid, prepare, simulate_rounds, sweep_rounds, PlanOptions, PlanReport};
 use crate::plan::{PlanState, Scope};
-use crate::replicate::partial::{check_cover, check_header, digest};
+use crate::replicate::partial::{check_header, digest, order_parts};
 use crate::replicate::Shard;
 use crate::scenario::Scenario;
 
@@ -219,21 +219,7 @@ impl PlanPartial {
 /// whole sweep on one machine gives (only `wall_s`, the sum of the parts', differs). Refuses
 /// parts of different scenarios or options, a part missing and a part given twice.
 pub fn merge_plans(mut parts: Vec<PlanPartial>) -> Result<PlanReport> {
-    let Some(first) = parts.first() else {
-        return Err(Error::new(ErrorKind::Partial(
-            "no partial result to merge".into(),
-        )));
-    };
-    for p in &parts[1..] {
-        check_same_sweep(first, p)?;
-    }
-    parts.sort_by_key(|p| p.shard.index);
-    check_cover(
-        &parts
-            .iter()
-            .map(|p| (p.shard, p.name()))
-            .collect::<Vec<_>>(),
-    )?;
+    order_parts(&mut parts, check_same_sweep, |p| (p.shard, p.name()))?;
     let wall_s = parts.iter().map(|p| p.wall_s).sum();
     let (header, options) = (parts[0].header.clone(), parts[0].options.clone());
     let records: Vec<PlanRecord> = parts.into_iter().flat_map(|p| p.plans).collect();

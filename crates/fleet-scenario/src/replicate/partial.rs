@@ -230,21 +230,7 @@ pub(crate) fn check_header(header: &Header, kind: &str, version: u32, hint: &str
 /// `events_per_s` differ). Refuses parts of different scenarios or options, a part missing and
 /// a part given twice.
 pub fn merge(mut parts: Vec<Partial>) -> Result<ReplicationReport> {
-    let Some(first) = parts.first() else {
-        return Err(Error::new(ErrorKind::Partial(
-            "no partial result to merge".into(),
-        )));
-    };
-    for p in &parts[1..] {
-        check_same_run(first, p)?;
-    }
-    parts.sort_by_key(|p| p.shard.index);
-    check_cover(
-        &parts
-            .iter()
-            .map(|p| (p.shard, p.name()))
-            .collect::<Vec<_>>(),
-    )?;
+    order_parts(&mut parts, check_same_run, |p| (p.shard, p.name()))?;
     let wall_s = parts.iter().map(|p| p.wall_s).sum();
     let (seed_first, replications) = (parts[0].seed_first, parts[0].replications);
     let skeleton = parts[0].scenario.clone();
@@ -259,6 +245,26 @@ pub fn merge(mut parts: Vec<Partial>) -> Result<ReplicationReport> {
         ))));
     }
     Ok(summarise(&skeleton, seed_first, &runs, wall_s))
+}
+
+/// Puts the parts of one sharded computation in index order, refusing none at all, parts that
+/// `same` says belong to another computation than the first, and parts that do not cover
+/// every index exactly once. `id` gives a part's shard and name (for errors).
+pub(crate) fn order_parts<P>(
+    parts: &mut [P],
+    same: fn(&P, &P) -> Result<()>,
+    id: impl Fn(&P) -> (Shard, String),
+) -> Result<()> {
+    let Some(first) = parts.first() else {
+        return Err(Error::new(ErrorKind::Partial(
+            "no partial result to merge".into(),
+        )));
+    };
+    for p in &parts[1..] {
+        same(first, p)?;
+    }
+    parts.sort_by_key(|p| id(p).0.index);
+    check_cover(&parts.iter().map(id).collect::<Vec<_>>())
 }
 
 /// Refuses parts (sorted by index, all of one count) unless each index is given exactly once.
