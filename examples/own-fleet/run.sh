@@ -16,6 +16,7 @@ fi
 fleetsim="$(cd "$(dirname "$fleetsim")" && pwd)/$(basename "$fleetsim")"
 out="${2:-$(mktemp -d)}"
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"
 cd "$here"
 
 step() { printf '\n--- %s\n' "$*"; }
