@@ -38,7 +38,7 @@ const LAYERS: [Layer; 5] = [
 const FAILED: RGBColor = RGBColor(200, 30, 30);
 const THRESHOLD: RGBColor = RGBColor(120, 0, 160);
 
-type Chart<'a, 'b> = ChartContext<
+pub(crate) type Chart<'a, 'b> = ChartContext<
     'a,
     SVGBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
@@ -127,8 +127,8 @@ fn draw<'b>(
     Ok(())
 }
 
-/// A plot of count against time in `area`.
-fn panel<'a, 'b>(
+/// A plot of count against time in `area` (the job and the hub charts).
+pub(crate) fn panel<'a, 'b>(
     area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
     caption: Option<&str>,
     x: std::ops::Range<i64>,

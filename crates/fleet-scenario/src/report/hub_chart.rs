@@ -6,7 +6,7 @@ use fleet_sim::HubSample;
 use plotters::prelude::*;
 
 use super::axis;
-use super::chart::{legend, Key, LEGEND_PX};
+use super::chart::{legend, panel, Chart, Key, LEGEND_PX};
 use super::hover::Hover;
 
 const WIDTH_PX: u32 = 980;
@@ -19,11 +19,6 @@ const BUCKETS: [(&str, RGBColor); 3] = [
 ];
 pub(crate) const THROTTLED: RGBColor = RGBColor(200, 30, 30);
 
-type Chart<'a, 'b> = ChartContext<
-    'a,
-    SVGBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
->;
 type DrawResult<'b> = Result<(), Box<dyn std::error::Error + 'b>>;
 
 /// The chart, or `None` without samples.
@@ -73,38 +68,6 @@ fn draw<'b>(series: &[HubSample], svg: &'b mut String, hover: &mut Hover) -> Dra
     legend(&side, 40, &entries)?;
     root.present()?;
     Ok(())
-}
-
-fn panel<'a, 'b>(
-    area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
-    caption: Option<&str>,
-    x: std::ops::Range<i64>,
-    y_max: f64,
-    y_desc: &str,
-    x_desc: bool,
-) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error + 'b>> {
-    let mut builder = ChartBuilder::on(area);
-    if let Some(c) = caption {
-        builder.caption(c, ("sans-serif", 18));
-    }
-    let span = x.end - x.start;
-    let mut chart = builder
-        .margin(12)
-        .x_label_area_size(if x_desc { 40 } else { 24 })
-        .y_label_area_size(64)
-        .build_cartesian_2d(x.clone(), 0.0..y_max)?;
-    let time = move |v: &i64| axis::label(*v, span);
-    let mut mesh = chart.configure_mesh();
-    mesh.y_desc(y_desc)
-        .x_labels(8)
-        .x_label_formatter(&time)
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(WHITE);
-    if x_desc {
-        mesh.x_desc(axis::description(x.start, span));
-    }
-    mesh.draw()?;
-    Ok(chart)
 }
 
 fn add_hover(
