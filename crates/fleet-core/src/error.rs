@@ -7,8 +7,14 @@ use std::fmt;
 /// Every error carries a kind (match on it) and, where the error concerns a field of a job
 /// document, the path of that field (`data[0].type`, `batch.value`). Errors never panic and never
 /// change the state they were raised against.
+///
+/// One pointer wide (the kind and path are boxed), so that `Result<(), Error>`, which every
+/// input of a run returns, is one word and its drop a null check on the hot path.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     kind: ErrorKind,
     path: Option<String>,
 }
@@ -78,30 +84,30 @@ pub enum ErrorKind {
 impl Error {
     /// An error of this kind with no field path.
     pub fn new(kind: ErrorKind) -> Self {
-        Self { kind, path: None }
+        Self(Box::new(Inner { kind, path: None }))
     }
 
     /// An error of this kind about the field at `path`.
     pub fn at(path: impl Into<String>, kind: ErrorKind) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             path: Some(path.into()),
-        }
+        }))
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The JSON path of the field concerned, if any (`data[1].value`).
     pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
+        self.0.path.as_deref()
     }
 
     /// Prefixes the path with a parent field (`batch` + `value` -> `batch.value`).
     pub fn within(mut self, parent: &str) -> Self {
-        self.path = Some(match self.path.take() {
+        self.0.path = Some(match self.0.path.take() {
             None => parent.to_string(),
             Some(p) if p.starts_with('[') => format!("{parent}{p}"),
             Some(p) => format!("{parent}.{p}"),
@@ -112,10 +118,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(path) = &self.path {
+        if let Some(path) = &self.0.path {
             write!(f, "{path}: ")?;
         }
-        match &self.kind {
+        match &self.0.kind {
             ErrorKind::Json(m) => write!(f, "{m}"),
             ErrorKind::InvalidJobId { id, reason } => write!(f, "invalid job id {id:?}: {reason}"),
             ErrorKind::BatchOutOfRange(m) => write!(f, "batch out of range: {m}"),

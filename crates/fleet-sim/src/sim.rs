@@ -93,6 +93,34 @@ fn unpack(p: u64) -> (u64, u8, u8, u16, u32) {
 /// an event, and one value is kept free.
 pub(crate) const MAX_JOBS: u16 = u16::MAX - 1;
 
+/// When the progress callback is due: every `every` events (at the multiples of `every`),
+/// by comparison with the next multiple instead of a division per event.
+struct ProgressDue {
+    every: u64,
+    next: u64,
+}
+
+impl ProgressDue {
+    fn new(every_events: u64, events: u64) -> Self {
+        let every = every_events.max(1);
+        Self {
+            every,
+            next: (events / every).saturating_add(1).saturating_mul(every),
+        }
+    }
+
+    /// Whether the callback is due after `events` events (called once per event).
+    #[inline(always)]
+    fn now(&mut self, events: u64) -> bool {
+        if events < self.next {
+            return false;
+        }
+        debug_assert_eq!(events % self.every, 0);
+        self.next = self.next.saturating_add(self.every);
+        true
+    }
+}
+
 /// The simulator's side of the executor: answers and timers of job `job` become events.
 struct QueueAgenda<'a> {
     queue: &'a mut CalendarQueue,
@@ -574,9 +602,9 @@ impl Simulation {
         every_events: u64,
         progress: &mut dyn FnMut(&Progress),
     ) -> SimResult {
-        let every = every_events.max(1);
+        let mut due = ProgressDue::new(every_events, self.events);
         while self.step() {
-            if self.events % every == 0 {
+            if due.now(self.events) {
                 progress(&self.progress());
             }
         }
@@ -593,10 +621,10 @@ impl Simulation {
         every_events: u64,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<SimResult> {
-        let every = every_events.max(1);
+        let mut due = ProgressDue::new(every_events, self.events);
         let started = std::time::Instant::now();
         while self.step() {
-            if self.events % every == 0 {
+            if due.now(self.events) {
                 progress(&self.progress());
             }
             if self.events % BUDGET_CHECK_EVENTS == 0 {
