@@ -449,6 +449,30 @@ impl JobRun {
         }
     }
 
+    /// [`Self::handle`] of an [`Input::Outcome`] for the attempt in flight, which the caller
+    /// has checked ([`Self::device_state`] is `InFlight` and [`Self::attempts`] is `attempt`):
+    /// the same rule (semantics rule 9 onwards), without the checks and the `Result` that
+    /// `handle` spends on every outcome. The executor's answer path, once per device.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, if the attempt is not in flight.
+    #[inline]
+    pub fn outcome_in_flight(
+        &mut self,
+        now_ms: i64,
+        device: u32,
+        attempt: u8,
+        outcome: Outcome,
+        actions: &mut Vec<Action>,
+    ) {
+        debug_assert!(
+            self.is_in_flight(device, attempt),
+            "outcome_in_flight for device {device} attempt {attempt}, which is not in flight"
+        );
+        self.finish_attempt(now_ms, device, outcome, actions);
+    }
+
     fn illegal(&self, command: &'static str) -> Error {
         Error::new(ErrorKind::IllegalCommand {
             command,

@@ -190,22 +190,38 @@ impl RunExec {
         reason: u8,
         agenda: &mut impl Agenda,
     ) -> Result<(), fleet_core::Error> {
-        let mut actions = std::mem::take(&mut self.actions);
-        actions.clear();
-        let result = self.run.handle(now_ms, input, &mut actions);
-        if result.is_ok() {
-            agenda.input(now_ms, input, reason);
+        self.actions.clear();
+        self.run.handle(now_ms, input, &mut self.actions)?;
+        self.after_input(model, op, now_ms, input, reason, agenda);
+        Ok(())
+    }
+
+    /// After the run took `input`: the caller logs it, the run's actions are carried out, the
+    /// deadline's reasons given.
+    #[inline(always)]
+    fn after_input(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        input: Input,
+        reason: u8,
+        agenda: &mut impl Agenda,
+    ) {
+        agenda.input(now_ms, input, reason);
+        if !self.actions.is_empty() {
+            let actions = std::mem::take(&mut self.actions);
             self.carry_out(model, op, now_ms, &actions, agenda);
-            if input == Input::Timer(Timer::Deadline) {
-                self.attribute_deadline();
-            }
+            self.actions = actions;
+        }
+        if input == Input::Timer(Timer::Deadline) {
+            self.attribute_deadline();
         }
         // The buffer grows to a batch's dispatches; a settled run needs it no more (30 runs of
         // a million devices would otherwise keep 30 buffers of a quarter million actions).
-        if !self.run.is_settled() {
-            self.actions = actions;
+        if self.run.is_settled() && self.actions.capacity() != 0 {
+            self.actions = Vec::new();
         }
-        result
     }
 
     /// Carries out the run's actions: dispatches and timers.
@@ -297,13 +313,17 @@ impl RunExec {
             return false; // late: timed out, abandoned or cancelled meanwhile
         }
         self.reasons[answer.target as usize] = answer.reason;
+        let outcome = reason.map_or(Outcome::Succeeded, Reason::outcome);
+        self.actions.clear();
+        let (device, attempt) = (answer.target, answer.attempt);
+        self.run
+            .outcome_in_flight(now_ms, device, attempt, outcome, &mut self.actions);
         let input = Input::Outcome {
-            device: answer.target,
-            attempt: answer.attempt,
-            outcome: reason.map_or(Outcome::Succeeded, Reason::outcome),
+            device,
+            attempt,
+            outcome,
         };
-        let took = self.handle_with(model, op, now_ms, input, answer.reason, agenda);
-        debug_assert!(took.is_ok(), "the outcome of an attempt in flight is taken");
+        self.after_input(model, op, now_ms, input, answer.reason, agenda);
         true
     }
 
