@@ -681,8 +681,11 @@ impl DeviceModel {
     }
 
     /// A writable property: the template check, the twin-update throttle, the desired value
-    /// written, then the device's acknowledgement.
-    #[inline]
+    /// written, then the device's acknowledgement. Always inlined, as is
+    /// [`Self::device_property`]: out of line they cost 40 instructions a dispatch in calls
+    /// and register saves (callgrind, `examples/rollout.toml` at 1,000,000 devices: 1,180 ->
+    /// 1,140 per device; the S1 and flapping examples 12 and 16 % fewer).
+    #[inline(always)]
     fn property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> RawFate {
         if check != OK {
             return RawFate::at(at.now_ms, check, false);
@@ -850,7 +853,7 @@ impl DeviceModel {
 
     /// A writable property (or a job document) sent at `send`: the device acknowledges once
     /// it is online.
-    #[inline]
+    #[inline(always)]
     fn device_property(&mut self, d: u32, run: RunKey, counter: u32, send: i64) -> RawFate {
         if let Some(connected) = self.real.as_ref().and_then(|r| r.get(d)) {
             return Self::real_property(connected);
