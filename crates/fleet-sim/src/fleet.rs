@@ -241,7 +241,7 @@ impl Fleet {
             templates,
         );
         fleet.template_of = fleet.generated_templates(spec, seed)?;
-        fleet.flags = fleet.generated_flags(spec, seed);
+        fleet.flags = Self::generated_flags(spec, seed);
         fleet.generate_values(spec, seed);
         Ok(fleet)
     }
@@ -273,29 +273,42 @@ impl Fleet {
     }
 
     /// Each generated device's provisioned and simulated flags, drawn per device.
-    fn generated_flags(&self, spec: &FleetSpec, seed: u64) -> Vec<u8> {
+    ///
+    /// A share of 1 (or 0) needs no draw: that flag is the same on every device, and when both
+    /// are certain the column is one fill (a memset, no hash per device). Otherwise each
+    /// uncertain flag costs one keyed draw per device (three rounds of the finalizer and a
+    /// 128-bit multiply), from the device's key `id_start + index` ([`Fleet::key`]).
+    fn generated_flags(spec: &FleetSpec, seed: u64) -> Vec<u8> {
+        let (provisioned, simulated) = (spec.provisioned, spec.simulated);
+        if let (Some(p), Some(s)) = (certain(provisioned), certain(simulated)) {
+            return vec![flag_if(p, PROVISIONED) | flag_if(s, SIMULATED); spec.devices as usize];
+        }
+        let seed_key = rng::SeedKey::new(seed);
+        let flag = |key: u64, share: f64, purpose: Purpose, flag: u8| {
+            let set = certain(share).unwrap_or_else(|| seed_key.unit(key, 0, purpose) < share);
+            flag_if(set, flag)
+        };
         (0..spec.devices)
             .map(|i| {
-                let key = self.key(i);
-                let mut f = 0;
-                if spec.provisioned >= 1.0
-                    || rng::unit(seed, key, 0, Purpose::Provisioned) < spec.provisioned
-                {
-                    f |= PROVISIONED;
-                }
-                if spec.simulated >= 1.0
-                    || rng::unit(seed, key, 0, Purpose::Simulated) < spec.simulated
-                {
-                    f |= SIMULATED;
-                }
-                f
+                let key = spec.id_start + u64::from(i);
+                flag(key, provisioned, Purpose::Provisioned, PROVISIONED)
+                    | flag(key, simulated, Purpose::Simulated, SIMULATED)
             })
             .collect()
     }
 
     /// Draws each generated device's tags and reported properties from their weighted values.
+    ///
+    /// Per device and column: one keyed draw (needed: the values are a function of it), a
+    /// [`pick`] among the few weights, and a one-byte store, written straight into the cells
+    /// ([`Column::fill_with`](crate::util::column::Column::fill_with)); a column of one value
+    /// draws nothing. The key is `id_start + index` ([`Fleet::key`] of a generated fleet),
+    /// computed without looking at the ids' representation per device.
     fn generate_values(&mut self, spec: &FleetSpec, seed: u64) {
         let n = spec.devices;
+        let start = spec.id_start;
+        debug_assert!(n == 0 || self.key(n - 1) == start + u64::from(n - 1));
+        let seed_key = rng::SeedKey::new(seed);
         for (purpose, specs) in [
             (Purpose::Tag, &spec.tags),
             (Purpose::Reported, &spec.reported),
@@ -308,23 +321,17 @@ impl Fleet {
                     &mut self.reported
                 };
                 let id = columns.id(&v.name);
-                let mut column = std::mem::take(columns.by_id(id));
+                let column = columns.by_id(id);
                 let indices: Vec<u32> = v.values.iter().map(|w| column.intern(&w.value)).collect();
-                let seed_key = rng::SeedKey::new(seed);
-                for i in 0..n {
-                    let choice = if indices.len() == 1 {
-                        0
-                    } else {
-                        pick(&cumulative, seed_key.unit(self.key(i), k as u32, purpose))
-                    };
-                    column.set(i, indices[choice], n);
+                let draw = |i: u32| seed_key.unit(start + u64::from(i), k as u32, purpose);
+                match (&indices[..], &cumulative[..]) {
+                    (&[only], _) => column.fill_with(n, |_| only),
+                    // Two values (a common tag): `pick` is one comparison, a conditional move.
+                    (&[a, b], &[first, _]) => {
+                        column.fill_with(n, |i| if first <= draw(i) { b } else { a });
+                    }
+                    _ => column.fill_with(n, |i| indices[pick(&cumulative, draw(i))]),
                 }
-                let columns = if purpose == Purpose::Tag {
-                    &mut self.tags
-                } else {
-                    &mut self.reported
-                };
-                *columns.by_id(id) = column;
             }
         }
     }
@@ -744,6 +751,29 @@ impl Counter {
 
     fn heap_bytes(&self) -> usize {
         self.small.capacity() + self.big.len() * 40
+    }
+}
+
+/// Whether a flag drawn with probability `share` is certain: `Some(set)` for a share of 1 or
+/// more (always set) or 0 or less (never: no draw in `[0, 1)` is below it), `None` when each
+/// device needs its draw.
+fn certain(share: f64) -> Option<bool> {
+    if share >= 1.0 {
+        Some(true)
+    } else if share <= 0.0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `flag` if `set`, else no flag.
+#[inline]
+fn flag_if(set: bool, flag: u8) -> u8 {
+    if set {
+        flag
+    } else {
+        0
     }
 }
 

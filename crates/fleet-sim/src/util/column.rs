@@ -118,6 +118,33 @@ impl Column {
         self.cells.set(device, index, devices);
     }
 
+    /// Sets every device `0..devices` to the interned value `value(device)` (an index the
+    /// table holds, not [`NONE`]), in index order: the same cells as [`Column::set`] for each
+    /// device in turn.
+    ///
+    /// A column not written yet whose table has fewer than 255 values (every index fits a
+    /// byte) gets its cells collected in one pass, with no width check or bounds check per
+    /// device (a generated tag: about 10 instructions per device fewer). Otherwise, one
+    /// [`Column::set`] per device. O(devices) calls of `value` either way.
+    pub(crate) fn fill_with(&mut self, devices: u32, mut value: impl FnMut(u32) -> u32) {
+        let narrow = self.table.values().len() < usize::from(u8::MAX);
+        if matches!(self.cells, Cells::Empty) && narrow && devices > 0 {
+            let table = self.table.values().len();
+            let cells = (0..devices)
+                .map(|d| {
+                    let v = value(d);
+                    debug_assert!((v as usize) < table, "{v} is not an interned index");
+                    v as u8
+                })
+                .collect();
+            self.cells = Cells::U8(cells);
+        } else {
+            for d in 0..devices {
+                self.set(d, value(d), devices);
+            }
+        }
+    }
+
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.cells.heap_bytes() + self.table.heap_bytes()
