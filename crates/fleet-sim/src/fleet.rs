@@ -284,17 +284,16 @@ impl Fleet {
             return vec![flag_if(p, PROVISIONED) | flag_if(s, SIMULATED); spec.devices as usize];
         }
         let seed_key = rng::SeedKey::new(seed);
-        let flag = |key: u64, share: f64, purpose: Purpose, flag: u8| {
+        let flag = move |key: u64, share: f64, purpose: Purpose, flag: u8| {
             let set = certain(share).unwrap_or_else(|| seed_key.unit(key, 0, purpose) < share);
             flag_if(set, flag)
         };
-        (0..spec.devices)
-            .map(|i| {
-                let key = spec.id_start + u64::from(i);
-                flag(key, provisioned, Purpose::Provisioned, PROVISIONED)
-                    | flag(key, simulated, Purpose::Simulated, SIMULATED)
-            })
-            .collect()
+        let mut flags = vec![0; spec.devices as usize];
+        for (key, f) in (spec.id_start..).zip(&mut flags) {
+            *f = flag(key, provisioned, Purpose::Provisioned, PROVISIONED)
+                | flag(key, simulated, Purpose::Simulated, SIMULATED);
+        }
+        flags
     }
 
     /// Draws each generated device's tags and reported properties from their weighted values.
@@ -323,12 +322,15 @@ impl Fleet {
                 let id = columns.id(&v.name);
                 let column = columns.by_id(id);
                 let indices: Vec<u32> = v.values.iter().map(|w| column.intern(&w.value)).collect();
-                let draw = |i: u32| seed_key.unit(start + u64::from(i), k as u32, purpose);
+                // `move` closures of copies: state held in registers, not reloaded through
+                // references after each store of a cell (a byte store may alias anything).
+                let counter = k as u32;
+                let draw = move |i: u32| seed_key.unit(start + u64::from(i), counter, purpose);
                 match (&indices[..], &cumulative[..]) {
-                    (&[only], _) => column.fill_with(n, |_| only),
+                    (&[only], _) => column.fill_with(n, move |_| only),
                     // Two values (a common tag): `pick` is one comparison, a conditional move.
                     (&[a, b], &[first, _]) => {
-                        column.fill_with(n, |i| if first <= draw(i) { b } else { a });
+                        column.fill_with(n, move |i| if first <= draw(i) { b } else { a });
                     }
                     _ => column.fill_with(n, |i| indices[pick(&cumulative, draw(i))]),
                 }
@@ -926,6 +928,93 @@ mod tests {
             .device("", None, DeviceFacts::default())
             .unwrap_err();
         assert_eq!(e.field(), Some("devices"));
+    }
+
+    /// The draws of a generated device as they were first written (a stream opened per draw,
+    /// `pick` by binary search): (flags, tag value indices, reported value indices).
+    fn drawn_first(spec: &FleetSpec, seed: u64, i: u32) -> (u8, Vec<usize>, Vec<usize>) {
+        let key = spec.id_start + u64::from(i);
+        let mut f = 0;
+        if spec.provisioned >= 1.0
+            || rng::unit(seed, key, 0, Purpose::Provisioned) < spec.provisioned
+        {
+            f |= PROVISIONED;
+        }
+        if spec.simulated >= 1.0 || rng::unit(seed, key, 0, Purpose::Simulated) < spec.simulated
+        {
+            f |= SIMULATED;
+        }
+        let values = |specs: &[crate::generator::ValueSpec], purpose| {
+            specs
+                .iter()
+                .enumerate()
+                .map(|(k, v)| {
+                    let c = v.cumulative();
+                    let u = rng::unit(seed, key, k as u32, purpose);
+                    c.partition_point(|&x| x <= u).min(c.len() - 1)
+                })
+                .collect()
+        };
+        (
+            f,
+            values(&spec.tags, Purpose::Tag),
+            values(&spec.reported, Purpose::Reported),
+        )
+    }
+
+    proptest::proptest! {
+        /// `Fleet::generate` draws what the first, device-by-device version drew: flags (certain
+        /// or not), and tags and reported values of one, two or more weighted values.
+        #[test]
+        fn generated_devices_keep_their_draws(
+            devices in 0u32..200,
+            id_start in 0u64..1000,
+            seed in proptest::prelude::any::<u64>(),
+            shares in (
+                proptest::sample::select(vec![0.0, 0.3, 0.9, 1.0]),
+                proptest::sample::select(vec![0.0, 0.5, 1.0]),
+            ),
+            weights in proptest::collection::vec(
+                proptest::collection::vec(0u8..4, 1..6),
+                0..5,
+            ),
+        ) {
+            use crate::generator::{ValueSpec, WeightedValue};
+            let column = |(k, w): (usize, &Vec<u8>)| ValueSpec {
+                name: format!("c{k}"),
+                values: w
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &weight)| WeightedValue {
+                        value: json!(j),
+                        weight: f64::from(weight) + f64::from(u8::from(j == 0)),
+                    })
+                    .collect(),
+            };
+            let columns: Vec<ValueSpec> = weights.iter().enumerate().map(column).collect();
+            let split = columns.len() / 2;
+            let spec = FleetSpec {
+                devices,
+                id_pattern: "d-{:06}".into(),
+                id_start,
+                provisioned: shares.0,
+                simulated: shares.1,
+                tags: columns[split..].to_vec(),
+                reported: columns[..split].to_vec(),
+                ..FleetSpec::default()
+            };
+            let fleet = Fleet::generate(&spec, &[], seed).unwrap();
+            for i in 0..devices {
+                let (f, tags, reported) = drawn_first(&spec, seed, i);
+                proptest::prop_assert_eq!(fleet.flags[i as usize], f);
+                for (v, &j) in spec.tags.iter().zip(&tags) {
+                    proptest::prop_assert_eq!(fleet.tag(i, &v.name), Some(&json!(j)));
+                }
+                for (v, &j) in spec.reported.iter().zip(&reported) {
+                    proptest::prop_assert_eq!(fleet.reported(i, &v.name), Some(&json!(j)));
+                }
+            }
+        }
     }
 
     #[test]
