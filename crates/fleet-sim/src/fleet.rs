@@ -729,9 +729,21 @@ struct Counter {
 }
 
 impl Counter {
-    // Always inlined, as `Cells::set`: twice per device in a property rollout.
+    // Always inlined, as `Cells::set`: twice per device in a property rollout. The common
+    // case (allocated, below 255) is one bounds check and one compare; the first write and
+    // the counts past 254 go out of line.
     #[inline(always)]
     fn bump(&mut self, index: u32, n: u32) {
+        match self.small.get_mut(index as usize) {
+            Some(c) if *c < u8::MAX => *c += 1,
+            _ => self.bump_rare(index, n),
+        }
+    }
+
+    /// [`Counter::bump`] of a counter not allocated yet, or of a count past 254.
+    #[cold]
+    #[inline(never)]
+    fn bump_rare(&mut self, index: u32, n: u32) {
         if self.small.is_empty() {
             self.small = vec![0; n as usize];
         }
