@@ -952,8 +952,7 @@ mod tests {
         {
             f |= PROVISIONED;
         }
-        if spec.simulated >= 1.0 || rng::unit(seed, key, 0, Purpose::Simulated) < spec.simulated
-        {
+        if spec.simulated >= 1.0 || rng::unit(seed, key, 0, Purpose::Simulated) < spec.simulated {
             f |= SIMULATED;
         }
         let values = |specs: &[crate::generator::ValueSpec], purpose| {

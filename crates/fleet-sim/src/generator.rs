@@ -389,7 +389,10 @@ pub(crate) fn pick(cumulative: &[f64], u: f64) -> usize {
     debug_assert!(cumulative.windows(2).all(|w| w[0] <= w[1]));
     let last = cumulative.len() - 1;
     if last < PICK_LINEAR {
-        cumulative[..last].iter().map(|&c| usize::from(c <= u)).sum()
+        cumulative[..last]
+            .iter()
+            .map(|&c| usize::from(c <= u))
+            .sum()
     } else {
         cumulative.partition_point(|&c| c <= u).min(last)
     }

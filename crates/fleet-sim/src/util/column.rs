@@ -334,7 +334,14 @@ mod tests {
         let mut c = Cells::default();
         c.set(0, NONE, 4);
         assert!(matches!(c, Cells::Empty));
-        for (index, wide) in [(0, 1), (254, 1), (NONE, 1), (255, 2), (65_534, 2), (65_535, 4)] {
+        for (index, wide) in [
+            (0, 1),
+            (254, 1),
+            (NONE, 1),
+            (255, 2),
+            (65_534, 2),
+            (65_535, 4),
+        ] {
             c.set(1, index, 4);
             let width = match &c {
                 Cells::U8(_) => 1,
