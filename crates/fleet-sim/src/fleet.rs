@@ -289,7 +289,9 @@ impl Fleet {
             flag_if(set, flag)
         };
         let mut flags = vec![0; spec.devices as usize];
-        for (key, f) in (spec.id_start..).zip(&mut flags) {
+        // Keys from the index: a range of keys would step past the last (u64::MAX possible).
+        for (i, f) in (0..spec.devices).zip(&mut flags) {
+            let key = spec.id_start + u64::from(i);
             *f = flag(key, provisioned, Purpose::Provisioned, PROVISIONED)
                 | flag(key, simulated, Purpose::Simulated, SIMULATED);
         }
@@ -979,7 +981,7 @@ mod tests {
         #[test]
         fn generated_devices_keep_their_draws(
             devices in 0u32..200,
-            id_start in 0u64..1000,
+            id_start in proptest::prop_oneof![0u64..1000, proptest::strategy::Just(u64::MAX)],
             seed in proptest::prelude::any::<u64>(),
             shares in (
                 proptest::sample::select(vec![0.0, 0.3, 0.9, 1.0]),
@@ -1006,8 +1008,9 @@ mod tests {
             let split = columns.len() / 2;
             let spec = FleetSpec {
                 devices,
-                id_pattern: "d-{:06}".into(),
-                id_start,
+                id_pattern: "d-{:020}".into(),
+                // Up to the last key, u64::MAX.
+                id_start: id_start.min(u64::MAX - u64::from(devices.saturating_sub(1))),
                 provisioned: shares.0,
                 simulated: shares.1,
                 tags: columns[split..].to_vec(),
