@@ -241,7 +241,7 @@ impl Fleet {
             templates,
         );
         fleet.template_of = fleet.generated_templates(spec, seed)?;
-        fleet.flags = fleet.generated_flags(spec, seed);
+        fleet.flags = Self::generated_flags(spec, seed);
         fleet.generate_values(spec, seed);
         Ok(fleet)
     }
@@ -273,29 +273,43 @@ impl Fleet {
     }
 
     /// Each generated device's provisioned and simulated flags, drawn per device.
-    fn generated_flags(&self, spec: &FleetSpec, seed: u64) -> Vec<u8> {
-        (0..spec.devices)
-            .map(|i| {
-                let key = self.key(i);
-                let mut f = 0;
-                if spec.provisioned >= 1.0
-                    || rng::unit(seed, key, 0, Purpose::Provisioned) < spec.provisioned
-                {
-                    f |= PROVISIONED;
-                }
-                if spec.simulated >= 1.0
-                    || rng::unit(seed, key, 0, Purpose::Simulated) < spec.simulated
-                {
-                    f |= SIMULATED;
-                }
-                f
-            })
-            .collect()
+    ///
+    /// A share of 1 (or 0) needs no draw: that flag is the same on every device, and when both
+    /// are certain the column is one fill (a memset, no hash per device). Otherwise each
+    /// uncertain flag costs one keyed draw per device (three rounds of the finalizer and a
+    /// 128-bit multiply), from the device's key `id_start + index` ([`Fleet::key`]).
+    fn generated_flags(spec: &FleetSpec, seed: u64) -> Vec<u8> {
+        let (provisioned, simulated) = (spec.provisioned, spec.simulated);
+        if let (Some(p), Some(s)) = (certain(provisioned), certain(simulated)) {
+            return vec![flag_if(p, PROVISIONED) | flag_if(s, SIMULATED); spec.devices as usize];
+        }
+        let seed_key = rng::SeedKey::new(seed);
+        let flag = move |key: u64, share: f64, purpose: Purpose, flag: u8| {
+            let set = certain(share).unwrap_or_else(|| seed_key.unit(key, 0, purpose) < share);
+            flag_if(set, flag)
+        };
+        let mut flags = vec![0; spec.devices as usize];
+        // Keys from the index: a range of keys would step past the last (u64::MAX possible).
+        for (i, f) in (0..spec.devices).zip(&mut flags) {
+            let key = spec.id_start + u64::from(i);
+            *f = flag(key, provisioned, Purpose::Provisioned, PROVISIONED)
+                | flag(key, simulated, Purpose::Simulated, SIMULATED);
+        }
+        flags
     }
 
     /// Draws each generated device's tags and reported properties from their weighted values.
+    ///
+    /// Per device and column: one keyed draw (needed: the values are a function of it), a
+    /// [`pick`] among the few weights, and a one-byte store, written straight into the cells
+    /// ([`Column::fill_with`](crate::util::column::Column::fill_with)); a column of one value
+    /// draws nothing. The key is `id_start + index` ([`Fleet::key`] of a generated fleet),
+    /// computed without looking at the ids' representation per device.
     fn generate_values(&mut self, spec: &FleetSpec, seed: u64) {
         let n = spec.devices;
+        let start = spec.id_start;
+        debug_assert!(n == 0 || self.key(n - 1) == start + u64::from(n - 1));
+        let seed_key = rng::SeedKey::new(seed);
         for (purpose, specs) in [
             (Purpose::Tag, &spec.tags),
             (Purpose::Reported, &spec.reported),
@@ -308,23 +322,20 @@ impl Fleet {
                     &mut self.reported
                 };
                 let id = columns.id(&v.name);
-                let mut column = std::mem::take(columns.by_id(id));
+                let column = columns.by_id(id);
                 let indices: Vec<u32> = v.values.iter().map(|w| column.intern(&w.value)).collect();
-                let seed_key = rng::SeedKey::new(seed);
-                for i in 0..n {
-                    let choice = if indices.len() == 1 {
-                        0
-                    } else {
-                        pick(&cumulative, seed_key.unit(self.key(i), k as u32, purpose))
-                    };
-                    column.set(i, indices[choice], n);
+                // `move` closures of copies: state held in registers, not reloaded through
+                // references after each store of a cell (a byte store may alias anything).
+                let counter = k as u32;
+                let draw = move |i: u32| seed_key.unit(start + u64::from(i), counter, purpose);
+                match (&indices[..], &cumulative[..]) {
+                    (&[only], _) => column.fill_with(n, move |_| only),
+                    // Two values (a common tag): `pick` is one comparison, a conditional move.
+                    (&[a, b], &[first, _]) => {
+                        column.fill_with(n, move |i| if first <= draw(i) { b } else { a });
+                    }
+                    _ => column.fill_with(n, |i| indices[pick(&cumulative, draw(i))]),
                 }
-                let columns = if purpose == Purpose::Tag {
-                    &mut self.tags
-                } else {
-                    &mut self.reported
-                };
-                *columns.by_id(id) = column;
             }
         }
     }
@@ -720,9 +731,21 @@ struct Counter {
 }
 
 impl Counter {
-    // Always inlined, as `Cells::set`: twice per device in a property rollout.
+    // Always inlined, as `Cells::set`: twice per device in a property rollout. The common
+    // case (allocated, below 255) is one bounds check and one compare; the first write and
+    // the counts past 254 go out of line.
     #[inline(always)]
     fn bump(&mut self, index: u32, n: u32) {
+        match self.small.get_mut(index as usize) {
+            Some(c) if *c < u8::MAX => *c += 1,
+            _ => self.bump_rare(index, n),
+        }
+    }
+
+    /// [`Counter::bump`] of a counter not allocated yet, or of a count past 254.
+    #[cold]
+    #[inline(never)]
+    fn bump_rare(&mut self, index: u32, n: u32) {
         if self.small.is_empty() {
             self.small = vec![0; n as usize];
         }
@@ -744,6 +767,29 @@ impl Counter {
 
     fn heap_bytes(&self) -> usize {
         self.small.capacity() + self.big.len() * 40
+    }
+}
+
+/// Whether a flag drawn with probability `share` is certain: `Some(set)` for a share of 1 or
+/// more (always set) or 0 or less (never: no draw in `[0, 1)` is below it), `None` when each
+/// device needs its draw.
+fn certain(share: f64) -> Option<bool> {
+    if share >= 1.0 {
+        Some(true)
+    } else if share <= 0.0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `flag` if `set`, else no flag.
+#[inline]
+fn flag_if(set: bool, flag: u8) -> u8 {
+    if set {
+        flag
+    } else {
+        0
     }
 }
 
@@ -896,6 +942,93 @@ mod tests {
             .device("", None, DeviceFacts::default())
             .unwrap_err();
         assert_eq!(e.field(), Some("devices"));
+    }
+
+    /// The draws of a generated device as they were first written (a stream opened per draw,
+    /// `pick` by binary search): (flags, tag value indices, reported value indices).
+    fn drawn_first(spec: &FleetSpec, seed: u64, i: u32) -> (u8, Vec<usize>, Vec<usize>) {
+        let key = spec.id_start + u64::from(i);
+        let mut f = 0;
+        if spec.provisioned >= 1.0
+            || rng::unit(seed, key, 0, Purpose::Provisioned) < spec.provisioned
+        {
+            f |= PROVISIONED;
+        }
+        if spec.simulated >= 1.0 || rng::unit(seed, key, 0, Purpose::Simulated) < spec.simulated {
+            f |= SIMULATED;
+        }
+        let values = |specs: &[crate::generator::ValueSpec], purpose| {
+            specs
+                .iter()
+                .enumerate()
+                .map(|(k, v)| {
+                    let c = v.cumulative();
+                    let u = rng::unit(seed, key, k as u32, purpose);
+                    c.partition_point(|&x| x <= u).min(c.len() - 1)
+                })
+                .collect()
+        };
+        (
+            f,
+            values(&spec.tags, Purpose::Tag),
+            values(&spec.reported, Purpose::Reported),
+        )
+    }
+
+    proptest::proptest! {
+        /// `Fleet::generate` draws what the first, device-by-device version drew: flags (certain
+        /// or not), and tags and reported values of one, two or more weighted values.
+        #[test]
+        fn generated_devices_keep_their_draws(
+            devices in 0u32..200,
+            id_start in proptest::prop_oneof![0u64..1000, proptest::strategy::Just(u64::MAX)],
+            seed in proptest::prelude::any::<u64>(),
+            shares in (
+                proptest::sample::select(vec![0.0, 0.3, 0.9, 1.0]),
+                proptest::sample::select(vec![0.0, 0.5, 1.0]),
+            ),
+            weights in proptest::collection::vec(
+                proptest::collection::vec(0u8..4, 1..6),
+                0..5,
+            ),
+        ) {
+            use crate::generator::{ValueSpec, WeightedValue};
+            let column = |(k, w): (usize, &Vec<u8>)| ValueSpec {
+                name: format!("c{k}"),
+                values: w
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &weight)| WeightedValue {
+                        value: json!(j),
+                        weight: f64::from(weight) + f64::from(u8::from(j == 0)),
+                    })
+                    .collect(),
+            };
+            let columns: Vec<ValueSpec> = weights.iter().enumerate().map(column).collect();
+            let split = columns.len() / 2;
+            let spec = FleetSpec {
+                devices,
+                id_pattern: "d-{:020}".into(),
+                // Up to the last key, u64::MAX.
+                id_start: id_start.min(u64::MAX - u64::from(devices.saturating_sub(1))),
+                provisioned: shares.0,
+                simulated: shares.1,
+                tags: columns[split..].to_vec(),
+                reported: columns[..split].to_vec(),
+                ..FleetSpec::default()
+            };
+            let fleet = Fleet::generate(&spec, &[], seed).unwrap();
+            for i in 0..devices {
+                let (f, tags, reported) = drawn_first(&spec, seed, i);
+                proptest::prop_assert_eq!(fleet.flags[i as usize], f);
+                for (v, &j) in spec.tags.iter().zip(&tags) {
+                    proptest::prop_assert_eq!(fleet.tag(i, &v.name), Some(&json!(j)));
+                }
+                for (v, &j) in spec.reported.iter().zip(&reported) {
+                    proptest::prop_assert_eq!(fleet.reported(i, &v.name), Some(&json!(j)));
+                }
+            }
+        }
     }
 
     #[test]

@@ -212,19 +212,52 @@ impl Compiled<'_> {
     /// [`Self::select`], or `None` when it selects every device of `fleet` (a job's targets
     /// are then the identity mapping): one pass, and no list is built while every device so
     /// far is selected (a group of the whole fleet allocates nothing).
+    ///
+    /// A selector of a template alone (a group of one device model) compares the template
+    /// column as a whole ([`select_equal`]: under one instruction per device while every
+    /// device matches); any other is checked device by device (about 40 instructions each).
     pub(crate) fn select_unless_all(&self, fleet: &Fleet) -> Option<Vec<u32>> {
-        let n = fleet.len();
-        match &self.query {
-            Some(q) => unless_all(n, q.iter().filter(|&d| self.matches_table(fleet, d))),
-            None => unless_all(n, (0..n).filter(|&d| self.matches_table(fleet, d))),
+        match (&self.query, self.template_only()) {
+            (Some(q), _) => unless_all(
+                fleet.len(),
+                q.iter().filter(|&d| self.matches_table(fleet, d)),
+            ),
+            (None, Some(t)) => select_equal(fleet.template_cells(), t),
+            (None, None) => self.select_each(fleet),
         }
+    }
+
+    /// [`Self::select_unless_all`] without a query, device by device: the general path, which
+    /// the whole-column ones must agree with.
+    fn select_each(&self, fleet: &Fleet) -> Option<Vec<u32>> {
+        debug_assert!(self.query.is_none());
+        let n = fleet.len();
+        unless_all(n, (0..n).filter(|&d| self.matches_table(fleet, d)))
     }
 
     /// Whether any device of `fleet` is selected (stops at the first).
     pub(crate) fn selects_any(&self, fleet: &Fleet) -> bool {
-        match &self.query {
-            Some(q) => q.iter().any(|d| self.matches_table(fleet, d)),
-            None => (0..fleet.len()).any(|d| self.matches_table(fleet, d)),
+        match (&self.query, self.template_only()) {
+            (Some(q), _) => q.iter().any(|d| self.matches_table(fleet, d)),
+            (None, Some(t)) => fleet.template_cells().contains(&t),
+            (None, None) => (0..fleet.len()).any(|d| self.matches_table(fleet, d)),
+        }
+    }
+
+    /// The template index when the template is the only condition (no query, tag or flag,
+    /// and a template the fleet has): then a device is selected exactly when its cell of the
+    /// template column equals it.
+    fn template_only(&self) -> Option<u16> {
+        match self {
+            Self {
+                never: false,
+                template: Some(t),
+                tags,
+                provisioned: None,
+                simulated: None,
+                query: None,
+            } if tags.is_empty() => Some(*t),
+            _ => None,
         }
     }
 
@@ -266,6 +299,30 @@ fn unless_all(n: u32, selected: impl Iterator<Item = u32>) -> Option<Vec<u32>> {
     }
 }
 
+/// The indices of the cells equal to `value`, or `None` if every cell is: [`unless_all`] of
+/// the matching cells, by whole-column comparison.
+///
+/// The all-equal prefix is found [`CHUNK`] cells at a time, with an OR of XORs that the
+/// compiler vectorises (a fraction of an instruction per cell, no branch per cell); from the
+/// first chunk with a gap on, the list is built with one compare per cell. O(n), and no
+/// allocation while every cell matches.
+fn select_equal(cells: &[u16], value: u16) -> Option<Vec<u32>> {
+    debug_assert!(u32::try_from(cells.len()).is_ok());
+    let equal = |chunk: &[u16]| chunk.iter().fold(0, |acc, &c| acc | (c ^ value)) == 0;
+    let same = cells.chunks_exact(CHUNK).take_while(|c| equal(c)).count() * CHUNK;
+    let gap = same + cells[same..].iter().position(|&c| c != value)?;
+    let mut list: Vec<u32> = (0..gap as u32).collect();
+    list.extend(
+        (gap..cells.len())
+            .filter(|&d| cells[d] == value)
+            .map(|d| d as u32),
+    );
+    Some(list)
+}
+
+/// The cells [`select_equal`] compares at once while they all match (128 bytes of `u16`).
+const CHUNK: usize = 64;
+
 /// The devices a job targets. Evaluated once, when the job's run starts (semantics rule 1).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -283,7 +340,89 @@ pub enum TargetSpec {
 mod tests {
     use proptest::prelude::*;
 
-    use super::unless_all;
+    use super::{select_equal, unless_all, Selector, CHUNK};
+    use crate::fleet::{DeviceFacts, Fleet, FleetBuilder, Section};
+    use crate::template::TemplateSpec;
+
+    /// A fleet of `n` devices of template `a`, but those at `odd` (of template `b`, or none
+    /// if the index is even), tag `ring` = index % 3, and alternate flags every 7th device.
+    fn fleet(n: u32, odd: &[u32]) -> Fleet {
+        let templates: Vec<TemplateSpec> = ["a", "b", "c"]
+            .map(|id| TemplateSpec {
+                id: id.into(),
+                ..Default::default()
+            })
+            .to_vec();
+        let mut b = FleetBuilder::new();
+        for d in 0..n {
+            let template = match (odd.contains(&d), d % 2) {
+                (false, _) => Some("a"),
+                (true, 0) => None,
+                (true, _) => Some("b"),
+            };
+            let facts = DeviceFacts {
+                provisioned: d % 7 != 3,
+                simulated: d % 7 != 5,
+                ..DeviceFacts::default()
+            };
+            let p = b.device(&format!("d{d:05}"), template, facts).unwrap();
+            b.set(p, Section::Tags, "ring", &serde_json::json!(d % 3));
+        }
+        b.build(&templates).unwrap().0
+    }
+
+    proptest! {
+        /// The whole-column paths (a template alone) select what the device-by-device path
+        /// does, with gaps anywhere, around chunk ends included.
+        #[test]
+        fn whole_column_selection_is_the_general_one(
+            n in 0u32..300,
+            odd in proptest::collection::vec(
+                prop_oneof![0u32..300, (1u32..5).prop_map(|k| k * CHUNK as u32)],
+                0..4,
+            ),
+            template in prop_oneof![
+                Just(None),
+                Just(Some("a")),
+                Just(Some("b")),
+                Just(Some("c")),
+                Just(Some("x")),
+            ],
+            ring in proptest::option::of(0u32..4),
+            provisioned in proptest::option::of(any::<bool>()),
+        ) {
+            let fleet = fleet(n, &odd);
+            let selector = Selector {
+                template: template.map(str::to_string),
+                tags: ring.map(|r| ("ring".to_string(), serde_json::json!(r))).into_iter().collect(),
+                provisioned,
+                ..Selector::default()
+            };
+            let compiled = selector.compile(&fleet);
+            let general = compiled.select_each(&fleet);
+            prop_assert_eq!(compiled.select_unless_all(&fleet), general.clone());
+            let any = general.as_ref().is_none_or(|v| !v.is_empty()) && n > 0;
+            prop_assert_eq!(compiled.selects_any(&fleet), any);
+            let all: Vec<u32> = (0..n).collect();
+            prop_assert_eq!(selector.select(&fleet), general.unwrap_or(all));
+        }
+
+        /// `select_equal` is `unless_all` of the equal cells.
+        #[test]
+        fn select_equal_is_unless_all_of_the_equal_cells(
+            n in 0u32..400,
+            gaps in proptest::collection::vec((0usize..400, 0u16..3), 0..5),
+        ) {
+            let mut cells = vec![1u16; n as usize];
+            for (d, v) in gaps {
+                if let Some(c) = cells.get_mut(d) {
+                    *c = v;
+                }
+            }
+            let want = unless_all(n, (0..n).filter(|&d| cells[d as usize] == 1));
+            prop_assert_eq!(select_equal(&cells, 1), want);
+        }
+    }
 
     proptest! {
         /// `unless_all` is the list itself, or `None` exactly when the list is `0..n`.

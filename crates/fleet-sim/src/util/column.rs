@@ -21,6 +21,9 @@ use serde_json::Value;
 /// The index of "no value".
 pub(crate) const NONE: u32 = u32::MAX;
 
+// `Cells::set` stores `NONE` cut to the cell's width: that must be the width's "none".
+const _: () = assert!(NONE as u8 == u8::MAX && NONE as u16 == u16::MAX);
+
 /// Distinct JSON values, each stored once, addressed by a `u32`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Interner {
@@ -118,6 +121,37 @@ impl Column {
         self.cells.set(device, index, devices);
     }
 
+    /// Sets every device `0..devices` to the interned value `value(device)` (an index the
+    /// table holds, not [`NONE`]), in index order: the same cells as [`Column::set`] for each
+    /// device in turn.
+    ///
+    /// A column not written yet whose table has fewer than 255 values (every index fits a
+    /// byte) gets its cells collected in one pass, with no width check or bounds check per
+    /// device (a generated tag: about 10 instructions per device fewer). Otherwise, one
+    /// [`Column::set`] per device. O(devices) calls of `value` either way.
+    pub(crate) fn fill_with(&mut self, devices: u32, mut value: impl FnMut(u32) -> u32) {
+        let narrow = self.table.values().len() < usize::from(u8::MAX);
+        if matches!(self.cells, Cells::Empty) && narrow && devices > 0 {
+            let table = self.table.values().len();
+            // Filled in place (a memset first): the fresh allocation is known not to alias
+            // the closure's state, which a `collect` through the iterator adapters hides (its
+            // captures were reloaded after every store). The check, a compare and a branch,
+            // keeps a bad index from being cut to a byte, and keeps the loop scalar: vectorised
+            // (SSE2), the 64-bit multiplies of a keyed draw cost more instructions, not fewer.
+            let mut cells = vec![u8::MAX; devices as usize];
+            for (d, cell) in (0..devices).zip(&mut cells) {
+                let v = value(d);
+                assert!((v as usize) < table, "{v} is not an interned index");
+                *cell = v as u8;
+            }
+            self.cells = Cells::U8(cells);
+        } else {
+            for d in 0..devices {
+                self.set(d, value(d), devices);
+            }
+        }
+    }
+
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.cells.heap_bytes() + self.table.heap_bytes()
@@ -175,20 +209,16 @@ impl Cells {
 
     // Always inlined: twice per device in a property rollout (the desired value at the
     // dispatch, the reported one at the answer); out of line it cost a call per write.
+    //
+    // [`NONE`] cut to a width is that width's "none" (all ones), so a narrow cell is the index
+    // cut, and "fits or is NONE" is one wrapping add and compare (`NONE + 1` wraps to 0).
     #[inline(always)]
     fn set(&mut self, device: u32, index: u32, devices: u32) {
         let d = device as usize;
+        let fits = |max: u32| index.wrapping_add(1) <= max;
         match self {
-            Self::U8(v) if index < u32::from(u8::MAX) || index == NONE => {
-                v[d] = if index == NONE { u8::MAX } else { index as u8 };
-            }
-            Self::U16(v) if index < u32::from(u16::MAX) || index == NONE => {
-                v[d] = if index == NONE {
-                    u16::MAX
-                } else {
-                    index as u16
-                };
-            }
+            Self::U8(v) if fits(u32::from(u8::MAX)) => v[d] = index as u8,
+            Self::U16(v) if fits(u32::from(u16::MAX)) => v[d] = index as u16,
             Self::U32(v) => v[d] = index,
             Self::Empty if index == NONE => {}
             _ => {
@@ -297,6 +327,31 @@ mod tests {
         assert_eq!(c.get(5), None);
         assert_eq!(c.lookup(&json!("us")), Some(b));
         assert_eq!(c.lookup(&json!("asia")), None);
+    }
+
+    #[test]
+    fn cells_widen_at_the_first_index_past_their_width() {
+        let mut c = Cells::default();
+        c.set(0, NONE, 4);
+        assert!(matches!(c, Cells::Empty));
+        for (index, wide) in [
+            (0, 1),
+            (254, 1),
+            (NONE, 1),
+            (255, 2),
+            (65_534, 2),
+            (65_535, 4),
+        ] {
+            c.set(1, index, 4);
+            let width = match &c {
+                Cells::U8(_) => 1,
+                Cells::U16(_) => 2,
+                _ => 4,
+            };
+            assert_eq!((c.get(1), width), (index, wide), "{index}");
+            c.set(2, NONE, 4);
+            assert_eq!((c.get(2), c.get(3)), (NONE, NONE));
+        }
     }
 
     #[test]
