@@ -1032,7 +1032,9 @@ impl DeviceModel {
             let end = known_end.take().unwrap_or_else(|| {
                 let mean = if down { f.mean_down_ms } else { f.mean_up_ms };
                 let u = seed.unit(key, k + 1, Purpose::Flap);
-                let len = (-mean * (1.0 - u).ln()).round().max(1.0) as i64;
+                // Exactly `.round().max(1.0) as i64` for these non-negative lengths: a length
+                // past the clamp of `round_ms` ends the walk at the epoch's end either way.
+                let len = crate::distribution::round_ms(-mean * (1.0 - u).ln()).max(1);
                 start.saturating_add(len).min(epoch_end)
             });
             // `end >= epoch_end`: the epoch's last interval (or time saturated): the walk ends.

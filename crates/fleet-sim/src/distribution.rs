@@ -140,7 +140,7 @@ impl Distribution {
 /// The clamp comes first, so the truncation is exact (`MAX_VIRTUAL_MS < 2^53`) and so is the
 /// fraction `x - t`; a NaN stays NaN through the clamp and the cast makes it 0.
 #[inline]
-fn round_ms(ms: f64) -> i64 {
+pub(crate) fn round_ms(ms: f64) -> i64 {
     const MAX: f64 = crate::MAX_VIRTUAL_MS as f64;
     let x = ms.clamp(0.0, MAX);
     let t = x as i64;
