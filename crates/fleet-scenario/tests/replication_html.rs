@@ -4,8 +4,10 @@
 
 use fleet_scenario::report::replications_html;
 use fleet_scenario::{run_replications, Format, ReplicationOptions, ReplicationReport, Scenario};
-use resvg::tiny_skia::{Pixmap, Transform};
-use resvg::usvg;
+use resvg::tiny_skia::Pixmap;
+
+mod charts;
+use charts::{options, render_png, svgs};
 
 /// 400 devices in batches of 25 %, a per-batch threshold of 4 failures, 3 % failing: about a
 /// third of the runs are cancelled, in various batches.
@@ -47,43 +49,6 @@ fn report(k: u32) -> ReplicationReport {
         threads: 2,
     };
     run_replications(&scenario, options, &mut |_, _| {}).unwrap()
-}
-
-/// Every inline SVG of the page.
-fn svgs(page: &str) -> Vec<&str> {
-    page.match_indices("<svg")
-        .map(|(start, _)| {
-            let end = page[start..].find("</svg>").expect("closed") + start + "</svg>".len();
-            &page[start..end]
-        })
-        .collect()
-}
-
-/// Options with the system's fonts, sans-serif being DejaVu Sans where it is installed.
-fn options() -> usvg::Options<'static> {
-    let mut options = usvg::Options::default();
-    options.fontdb_mut().load_system_fonts();
-    let has_dejavu = options
-        .fontdb
-        .faces()
-        .any(|f| f.families.iter().any(|(n, _)| n == "DejaVu Sans"));
-    if has_dejavu {
-        options.fontdb_mut().set_sans_serif_family("DejaVu Sans");
-    }
-    options
-}
-
-/// Renders `svg` to a PNG file named `name` and returns its pixels.
-fn render_png(svg: &str, name: &str) -> Pixmap {
-    let options = options();
-    let tree = usvg::Tree::from_str(svg, &options).expect("the chart is valid SVG");
-    let size = tree.size().to_int_size();
-    let mut pixmap = Pixmap::new(size.width(), size.height()).unwrap();
-    resvg::render(&tree, Transform::default(), &mut pixmap.as_mut());
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("replication-charts");
-    std::fs::create_dir_all(&dir).unwrap();
-    pixmap.save_png(dir.join(name)).unwrap();
-    pixmap
 }
 
 /// Pixels of exactly this colour.
@@ -148,7 +113,7 @@ fn the_charts_draw_what_the_report_says() {
     let charts = svgs(&page);
 
     // Durations: bar areas in proportion to the runs of each status.
-    let png = render_png(charts[0], "durations.png");
+    let png = render_png(charts[0], "replication-charts", "durations.png");
     let (green, grey) = (count(&png, COMPLETE), count(&png, CANCELLED));
     let drawn = green as f64 / grey as f64;
     let runs = f64::from(complete) / f64::from(cancelled);
@@ -158,11 +123,11 @@ fn the_charts_draw_what_the_report_says() {
     );
 
     // Stop batches: one bar per batch with a stop.
-    let png = render_png(charts[1], "stop-batches.png");
+    let png = render_png(charts[1], "replication-charts", "stop-batches.png");
     assert_eq!(column_groups(&png, STOPS), job.stops.batches.len());
 
     // Reach: the dispatched line is drawn, and the caption's text is there.
-    let png = render_png(charts[2], "reach.png");
+    let png = render_png(charts[2], "replication-charts", "reach.png");
     assert!(count(&png, DISPATCHED) > 100, "the dispatched line");
     let dark_caption_pixels = png
         .pixels()

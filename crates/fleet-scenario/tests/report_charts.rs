@@ -6,43 +6,16 @@
 
 use fleet_scenario::report::html;
 use fleet_scenario::{run, Format, RunOptions, Scenario};
-use resvg::tiny_skia::{Pixmap, Transform};
-use resvg::usvg;
+use resvg::tiny_skia::Pixmap;
+
+mod charts;
+use charts::{render_png, svgs};
 
 fn report_page(text: &str) -> (fleet_scenario::report::Report, String) {
     let scenario = Scenario::from_str(text, Format::Toml).unwrap();
     let r = run(&scenario, RunOptions::default(), &mut |_, _| {}).unwrap();
     let page = html::render(&r);
     (r, page)
-}
-
-fn svgs(page: &str) -> Vec<&str> {
-    page.match_indices("<svg")
-        .map(|(start, _)| {
-            let end = page[start..].find("</svg>").expect("closed") + start + "</svg>".len();
-            &page[start..end]
-        })
-        .collect()
-}
-
-fn render_png(svg: &str, name: &str) -> Pixmap {
-    let mut options = usvg::Options::default();
-    options.fontdb_mut().load_system_fonts();
-    let has_dejavu = options
-        .fontdb
-        .faces()
-        .any(|f| f.families.iter().any(|(n, _)| n == "DejaVu Sans"));
-    if has_dejavu {
-        options.fontdb_mut().set_sans_serif_family("DejaVu Sans");
-    }
-    let tree = usvg::Tree::from_str(svg, &options).expect("the chart is valid SVG");
-    let size = tree.size().to_int_size();
-    let mut pixmap = Pixmap::new(size.width(), size.height()).unwrap();
-    resvg::render(&tree, Transform::default(), &mut pixmap.as_mut());
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-charts");
-    std::fs::create_dir_all(&dir).unwrap();
-    pixmap.save_png(dir.join(name)).unwrap();
-    pixmap
 }
 
 /// The texts of the SVG's `<text>` elements with their x, and the titles of its hover layer.
@@ -128,7 +101,7 @@ fn the_job_chart_reads_as_clock_time_with_numbered_batches_a_shaded_trip_and_val
     let job = &r.result.jobs[0];
     let trip = job.threshold_trip.expect("the threshold trips");
     let svg = svgs(&page)[0];
-    let png = render_png(svg, "job-tripped.png");
+    let png = render_png(svg, "report-charts", "job-tripped.png");
     let t = texts(svg);
     let clock = |s: &str| {
         s.len() >= 7
@@ -198,7 +171,10 @@ fn the_job_chart_reads_as_clock_time_with_numbered_batches_a_shaded_trip_and_val
     assert!(r.result.jobs[0].threshold_trip.is_none());
     let svg = svgs(&page)[0];
     assert_eq!(
-        near(&render_png(svg, "job-complete.png"), TRIP_OVER_PENDING),
+        near(
+            &render_png(svg, "report-charts", "job-complete.png"),
+            TRIP_OVER_PENDING
+        ),
         0
     );
     assert!(!texts(svg).iter().any(|(_, s)| s == "batch that tripped it"));
@@ -235,7 +211,7 @@ fn run_over_run_charts_read_at_30_and_365_occurrences() {
         let (r, page) = report_page(&nightly(n));
         assert_eq!(r.result.schedules[0].runs().count(), n as usize);
         let svg = *svgs(&page).last().unwrap();
-        let png = render_png(svg, &format!("schedule-{n}.png"));
+        let png = render_png(svg, "report-charts", &format!("schedule-{n}.png"));
         let hover = titles(svg);
         assert_eq!(hover.len(), n as usize, "one hover region per occurrence");
         assert!(
@@ -321,7 +297,7 @@ fn a_hub_model_gets_a_throttling_chart_of_its_queue_and_refusals() {
         .into_iter()
         .find(|s| s.contains("hub: operations queued"))
         .expect("the hub chart");
-    let png = render_png(svg, "hub-throttling.png");
+    let png = render_png(svg, "report-charts", "hub-throttling.png");
     assert!(
         near(&png, SUCCEEDED) > 300,
         "the twin-update queue's line (green)"

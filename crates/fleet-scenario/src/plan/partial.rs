@@ -27,7 +27,7 @@ use crate::plan::outcome::Outcome;
 use crate::plan::report::{self, Header};
 use crate::plan::{grid, prepare, simulate_rounds, sweep_rounds, PlanOptions, PlanReport};
 use crate::plan::{PlanState, Scope};
-use crate::replicate::partial::{check_header, digest, order_parts};
+use crate::replicate::partial::{digest, order_parts, parse, read_file};
 use crate::replicate::Shard;
 use crate::scenario::Scenario;
 
@@ -151,24 +151,20 @@ impl PlanPartial {
 
     /// Reads a plan partial file; errors name it.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::new(ErrorKind::Io(e)).with_file(path))?;
-        let mut part = Self::from_json(&text).map_err(|e| e.with_file(path))?;
+        let mut part = read_file(path, Self::from_json)?;
         part.source = Some(path.to_path_buf());
         Ok(part)
     }
 
     /// Reads a plan partial from JSON and checks its version and shape.
     pub fn from_json(text: &str) -> Result<Self> {
-        let syntax = |e: serde_json::Error| {
-            Error::new(ErrorKind::Syntax(format!(
-                "not a plan partial result file: {e}"
-            )))
-            .with_position(e.line(), e.column())
-        };
-        let header = serde_json::from_str(text).map_err(syntax)?;
-        check_header(&header, KIND, PLAN_PARTIAL_VERSION, HINT)?;
-        let part: Self = serde_json::from_str(text).map_err(syntax)?;
+        let part: Self = parse(
+            text,
+            "plan partial result",
+            KIND,
+            PLAN_PARTIAL_VERSION,
+            HINT,
+        )?;
         part.check_shape()?;
         Ok(part)
     }

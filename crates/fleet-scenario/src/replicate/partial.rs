@@ -126,9 +126,7 @@ impl Partial {
 
     /// Reads a partial result file; errors name it.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::new(ErrorKind::Io(e)).with_file(path))?;
-        let mut part = Self::from_json(&text).map_err(|e| e.with_file(path))?;
+        let mut part = read_file(path, Self::from_json)?;
         part.source = Some(path.to_path_buf());
         Ok(part)
     }
@@ -136,14 +134,8 @@ impl Partial {
     /// Reads a partial result from JSON and checks that it is whole: its version, its shard's
     /// range and its records' shape.
     pub fn from_json(text: &str) -> Result<Self> {
-        let syntax = |e: serde_json::Error| {
-            Error::new(ErrorKind::Syntax(format!("not a partial result file: {e}")))
-                .with_position(e.line(), e.column())
-        };
-        let header: Header = serde_json::from_str(text).map_err(syntax)?;
         let hint = "`fleetsim run SCENARIO --replications K --shard I/N --partial-out FILE`";
-        check_header(&header, KIND, PARTIAL_VERSION, hint)?;
-        let part: Partial = serde_json::from_str(text).map_err(syntax)?;
+        let part: Partial = parse(text, "partial result", KIND, PARTIAL_VERSION, hint)?;
         part.check_shape()?;
         Ok(part)
     }
@@ -195,6 +187,31 @@ impl Partial {
             None => format!("part {}", self.shard),
         }
     }
+}
+
+/// Reads the file at `path` and hands its text to `from_json`; errors name the file.
+pub(crate) fn read_file<T>(path: &Path, from_json: impl FnOnce(&str) -> Result<T>) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::new(ErrorKind::Io(e)).with_file(path))?;
+    from_json(&text).map_err(|e| e.with_file(path))
+}
+
+/// Parses a partial file (`what`: "partial result", "plan partial") whose header must be of
+/// `kind` and `version` ([`check_header`]) before the whole is read; syntax errors say where.
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+    kind: &str,
+    version: u32,
+    hint: &str,
+) -> Result<T> {
+    let syntax = |e: serde_json::Error| {
+        Error::new(ErrorKind::Syntax(format!("not a {what} file: {e}")))
+            .with_position(e.line(), e.column())
+    };
+    let header: Header = serde_json::from_str(text).map_err(syntax)?;
+    check_header(&header, kind, version, hint)?;
+    serde_json::from_str(text).map_err(syntax)
 }
 
 /// Refuses a file that is not of `kind` and `version`, or of another fleetsim; `hint` says
