@@ -1,6 +1,6 @@
 //! The command line: exit codes, reports, determinism and errors, over real scenario files.
 
-use crate::common::{fleetsim, stderr, stdout, write};
+use crate::common::{assert_refused, fleetsim, stderr, stdout, write};
 use std::path::Path;
 
 /// A small scenario: 200 devices, batches of 25 %, a job-wide threshold of 50 %.
@@ -546,38 +546,19 @@ fn serve_prints_a_device_connection_string_derived_from_the_fleet_key() {
 
 #[test]
 fn serve_refuses_a_bad_device_endpoint_with_exit_2() {
-    let out = fleetsim(&["serve", "--bind", "127.0.0.1:0", "--mqtt-bind", "nowhere"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--mqtt-bind \"nowhere\": expected an address"),
-        "{}",
-        stderr(&out)
+    let serve = ["serve", "--bind", "127.0.0.1:0"];
+    let with = |extra: &[&'static str]| [&serve[..], extra].concat();
+    assert_refused(
+        &with(&["--mqtt-bind", "nowhere"]),
+        "--mqtt-bind \"nowhere\": expected an address",
     );
     // MQTT is over TLS: without a certificate it cannot be served.
-    let out = fleetsim(&[
-        "serve",
-        "--bind",
-        "127.0.0.1:0",
-        "--mqtt-bind",
-        "127.0.0.1:0",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("give --tls-cert and --tls-key"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &with(&["--mqtt-bind", "127.0.0.1:0"]),
+        "give --tls-cert and --tls-key",
     );
-    let out = fleetsim(&[
-        "serve",
-        "--bind",
-        "127.0.0.1:0",
-        "--device-key",
-        "not base64!",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("the device key must be non-empty base64 text"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &with(&["--device-key", "not base64!"]),
+        "the device key must be non-empty base64 text",
     );
 }

@@ -28,3 +28,11 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write the scenario");
     path
 }
+
+/// Runs `fleetsim` with `args` and checks that it refuses them as bad input: exit code 2, and
+/// `needle` in the message on standard error.
+pub fn assert_refused(args: &[&str], needle: &str) {
+    let out = fleetsim(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+}
