@@ -43,7 +43,8 @@ pub(crate) type Chart<'a, 'b> = ChartContext<
     SVGBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
 >;
-type DrawResult<'b> = Result<(), Box<dyn std::error::Error + 'b>>;
+/// What drawing a chart into an SVG string returns.
+pub(crate) type DrawResult<'b> = Result<(), Box<dyn std::error::Error + 'b>>;
 
 /// The chart as an SVG document, or `None` when the job has no samples.
 pub(crate) fn svg(job: &JobResult, threshold: Option<&Threshold>) -> Option<String> {
@@ -127,6 +128,24 @@ fn draw<'b>(
     Ok(())
 }
 
+/// The builder of a panel in `area`: its caption, margins and label areas (room for the x
+/// axis's description when `x_desc`). Every chart's panels share it.
+pub(crate) fn panel_builder<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: Option<&str>,
+    x_desc: bool,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(area);
+    if let Some(c) = caption {
+        builder.caption(c, ("sans-serif", 18));
+    }
+    builder
+        .margin(12)
+        .x_label_area_size(if x_desc { 40 } else { 24 })
+        .y_label_area_size(64);
+    builder
+}
+
 /// A plot of count against time in `area` (the job and the hub charts).
 pub(crate) fn panel<'a, 'b>(
     area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
@@ -136,16 +155,9 @@ pub(crate) fn panel<'a, 'b>(
     y_desc: &str,
     x_desc: bool,
 ) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error + 'b>> {
-    let mut builder = ChartBuilder::on(area);
-    if let Some(c) = caption {
-        builder.caption(c, ("sans-serif", 18));
-    }
     let span = x.end - x.start;
-    let mut chart = builder
-        .margin(12)
-        .x_label_area_size(if x_desc { 40 } else { 24 })
-        .y_label_area_size(64)
-        .build_cartesian_2d(x.clone(), 0.0..y_max)?;
+    let mut chart =
+        panel_builder(area, caption, x_desc).build_cartesian_2d(x.clone(), 0.0..y_max)?;
     let time = move |v: &i64| axis::label(*v, span);
     let mut mesh = chart.configure_mesh();
     mesh.y_desc(y_desc)

@@ -6,7 +6,7 @@ use fleet_sim::HubSample;
 use plotters::prelude::*;
 
 use super::axis;
-use super::chart::{legend, panel, Chart, Key, LEGEND_PX};
+use super::chart::{legend, panel, Chart, DrawResult, Key, LEGEND_PX};
 use super::hover::Hover;
 
 const WIDTH_PX: u32 = 980;
@@ -18,8 +18,6 @@ const BUCKETS: [(&str, RGBColor); 3] = [
     ("direct methods (4 KB)", RGBColor(191, 135, 0)),
 ];
 pub(crate) const THROTTLED: RGBColor = RGBColor(200, 30, 30);
-
-type DrawResult<'b> = Result<(), Box<dyn std::error::Error + 'b>>;
 
 /// The chart, or `None` without samples.
 pub(crate) fn svg(series: &[HubSample]) -> Option<String> {

@@ -7,7 +7,9 @@ use fleet_sim::JobResult;
 use plotters::prelude::*;
 
 use super::axis;
-use super::chart::{legend, Key, CANCELLED, FAILED_AREA, LEGEND_PX, SUCCEEDED};
+use super::chart::{
+    legend, panel_builder, DrawResult, Key, CANCELLED, FAILED_AREA, LEGEND_PX, SUCCEEDED,
+};
 use super::hover::Hover;
 use super::OccurrenceLine;
 
@@ -22,7 +24,6 @@ type Chart<'a, 'b> = ChartContext<
     SVGBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
-type DrawResult<'b> = Result<(), Box<dyn std::error::Error + 'b>>;
 
 /// The chart of scheduled job `id` (occurrence instants counted from `clock_start_ms`, the
 /// calendar instant of virtual time 0), or `None` without a run.
@@ -112,17 +113,10 @@ fn panel<'a, 'b>(
     y_desc: &str,
     x_desc: bool,
 ) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error + 'b>> {
-    let mut builder = ChartBuilder::on(area);
-    if let Some(c) = caption {
-        builder.caption(c, ("sans-serif", 18));
-    }
     let n = at.len().max(1);
     let span = at.last().copied().unwrap_or(0) - at.first().copied().unwrap_or(0);
-    let mut chart = builder
-        .margin(12)
-        .x_label_area_size(if x_desc { 40 } else { 24 })
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.5..n as f64 + 0.5, 0.0..y_max)?;
+    let mut chart =
+        panel_builder(area, caption, x_desc).build_cartesian_2d(0.5..n as f64 + 0.5, 0.0..y_max)?;
     // A tick at a whole occurrence number reads as that occurrence's date.
     let date = move |v: &f64| {
         let i = (v.round() as usize).clamp(1, n) - 1;
