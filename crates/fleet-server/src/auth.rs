@@ -54,34 +54,14 @@ impl Auth {
         now_s: i64,
     ) -> Result<(), ApiError> {
         let header = header.ok_or_else(|| unauthorized("the Authorization header is missing"))?;
-        let fields = header
-            .trim()
-            .strip_prefix("SharedAccessSignature ")
-            .ok_or_else(|| {
-                unauthorized("the Authorization header is not a SharedAccessSignature")
-            })?;
-        let (mut sr, mut sig, mut se, mut skn) = (None, None, None, None);
-        for pair in fields.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k.trim() {
-                "sr" => sr = Some(v),
-                "sig" => sig = Some(v),
-                "se" => se = Some(v),
-                "skn" => skn = Some(v),
-                _ => {}
-            }
-        }
-        let (Some(sr), Some(sig), Some(se)) = (sr, sig, se) else {
-            return Err(unauthorized("the token needs sr, sig and se"));
-        };
-        let expiry: i64 = se
-            .parse()
-            .map_err(|_| unauthorized("the token's se is not a number"))?;
-        if expiry <= now_s {
-            return Err(unauthorized("the token has expired"));
-        }
-        let resource = percent_decode_str(sr).decode_utf8_lossy().to_lowercase();
-        let resource = resource
+        let token = SasToken::parse(header, now_s).map_err(|e| {
+            unauthorized(match e {
+                SasError::NotSas => "the Authorization header is not a SharedAccessSignature",
+                e => e.message(),
+            })
+        })?;
+        let resource = token
+            .resource
             .trim_start_matches("https://")
             .trim_start_matches("http://");
         if !grants(resource, host, path) {
@@ -89,19 +69,16 @@ impl Auth {
                 "the token is for {resource}, not for {host}{path}"
             )));
         }
-        let given = STANDARD
-            .decode(percent_decode_str(sig).decode_utf8_lossy().as_bytes())
-            .map_err(|_| unauthorized("the token's sig is not base64"))?;
         let keys = self
             .hub_keys
             .iter()
-            .filter(|(name, _)| skn.is_none_or(|s| s == name));
-        for (_, key) in keys {
-            for encoded in encodings(sr) {
-                if sign(key, &encoded, expiry).ct_eq(&given).into() {
-                    return Ok(());
-                }
-            }
+            .filter(|(name, _)| token.skn.is_none_or(|s| s == name))
+            .map(|(_, key)| key.as_slice());
+        if token
+            .signed_by_any(keys)
+            .map_err(|e| unauthorized(e.message()))?
+        {
+            return Ok(());
         }
         Err(unauthorized("the token's signature does not match any key"))
     }
@@ -163,6 +140,99 @@ const URI_COMPONENT: &AsciiSet = &QUOTE_PLUS
     .remove(b'\'')
     .remove(b'(')
     .remove(b')');
+
+/// A SharedAccessSignature token (`SharedAccessSignature sr=...&sig=...&se=...[&skn=...]`),
+/// parsed and checked for form and expiry; HTTP requests and MQTT logins read it alike.
+pub(crate) struct SasToken<'a> {
+    /// The resource as written (percent-encoded or not).
+    pub(crate) sr: &'a str,
+    /// The resource decoded and lower-cased.
+    pub(crate) resource: String,
+    /// The key name, if given.
+    pub(crate) skn: Option<&'a str>,
+    sig: &'a str,
+    expiry: i64,
+}
+
+/// Why a text is not a usable SharedAccessSignature token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SasError {
+    /// Not of the form `SharedAccessSignature ...`.
+    NotSas,
+    /// `sr`, `sig` or `se` missing.
+    Missing,
+    /// `se` not a number.
+    BadExpiry,
+    /// `se` is not after now.
+    Expired,
+    /// `sig` not base64.
+    BadSignature,
+}
+
+impl SasError {
+    /// What to tell the client (for [`SasError::NotSas`], the caller says what it read).
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            SasError::NotSas => "the text is not a SharedAccessSignature token",
+            SasError::Missing => "the token needs sr, sig and se",
+            SasError::BadExpiry => "the token's se is not a number",
+            SasError::Expired => "the token has expired",
+            SasError::BadSignature => "the token's sig is not base64",
+        }
+    }
+}
+
+impl<'a> SasToken<'a> {
+    /// Parses `text` and checks that it has not expired at `now_s` (Unix seconds).
+    pub(crate) fn parse(text: &'a str, now_s: i64) -> Result<Self, SasError> {
+        let fields = text
+            .trim()
+            .strip_prefix("SharedAccessSignature ")
+            .ok_or(SasError::NotSas)?;
+        let (mut sr, mut sig, mut se, mut skn) = (None, None, None, None);
+        for pair in fields.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k.trim() {
+                "sr" => sr = Some(v),
+                "sig" => sig = Some(v),
+                "se" => se = Some(v),
+                "skn" => skn = Some(v),
+                _ => {}
+            }
+        }
+        let (Some(sr), Some(sig), Some(se)) = (sr, sig, se) else {
+            return Err(SasError::Missing);
+        };
+        let expiry: i64 = se.parse().map_err(|_| SasError::BadExpiry)?;
+        if expiry <= now_s {
+            return Err(SasError::Expired);
+        }
+        Ok(Self {
+            sr,
+            resource: percent_decode_str(sr).decode_utf8_lossy().to_lowercase(),
+            skn,
+            sig,
+            expiry,
+        })
+    }
+
+    /// Whether one of `keys` signed the token (its resource in any of the encodings clients
+    /// use), compared in constant time; refused if the signature is not base64.
+    pub(crate) fn signed_by_any<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+    ) -> Result<bool, SasError> {
+        let given = STANDARD
+            .decode(percent_decode_str(self.sig).decode_utf8_lossy().as_bytes())
+            .map_err(|_| SasError::BadSignature)?;
+        let encoded = encodings(self.sr);
+        Ok(keys.into_iter().any(|key| {
+            encoded
+                .iter()
+                .any(|e| sign(key, e, self.expiry).ct_eq(&given).into())
+        }))
+    }
+}
 
 /// The url-encoded spellings of a token's resource that the official clients sign: the
 /// resource as sent, and encoded the way Python (`quote_plus`) and JavaScript

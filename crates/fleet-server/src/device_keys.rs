@@ -13,11 +13,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use percent_encoding::percent_decode_str;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
-use crate::auth::{encodings, sign};
+use crate::auth::{SasError, SasToken};
 
 /// The fleet key used when none is given: base64 of the 32 bytes of
 /// `fleetsim-development-fleet-key!!`. Published, so it protects nothing.
@@ -88,30 +86,12 @@ impl FleetKey {
                 format!("the user name names device {device:?} on {host:?}, the client id is {client_id:?}"),
             ));
         }
-        let fields = password
-            .trim()
-            .strip_prefix("SharedAccessSignature ")
-            .ok_or_else(|| refuse(4, "the password is not a SharedAccessSignature token"))?;
-        let (mut sr, mut sig, mut se) = (None, None, None);
-        for pair in fields.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k.trim() {
-                "sr" => sr = Some(v),
-                "sig" => sig = Some(v),
-                "se" => se = Some(v),
-                _ => {}
-            }
-        }
-        let (Some(sr), Some(sig), Some(se)) = (sr, sig, se) else {
-            return Err(refuse(4, "the token needs sr, sig and se"));
-        };
-        let expiry: i64 = se
-            .parse()
-            .map_err(|_| refuse(4, "the token's se is not a number"))?;
-        if expiry <= now_s {
-            return Err(refuse(5, "the token has expired"));
-        }
-        let resource = percent_decode_str(sr).decode_utf8_lossy().to_lowercase();
+        let token = SasToken::parse(password, now_s).map_err(|e| match e {
+            SasError::NotSas => refuse(4, "the password is not a SharedAccessSignature token"),
+            SasError::Expired => refuse(5, e.message()),
+            e => refuse(4, e.message()),
+        })?;
+        let resource = &token.resource;
         let wanted = format!("{host}/devices/{client_id}").to_lowercase();
         if resource.trim_end_matches('/') != wanted {
             return Err(refuse(
@@ -119,14 +99,12 @@ impl FleetKey {
                 format!("the token is for {resource}, not for {wanted}"),
             ));
         }
-        let given = STANDARD
-            .decode(percent_decode_str(sig).decode_utf8_lossy().as_bytes())
-            .map_err(|_| refuse(4, "the token's sig is not base64"))?;
         let key = self.device_key(client_id);
-        for encoded in encodings(sr) {
-            if sign(&key, &encoded, expiry).ct_eq(&given).into() {
-                return Ok(host.to_string());
-            }
+        if token
+            .signed_by_any([key.as_slice()])
+            .map_err(|e| refuse(4, e.message()))?
+        {
+            return Ok(host.to_string());
         }
         Err(refuse(
             5,

@@ -264,12 +264,7 @@ async fn query_devices(
         reply,
     })
     .await?;
-    let items: Vec<String> = page["items"]
-        .as_array()
-        .map(|a| a.iter().map(Value::to_string).collect())
-        .unwrap_or_default();
-    let next = page["next"].as_u64().map(|n| n.to_string());
-    Ok(array(&items, "Twin", next))
+    Ok(query_page(&page, "Twin"))
 }
 
 /// `SELECT * FROM devices.jobs WHERE devices.jobs.jobId = '...'`: a job's per-device results
@@ -294,12 +289,17 @@ async fn job_results(
         reply,
     })
     .await?;
+    Ok(query_page(&page, "DeviceJob"))
+}
+
+/// A page of query results (`items`, `next`) as IoT Hub's query response of `item_type`.
+fn query_page(page: &Value, item_type: &'static str) -> Response {
     let items: Vec<String> = page["items"]
         .as_array()
         .map(|a| a.iter().map(Value::to_string).collect())
         .unwrap_or_default();
     let next = page["next"].as_u64().map(|n| n.to_string());
-    Ok(array(&items, "DeviceJob", next))
+    array(&items, item_type, next)
 }
 
 async fn get_twin(State(state): St, Path(id): Path<String>, uri: Uri) -> Result<Response> {
