@@ -197,13 +197,23 @@ impl<'a> Compiled<'a> {
         self.root.eval(index)
     }
 
-    /// The selected devices, in index order. Devices are evaluated 64 at a time into bit
-    /// masks, which is several times faster than [`Compiled::matches`] per device.
-    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.cutoff.div_ceil(64)).flat_map(move |block| {
+    /// The selection as bit masks of 64 devices, in index order up to the `TOP` cutoff:
+    /// `(start, bits)`, where bit `k` says whether device `start + k` is selected. A caller
+    /// that needs no list (a count, a check that every device is selected) reads a block in
+    /// a few instructions.
+    pub fn masks(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        (0..self.cutoff.div_ceil(64)).map(move |block| {
             let start = block * 64;
             let len = (self.cutoff - start).min(64);
-            let (mut bits, _) = self.root.eval_block(start, len);
+            (start, self.root.eval_block(start, len).0)
+        })
+    }
+
+    /// The selected devices, in index order. Devices are evaluated 64 at a time into bit
+    /// masks ([`Compiled::masks`]), which is several times faster than
+    /// [`Compiled::matches`] per device.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.masks().flat_map(|(start, mut bits)| {
             std::iter::from_fn(move || {
                 (bits != 0).then(|| {
                     let k = bits.trailing_zeros();

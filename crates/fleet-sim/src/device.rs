@@ -1003,10 +1003,10 @@ impl DeviceModel {
     #[inline(never)]
     fn flap_next_up(&mut self, d: u32, key: u64, f: Flapping, t: i64) -> i64 {
         let seed = self.seed_key;
-        let pd = f.mean_down_ms / (f.mean_up_ms + f.mean_down_ms);
         let epoch_ms = (FLAP_EPOCH_CYCLES * (f.mean_up_ms + f.mean_down_ms))
             .clamp(FLAP_EPOCH_CYCLES, crate::MAX_VIRTUAL_MS as f64) as i64;
-        let epoch = t.max(0) / epoch_ms;
+        // An epoch is a million cycles: nearly every run stays in epoch 0 (no division).
+        let epoch = if t < epoch_ms { 0 } else { t / epoch_ms };
         let epoch_start = epoch * epoch_ms;
         let epoch_end = epoch_start.saturating_add(epoch_ms);
         // Epoch 0 keeps the device's own key: the walk of every earlier version.
@@ -1025,6 +1025,7 @@ impl DeviceModel {
             let k = self.flap_k[i];
             (k & !FLAP_DOWN, s, k & FLAP_DOWN != 0, Some(e))
         } else {
+            let pd = f.mean_down_ms / (f.mean_up_ms + f.mean_down_ms);
             let first_down = seed.unit(key, 0, Purpose::Flap) < pd;
             (0, epoch_start, first_down, None)
         };

@@ -218,6 +218,7 @@ impl Compiled<'_> {
     /// device matches); any other is checked device by device (about 40 instructions each).
     pub(crate) fn select_unless_all(&self, fleet: &Fleet) -> Option<Vec<u32>> {
         match (&self.query, self.template_only()) {
+            (Some(q), _) if self.query_only() => unless_all_masks(fleet.len(), q.masks()),
             (Some(q), _) => unless_all(
                 fleet.len(),
                 q.iter().filter(|&d| self.matches_table(fleet, d)),
@@ -261,6 +262,22 @@ impl Compiled<'_> {
         }
     }
 
+    /// Whether the query is the only condition (a group defined by a query, as in IoT
+    /// Central): then its bit masks are the selection.
+    fn query_only(&self) -> bool {
+        matches!(
+            self,
+            Self {
+                never: false,
+                template: None,
+                tags,
+                provisioned: None,
+                simulated: None,
+                query: Some(_),
+            } if tags.is_empty()
+        )
+    }
+
     /// The table-form conditions (all but the query).
     #[inline]
     fn matches_table(&self, fleet: &Fleet, index: u32) -> bool {
@@ -297,6 +314,34 @@ fn unless_all(n: u32, selected: impl Iterator<Item = u32>) -> Option<Vec<u32>> {
         None => Some((0..next).collect()),
         some => some,
     }
+}
+
+/// [`unless_all`] of the devices set in `masks` (`(start, bits)` blocks of 64 devices in
+/// order, as [`fleet_query::Compiled::masks`] gives them): while every block is full, one
+/// comparison a block; from the first gap on, the list.
+fn unless_all_masks(n: u32, masks: impl Iterator<Item = (u32, u64)>) -> Option<Vec<u32>> {
+    let ones = |(start, mut bits): (u32, u64)| {
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let k = bits.trailing_zeros();
+                bits &= bits - 1;
+                start + k
+            })
+        })
+    };
+    let mut masks = masks.peekable();
+    let mut next = 0u32;
+    while let Some(&(start, bits)) = masks.peek() {
+        debug_assert_eq!(start, next, "blocks of 64 in order");
+        let len = (n - start).min(64);
+        let full = if len == 64 { u64::MAX } else { (1 << len) - 1 };
+        if bits != full {
+            return Some((0..next).chain(masks.flat_map(ones)).collect());
+        }
+        next += len;
+        masks.next();
+    }
+    (next != n).then(|| (0..next).collect())
 }
 
 /// The indices of the cells equal to `value`, or `None` if every cell is: [`unless_all`] of
@@ -407,6 +452,35 @@ mod tests {
             prop_assert_eq!(selector.select(&fleet), general.unwrap_or(all));
         }
 
+        /// A selector of a query alone (its bit masks read a block at a time) selects what
+        /// the device-by-device check does.
+        #[test]
+        fn query_only_selection_is_the_device_by_device_one(
+            n in 0u32..300,
+            odd in proptest::collection::vec(
+                prop_oneof![0u32..300, (1u32..5).prop_map(|k| k * 64 - 1)],
+                0..4,
+            ),
+            condition in prop_oneof![
+                Just("$template = 'a'"),
+                Just("$template = 'b'"),
+                Just("tags.ring = 1 OR $template = 'a'"),
+                Just("tags.ring != 7"),
+            ],
+            top in proptest::option::of(0u32..300),
+        ) {
+            let fleet = fleet(n, &odd);
+            let text = match top {
+                Some(k) => format!("SELECT TOP {k} * FROM devices WHERE {condition}"),
+                None => format!("SELECT * FROM devices WHERE {condition}"),
+            };
+            let selector = Selector::from_query(fleet_query::Query::parse_any(&text).unwrap());
+            let compiled = selector.compile(&fleet);
+            prop_assert!(compiled.query_only());
+            let each = unless_all(n, (0..n).filter(|&d| compiled.matches(&fleet, d)));
+            prop_assert_eq!(compiled.select_unless_all(&fleet), each);
+        }
+
         /// `select_equal` is `unless_all` of the equal cells.
         #[test]
         fn select_equal_is_unless_all_of_the_equal_cells(
@@ -421,6 +495,32 @@ mod tests {
             }
             let want = unless_all(n, (0..n).filter(|&d| cells[d as usize] == 1));
             prop_assert_eq!(select_equal(&cells, 1), want);
+        }
+    }
+
+    proptest! {
+        /// `unless_all_masks` of a selection's bit masks is `unless_all` of its list, with
+        /// gaps anywhere (block ends included) and blocks cut short (`TOP n`).
+        #[test]
+        fn unless_all_masks_is_unless_all_of_the_set_bits(
+            n in 0u32..400,
+            gaps in proptest::collection::vec(
+                prop_oneof![0u32..400, (1u32..7).prop_map(|k| k * 64 - 1)],
+                0..4,
+            ),
+            cutoff in proptest::option::of(0u32..400),
+        ) {
+            let cutoff = cutoff.map_or(n, |c| c.min(n));
+            let selected = |d: u32| d < cutoff && !gaps.contains(&d);
+            let masks = (0..cutoff.div_ceil(64)).map(|b| {
+                let start = b * 64;
+                let bits = (0..64u32)
+                    .filter(|&k| start + k < cutoff && selected(start + k))
+                    .fold(0u64, |acc, k| acc | 1 << k);
+                (start, bits)
+            });
+            let want = unless_all(n, (0..n).filter(|&d| selected(d)));
+            prop_assert_eq!(super::unless_all_masks(n, masks), want);
         }
     }
 
