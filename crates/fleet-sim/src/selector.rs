@@ -416,6 +416,14 @@ mod tests {
         b.build(&templates).unwrap().0
     }
 
+    /// Up to 3 device indices below `n`, often the last of a block of 64 (a mask's edge).
+    fn gaps(n: u32) -> impl Strategy<Value = Vec<u32>> {
+        proptest::collection::vec(
+            prop_oneof![0..n, (1..=n / 64).prop_map(|k| k * 64 - 1)],
+            0..4,
+        )
+    }
+
     proptest! {
         /// The whole-column paths (a template alone) select what the device-by-device path
         /// does, with gaps anywhere, around chunk ends included.
@@ -457,10 +465,7 @@ mod tests {
         #[test]
         fn query_only_selection_is_the_device_by_device_one(
             n in 0u32..300,
-            odd in proptest::collection::vec(
-                prop_oneof![0u32..300, (1u32..5).prop_map(|k| k * 64 - 1)],
-                0..4,
-            ),
+            odd in gaps(300),
             condition in prop_oneof![
                 Just("$template = 'a'"),
                 Just("$template = 'b'"),
@@ -504,10 +509,7 @@ mod tests {
         #[test]
         fn unless_all_masks_is_unless_all_of_the_set_bits(
             n in 0u32..400,
-            gaps in proptest::collection::vec(
-                prop_oneof![0u32..400, (1u32..7).prop_map(|k| k * 64 - 1)],
-                0..4,
-            ),
+            gaps in gaps(400),
             cutoff in proptest::option::of(0u32..400),
         ) {
             let cutoff = cutoff.map_or(n, |c| c.min(n));
