@@ -998,10 +998,30 @@ impl DeviceModel {
     /// epoch of 2^20 mean cycles (at least 2^20 ms, at most [`crate::MAX_VIRTUAL_MS`]): epoch
     /// `e > 0` draws from the flap stream of the device's key mixed with `e`, and the interval
     /// in progress at an epoch's end is cut there.
+    ///
+    /// `t` within the interval reached last (a nightly job meets most devices in the interval
+    /// it met them in the night before) is answered from the cursor alone: the interval lies
+    /// within one epoch, so it is `t`'s epoch, and nothing is drawn, computed or stored.
+    #[inline]
+    fn flap_next_up(&mut self, d: u32, key: u64, f: Flapping, t: i64) -> i64 {
+        let i = d as usize;
+        if let (Some(&k), Some(&s), Some(&e)) = (
+            self.flap_k.get(i),
+            self.flap_start.get(i),
+            self.flap_end.get(i),
+        ) {
+            if s <= t && t < e {
+                return if k & FLAP_DOWN != 0 { e } else { t };
+            }
+        }
+        self.flap_walk(d, key, f, t)
+    }
+
+    /// [`Self::flap_next_up`] past the interval reached last: the walk onwards.
     /// Kept out of line: inlined, it made `next_online`, the hot path of every dispatch, a
     /// third slower for fleets that do not flap.
     #[inline(never)]
-    fn flap_next_up(&mut self, d: u32, key: u64, f: Flapping, t: i64) -> i64 {
+    fn flap_walk(&mut self, d: u32, key: u64, f: Flapping, t: i64) -> i64 {
         let seed = self.seed_key;
         let epoch_ms = (FLAP_EPOCH_CYCLES * (f.mean_up_ms + f.mean_down_ms))
             .clamp(FLAP_EPOCH_CYCLES, crate::MAX_VIRTUAL_MS as f64) as i64;
