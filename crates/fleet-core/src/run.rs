@@ -992,10 +992,7 @@ impl JobRun {
     #[inline(always)]
     fn dispatch_until(&mut self, now_ms: i64, end: u32, actions: &mut Vec<Action>) -> bool {
         if self.rate.is_none() {
-            while self.cursor < end {
-                self.dispatch(now_ms, self.cursor, actions);
-                self.cursor += 1;
-            }
+            self.dispatch_fresh(now_ms, end, actions);
             return true;
         }
         while self.cursor < end {
@@ -1072,6 +1069,14 @@ impl JobRun {
             DeviceState::InFlight => {} // an immediate retry
             state => unreachable!("dispatch of a device in state {state}"),
         }
+        self.send(now_ms, device, actions);
+    }
+
+    /// The device's next attempt goes out: in flight, its attempt counted, the dispatch and
+    /// its device timer asked for. The caller has moved the counts.
+    #[inline(always)]
+    fn send(&mut self, now_ms: i64, device: u32, actions: &mut Vec<Action>) {
+        let d = device as usize;
         self.states[d] = DeviceState::InFlight;
         let attempt = self.attempts[d] + 1;
         self.attempts[d] = attempt;
@@ -1082,6 +1087,22 @@ impl JobRun {
                 timer: Timer::DeviceTimeout { device, attempt },
             });
         }
+    }
+
+    /// [`Self::dispatch`] of every device from the cursor to `end` (never dispatched, so all
+    /// pending), with the counts moved once for all of them: the loop that dispatches a batch.
+    #[inline(always)]
+    fn dispatch_fresh(&mut self, now_ms: i64, end: u32, actions: &mut Vec<Action>) {
+        let n = end.saturating_sub(self.cursor);
+        self.counts.pending -= n;
+        self.counts.in_flight += n;
+        let per_device = 1 + usize::from(self.config.device_timeout_ms.is_some());
+        actions.reserve(n as usize * per_device);
+        for device in self.cursor..end {
+            debug_assert_eq!(self.states[device as usize], DeviceState::Pending);
+            self.send(now_ms, device, actions);
+        }
+        self.cursor = self.cursor.max(end);
     }
 
     fn complete(&mut self, now_ms: i64, actions: &mut Vec<Action>) {
