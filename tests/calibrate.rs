@@ -7,7 +7,7 @@ use fleet_calibrate::synth::{self, SimulatedJob};
 use fleet_calibrate::Platform;
 use fleet_scenario::Scenario;
 
-use crate::common::{fleetsim, stderr, stdout, write};
+use crate::common::{assert_refused, fleetsim, stderr, stdout, write};
 
 const MODEL: &str = "examples/calibration-model.toml";
 
@@ -127,19 +127,18 @@ fn bad_results_exit_2_naming_file_record_and_field() {
         "[\n{\"deviceId\": \"therm-00001\", \"status\": \"completed\"},\n{\"deviceId\": \"therm-00002\", \"status\": \"done\"}\n]",
     );
     let bad = bad.display().to_string();
-    let out = fleetsim(&["calibrate", &bad, "--scenario", MODEL]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains(
-            "jobs.json: record 2 (line 3): field `status`: unknown device job status \"done\""
-        ),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &["calibrate", &bad, "--scenario", MODEL],
+        "jobs.json: record 2 (line 3): field `status`: unknown device job status \"done\"",
     );
-    let out = fleetsim(&["calibrate", &bad, "--scenario", MODEL, "--by", "tags..x"]);
-    assert_eq!(out.status.code(), Some(2));
-    let out = fleetsim(&["backtest", MODEL, "--job", &bad]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_refused(
+        &["calibrate", &bad, "--scenario", MODEL, "--by", "tags..x"],
+        "field `--by`: \"tags..x\" is not a path",
+    );
+    assert_refused(
+        &["backtest", MODEL, "--job", &bad],
+        "jobs.json: record 2 (line 3): field `status`: unknown device job status \"done\"",
+    );
 }
 
 /// `--max-outside N` makes backtest a CI gate: a model failing far too often puts the real

@@ -173,11 +173,8 @@ fn assert_bad_input(text: &str, name: &str, needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), name, text);
     for command in ["run", "validate"] {
-        let out = fleetsim(&[command, path.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
-        let err = stderr(&out);
-        assert!(!err.contains("panicked"), "{err}");
-        for needle in needles {
+        let err = assert_refused(&[command, path.to_str().unwrap()], needles[0]);
+        for needle in &needles[1..] {
             assert!(
                 err.contains(needle),
                 "{command}: {err:?} should contain {needle:?}"
@@ -221,11 +218,11 @@ fn malformed_files_are_rejected() {
     assert_bad_input("seed = [", "broken.toml", &["broken.toml:1:"]);
     assert_bad_input("{\"seed\": 1,}", "broken.json", &["broken.json"]);
     assert_bad_input("seed = 1", "missing.toml", &["fleet"]);
-    let out = fleetsim(&["run", "no/such/file.toml"]);
-    assert_eq!(out.status.code(), Some(2));
-    let out = fleetsim(&["run", "README.md"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains(".toml or .json"));
+    assert_refused(
+        &["run", "no/such/file.toml"],
+        "no/such/file.toml: cannot read",
+    );
+    assert_refused(&["run", "README.md"], ".toml or .json");
 }
 
 #[test]
@@ -339,17 +336,39 @@ fn replication_flags_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "s.toml", SMALL);
     let p = path.to_str().unwrap();
-    for args in [
-        vec!["run", p, "--replications", "0"],
-        vec!["run", p, "--threads", "2"],
-        vec!["run", p, "--replications", "3", "--threads", "0"],
-        vec!["run", p, "--replications", "3", "--devices-csv", "x.csv"],
-        vec!["run", p, "--replications", "3", "--shard", "0/2"],
-        vec!["run", p, "--shard", "0/2", "--partial-out", "x.json"],
-        vec!["run", p, "--partial-out", "x.json"],
+    let missing = |flag| format!("the following required arguments were not provided:\n  {flag}");
+    for (args, needle) in [
+        (
+            vec!["run", p, "--replications", "0"],
+            "invalid value '0' for '--replications <K>'".to_string(),
+        ),
+        (
+            vec!["run", p, "--threads", "2"],
+            missing("--replications <K>"),
+        ),
+        (
+            vec!["run", p, "--replications", "3", "--threads", "0"],
+            "invalid value '0' for '--threads <T>'".to_string(),
+        ),
+        (
+            vec!["run", p, "--replications", "3", "--devices-csv", "x.csv"],
+            "the argument '--replications <K>' cannot be used with '--devices-csv <FILE>'"
+                .to_string(),
+        ),
+        (
+            vec!["run", p, "--replications", "3", "--shard", "0/2"],
+            missing("--partial-out <FILE>"),
+        ),
+        (
+            vec!["run", p, "--shard", "0/2", "--partial-out", "x.json"],
+            missing("--replications <K>"),
+        ),
+        (
+            vec!["run", p, "--partial-out", "x.json"],
+            missing("--replications <K>"),
+        ),
     ] {
-        let out = fleetsim(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_refused(&args, &needle);
     }
 }
 
@@ -433,25 +452,21 @@ fn a_bad_query_exits_2_with_the_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "s.toml", SMALL);
     let p = path.to_str().unwrap();
-    let out = fleetsim(&["query", p, "SELECT * FROM devices WHERE tags.fw ="]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
+    let err = assert_refused(
+        &["query", p, "SELECT * FROM devices WHERE tags.fw ="],
+        "invalid query: expected a value after '=', found the end of the query at column 38",
+    );
     assert!(
         err.starts_with("error: invalid query: expected a value after '=', found the end of the query at column 38\n"),
         "{err}"
     );
     assert!(err.contains(&format!("\n  {}^", " ".repeat(37))), "{err}");
-    let out = fleetsim(&["query", p, "--group", "nope"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("no device group \"nope\""),
-        "{}",
-        stderr(&out)
+    assert_refused(&["query", p, "--group", "nope"], "no device group \"nope\"");
+    assert_refused(&["query", "missing.toml", "*"], "missing.toml: cannot read");
+    assert_refused(
+        &["query", p],
+        "the following required arguments were not provided:\n  <QUERY>",
     );
-    let out = fleetsim(&["query", "missing.toml", "*"]);
-    assert_eq!(out.status.code(), Some(2));
-    let out = fleetsim(&["query", p]);
-    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -490,10 +505,10 @@ fn serve_refuses_an_empty_store_with_exit_2_naming_the_file() {
     let db = dir.path().join("fleetsim.db");
     std::fs::write(&db, b"").unwrap();
     let data = dir.path().to_str().unwrap();
-    let out = fleetsim(&["serve", "--bind", "127.0.0.1:0", "--data", data]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains(&db.display().to_string()), "{err}");
+    let err = assert_refused(
+        &["serve", "--bind", "127.0.0.1:0", "--data", data],
+        &db.display().to_string(),
+    );
     assert!(err.contains("the file is empty (0 bytes)"), "{err}");
 }
 
@@ -528,19 +543,15 @@ fn serve_prints_a_device_connection_string_derived_from_the_fleet_key() {
         "{printed}"
     );
     // A device the scenario's fleet does not have is exit 2, named.
-    let out = fleetsim(&[
-        "serve",
-        "--scenario",
-        "examples/hybrid-fleet.toml",
-        "--print-device-connection-string",
-        "nope",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out)
-            .contains("\"nope\": the fleet of examples/hybrid-fleet.toml has no such device"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &[
+            "serve",
+            "--scenario",
+            "examples/hybrid-fleet.toml",
+            "--print-device-connection-string",
+            "nope",
+        ],
+        "\"nope\": the fleet of examples/hybrid-fleet.toml has no such device",
     );
 }
 

@@ -29,10 +29,17 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Runs `fleetsim` with `args` and checks that it refuses them as bad input: exit code 2, and
-/// `needle` in the message on standard error.
-pub fn assert_refused(args: &[&str], needle: &str) {
+/// Runs `fleetsim` with `args` and checks that it refuses them as bad input: exit code 2, no
+/// panic, and `needle` in the message on standard error. Returns that message, for callers
+/// that check more of it (further needles, where it starts).
+pub fn assert_refused(args: &[&str], needle: &str) -> String {
     let out = fleetsim(args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-    assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: {err:?} should contain {needle:?}"
+    );
+    err
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{fleetsim, stderr, stdout, write};
+use crate::common::{assert_refused, fleetsim, stderr, stdout, write};
 
 /// A hand-written export of `crates/fleet-import/tests/data`.
 fn data(name: &str) -> String {
@@ -105,12 +105,9 @@ fn an_imported_fleet_runs_validates_and_answers_queries() {
         stdout(&out)
     );
     // --devices rescales generated fleets only.
-    let out = fleetsim(&["query", s, "*", "--devices", "10"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("--devices rescales a generated fleet"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &["query", s, "*", "--devices", "10"],
+        "--devices rescales a generated fleet",
     );
 }
 
@@ -123,17 +120,14 @@ fn import_reports_skipped_records_and_modules() {
         "{\"id\":\"a\",\"status\":\"enabled\"}\n{\"id\":\"b\",\"status\":7}\n{\"id\":\"a\",\"moduleId\":\"m\",\"status\":\"enabled\"}\n",
     );
     let out = dir.path().join("fleet.jsonl");
-    let run = fleetsim(&[
-        "import",
-        export.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.status.code(), Some(2));
-    let err = stderr(&run);
-    assert!(
-        err.contains("devices.txt:2 (record 2): field `status`: invalid type"),
-        "{err}"
+    assert_refused(
+        &[
+            "import",
+            export.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        "devices.txt:2 (record 2): field `status`: invalid type",
     );
     assert!(!out.exists(), "no fleet file after a failed import");
     let run = fleetsim(&[
@@ -178,20 +172,16 @@ fn central_exports_take_their_properties() {
         line,
         r#"{"id":"ccc","template":"dtmi:contoso:Thermostat;1","display_name":"CheckoutThermostat","reported":{"maxTempSinceLastReboot":93.95907131817654},"simulated":true}"#
     );
-    let out = fleetsim(&[
-        "import",
-        &data("devices.txt"),
-        "-o",
-        dir.path().join("x.jsonl").to_str().unwrap(),
-        "--properties",
-        &data("central-properties.json"),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out)
-            .contains("--properties goes with IoT Central exports; these are iothub-export"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &[
+            "import",
+            &data("devices.txt"),
+            "-o",
+            dir.path().join("x.jsonl").to_str().unwrap(),
+            "--properties",
+            &data("central-properties.json"),
+        ],
+        "--properties goes with IoT Central exports; these are iothub-export",
     );
 }
 
@@ -205,13 +195,9 @@ fn bad_fleet_sections_and_fleet_files_exit_2_naming_where() {
         "both.toml",
         "[fleet]\nfile = \"fleet.jsonl\"\ndevices = 10\n",
     );
-    let out = fleetsim(&["validate", both.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out)
-            .contains("an imported fleet (`file`) takes no generator fields: remove `devices`"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &["validate", both.to_str().unwrap()],
+        "an imported fleet (`file`) takes no generator fields: remove `devices`",
     );
     // A missing fleet file.
     let missing = write(
@@ -219,10 +205,7 @@ fn bad_fleet_sections_and_fleet_files_exit_2_naming_where() {
         "missing.toml",
         "[fleet]\nfile = \"nope.jsonl\"\n",
     );
-    let out = fleetsim(&["validate", missing.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(err.contains("missing.toml:2:"), "{err}");
+    let err = assert_refused(&["validate", missing.to_str().unwrap()], "missing.toml:2:");
     assert!(err.contains("field `fleet.file`"), "{err}");
     assert!(err.contains("nope.jsonl"), "{err}");
     // A truncated fleet file names its own line.
@@ -230,12 +213,9 @@ fn bad_fleet_sections_and_fleet_files_exit_2_naming_where() {
     let cut: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
     write(dir.path(), "cut.jsonl", &cut);
     let s = write(dir.path(), "cut.toml", "[fleet]\nfile = \"cut.jsonl\"\n");
-    let out = fleetsim(&["run", s.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(
-        err.contains("cut.jsonl:3: the header says 4 devices, the file has 2 (truncated?)"),
-        "{err}"
+    assert_refused(
+        &["run", s.to_str().unwrap()],
+        "cut.jsonl:3: the header says 4 devices, the file has 2 (truncated?)",
     );
     // An export where a fleet file belongs.
     let s = write(
@@ -243,12 +223,9 @@ fn bad_fleet_sections_and_fleet_files_exit_2_naming_where() {
         "export.toml",
         &format!("[fleet]\nfile = {:?}\n", data("aws-list-things.json")),
     );
-    let out = fleetsim(&["validate", s.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("not a fleetsim fleet file"),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &["validate", s.to_str().unwrap()],
+        "not a fleetsim fleet file",
     );
 }
 
@@ -264,8 +241,14 @@ fn templates_the_scenario_does_not_define_are_empty_and_warned_about() {
         err.contains("s.toml:2: fleet.file: the imported fleet names template \"LightBulb\" (3 devices), which `templates` does not define"),
         "{err}"
     );
-    let out = fleetsim(&["validate", s.to_str().unwrap(), "--deny", "warnings"]);
-    assert_eq!(out.status.code(), Some(2));
+    let err = assert_refused(
+        &["validate", s.to_str().unwrap(), "--deny", "warnings"],
+        "s.toml:2: fleet.file: the imported fleet names template \"LightBulb\"",
+    );
+    assert!(
+        err.contains("error: 1 warning denied (--deny warnings)"),
+        "{err}"
+    );
     // Queries still select by the template.
     let out = fleetsim(&["query", s.to_str().unwrap(), "$template = 'LightBulb'"]);
     assert!(

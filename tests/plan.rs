@@ -1,6 +1,6 @@
 //! `fleetsim plan`: the sweep from the command line, its JSON and HTML, exit codes and errors.
 
-use crate::common::{fleetsim, stderr, stdout};
+use crate::common::{assert_refused, fleetsim, stderr, stdout};
 
 const FAST: [&str; 6] = [
     "--devices",
@@ -97,8 +97,6 @@ fn plan_errors_say_what_and_where() {
         let mut args = vec!["plan", "examples/rollout-risk.toml"];
         args.extend(FAST);
         args.extend(extra);
-        let out = fleetsim(&args);
-        assert_eq!(out.status.code(), Some(2), "{extra:?}");
-        assert!(stderr(&out).contains(says), "{extra:?}: {}", stderr(&out));
+        assert_refused(&args, says);
     }
 }

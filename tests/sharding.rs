@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{fleetsim, stderr, stdout, write};
+use crate::common::{assert_refused, fleetsim, stderr, stdout, write};
 
 /// 400 devices in batches of 25 %, a per-batch threshold of 4 failures, 3 % failing: runs
 /// complete or are cancelled in various batches.
@@ -103,11 +103,16 @@ fn run_command_parts(command: &[&str], dir: &Path, n: u32) -> Vec<PathBuf> {
     parts
 }
 
-fn merge(parts: &[PathBuf], extra: &[&str]) -> Output {
+/// The arguments of `fleetsim merge` with `parts`, then `extra`.
+fn merge_args<'a>(parts: &'a [PathBuf], extra: &[&'a str]) -> Vec<&'a str> {
     let mut args: Vec<&str> = vec!["merge"];
     args.extend(parts.iter().map(|p| p.to_str().unwrap()));
     args.extend(extra);
-    fleetsim(&args)
+    args
+}
+
+fn merge(parts: &[PathBuf], extra: &[&str]) -> Output {
+    fleetsim(&merge_args(parts, extra))
 }
 
 #[test]
@@ -200,13 +205,8 @@ fn parts_that_do_not_make_one_whole_exit_2() {
         other.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = merge(&[parts[0].clone(), parts[1].clone(), other], &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("first seed 100 and 1"),
-        "{}",
-        stderr(&out)
-    );
+    let given = [parts[0].clone(), parts[1].clone(), other];
+    assert_refused(&merge_args(&given, &[]), "first seed 100 and 1");
 }
 
 #[test]
@@ -318,11 +318,5 @@ fn a_plan_sweep_over_n_processes_prints_the_whole_report() {
     let scenario = write(dir.path(), "s.toml", SCENARIO);
     let mut mixed = run_parts(&scenario, dir.path(), 1);
     mixed.extend(run_command_parts(&sweep, &dir.path().join("n2"), 1));
-    let out = merge(&mixed, &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("cannot be merged together"),
-        "{}",
-        stderr(&out)
-    );
+    assert_refused(&merge_args(&mixed, &[]), "cannot be merged together");
 }

@@ -1,7 +1,7 @@
 //! Warnings on the command line (`warning: FILE:LINE: FIELD: message`, `--deny warnings`), the
 //! JSON outputs parsed with duplicate keys refused, and the lines of errors.
 
-use crate::common::{fleetsim, stderr, stdout, write};
+use crate::common::{assert_refused, fleetsim, stderr, stdout, write};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
@@ -208,9 +208,10 @@ fn warnings_print_with_file_line_and_field_and_deny_makes_them_errors() {
         stderr(&out)
     );
 
-    let out = fleetsim(&["validate", "--deny", "warnings", p]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("error: 1 warning denied (--deny warnings)"));
+    assert_refused(
+        &["validate", "--deny", "warnings", p],
+        "error: 1 warning denied (--deny warnings)",
+    );
 
     let out = fleetsim(&["run", p, "--deny", "warnings", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -276,10 +277,7 @@ fn an_error_inside_a_pasted_job_json_names_the_line_of_the_file() {
         + 1;
     let path = write(dir.path(), "j.toml", &text);
     let p = path.to_str().unwrap();
-    let out = fleetsim(&["validate", p]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out);
-    assert!(err.contains(&format!("{p}:{line}:")), "{err}");
+    let err = assert_refused(&["validate", p], &format!("{p}:{line}:"));
     assert!(!err.contains("at line 2"), "{err}");
 }
 
@@ -290,21 +288,19 @@ fn a_value_error_names_its_line() {
     let line = text.lines().position(|l| l == "units = 500").unwrap() + 1;
     let path = write(dir.path(), "u.toml", &text);
     let p = path.to_str().unwrap();
-    let out = fleetsim(&["validate", p]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains(&format!("{p}:{line}:1: field `hub.units`")),
-        "{}",
-        stderr(&out)
+    assert_refused(
+        &["validate", p],
+        &format!("{p}:{line}:1: field `hub.units`"),
     );
 }
 
 #[test]
 fn a_missing_file_prints_the_os_message_once() {
     for command in ["run", "validate"] {
-        let out = fleetsim(&[command, "no/such/nope.toml"]);
-        assert_eq!(out.status.code(), Some(2));
-        let err = stderr(&out);
+        let err = assert_refused(
+            &[command, "no/such/nope.toml"],
+            "error: no/such/nope.toml: cannot read: ",
+        );
         assert_eq!(err.matches("os error 2").count(), 1, "{err}");
         assert!(
             err.starts_with("error: no/such/nope.toml: cannot read: "),
