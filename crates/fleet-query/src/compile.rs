@@ -197,15 +197,18 @@ impl<'a> Compiled<'a> {
         self.root.eval(index)
     }
 
-    /// The selection as bit masks of 64 devices, in index order up to the `TOP` cutoff:
-    /// `(start, bits)`, where bit `k` says whether device `start + k` is selected. A caller
-    /// that needs no list (a count, a check that every device is selected) reads a block in
-    /// a few instructions.
-    pub fn masks(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+    /// The selection as bit masks of up to 64 devices, in index order up to the `TOP` cutoff
+    /// ([`Mask`]). A caller that needs no list (a count, a check that every device is
+    /// selected) reads a block in a few instructions.
+    pub fn masks(&self) -> impl Iterator<Item = Mask> + '_ {
         (0..self.cutoff.div_ceil(64)).map(move |block| {
             let start = block * 64;
             let len = (self.cutoff - start).min(64);
-            (start, self.root.eval_block(start, len).0)
+            Mask {
+                start,
+                bits: self.root.eval_block(start, len).0,
+                all: block_mask(len),
+            }
         })
     }
 
@@ -213,15 +216,7 @@ impl<'a> Compiled<'a> {
     /// masks ([`Compiled::masks`]), which is several times faster than
     /// [`Compiled::matches`] per device.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.masks().flat_map(|(start, mut bits)| {
-            std::iter::from_fn(move || {
-                (bits != 0).then(|| {
-                    let k = bits.trailing_zeros();
-                    bits &= bits - 1;
-                    start + k
-                })
-            })
-        })
+        self.masks().flat_map(Mask::devices)
     }
 
     /// The selected devices, in index order.
@@ -231,13 +226,7 @@ impl<'a> Compiled<'a> {
 
     /// How many devices are selected.
     pub fn count(&self) -> u32 {
-        (0..self.cutoff.div_ceil(64))
-            .map(|block| {
-                let start = block * 64;
-                let len = (self.cutoff - start).min(64);
-                self.root.eval_block(start, len).0.count_ones()
-            })
-            .sum()
+        self.masks().map(|m| m.bits.count_ones()).sum()
     }
 
     /// Whether every device is selected without looking at any (no condition, or one that
@@ -250,6 +239,36 @@ impl<'a> Compiled<'a> {
     /// `TOP 0`).
     pub fn selects_none(&self) -> bool {
         self.cutoff == 0 || matches!(self.root, Node::Const(t) if t != Truth::True)
+    }
+}
+
+/// A block of up to 64 devices of a selection ([`Compiled::masks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mask {
+    /// The index of the block's first device (a multiple of 64).
+    pub start: u32,
+    /// Bit `k`: device `start + k` is selected.
+    pub bits: u64,
+    /// Bit `k`: device `start + k` is in the block (all 64 but in the last block).
+    pub all: u64,
+}
+
+impl Mask {
+    /// Whether every device of the block is selected.
+    pub fn is_full(&self) -> bool {
+        self.bits == self.all
+    }
+
+    /// The selected devices of the block, in index order.
+    pub fn devices(self) -> impl Iterator<Item = u32> {
+        let mut bits = self.bits;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let k = bits.trailing_zeros();
+                bits &= bits - 1;
+                self.start + k
+            })
+        })
     }
 }
 

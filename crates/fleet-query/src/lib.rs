@@ -58,7 +58,7 @@ use std::fmt;
 use serde_json::Value;
 
 pub use ast::{CompareOp, Constant, Expr, Path};
-pub use compile::{Cells, Compiled, Resolved, Resolver, NONE};
+pub use compile::{Cells, Compiled, Mask, Resolved, Resolver, NONE};
 pub use error::{Error, ErrorKind};
 pub use eval::{compare, contains, is_defined, lookup, name_matches, pick_name, Truth};
 

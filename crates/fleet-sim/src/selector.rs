@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use fleet_query::Query;
+use fleet_query::{Mask, Query};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::fleet::Fleet;
@@ -316,29 +316,18 @@ fn unless_all(n: u32, selected: impl Iterator<Item = u32>) -> Option<Vec<u32>> {
     }
 }
 
-/// [`unless_all`] of the devices set in `masks` (`(start, bits)` blocks of 64 devices in
-/// order, as [`fleet_query::Compiled::masks`] gives them): while every block is full, one
-/// comparison a block; from the first gap on, the list.
-fn unless_all_masks(n: u32, masks: impl Iterator<Item = (u32, u64)>) -> Option<Vec<u32>> {
-    let ones = |(start, mut bits): (u32, u64)| {
-        std::iter::from_fn(move || {
-            (bits != 0).then(|| {
-                let k = bits.trailing_zeros();
-                bits &= bits - 1;
-                start + k
-            })
-        })
-    };
+/// [`unless_all`] of the devices set in `masks` (blocks in order, as
+/// [`fleet_query::Compiled::masks`] gives them): while every block is full, one comparison a
+/// block; from the first gap on, the list.
+fn unless_all_masks(n: u32, masks: impl Iterator<Item = Mask>) -> Option<Vec<u32>> {
     let mut masks = masks.peekable();
     let mut next = 0u32;
-    while let Some(&(start, bits)) = masks.peek() {
-        debug_assert_eq!(start, next, "blocks of 64 in order");
-        let len = (n - start).min(64);
-        let full = if len == 64 { u64::MAX } else { (1 << len) - 1 };
-        if bits != full {
-            return Some((0..next).chain(masks.flat_map(ones)).collect());
+    while let Some(m) = masks.peek() {
+        debug_assert_eq!(m.start, next, "blocks of 64 in order");
+        if !m.is_full() {
+            return Some((0..next).chain(masks.flat_map(Mask::devices)).collect());
         }
-        next += len;
+        next += m.all.count_ones();
         masks.next();
     }
     (next != n).then(|| (0..next).collect())
@@ -516,10 +505,12 @@ mod tests {
             let selected = |d: u32| d < cutoff && !gaps.contains(&d);
             let masks = (0..cutoff.div_ceil(64)).map(|b| {
                 let start = b * 64;
-                let bits = (0..64u32)
-                    .filter(|&k| start + k < cutoff && selected(start + k))
-                    .fold(0u64, |acc, k| acc | 1 << k);
-                (start, bits)
+                let bits_of = |keep: &dyn Fn(u32) -> bool| {
+                    (0..64u32)
+                        .filter(|&k| start + k < cutoff && keep(start + k))
+                        .fold(0u64, |acc, k| acc | 1 << k)
+                };
+                fleet_query::Mask { start, bits: bits_of(&selected), all: bits_of(&|_| true) }
             });
             let want = unless_all(n, (0..n).filter(|&d| selected(d)));
             prop_assert_eq!(super::unless_all_masks(n, masks), want);
