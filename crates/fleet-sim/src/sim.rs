@@ -232,9 +232,9 @@ impl Job {
 ///
 /// # The executor
 ///
-/// A virtual clock and an event queue ordered by (time, insertion order) — a calendar queue of
-/// one-millisecond buckets ([`crate::util::queue::CalendarQueue`], chosen by benchmark over a
-/// binary heap). Each step pops the earliest event, folds it into the trace hash, and hands it to
+/// A virtual clock and an event queue ordered by (time, insertion order) — a calendar queue, a
+/// timing wheel of one-millisecond buckets and two levels of slots above them
+/// ([`crate::util::queue::CalendarQueue`], chosen by benchmark over a binary heap). Each step pops the earliest event, folds it into the trace hash, and hands it to
 /// the job's [`JobRun`] as an [`Input`]; the run's [`fleet_core::Action`]s are carried out at once:
 /// the run's [`RunExec`] (the one executor, shared with the server) carries out its actions
 /// over the [`DeviceModel`] (the one device model): a dispatch draws the device's fate (from the
@@ -242,7 +242,7 @@ impl Job {
 /// device timer becomes one only if the answer would not come first. No wall clock is read and
 /// no hash map is iterated, so the same scenario and seed give the same trace, bit for bit.
 ///
-/// Memory per target: the run's state and attempt (2 bytes), a reason byte, and about 8 bytes
+/// Memory per target: the run's state and attempt (2 bytes), a reason byte, and 8 to 16 bytes
 /// per pending event. No allocation per event: the action buffer is reused and queue buckets
 /// keep their capacity.
 #[derive(Debug)]

@@ -67,91 +67,190 @@ impl EventQueue for HeapQueue {
     }
 }
 
-/// Width of the calendar's window in one-millisecond buckets (2^16 ms = 65.5 s).
-const WINDOW: usize = 1 << 16;
-const MASK: usize = WINDOW - 1;
-/// Words of the bitmap of non-empty buckets.
-const WORDS: usize = WINDOW / 64;
-/// Bits of time below a half-window: a half-window is 2^15 ms (32.8 s), the span of one
-/// slot of the second level.
-const HALF_BITS: u32 = 15;
-const _: () = assert!(1 << (HALF_BITS + 1) == WINDOW);
-/// Slots of the second level (2^12 half-windows: 37.3 hours ahead).
-const SLOTS: usize = 1 << 12;
+/// Bits of time below a ring unit: the ring holds the events of the current 64 ms and the
+/// next (128 one-millisecond buckets).
+const RING_UNIT_BITS: u32 = 6;
+const RING: usize = 2 << RING_UNIT_BITS;
+/// Bits of time below a unit of each level above the ring: the first level holds, in slots of
+/// one ring unit (64 ms), the events up to the end of the next 2^15 ms (32.8 s); the second,
+/// in slots of 32.8 s, those up to the end of the next 2^26 ms (18.6 hours). Each level has
+/// two of its units of slots: 1,024 and 4,096.
+const LEVEL_UNIT_BITS: [u32; 2] = [15, 26];
 
-/// A calendar queue: a ring of one-millisecond buckets covering the next 65.5 s, a second
-/// level of half-window slots covering the next 37 hours, and a binary heap for events further
-/// away.
+/// The unit of time (its number) of level `k` (0: the ring) that `t` falls in. Times are
+/// never negative: they start at 0.
+#[inline(always)]
+fn unit(k: usize, t: i64) -> u64 {
+    let bits = if k == 0 {
+        RING_UNIT_BITS
+    } else {
+        LEVEL_UNIT_BITS[k - 1]
+    };
+    (t as u64) >> bits
+}
+
+/// The last time level `k` (0: the ring) takes while the current time is in its unit `u`: the
+/// end of the next unit (at most the end of time).
+#[inline]
+fn last_of(k: usize, u: u64) -> i64 {
+    let bits = if k == 0 {
+        RING_UNIT_BITS
+    } else {
+        LEVEL_UNIT_BITS[k - 1]
+    };
+    // `u <= 2^(63 - bits)`: no overflow.
+    (((u + 2) << bits) - 1).min(i64::MAX as u64) as i64
+}
+
+/// One level of the wheel above the ring: slots of one unit of the level below, as
+/// (time, payload) in push order, with a bitmap of the non-empty ones.
+#[derive(Debug, Clone)]
+struct Level {
+    /// The bits of time below a unit of the level below: a slot's span.
+    below_bits: u32,
+    /// The number of slots less one (a power of two less one).
+    mask: u64,
+    slots: Vec<Vec<(i64, u64)>>,
+    occupied: Vec<u64>,
+    len: usize,
+    /// Emptied buffers, handed to the next slot pushed to while it has none.
+    spare: Vec<Vec<(i64, u64)>>,
+}
+
+impl Level {
+    fn new(k: usize) -> Self {
+        let below = if k == 1 {
+            RING_UNIT_BITS
+        } else {
+            LEVEL_UNIT_BITS[k - 2]
+        };
+        let n = 2 << (LEVEL_UNIT_BITS[k - 1] - below);
+        Self {
+            below_bits: below,
+            mask: n as u64 - 1,
+            slots: vec![Vec::new(); n],
+            occupied: vec![0; n / 64],
+            len: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    /// The slot of time `t`: its unit of the level below.
+    #[inline(always)]
+    fn push(&mut self, at_ms: i64, payload: u64) {
+        let i = ((at_ms as u64 >> self.below_bits) & self.mask) as usize;
+        let slot = &mut self.slots[i];
+        if slot.capacity() == 0 {
+            if let Some(buffer) = self.spare.pop() {
+                *slot = buffer;
+            }
+        }
+        slot.push((at_ms, payload));
+        self.occupied[i / 64] |= 1 << (i % 64);
+        self.len += 1;
+    }
+
+    /// Takes the events of slot `i` (in push order); the caller hands the buffer back with
+    /// [`Level::recycle`].
+    fn take(&mut self, i: usize) -> Vec<(i64, u64)> {
+        self.occupied[i / 64] &= !(1 << (i % 64));
+        let events = std::mem::take(&mut self.slots[i]);
+        self.len -= events.len();
+        events
+    }
+
+    fn recycle(&mut self, mut buffer: Vec<(i64, u64)>) {
+        buffer.clear();
+        self.spare.push(buffer);
+    }
+
+    /// The first unit in `u..end` whose slot is occupied (`end - u` at most the number of
+    /// slots). Reads a bitmap word per 64 slots.
+    fn next_from(&self, mut u: u64, end: u64) -> Option<u64> {
+        debug_assert!(end <= u + self.slots.len() as u64);
+        while u < end {
+            let i = (u & self.mask) as usize;
+            let bits = self.occupied[i / 64] >> (i % 64);
+            if bits != 0 {
+                let found = u + u64::from(bits.trailing_zeros());
+                return (found < end).then_some(found);
+            }
+            // The start of the next word (which wraps round with the slots: a multiple of 64).
+            u += 64 - (i % 64) as u64;
+        }
+        None
+    }
+
+    /// The first occupied slot's unit while the current unit of the level below is `from`
+    /// (the level holds units `from + 2 ..= from + n - 1`).
+    fn first(&self, from: u64) -> Option<u64> {
+        if self.len == 0 {
+            return None;
+        }
+        self.next_from(from + 2, from + self.slots.len() as u64)
+    }
+}
+
+/// A calendar queue: a hierarchical timing wheel of a ring of 128 one-millisecond buckets,
+/// two levels of slots above it (the next 65.5 s in slots of 64 ms, the next 37 hours in
+/// slots of 32.8 s), and a binary heap for events further away.
 ///
 /// # How it works
 ///
 /// Virtual time is an integer number of milliseconds, so a bucket holds events of exactly one
-/// time and needs no sorting: a push into the window appends the 8-byte payload to its bucket
-/// (the time is implied by the bucket), which keeps FIFO order for free. A pop takes events from
-/// the current bucket in order; when it is empty, a two-level bitmap of non-empty buckets finds
-/// the next one (a word per 64 buckets, and a summary bit per word).
+/// time and needs no sorting: a push into the ring appends the 8-byte payload to its bucket
+/// (the time is implied by the bucket), which keeps FIFO order for free. A pop takes events
+/// from the current bucket in order; when it is empty, the ring's two bitmap words find the
+/// next one.
 ///
-/// Time is cut into half-windows of 2^15 ms. The ring takes the events of the current time's
-/// half-window and the next (so never more than a window ahead, and a ring slot is never
-/// shared by two times). An event further ahead, up to 4,096 half-windows, is appended as
-/// (time, payload) to the second-level slot of its half-window; when the current time enters
-/// a new half-window, the slot of the half-window after it moves into the ring, in push order.
-/// Events past the second level wait in a heap of (time, sequence, payload) and move into the
-/// second level (or the ring) as it reaches them. Every event of a time reaches the ring
-/// before any later push for that time can (that push would have gone to the same level), so
-/// FIFO holds across the levels. When the ring is empty the time jumps to the first non-empty
-/// slot, or to the heap's earliest event.
+/// Time is cut into units at each level: 64 ms for the ring, 32.8 s for the first level,
+/// 18.6 hours for the second. A level takes an event if the event's time is in the current
+/// time's unit of that level or the next, and no lower level takes it; so the ring holds at
+/// most 128 ms of events and a ring bucket is never shared by two times. A level above the
+/// ring appends (time, payload) to the slot of the event's unit of the level below. When the
+/// current time enters a new unit of a level, the slots of the level above that this releases
+/// move down, in push order, each event to the level that takes it now; the heap's events
+/// move down as the second level reaches them. Every event of a time is in the one level that
+/// takes that time now (it moved down the moment that changed, before any later push), and
+/// moves keep push order, so FIFO holds across the levels. When the ring is empty the time
+/// jumps to the start of the first occupied slot, or to the heap's earliest event.
 ///
 /// # Cost and trade-offs
 ///
-/// Push and pop are O(1) amortised for events within the window (device latencies and
-/// timeouts are seconds to tens of seconds); finding the next non-empty bucket reads at most
-/// 17 summary words and one bitmap word, however long the empty stretch before it. An event
-/// minutes or hours ahead (a device timeout of 30 minutes, a meter that answers when it comes
-/// back online) costs one append and one move into the ring: O(1), in order, with no
-/// comparison; the heap it replaced cost O(log n) cache misses per pop (a tenth of the nightly
-/// example's time at 1,000,000 meters). Only events more than 37 hours ahead pay the heap's
-/// O(log n). Memory: 8 bytes per pending event in the window, 16 in the second level, plus
-/// about 1.6 MB of bucket and slot headers. A bucket's (or slot's) buffer, once emptied, goes
-/// to a pool of spare buffers, and the next bucket pushed to while it has no buffer takes one
-/// from it: buffers follow the events instead of staying with their slot until the ring comes
-/// round, so a steady state allocates nothing (a rollout's next batch fills the buffers its
-/// previous batch emptied) and the memory is that of the buckets occupied at once, not of
-/// every bucket ever used. Measured: the growth of fresh buckets was 62 instructions a device
-/// of the reference rollout at 1,000,000 devices (callgrind), and is now a tenth of it. The
-/// summary level replaced a scan of one word per 64 empty buckets, which was a fifth of the
-/// nightly example's instructions (sparse events: meters that come back online minutes
-/// apart).
+/// A push is one comparison and one append, an event seconds ahead (a device's answer) moves
+/// once from the first level into the ring, one minutes to hours ahead (a device timeout of
+/// 30 minutes, a meter that answers when it comes back online) twice; only events more than
+/// 37 hours ahead pay the heap's O(log n). The ring and the slots being filled are few (a
+/// batch's answers spread over 20 s fill about 300 slots of 64 ms), so the appends stay in
+/// the cache: a ring of 65,536 one-millisecond buckets, measured before, took a cache miss
+/// at every push and every pop of a batch of a million answers (a tenth of the time at
+/// 10,000,000 devices), and a binary heap for events past it took O(log n) cache misses per
+/// pop (a tenth of the nightly example's time at 1,000,000 meters). The price is the moves:
+/// a few instructions per event per level. Memory: 8 bytes per pending event in the ring and
+/// 16 in the levels, plus about 125 KB of slot headers. An emptied buffer goes to its level's
+/// pool of spare buffers, and the next slot pushed to while it has none takes one from it:
+/// buffers follow the events, so a steady state allocates nothing (a rollout's next batch
+/// fills the buffers its previous batch emptied) and the memory is that of the slots occupied
+/// at once.
 #[derive(Debug, Clone)]
 pub struct CalendarQueue {
     buckets: Vec<Vec<u64>>,
     /// One bit per bucket: non-empty.
-    occupied: Vec<u64>,
-    /// One bit per word of `occupied`: non-zero. The scan for the next event reads at most
-    /// 17 summary words and one word of `occupied`, however far the next event is.
-    summary: [u64; WORDS / 64],
-    /// The time of the current bucket: the window is `[base_ms, base_ms + WINDOW)`.
+    occupied: [u64; RING / 64],
+    /// The time of the current bucket.
     base_ms: i64,
-    /// The last time the ring takes now: the end of the half-window after `base_ms`'s
-    /// ([`Self::ring_last`]).
+    /// The last time the ring takes now ([`last_of`] of the current ring unit).
     ring_last_ms: i64,
+    /// The last time the first level takes now.
+    first_last_ms: i64,
     /// The events of `base_ms` being popped, and the position of the next one.
     current: Vec<u64>,
     current_pos: usize,
-    /// Emptied buffers, handed to the next bucket pushed to while it has no capacity.
+    /// Emptied bucket buffers, handed to the next bucket pushed to while it has none.
     spare: Vec<Vec<u64>>,
     /// Events in `buckets`.
     in_ring: usize,
-    /// The second level: one slot per half-window `h` (time `>> HALF_BITS`) for
-    /// `h_base + 2 <= h < h_base + SLOTS`, where `h_base` is the current time's half-window;
-    /// (time, payload) in push order.
-    slots: Vec<Vec<(i64, u64)>>,
-    /// One bit per second-level slot: non-empty.
-    slots_occupied: [u64; SLOTS / 64],
-    /// Events in `slots`.
-    in_slots: usize,
-    /// Emptied second-level buffers, handed to the next slot pushed to while it has none.
-    slots_spare: Vec<Vec<(i64, u64)>>,
+    levels: [Level; 2],
     /// Events past the second level: (time, sequence, payload).
     far: BinaryHeap<Reverse<(i64, u64, u64)>>,
     seq: u64,
@@ -167,19 +266,16 @@ impl CalendarQueue {
     /// An empty queue at time 0.
     pub fn new() -> Self {
         Self {
-            buckets: vec![Vec::new(); WINDOW],
-            occupied: vec![0; WORDS],
-            summary: [0; WORDS / 64],
+            buckets: vec![Vec::new(); RING],
+            occupied: [0; RING / 64],
             base_ms: 0,
-            ring_last_ms: Self::ring_last(0),
+            ring_last_ms: last_of(0, 0),
+            first_last_ms: last_of(1, 0),
             current: Vec::new(),
             current_pos: 0,
             spare: Vec::new(),
             in_ring: 0,
-            slots: vec![Vec::new(); SLOTS],
-            slots_occupied: [0; SLOTS / 64],
-            in_slots: 0,
-            slots_spare: Vec::new(),
+            levels: [Level::new(1), Level::new(2)],
             far: BinaryHeap::new(),
             seq: 0,
         }
@@ -187,7 +283,7 @@ impl CalendarQueue {
 
     #[inline]
     fn slot(at_ms: i64) -> usize {
-        (at_ms as u64 as usize) & MASK
+        (at_ms as u64 as usize) & (RING - 1)
     }
 
     #[inline]
@@ -202,156 +298,136 @@ impl CalendarQueue {
         }
         bucket.push(payload);
         self.occupied[s / 64] |= 1 << (s % 64);
-        self.summary[s / 4096] |= 1 << (s / 64 % 64);
         self.in_ring += 1;
     }
 
-    /// The half-window of time `t` (times are never negative: they start at 0).
-    #[inline]
-    fn half(t: i64) -> u64 {
-        (t as u64) >> HALF_BITS
+    /// The level that takes an event at `at_ms` now: 0 the ring, 1 and 2 the levels, 3 the
+    /// heap.
+    fn level_for(&self, at_ms: i64) -> usize {
+        (0..3)
+            .find(|&k| unit(k, at_ms) <= unit(k, self.base_ms) + 1)
+            .unwrap_or(3)
     }
 
-    /// The last time the ring takes while the current time is in half-window `h_base`: the
-    /// end of the next half-window (at most the end of time).
-    fn ring_last(h_base: u64) -> i64 {
-        let end = (u128::from(h_base) + 2) << HALF_BITS;
-        (end - 1).min(i64::MAX as u128) as i64
-    }
-
-    /// Where an event at `at_ms` goes, seen from the current half-window `h_base`: the ring
-    /// (its half-window or the next), the second level (up to `SLOTS` half-windows ahead),
-    /// or the heap.
-    #[inline(never)]
-    fn place(&mut self, h_base: u64, at_ms: i64, payload: u64) {
-        let h = Self::half(at_ms);
-        if h <= h_base + 1 {
+    /// Puts an event where it belongs now.
+    #[inline(always)]
+    fn place(&mut self, at_ms: i64, payload: u64) {
+        debug_assert_eq!(at_ms <= self.ring_last_ms, self.level_for(at_ms) == 0);
+        if at_ms <= self.ring_last_ms {
             self.put(at_ms, payload);
-        } else if h - h_base < SLOTS as u64 {
-            self.put_slot(h, at_ms, payload);
+        } else if at_ms <= self.first_last_ms {
+            debug_assert_eq!(self.level_for(at_ms), 1);
+            self.levels[0].push(at_ms, payload);
+        } else {
+            self.place_far(at_ms, payload);
+        }
+    }
+
+    /// [`Self::place`] past the first level: the second level or the heap.
+    #[inline(never)]
+    fn place_far(&mut self, at_ms: i64, payload: u64) {
+        if self.level_for(at_ms) == 2 {
+            self.levels[1].push(at_ms, payload);
         } else {
             self.far.push(Reverse((at_ms, self.seq, payload)));
             self.seq += 1;
         }
     }
 
-    /// Appends an event to the second-level slot of half-window `h`.
-    fn put_slot(&mut self, h: u64, at_ms: i64, payload: u64) {
-        let i = h as usize % SLOTS;
-        let slot = &mut self.slots[i];
-        if slot.capacity() == 0 {
-            if let Some(buffer) = self.slots_spare.pop() {
-                *slot = buffer;
-            }
+    /// The current time moved from `from_ms` on: the events that a lower level takes now move
+    /// there, in push order (level by level, slot by slot; the events of one time share a
+    /// slot).
+    fn advance(&mut self, from_ms: i64) {
+        self.ring_last_ms = last_of(0, unit(0, self.base_ms));
+        if unit(1, self.base_ms) != unit(1, from_ms) {
+            self.first_last_ms = last_of(1, unit(1, self.base_ms));
         }
-        slot.push((at_ms, payload));
-        self.slots_occupied[i / 64] |= 1 << (i % 64);
-        self.in_slots += 1;
-    }
-
-    /// The current time moved from half-window `from` to a later one: the second-level slots
-    /// now within the ring's reach go to their buckets, then the heap's events now within the
-    /// second level's (or the ring's) reach. Each keeps its push order, and every event of a
-    /// time moves before any later push for that time can reach the ring (such a push would
-    /// have gone to the same level), which keeps FIFO.
-    fn advance(&mut self, from: u64) {
-        let to = Self::half(self.base_ms);
-        debug_assert!(to > from);
-        self.ring_last_ms = Self::ring_last(to);
-        if self.in_slots != 0 {
-            // The slots held half-windows `from + 2 ..= from + SLOTS - 1`.
-            let last = (to + 1).min(from + SLOTS as u64 - 1);
-            for h in from + 2..=last {
-                self.drain_slot(h);
-                if self.in_slots == 0 {
+        for k in 0..2 {
+            let (from, to) = (unit(k, from_ms), unit(k, self.base_ms));
+            if to == from || self.levels[k].len == 0 {
+                continue;
+            }
+            // The level held the units `from + 2 ..= from + n - 1` of the level below; those up
+            // to `to + 1` are released.
+            let n = self.levels[k].mask + 1;
+            let end = (to + 2).min(from + n);
+            let mut u = from + 2;
+            while let Some(found) = self.levels[k].next_from(u, end) {
+                let events = self.levels[k].take((found & (n - 1)) as usize);
+                if k == 0 {
+                    // A released slot of the first level goes to the ring.
+                    for &(t, p) in &events {
+                        debug_assert_eq!(self.level_for(t), 0);
+                        self.put(t, p);
+                    }
+                } else {
+                    for &(t, p) in &events {
+                        debug_assert!(self.level_for(t) <= k);
+                        self.place(t, p);
+                    }
+                }
+                self.levels[k].recycle(events);
+                if self.levels[k].len == 0 {
                     break;
                 }
+                u = found + 1;
             }
         }
+        if self.far.is_empty() {
+            return;
+        }
+        let top = unit(2, self.base_ms);
         while let Some(&Reverse((t, _, p))) = self.far.peek() {
-            if Self::half(t) - to >= SLOTS as u64 {
+            if unit(2, t) > top + 1 {
                 break;
             }
             self.far.pop();
-            self.place(to, t, p);
+            self.place(t, p);
         }
-    }
-
-    /// Moves the events of the second-level slot of half-window `h` into their buckets.
-    fn drain_slot(&mut self, h: u64) {
-        let i = h as usize % SLOTS;
-        if self.slots_occupied[i / 64] & 1 << (i % 64) == 0 {
-            return;
-        }
-        self.slots_occupied[i / 64] &= !(1 << (i % 64));
-        let mut events = std::mem::take(&mut self.slots[i]);
-        self.in_slots -= events.len();
-        for &(t, p) in &events {
-            debug_assert_eq!(Self::half(t), h);
-            self.put(t, p);
-        }
-        events.clear();
-        self.slots_spare.push(events);
-    }
-
-    /// The first half-window after `h_base + 1` with a second-level event.
-    fn next_slot(&self, h_base: u64) -> Option<u64> {
-        if self.in_slots == 0 {
-            return None;
-        }
-        (h_base + 2..h_base + SLOTS as u64).find(|&h| {
-            let i = h as usize % SLOTS;
-            self.slots_occupied[i / 64] & 1 << (i % 64) != 0
-        })
     }
 
     /// Bucket `s` is empty now.
     #[inline]
     fn unmark(&mut self, s: usize) {
-        let w = s / 64;
-        self.occupied[w] &= !(1 << (s % 64));
-        if self.occupied[w] == 0 {
-            self.summary[w / 64] &= !(1 << (w % 64));
-        }
+        self.occupied[s / 64] &= !(1 << (s % 64));
     }
 
-    /// The distance in buckets from the current one to the next non-empty bucket (1..WINDOW),
-    /// if any bucket is non-empty.
+    /// The distance in buckets from the current one to the next non-empty bucket of the ring
+    /// (1..RING), if any.
     fn next_occupied(&self) -> Option<usize> {
         if self.in_ring == 0 {
             return None;
         }
         let start = Self::slot(self.base_ms);
-        // From the bucket after `start`, circularly; the current bucket is empty.
-        let s = self
-            .first_occupied_from((start + 1) & MASK)
-            .expect("in_ring > 0 but no bucket is occupied");
+        let next = (start + 1) % RING;
+        // The ring's bits from `next` on, circularly: two words.
+        let bits = |w: usize| self.occupied[w % (RING / 64)];
+        let (w, b) = (next / 64, next % 64);
+        let s = if bits(w) >> b != 0 {
+            next + (bits(w) >> b).trailing_zeros() as usize
+        } else if bits(w + 1) != 0 {
+            ((w + 1) % (RING / 64)) * 64 + bits(w + 1).trailing_zeros() as usize
+        } else {
+            w * 64 + bits(w).trailing_zeros() as usize
+        };
         debug_assert_ne!(s, start);
-        Some((s + WINDOW - start) & MASK)
+        Some((s + RING - start) % RING)
     }
 
-    /// The first non-empty bucket at or after slot `pos`, circularly: the rest of `pos`'s
-    /// word, then the next non-empty word by the summary (the word of `pos` itself last, for
-    /// its buckets before `pos`). O(1): at most 17 summary words.
-    fn first_occupied_from(&self, pos: usize) -> Option<usize> {
-        let w = pos / 64;
-        let bits = self.occupied[w] & (!0u64 << (pos % 64));
-        if bits != 0 {
-            return Some(w * 64 + bits.trailing_zeros() as usize);
-        }
-        let next = (w + 1) % WORDS;
-        let mut mask = !0u64 << (next % 64);
-        for k in 0..=self.summary.len() {
-            let sw = (next / 64 + k) % self.summary.len();
-            let bits = self.summary[sw] & mask;
-            if bits != 0 {
-                let word = sw * 64 + bits.trailing_zeros() as usize;
-                debug_assert_ne!(self.occupied[word], 0, "the summary is exact");
-                return Some(word * 64 + self.occupied[word].trailing_zeros() as usize);
+    /// The earliest time any event can have when the ring is empty: the start of the first
+    /// occupied slot of the lowest non-empty level, or the heap's earliest event.
+    fn next_base(&self) -> Option<i64> {
+        for (k, level) in self.levels.iter().enumerate() {
+            if let Some(u) = level.first(unit(k, self.base_ms)) {
+                let bits = if k == 0 {
+                    RING_UNIT_BITS
+                } else {
+                    LEVEL_UNIT_BITS[k - 1]
+                };
+                return Some((u << bits) as i64);
             }
-            mask = !0;
         }
-        None
+        self.far.peek().map(|&Reverse((t, _, _))| t)
     }
 }
 
@@ -371,15 +447,7 @@ impl EventQueue for CalendarQueue {
             "time went back: {at_ms} < {}",
             self.base_ms
         );
-        debug_assert_eq!(
-            at_ms <= self.ring_last_ms,
-            Self::half(at_ms) <= Self::half(self.base_ms) + 1
-        );
-        if at_ms <= self.ring_last_ms {
-            self.put(at_ms, payload);
-        } else {
-            self.place(Self::half(self.base_ms), at_ms, payload);
-        }
+        self.place(at_ms, payload);
     }
 
     #[inline]
@@ -403,32 +471,33 @@ impl EventQueue for CalendarQueue {
                 self.in_ring -= self.current.len();
                 continue;
             }
-            let from = Self::half(self.base_ms);
+            let from_ms = self.base_ms;
             match self.next_occupied() {
                 Some(k) => self.base_ms += k as i64,
-                None => match self.next_slot(from) {
-                    // Every event is at or after the slot's first millisecond.
-                    Some(h) => self.base_ms = (h << HALF_BITS) as i64,
-                    None => {
-                        let &Reverse((t, _, _)) = self.far.peek()?;
-                        self.base_ms = t;
-                    }
-                },
+                None => self.base_ms = self.next_base()?,
             }
-            if Self::half(self.base_ms) != from {
-                self.advance(from);
+            debug_assert!(self.base_ms > from_ms);
+            if unit(0, self.base_ms) != unit(0, from_ms) {
+                self.advance(from_ms);
             }
         }
     }
 
     fn len(&self) -> usize {
-        self.in_ring + self.in_slots + self.far.len() + (self.current.len() - self.current_pos)
+        self.in_ring
+            + self.levels[0].len
+            + self.levels[1].len
+            + self.far.len()
+            + (self.current.len() - self.current_pos)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 65.5 s: a span of delays for the tests (the first level's reach).
+    const WINDOW: usize = 1 << 16;
 
     fn drain<Q: EventQueue>(q: &mut Q) -> Vec<(i64, u64)> {
         std::iter::from_fn(|| q.pop()).collect()
@@ -538,17 +607,26 @@ mod tests {
     /// level (near its edges too), or past it.
     fn delay() -> impl proptest::strategy::Strategy<Value = i64> {
         use proptest::prelude::*;
-        let half = 1i64 << HALF_BITS;
-        let reach = half * SLOTS as i64;
+        let unit = |k: usize| {
+            1i64 << if k == 0 {
+                RING_UNIT_BITS
+            } else {
+                LEVEL_UNIT_BITS[k - 1]
+            }
+        };
+        let edge = move |k: usize, m: i64| m * unit(k) - 3..m * unit(k) + 3;
         prop_oneof![
             Just(0i64),
             0..64i64,
+            edge(0, 1),
+            edge(0, 2),
             0..WINDOW as i64,
-            half - 2..half + 2,
-            2 * half - 2..2 * half + 2,
-            0..40 * half,
-            reach - 3 * half..reach + 3 * half,
-            0..3 * reach,
+            edge(1, 1),
+            edge(1, 2),
+            0..40 * unit(1),
+            edge(2, 1),
+            edge(2, 2),
+            0..5 * unit(2),
         ]
     }
 
