@@ -78,6 +78,7 @@ impl EventQueue for HeapQueue {
 /// next (128 one-millisecond buckets).
 const RING_UNIT_BITS: u32 = 6;
 const RING: usize = 2 << RING_UNIT_BITS;
+const _: () = assert!(RING >= 64, "the ring's bitmap is whole words");
 /// Bits of time below a unit of each level above the ring: the first level holds, in slots of
 /// one ring unit (64 ms), the events up to the end of the next 2^15 ms (32.8 s); the second,
 /// in slots of 32.8 s, those up to the end of the next 2^26 ms (18.6 hours). Each level has
@@ -407,15 +408,18 @@ impl CalendarQueue {
         }
         let start = Self::slot(self.base_ms);
         let next = (start + 1) % RING;
-        // The ring's bits from `next` on, circularly: two words.
-        let bits = |w: usize| self.occupied[w % (RING / 64)];
+        // The ring's bits from `next` on, circularly: the rest of `next`'s word, the other
+        // words, then the start of `next`'s word.
+        const WORDS: usize = RING / 64;
         let (w, b) = (next / 64, next % 64);
-        let s = if bits(w) >> b != 0 {
-            next + (bits(w) >> b).trailing_zeros() as usize
-        } else if bits(w + 1) != 0 {
-            ((w + 1) % (RING / 64)) * 64 + bits(w + 1).trailing_zeros() as usize
+        let s = if self.occupied[w] >> b != 0 {
+            next + (self.occupied[w] >> b).trailing_zeros() as usize
         } else {
-            w * 64 + bits(w).trailing_zeros() as usize
+            (1..=WORDS)
+                .map(|k| (w + k) % WORDS)
+                .find(|&v| self.occupied[v] != 0)
+                .map(|v| v * 64 + self.occupied[v].trailing_zeros() as usize)
+                .expect("in_ring > 0 but no bucket is occupied")
         };
         debug_assert_ne!(s, start);
         Some((s + RING - start) % RING)
