@@ -334,7 +334,8 @@ impl CalendarQueue {
     /// [`Self::place`] past the first level: the second level or the heap.
     #[inline(never)]
     fn place_far(&mut self, at_ms: i64, payload: u64) {
-        if self.level_for(at_ms) == 2 {
+        debug_assert!(self.level_for(at_ms) >= 2);
+        if unit(2, at_ms) <= unit(2, self.base_ms) + 1 {
             self.levels[1].push(at_ms, payload);
         } else {
             self.far.push(Reverse((at_ms, self.seq, payload)));
