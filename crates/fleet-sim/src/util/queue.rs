@@ -85,29 +85,28 @@ const _: () = assert!(RING >= 64, "the ring's bitmap is whole words");
 /// two of its units of slots: 1,024 and 4,096.
 const LEVEL_UNIT_BITS: [u32; 2] = [15, 26];
 
+/// The bits of time below a unit of level `k` (0: the ring).
+#[inline(always)]
+fn unit_bits(k: usize) -> u32 {
+    match k {
+        0 => RING_UNIT_BITS,
+        _ => LEVEL_UNIT_BITS[k - 1],
+    }
+}
+
 /// The unit of time (its number) of level `k` (0: the ring) that `t` falls in. Times are
 /// never negative: they start at 0.
 #[inline(always)]
 fn unit(k: usize, t: i64) -> u64 {
-    let bits = if k == 0 {
-        RING_UNIT_BITS
-    } else {
-        LEVEL_UNIT_BITS[k - 1]
-    };
-    (t as u64) >> bits
+    (t as u64) >> unit_bits(k)
 }
 
 /// The last time level `k` (0: the ring) takes while the current time is in its unit `u`: the
 /// end of the next unit (at most the end of time).
 #[inline]
 fn last_of(k: usize, u: u64) -> i64 {
-    let bits = if k == 0 {
-        RING_UNIT_BITS
-    } else {
-        LEVEL_UNIT_BITS[k - 1]
-    };
     // `u <= 2^(63 - bits)`: no overflow.
-    (((u + 2) << bits) - 1).min(i64::MAX as u64) as i64
+    (((u + 2) << unit_bits(k)) - 1).min(i64::MAX as u64) as i64
 }
 
 /// The largest buffer a pool keeps (64 KB): a larger one (a batch's timeouts, all due in the
@@ -138,13 +137,10 @@ struct Level {
 }
 
 impl Level {
+    /// Level `k` (1 or 2): two of its units in slots of one unit of level `k - 1`.
     fn new(k: usize) -> Self {
-        let below = if k == 1 {
-            RING_UNIT_BITS
-        } else {
-            LEVEL_UNIT_BITS[k - 2]
-        };
-        let n = 2 << (LEVEL_UNIT_BITS[k - 1] - below);
+        let below = unit_bits(k - 1);
+        let n = 2 << (unit_bits(k) - below);
         Self {
             below_bits: below,
             mask: n as u64 - 1,
@@ -155,7 +151,7 @@ impl Level {
         }
     }
 
-    /// The slot of time `t`: its unit of the level below.
+    /// Appends an event to the slot of its time's unit of the level below.
     #[inline(always)]
     fn push(&mut self, at_ms: i64, payload: u64) {
         let i = ((at_ms as u64 >> self.below_bits) & self.mask) as usize;
@@ -369,38 +365,47 @@ impl CalendarQueue {
         }
         for k in 0..2 {
             let (from, to) = (unit(k, from_ms), unit(k, self.base_ms));
-            if to == from || self.levels[k].len == 0 {
-                continue;
-            }
-            // The level held the units `from + 2 ..= from + n - 1` of the level below; those up
-            // to `to + 1` are released.
-            let n = self.levels[k].mask + 1;
-            let end = (to + 2).min(from + n);
-            let mut u = from + 2;
-            while let Some(found) = self.levels[k].next_from(u, end) {
-                let events = self.levels[k].take((found & (n - 1)) as usize);
-                if k == 0 {
-                    // A released slot of the first level goes to the ring.
-                    for &(t, p) in &events {
-                        debug_assert_eq!(self.level_for(t), 0);
-                        self.put(t, p);
-                    }
-                } else {
-                    for &(t, p) in &events {
-                        debug_assert!(self.level_for(t) <= k);
-                        self.place(t, p);
-                    }
-                }
-                self.levels[k].recycle(events);
-                if self.levels[k].len == 0 {
-                    break;
-                }
-                u = found + 1;
+            if to != from && self.levels[k].len != 0 {
+                self.release(k, from, to);
             }
         }
-        if self.far.is_empty() {
-            return;
+        if !self.far.is_empty() {
+            self.release_far();
         }
+    }
+
+    /// Moves down the events of the slots of level `k + 1` that the move of level `k`'s
+    /// current unit from `from` to `to` released.
+    fn release(&mut self, k: usize, from: u64, to: u64) {
+        // The level held the units `from + 2 ..= from + n - 1` of level `k`; those up to
+        // `to + 1` are released.
+        let n = self.levels[k].mask + 1;
+        let end = (to + 2).min(from + n);
+        let mut u = from + 2;
+        while let Some(found) = self.levels[k].next_from(u, end) {
+            let events = self.levels[k].take((found & (n - 1)) as usize);
+            if k == 0 {
+                // A released slot of the first level goes to the ring.
+                for &(t, p) in &events {
+                    debug_assert_eq!(self.level_for(t), 0);
+                    self.put(t, p);
+                }
+            } else {
+                for &(t, p) in &events {
+                    debug_assert!(self.level_for(t) <= k);
+                    self.place(t, p);
+                }
+            }
+            self.levels[k].recycle(events);
+            if self.levels[k].len == 0 {
+                break;
+            }
+            u = found + 1;
+        }
+    }
+
+    /// Moves down the heap's events that the second level (or a lower one) takes now.
+    fn release_far(&mut self) {
         let top = unit(2, self.base_ms);
         while let Some(&Reverse((t, _, p))) = self.far.peek() {
             if unit(2, t) > top + 1 {
@@ -447,12 +452,7 @@ impl CalendarQueue {
     fn next_base(&self) -> Option<i64> {
         for (k, level) in self.levels.iter().enumerate() {
             if let Some(u) = level.first(unit(k, self.base_ms)) {
-                let bits = if k == 0 {
-                    RING_UNIT_BITS
-                } else {
-                    LEVEL_UNIT_BITS[k - 1]
-                };
-                return Some((u << bits) as i64);
+                return Some((u << unit_bits(k)) as i64);
             }
         }
         self.far.peek().map(|&Reverse((t, _, _))| t)
@@ -586,10 +586,7 @@ mod tests {
         assert_eq!(c.pop(), Some((5, 0)));
         c.push(20, 1);
         assert_eq!(drain(&mut c).len(), 20_000);
-        assert!(
-            c.spare.iter().all(|b| pooled(b)),
-            "no buffer past the bound"
-        );
+        assert!(c.spare.iter().all(pooled), "no buffer past the bound");
         assert!(c.spare.iter().all(|b| b.capacity() < 20_000));
         // The same through a level: 20,000 events of one time 10 s ahead.
         for p in 0..20_000 {
@@ -659,13 +656,7 @@ mod tests {
     /// level (near its edges too), or past it.
     fn delay() -> impl proptest::strategy::Strategy<Value = i64> {
         use proptest::prelude::*;
-        let unit = |k: usize| {
-            1i64 << if k == 0 {
-                RING_UNIT_BITS
-            } else {
-                LEVEL_UNIT_BITS[k - 1]
-            }
-        };
+        let unit = |k: usize| 1i64 << unit_bits(k);
         let edge = move |k: usize, m: i64| m * unit(k) - 3..m * unit(k) + 3;
         prop_oneof![
             Just(0i64),
