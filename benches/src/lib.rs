@@ -10,7 +10,8 @@ use fleet_core::{Action, BatchSize, Counts, Input, Outcome, RunBuilder, Threshol
 
 /// Drives a [`fleet_core::JobRun`] over `n` devices with synthetic outcomes and no simulator:
 /// batches of 10 %, a job-wide threshold of 10 %, and every 50th device failing (2 %). Each wave
-/// of dispatches is answered 1 s later, in dispatch order. Returns the final counts.
+/// of dispatches is answered 1 s later, in dispatch order. The actions are taken in the
+/// executor's compact form ([`fleet_core::JobRun::handle_compact`]). Returns the final counts.
 pub fn drive_engine(n: u32) -> Counts {
     let mut run = RunBuilder::new()
         .batch(BatchSize::percentage(10.0).expect("valid batch"))
@@ -20,12 +21,12 @@ pub fn drive_engine(n: u32) -> Counts {
     let mut actions = Vec::with_capacity(n as usize / 10 + 16);
     let mut wave: Vec<Action> = Vec::with_capacity(n as usize / 10 + 16);
     let mut now_ms = 0;
-    run.handle(now_ms, Input::Start, &mut actions)
+    run.handle_compact(now_ms, Input::Start, &mut actions)
         .expect("start a pending run");
     while !actions.is_empty() {
         std::mem::swap(&mut actions, &mut wave);
         now_ms += 1_000;
-        for action in wave.drain(..) {
+        for action in wave.drain(..).flat_map(Action::each) {
             if let Action::Dispatch { device, attempt } = action {
                 let outcome = if device % 50 == 7 {
                     Outcome::Failed
@@ -37,7 +38,7 @@ pub fn drive_engine(n: u32) -> Counts {
                     attempt,
                     outcome,
                 };
-                run.handle(now_ms, input, &mut actions)
+                run.handle_compact(now_ms, input, &mut actions)
                     .expect("an in-flight device");
             }
         }

@@ -101,6 +101,18 @@ pub enum Action {
         /// 1 for the first dispatch, 2 for the first retry, ...
         attempt: u8,
     },
+    /// Send the job's operation to every device of `first..end`, in order, each for the first
+    /// time (attempt 1), each followed by its device timer at `timeout_at_ms` if the run has a
+    /// device timeout: the same as [`Action::Dispatch`] and [`Action::SetTimer`] for each
+    /// device ([`Action::each`]), in one action. A batch's dispatch.
+    DispatchRange {
+        /// The first device.
+        first: u32,
+        /// One past the last device.
+        end: u32,
+        /// When each device's timer comes due, if the run has a device timeout.
+        timeout_at_ms: Option<i64>,
+    },
     /// Stop waiting for a device's answer (forced cancel, deadline); a later outcome is refused.
     Abandon {
         /// The device.
@@ -127,6 +139,40 @@ pub enum Action {
     },
     /// The run's status changed.
     Status(RunStatus),
+}
+
+impl Action {
+    /// This action as actions of one device each: an [`Action::DispatchRange`] as the
+    /// [`Action::Dispatch`] of each of its devices, in order, each followed by its
+    /// [`Action::SetTimer`] when the range has a timeout; any other action as itself.
+    pub fn each(self) -> impl Iterator<Item = Action> {
+        let (devices, timeout_at_ms, itself) = match self {
+            Action::DispatchRange {
+                first,
+                end,
+                timeout_at_ms,
+            } => (first..end, timeout_at_ms, None),
+            other => (0..0, None, Some(other)),
+        };
+        itself.into_iter().chain(devices.flat_map(move |device| {
+            let timer = timeout_at_ms.map(|at_ms| Action::SetTimer {
+                at_ms,
+                timer: Timer::DeviceTimeout { device, attempt: 1 },
+            });
+            std::iter::once(Action::Dispatch { device, attempt: 1 }).chain(timer)
+        }))
+    }
+}
+
+/// Replaces every [`Action::DispatchRange`] in `actions[start..]` by [`Action::each`] of it.
+/// O(length of the tail) when there is one; a scan otherwise.
+fn expand_ranges(actions: &mut Vec<Action>, start: usize) {
+    let ranged = |a: &Action| matches!(a, Action::DispatchRange { .. });
+    if !actions[start..].iter().any(ranged) {
+        return;
+    }
+    let tail: Vec<Action> = actions.drain(start..).collect();
+    actions.extend(tail.into_iter().flat_map(Action::each));
 }
 
 /// When and where the cancellation threshold tripped.
@@ -399,11 +445,29 @@ impl JobRun {
 
     // ----- driving -----
 
-    /// Hands the run one input at time `now_ms`, appending the resulting actions to `actions`.
+    /// Hands the run one input at time `now_ms`, appending the resulting actions to `actions`,
+    /// one device per action: a batch's dispatch comes as an [`Action::Dispatch`] and an
+    /// [`Action::SetTimer`] per device ([`Action::each`] of [`Self::handle_compact`]'s
+    /// actions).
     ///
     /// An input the run's state does not allow returns an error and changes nothing (not even
     /// `actions`). A timer that is no longer relevant (the device answered first) is ignored.
     pub fn handle(&mut self, now_ms: i64, input: Input, actions: &mut Vec<Action>) -> Result<()> {
+        let start = actions.len();
+        self.handle_compact(now_ms, input, actions)?;
+        expand_ranges(actions, start);
+        Ok(())
+    }
+
+    /// [`Self::handle`], with a batch's dispatch as one [`Action::DispatchRange`]: the
+    /// executor's form. A batch of a million devices is one action to carry out instead of two
+    /// million to write and read back (the buffer alone was 32 MB at 10,000,000 devices).
+    pub fn handle_compact(
+        &mut self,
+        now_ms: i64,
+        input: Input,
+        actions: &mut Vec<Action>,
+    ) -> Result<()> {
         match input {
             Input::Start => self.start(now_ms, actions),
             Input::Outcome {
@@ -452,7 +516,8 @@ impl JobRun {
     /// [`Self::handle`] of an [`Input::Outcome`] for the attempt in flight, which the caller
     /// has checked ([`Self::device_state`] is `InFlight` and [`Self::attempts`] is `attempt`):
     /// the same rule (semantics rule 9 onwards), without the checks and the `Result` that
-    /// `handle` spends on every outcome. The executor's answer path, once per device.
+    /// `handle` spends on every outcome. The executor's answer path, once per device; its
+    /// actions are in the compact form of [`Self::handle_compact`].
     ///
     /// # Panics
     ///
@@ -1090,19 +1155,34 @@ impl JobRun {
     }
 
     /// [`Self::dispatch`] of every device from the cursor to `end` (never dispatched, so all
-    /// pending), with the counts moved once for all of them: the loop that dispatches a batch.
+    /// pending, attempt 0), with the counts moved once for all of them and one
+    /// [`Action::DispatchRange`] for all of them: a batch's dispatch. Two sequential fills.
     #[inline(always)]
     fn dispatch_fresh(&mut self, now_ms: i64, end: u32, actions: &mut Vec<Action>) {
-        let n = end.saturating_sub(self.cursor);
+        let first = self.cursor;
+        if end <= first {
+            return;
+        }
+        let n = end - first;
         self.counts.pending -= n;
         self.counts.in_flight += n;
-        let per_device = 1 + usize::from(self.config.device_timeout_ms.is_some());
-        actions.reserve(n as usize * per_device);
-        for device in self.cursor..end {
-            debug_assert_eq!(self.states[device as usize], DeviceState::Pending);
-            self.send(now_ms, device, actions);
-        }
-        self.cursor = self.cursor.max(end);
+        let range = first as usize..end as usize;
+        debug_assert!(self.states[range.clone()]
+            .iter()
+            .all(|s| *s == DeviceState::Pending));
+        debug_assert!(self.attempts[range.clone()].iter().all(|a| *a == 0));
+        self.states[range.clone()].fill(DeviceState::InFlight);
+        self.attempts[range].fill(1);
+        let timeout_at_ms = self
+            .config
+            .device_timeout_ms
+            .map(|t| now_ms.saturating_add(t));
+        actions.push(Action::DispatchRange {
+            first,
+            end,
+            timeout_at_ms,
+        });
+        self.cursor = end;
     }
 
     fn complete(&mut self, now_ms: i64, actions: &mut Vec<Action>) {

@@ -191,7 +191,7 @@ impl RunExec {
         agenda: &mut impl Agenda,
     ) -> Result<(), fleet_core::Error> {
         self.actions.clear();
-        self.run.handle(now_ms, input, &mut self.actions)?;
+        self.run.handle_compact(now_ms, input, &mut self.actions)?;
         self.after_input(model, op, now_ms, input, reason, agenda);
         Ok(())
     }
@@ -254,10 +254,47 @@ impl RunExec {
                         agenda.timer(at_ms, timer);
                     }
                 }
+                Action::DispatchRange {
+                    first,
+                    end,
+                    timeout_at_ms,
+                } => {
+                    self.dispatch_range(model, op, now_ms, first..end, timeout_at_ms, agenda);
+                    last = None;
+                }
                 Action::Abandon { .. }
                 | Action::BatchStarted { .. }
                 | Action::BatchFinished { .. }
                 | Action::Status(_) => {}
+            }
+        }
+    }
+
+    /// Dispatches attempt 1 to every target of `targets`, in order, each followed by its
+    /// device timer at `timeout_at_ms` unless its answer comes first: [`Action::each`] of an
+    /// [`Action::DispatchRange`] carried out, without the two actions per device.
+    #[inline]
+    fn dispatch_range(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        targets: std::ops::Range<u32>,
+        timeout_at_ms: Option<i64>,
+        agenda: &mut impl Agenda,
+    ) {
+        for target in targets {
+            let answer_ms = self.dispatch(model, op, now_ms, target, 1, agenda);
+            let Some(at_ms) = timeout_at_ms else {
+                continue;
+            };
+            // The same elision as `carry_out`'s: a timer that cannot fire is not set.
+            if answer_ms.is_none_or(|answer_ms| answer_ms > at_ms) {
+                let timer = Timer::DeviceTimeout {
+                    device: target,
+                    attempt: 1,
+                };
+                agenda.timer(at_ms, timer);
             }
         }
     }
@@ -471,4 +508,94 @@ fn deliver(
         reason,
     };
     agenda.deliver(at_ms, call);
+}
+
+#[cfg(test)]
+mod tests {
+    use fleet_core::RunBuilder;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::behaviour::BehaviourSpec;
+    use crate::fleet::Fleet;
+    use crate::generator::FleetSpec;
+    use crate::operation::Operation;
+
+    /// What an executor asked its agenda for, in order.
+    #[derive(Debug, Default, PartialEq)]
+    struct Recorded(Vec<(i64, Option<Answer>, Option<Timer>)>);
+
+    impl Agenda for Recorded {
+        fn answer(&mut self, at_ms: i64, answer: Answer) {
+            self.0.push((at_ms, Some(answer), None));
+        }
+        fn timer(&mut self, at_ms: i64, timer: Timer) {
+            self.0.push((at_ms, None, Some(timer)));
+        }
+    }
+
+    /// A model of `n` devices answering a job document after a log-normal latency, some
+    /// offline (never answering), some failing; and an executor over `targets` of them.
+    fn setup(n: u32, median_ms: f64, offline: f64, seed: u64) -> (DeviceModel, PreparedOp) {
+        let spec: FleetSpec = serde_json::from_value(serde_json::json!({"devices": n})).unwrap();
+        let fleet = Fleet::generate(&spec, &[], seed).unwrap();
+        let behaviour: BehaviourSpec = serde_json::from_value(serde_json::json!({"rules": [
+            {"latency": {"type": "lognormal", "median_ms": median_ms, "sigma": 1.0},
+             "failure_probability": 0.1},
+            {"offline": offline}
+        ]}))
+        .unwrap();
+        let mut model = DeviceModel::new(seed, fleet, &behaviour, None).unwrap();
+        let op = Operation::JobDocument {
+            document: serde_json::Value::Null,
+        };
+        let op = model.prepare(&op).unwrap();
+        (model, op)
+    }
+
+    proptest! {
+        /// A batch's dispatch carried out as one `DispatchRange` asks the agenda for exactly
+        /// what its actions of one device each ask for (`Action::each`): the same answers, the
+        /// same timers, in the same order, a timer left out only where the answer comes first;
+        /// and leaves the same reasons.
+        #[test]
+        fn a_range_is_carried_out_as_its_devices_would_be(
+            n in 1u32..200,
+            first in 0u32..50,
+            len in 0u32..150,
+            timeout_ms in prop::option::of(1i64..8_000),
+            median_ms in 10.0f64..4_000.0,
+            offline in 0.0f64..0.5,
+            reversed in any::<bool>(),
+            seed in 0u64..1_000,
+        ) {
+            let (first, end) = (first.min(n), (first + len).min(n));
+            let (mut model, op) = setup(n, median_ms, offline, seed);
+            let mut twin = model.clone();
+            let targets: Option<Vec<u32>> = reversed.then(|| (0..n).rev().collect());
+            let exec = |targets: Option<Vec<u32>>| {
+                let run = RunBuilder::new().build(n).unwrap();
+                RunExec::new(run, RunKey::new(seed, "job"), targets)
+            };
+            let (mut ranged, mut each) = (exec(targets.clone()), exec(targets));
+            let now_ms = 5_000;
+            let range = Action::DispatchRange {
+                first,
+                end,
+                timeout_at_ms: timeout_ms.map(|t| now_ms + t),
+            };
+            let expanded: Vec<Action> = range.each().collect();
+            let per_device = 1 + usize::from(timeout_ms.is_some());
+            prop_assert_eq!(expanded.len(), (end - first) as usize * per_device);
+
+            let (mut got, mut want) = (Recorded::default(), Recorded::default());
+            ranged.carry_out(&mut model, &op, now_ms, &[range], &mut got);
+            each.carry_out(&mut twin, &op, now_ms, &expanded, &mut want);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(&ranged.reasons, &each.reasons);
+            // Every device answers or has its timer (when there is a timeout).
+            let asked = got.0.len();
+            prop_assert!(asked >= (end - first) as usize * usize::from(timeout_ms.is_some()));
+        }
+    }
 }
