@@ -301,7 +301,7 @@ impl RunExec {
 
     /// Dispatches attempt `attempt` to target `target`: the fate from the device model, the
     /// answer to the agenda. Returns when the answer comes (`None`: never).
-    #[inline]
+    #[inline(always)]
     fn dispatch(
         &mut self,
         model: &mut DeviceModel,

@@ -128,7 +128,7 @@ struct QueueAgenda<'a> {
 }
 
 impl Agenda for QueueAgenda<'_> {
-    #[inline]
+    #[inline(always)]
     fn answer(&mut self, at_ms: i64, a: Answer) {
         let payload = pack(KIND_ANSWER, a.reason, a.attempt, self.job, a.target);
         self.queue.push(at_ms, payload);
