@@ -1146,12 +1146,21 @@ impl JobRun {
         let attempt = self.attempts[d] + 1;
         self.attempts[d] = attempt;
         actions.push(Action::Dispatch { device, attempt });
-        if let Some(timeout_ms) = self.config.device_timeout_ms {
+        if let Some(at_ms) = self.device_timer_at(now_ms) {
             actions.push(Action::SetTimer {
-                at_ms: now_ms.saturating_add(timeout_ms),
+                at_ms,
                 timer: Timer::DeviceTimeout { device, attempt },
             });
         }
+    }
+
+    /// When the device timer of an attempt sent at `now_ms` comes due, if the run has a device
+    /// timeout (docs/semantics.md section 9).
+    #[inline(always)]
+    fn device_timer_at(&self, now_ms: i64) -> Option<i64> {
+        self.config
+            .device_timeout_ms
+            .map(|timeout_ms| now_ms.saturating_add(timeout_ms))
     }
 
     /// [`Self::dispatch`] of every device from the cursor to `end` (never dispatched, so all
@@ -1173,14 +1182,10 @@ impl JobRun {
         debug_assert!(self.attempts[range.clone()].iter().all(|a| *a == 0));
         self.states[range.clone()].fill(DeviceState::InFlight);
         self.attempts[range].fill(1);
-        let timeout_at_ms = self
-            .config
-            .device_timeout_ms
-            .map(|t| now_ms.saturating_add(t));
         actions.push(Action::DispatchRange {
             first,
             end,
-            timeout_at_ms,
+            timeout_at_ms: self.device_timer_at(now_ms),
         });
         self.cursor = end;
     }

@@ -244,10 +244,9 @@ impl RunExec {
                 }
                 Action::SetTimer { at_ms, timer } => {
                     let answered_first = match (timer, last) {
-                        (
-                            Timer::DeviceTimeout { device, attempt },
-                            Some((d, a, Some(answer_ms))),
-                        ) => d == device && a == attempt && answer_ms <= at_ms,
+                        (Timer::DeviceTimeout { device, attempt }, Some((d, a, answer_ms))) => {
+                            d == device && a == attempt && !timer_can_fire(answer_ms, at_ms)
+                        }
                         _ => false,
                     };
                     if !answered_first {
@@ -288,8 +287,7 @@ impl RunExec {
             let Some(at_ms) = timeout_at_ms else {
                 continue;
             };
-            // The same elision as `carry_out`'s: a timer that cannot fire is not set.
-            if answer_ms.is_none_or(|answer_ms| answer_ms > at_ms) {
+            if timer_can_fire(answer_ms, at_ms) {
                 let timer = Timer::DeviceTimeout {
                     device: target,
                     attempt: 1,
@@ -490,6 +488,14 @@ impl RunExec {
     }
 }
 
+/// Whether a device timer at `timer_at_ms` can fire before the answer of its attempt, which
+/// comes at `answer_ms` (`None`: never): an answer at the timer's instant or before it comes
+/// first, and the timer is not set.
+#[inline(always)]
+fn timer_can_fire(answer_ms: Option<i64>, timer_at_ms: i64) -> bool {
+    answer_ms.is_none_or(|answer_ms| answer_ms > timer_at_ms)
+}
+
 /// Hands a dispatch to a real device to the caller (kept out of the dispatch's hot path).
 #[cold]
 #[inline(never)]
@@ -535,7 +541,7 @@ mod tests {
     }
 
     /// A model of `n` devices answering a job document after a log-normal latency, some
-    /// offline (never answering), some failing; and an executor over `targets` of them.
+    /// offline (never answering), some failing; and the document prepared for it.
     fn setup(n: u32, median_ms: f64, offline: f64, seed: u64) -> (DeviceModel, PreparedOp) {
         let spec: FleetSpec = serde_json::from_value(serde_json::json!({"devices": n})).unwrap();
         let fleet = Fleet::generate(&spec, &[], seed).unwrap();
