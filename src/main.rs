@@ -3,6 +3,7 @@
 //! The binary only parses arguments, draws progress and prints; every rule lives in the
 //! library crates under `crates/`.
 
+mod allocator;
 mod backtest;
 mod calibrate;
 mod check;
@@ -26,6 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    allocator::tune();
     let args = cli::Args::parse();
     match cli::execute(args) {
         Ok(code) => code,
