@@ -35,9 +35,40 @@ const MMAP_THRESHOLD_BYTES: i32 = 32 << 20;
 pub(crate) fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // SAFETY: `mallopt` only sets a malloc parameter; it is called before any other thread
-        // exists, with a parameter and a value glibc documents for it.
+        // SAFETY: `mallopt` takes malloc's lock and sets a parameter glibc documents, to a value
+        // in its range. glibc marks it MT-unsafe because a concurrent allocation may still see
+        // the old threshold, not for memory safety; called first thing in `main`, every
+        // allocation of the run sees the new one.
         let ok = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) } == 1;
         debug_assert!(ok, "glibc refused the malloc threshold");
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use super::*;
+
+    /// Blocks mapped on their own, and their bytes (glibc's count).
+    fn mapped() -> (usize, usize) {
+        // SAFETY: `mallinfo2` only reads malloc's statistics.
+        let info = unsafe { libc::mallinfo2() };
+        (info.hblks, info.hblkhd)
+    }
+
+    #[test]
+    fn blocks_below_the_threshold_come_from_the_heap() {
+        tune();
+        // glibc's default would map this block on its own (128 KB), and so would its dynamic
+        // threshold unless a block this large had been freed before.
+        let size = MMAP_THRESHOLD_BYTES as usize / 2;
+        let before = mapped();
+        let block = vec![1u8; size];
+        assert_eq!(mapped(), before, "a {size}-byte block was mapped on its own");
+        drop(block);
+        // Past the threshold, blocks are still mapped (and unmapped when freed).
+        let large = vec![1u8; MMAP_THRESHOLD_BYTES as usize * 2];
+        let (blocks, bytes) = mapped();
+        assert_eq!(blocks, before.0 + 1);
+        assert!(bytes >= before.1 + large.len());
     }
 }
