@@ -63,7 +63,11 @@ mod tests {
         let size = MMAP_THRESHOLD_BYTES as usize / 2;
         let before = mapped();
         let block = vec![1u8; size];
-        assert_eq!(mapped(), before, "a {size}-byte block was mapped on its own");
+        assert_eq!(
+            mapped(),
+            before,
+            "a {size}-byte block was mapped on its own"
+        );
         drop(block);
         // Past the threshold, blocks are still mapped (and unmapped when freed).
         let large = vec![1u8; MMAP_THRESHOLD_BYTES as usize * 2];
