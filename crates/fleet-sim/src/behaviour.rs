@@ -276,6 +276,12 @@ impl Default for Profile {
 }
 
 impl Profile {
+    /// Whether nothing but how it starts can keep a device of this profile offline: no
+    /// reconnect time, no flapping, no crashes.
+    pub(crate) fn is_steady(&self) -> bool {
+        self.reconnect.is_none() && self.flapping.is_none() && self.crash_p == 0.0
+    }
+
     fn apply(&mut self, r: &BehaviourRule) {
         if let Some(d) = &r.latency {
             self.latency = d.compile();
@@ -323,6 +329,11 @@ pub(crate) struct Behaviour {
 }
 
 impl Behaviour {
+    /// Whether every profile is steady ([`Profile::is_steady`]). O(profiles).
+    pub(crate) fn is_steady(&self) -> bool {
+        self.profiles.iter().all(Profile::is_steady)
+    }
+
     /// Resolves `spec` (validated) for `fleet`, drawing the swarm mix and the cohort faults
     /// from `seed`.
     pub(crate) fn compile(spec: &BehaviourSpec, fleet: &Fleet, seed: u64) -> Result<Self> {

@@ -529,7 +529,7 @@ impl DeviceModel {
         attempt: u8,
         now_ms: i64,
     ) -> Fate {
-        self.dispatch_raw(op, device, run, attempt, now_ms, true)
+        self.dispatch_raw::<false>(op, device, run, attempt, now_ms, true)
             .into()
     }
 
@@ -544,15 +544,26 @@ impl DeviceModel {
         attempt: u8,
         sent_ms: i64,
     ) -> Fate {
-        self.dispatch_raw(op, device, run, attempt, sent_ms, false)
+        self.dispatch_raw::<false>(op, device, run, attempt, sent_ms, false)
             .into()
+    }
+
+    /// Whether no device's connectivity can change while the model dispatches: no real device,
+    /// no crash recorded, and no behaviour profile with a reconnect time, flapping or crashes
+    /// ([`crate::behaviour::Profile::is_steady`]). A dispatch then needs none of their
+    /// checks: the executor checks once per batch and dispatches the batch through a copy
+    /// without them ([`DeviceModel::dispatch_raw`] with `STEADY`). Nothing a steady model's
+    /// dispatch does can make it unsteady (no profile crashes). O(profiles).
+    pub(crate) fn steady(&self) -> bool {
+        self.real_count() == 0 && self.crashed_until.is_empty() && self.behaviour.is_steady()
     }
 
     /// [`DeviceModel::dispatch`] (`write`) or [`DeviceModel::redraw`], in the compact form.
     /// Always inlined into the executor's dispatch, with [`DeviceModel::fate`] and
-    /// [`DeviceModel::single`] (see there).
+    /// [`DeviceModel::single`] (see there). `STEADY`: the caller found [`DeviceModel::steady`]
+    /// true, and the checks for what cannot happen then are left out of this copy.
     #[inline(always)]
-    pub(crate) fn dispatch_raw(
+    pub(crate) fn dispatch_raw<const STEADY: bool>(
         &mut self,
         op: &PreparedOp,
         device: u32,
@@ -562,14 +573,14 @@ impl DeviceModel {
         write: bool,
     ) -> RawFate {
         let epoch = self.epoch_ms;
-        self.fate(op, device, run, attempt, now_ms - epoch, write)
+        self.fate::<STEADY>(op, device, run, attempt, now_ms - epoch, write)
             .shifted(epoch)
     }
 
     /// The fate of a dispatch at model time `now_ms`; `write`: apply its effects and take
     /// throttle tokens.
     #[inline(always)]
-    fn fate(
+    fn fate<const STEADY: bool>(
         &mut self,
         op: &PreparedOp,
         d: u32,
@@ -587,7 +598,7 @@ impl DeviceModel {
         };
         match &op.op {
             Op::Multiple { parts } => self.multiple(at, parts),
-            op => self.single(at, op),
+            op => self.single::<STEADY>(at, op),
         }
     }
 
@@ -599,7 +610,7 @@ impl DeviceModel {
         let mut all = RawFate::at(at.now_ms, OK, false);
         for (k, part) in parts.iter().enumerate() {
             let counter = at.counter | draw_counter(0, k);
-            all = all.and(k, self.single(Sent { counter, ..at }, part));
+            all = all.and(k, self.single::<false>(Sent { counter, ..at }, part));
         }
         all
     }
@@ -608,7 +619,7 @@ impl DeviceModel {
     /// path, and left to itself the compiler keeps it out of line (12 % more instructions per
     /// dispatch, measured with callgrind on `examples/rollout.toml`).
     #[inline(always)]
-    fn single(&mut self, at: Sent, op: &Op) -> RawFate {
+    fn single<const STEADY: bool>(&mut self, at: Sent, op: &Op) -> RawFate {
         let template = self.fleet.template_of(at.device);
         match op {
             Op::CloudProperty {
@@ -633,7 +644,7 @@ impl DeviceModel {
                 desired,
                 check: table,
                 ..
-            } => self.property(at, *desired, check(table, template)),
+            } => self.property::<STEADY>(at, *desired, check(table, template)),
             Op::Command {
                 check: table,
                 chunks,
@@ -643,7 +654,9 @@ impl DeviceModel {
                 let timeouts = (*response_timeout_ms, *connect_timeout_ms);
                 self.command(at, check(table, template), *chunks, timeouts)
             }
-            Op::Document => self.device_property(at.device, at.run, at.counter, at.now_ms),
+            Op::Document => {
+                self.device_property::<STEADY>(at.device, at.run, at.counter, at.now_ms)
+            }
             Op::Method {
                 missing,
                 response_timeout_ms,
@@ -686,7 +699,12 @@ impl DeviceModel {
     /// and register saves (callgrind, `examples/rollout.toml` at 1,000,000 devices: 1,180 ->
     /// 1,140 per device; the S1 and flapping examples 12 and 16 % fewer).
     #[inline(always)]
-    fn property(&mut self, at: Sent, (column, value): (u32, u32), check: u8) -> RawFate {
+    fn property<const STEADY: bool>(
+        &mut self,
+        at: Sent,
+        (column, value): (u32, u32),
+        check: u8,
+    ) -> RawFate {
         if check != OK {
             return RawFate::at(at.now_ms, check, false);
         }
@@ -698,7 +716,7 @@ impl DeviceModel {
         }
         RawFate {
             wrote: u32::from(at.write),
-            ..self.device_property(at.device, at.run, at.counter, send)
+            ..self.device_property::<STEADY>(at.device, at.run, at.counter, send)
         }
     }
 
@@ -829,7 +847,7 @@ impl DeviceModel {
     /// operation stream of (device, run, attempt). Returns them with the fault the draw picks
     /// (crash is decided by the caller: `u < crash_p`).
     #[inline(always)]
-    fn draw(&self, d: u32, run: RunKey, counter: u32) -> Draw {
+    fn draw<const STEADY: bool>(&self, d: u32, run: RunKey, counter: u32) -> Draw {
         let key = self.fleet.key(d);
         let profile = self.behaviour.profile(d);
         let mut r = run.stream(key, counter, Purpose::Operation);
@@ -844,8 +862,9 @@ impl DeviceModel {
         } else {
             OK
         };
+        debug_assert!(!STEADY || crash == 0.0, "a steady model has no crashes");
         Draw {
-            crashed: u < crash,
+            crashed: !STEADY && u < crash,
             latency_ms,
             fault,
         }
@@ -854,8 +873,15 @@ impl DeviceModel {
     /// A writable property (or a job document) sent at `send`: the device acknowledges once
     /// it is online.
     #[inline(always)]
-    fn device_property(&mut self, d: u32, run: RunKey, counter: u32, send: i64) -> RawFate {
-        if let Some(connected) = self.real.as_ref().and_then(|r| r.get(d)) {
+    fn device_property<const STEADY: bool>(
+        &mut self,
+        d: u32,
+        run: RunKey,
+        counter: u32,
+        send: i64,
+    ) -> RawFate {
+        let real = if STEADY { None } else { self.real.as_ref() };
+        if let Some(connected) = real.and_then(|r| r.get(d)) {
             return Self::real_property(connected);
         }
         let mut fate = RawFate {
@@ -864,21 +890,21 @@ impl DeviceModel {
             pending: OK,
             wrote: 0,
         };
-        let Some(arrive) = self.next_online(d, send) else {
+        let Some(arrive) = self.next_online::<STEADY>(d, send) else {
             fate.pending = Reason::Offline as u8;
             return fate;
         };
         if arrive > send {
             fate.pending = Reason::Offline as u8;
         }
-        let draw = self.draw(d, run, counter);
+        let draw = self.draw::<STEADY>(d, run, counter);
         let done = arrive.saturating_add(draw.latency_ms);
         if draw.crashed {
             // No answer; the device comes back after its downtime, re-reads its desired
             // properties and acknowledges.
             let back = self.crash(d, run, counter, done);
             fate.pending = Reason::Crashed as u8;
-            let Some(arrive2) = self.next_online(d, back) else {
+            let Some(arrive2) = self.next_online::<STEADY>(d, back) else {
                 return fate;
             };
             let key = self.fleet.key(d);
@@ -906,14 +932,14 @@ impl DeviceModel {
             let timeouts = (response_timeout_ms, connect_timeout_ms);
             return Self::real_method(connected, send, timeouts);
         }
-        let arrive = match self.next_online(d, send) {
+        let arrive = match self.next_online::<false>(d, send) {
             Some(a) if a <= send.saturating_add(connect_timeout_ms) => a,
             _ => {
                 let at = send.saturating_add(connect_timeout_ms);
                 return RawFate::at(at, Reason::Offline as u8, false);
             }
         };
-        let draw = self.draw(d, run, counter);
+        let draw = self.draw::<false>(d, run, counter);
         let timeout_at = arrive.saturating_add(response_timeout_ms);
         let done = arrive.saturating_add(draw.latency_ms);
         if draw.crashed {
@@ -951,9 +977,16 @@ impl DeviceModel {
     /// order.
     // Always inlined: once per dispatch, and its call cost a fifth of its own work
     // (callgrind, examples/rollout.toml at 1,000,000 devices).
+    ///
+    /// `STEADY` ([`DeviceModel::steady`] held when the caller checked): no reconnect, no
+    /// flapping and no crash can delay the device, and this copy does not look for them.
     #[inline(always)]
-    fn next_online(&mut self, d: u32, mut t: i64) -> Option<i64> {
+    fn next_online<const STEADY: bool>(&mut self, d: u32, mut t: i64) -> Option<i64> {
         let profile = self.behaviour.profile(d);
+        debug_assert!(
+            !STEADY || profile.is_steady(),
+            "device {d}'s profile is not steady"
+        );
         let key = self.fleet.key(d);
         let seed = self.seed_key;
         let starts_offline = self.fleet.starts_disconnected(d)
@@ -962,13 +995,18 @@ impl DeviceModel {
             if !self.fleet.can_connect(d) {
                 return None;
             }
-            let sampler = profile.reconnect.as_ref()?;
+            let reconnect = if STEADY {
+                None
+            } else {
+                profile.reconnect.as_ref()
+            };
+            let sampler = reconnect?;
             Some(sampler.sample(&mut seed.stream(key, 1, Purpose::Offline)))
         } else {
             None
         };
-        let flapping = profile.flapping;
-        let crashed = match self.crashed_until.is_empty() {
+        let flapping = if STEADY { None } else { profile.flapping };
+        let crashed = match STEADY || self.crashed_until.is_empty() {
             true => None,
             false => self.crashed_until.get(&d).copied(),
         };

@@ -239,7 +239,7 @@ impl RunExec {
         for action in actions {
             match *action {
                 Action::Dispatch { device, attempt } => {
-                    let at = self.dispatch(model, op, now_ms, device, attempt, agenda);
+                    let at = self.dispatch::<false>(model, op, now_ms, device, attempt, agenda);
                     last = Some((device, attempt, at));
                 }
                 Action::SetTimer { at_ms, timer } => {
@@ -271,7 +271,10 @@ impl RunExec {
 
     /// Dispatches attempt 1 to every target of `targets`, in order, each followed by its
     /// device timer at `timeout_at_ms` unless its answer comes first: [`Action::each`] of an
-    /// [`Action::DispatchRange`] carried out, without the two actions per device.
+    /// [`Action::DispatchRange`] carried out, without the two actions per device. A steady
+    /// model ([`DeviceModel::steady`], checked once for the batch: nothing in a dispatch can
+    /// make it unsteady) goes through the dispatch's copy without the checks for reconnects,
+    /// flapping, crashes and real devices.
     #[inline]
     fn dispatch_range(
         &mut self,
@@ -282,8 +285,26 @@ impl RunExec {
         timeout_at_ms: Option<i64>,
         agenda: &mut impl Agenda,
     ) {
+        if model.steady() {
+            self.dispatch_each::<true>(model, op, now_ms, targets, timeout_at_ms, agenda);
+        } else {
+            self.dispatch_each::<false>(model, op, now_ms, targets, timeout_at_ms, agenda);
+        }
+    }
+
+    /// [`Self::dispatch_range`]'s loop, in the copy `STEADY` says.
+    #[inline(always)]
+    fn dispatch_each<const STEADY: bool>(
+        &mut self,
+        model: &mut DeviceModel,
+        op: &PreparedOp,
+        now_ms: i64,
+        targets: std::ops::Range<u32>,
+        timeout_at_ms: Option<i64>,
+        agenda: &mut impl Agenda,
+    ) {
         for target in targets {
-            let answer_ms = self.dispatch(model, op, now_ms, target, 1, agenda);
+            let answer_ms = self.dispatch::<STEADY>(model, op, now_ms, target, 1, agenda);
             let Some(at_ms) = timeout_at_ms else {
                 continue;
             };
@@ -298,9 +319,10 @@ impl RunExec {
     }
 
     /// Dispatches attempt `attempt` to target `target`: the fate from the device model, the
-    /// answer to the agenda. Returns when the answer comes (`None`: never).
+    /// answer to the agenda. Returns when the answer comes (`None`: never). `STEADY`: the
+    /// caller found the model steady ([`DeviceModel::steady`]).
     #[inline(always)]
-    fn dispatch(
+    fn dispatch<const STEADY: bool>(
         &mut self,
         model: &mut DeviceModel,
         op: &PreparedOp,
@@ -310,12 +332,12 @@ impl RunExec {
         agenda: &mut impl Agenda,
     ) -> Option<i64> {
         let device = self.device(target);
-        let fate = model.dispatch_raw(op, device, self.key, attempt, now_ms, true);
+        let fate = model.dispatch_raw::<STEADY>(op, device, self.key, attempt, now_ms, true);
         if fate.wrote != 0 {
             agenda.wrote(device, fate.wrote);
         }
         self.reasons[target as usize] = fate.pending;
-        if model.real_count() != 0 && model.real(device).is_some() {
+        if !STEADY && model.real_count() != 0 && model.real(device).is_some() {
             deliver(agenda, now_ms, target, device, attempt, fate.pending);
         }
         if fate.answer_at_ms == NEVER {
@@ -468,7 +490,7 @@ impl RunExec {
             let attempt = self.run.attempts(target);
             let device = self.device(target);
             let sent_ms = replay.sent_ms[target as usize];
-            let fate = model.dispatch_raw(op, device, self.key, attempt, sent_ms, false);
+            let fate = model.dispatch_raw::<false>(op, device, self.key, attempt, sent_ms, false);
             self.reasons[target as usize] = fate.pending;
             if fate.answer_at_ms != NEVER {
                 let answer = Answer {
@@ -540,18 +562,50 @@ mod tests {
         }
     }
 
+    /// What can move a device's connectivity during a run, beyond how it starts: each but
+    /// `None` makes the model unsteady ([`DeviceModel::steady`]).
+    #[derive(Debug, Clone, Copy)]
+    enum Unsteady {
+        None,
+        Reconnect,
+        Flapping,
+        Crash,
+        Real,
+    }
+
     /// A model of `n` devices answering a job document after a log-normal latency, some
-    /// offline (never answering), some failing; and the document prepared for it.
-    fn setup(n: u32, median_ms: f64, offline: f64, seed: u64) -> (DeviceModel, PreparedOp) {
+    /// offline (never answering, unless `unsteady` gives them a reconnect time), some failing,
+    /// with what `unsteady` adds; and the document prepared for it.
+    fn setup(
+        n: u32,
+        median_ms: f64,
+        offline: f64,
+        unsteady: Unsteady,
+        seed: u64,
+    ) -> (DeviceModel, PreparedOp) {
         let spec: FleetSpec = serde_json::from_value(serde_json::json!({"devices": n})).unwrap();
         let fleet = Fleet::generate(&spec, &[], seed).unwrap();
+        let extra = match unsteady {
+            Unsteady::None | Unsteady::Real => serde_json::json!({}),
+            Unsteady::Reconnect => {
+                serde_json::json!({"reconnect": {"type": "exponential", "mean_ms": 3000}})
+            }
+            Unsteady::Flapping => {
+                serde_json::json!({"flapping": {"mean_up_ms": 2000, "mean_down_ms": 1000}})
+            }
+            Unsteady::Crash => serde_json::json!({"crash_probability": 0.2}),
+        };
         let behaviour: BehaviourSpec = serde_json::from_value(serde_json::json!({"rules": [
             {"latency": {"type": "lognormal", "median_ms": median_ms, "sigma": 1.0},
              "failure_probability": 0.1},
-            {"offline": offline}
+            {"offline": offline},
+            extra
         ]}))
         .unwrap();
         let mut model = DeviceModel::new(seed, fleet, &behaviour, None).unwrap();
+        if let Unsteady::Real = unsteady {
+            model.set_real(n / 2, seed % 2 == 0);
+        }
         let op = Operation::JobDocument {
             document: serde_json::Value::Null,
         };
@@ -563,7 +617,10 @@ mod tests {
         /// A batch's dispatch carried out as one `DispatchRange` asks the agenda for exactly
         /// what its actions of one device each ask for (`Action::each`): the same answers, the
         /// same timers, in the same order, a timer left out only where the answer comes first;
-        /// and leaves the same reasons.
+        /// and leaves the same reasons and the same model. A steady model's range goes through
+        /// the dispatch's copy without the checks for what cannot happen
+        /// ([`DeviceModel::steady`]), the actions of one device through the general one, so
+        /// this also checks the two copies against each other.
         #[test]
         fn a_range_is_carried_out_as_its_devices_would_be(
             n in 1u32..200,
@@ -572,11 +629,19 @@ mod tests {
             timeout_ms in prop::option::of(1i64..8_000),
             median_ms in 10.0f64..4_000.0,
             offline in 0.0f64..0.5,
+            unsteady in prop::sample::select(vec![
+                Unsteady::None,
+                Unsteady::Reconnect,
+                Unsteady::Flapping,
+                Unsteady::Crash,
+                Unsteady::Real,
+            ]),
             reversed in any::<bool>(),
             seed in 0u64..1_000,
         ) {
             let (first, end) = (first.min(n), (first + len).min(n));
-            let (mut model, op) = setup(n, median_ms, offline, seed);
+            let (mut model, op) = setup(n, median_ms, offline, unsteady, seed);
+            prop_assert_eq!(model.steady(), matches!(unsteady, Unsteady::None));
             let mut twin = model.clone();
             let targets: Option<Vec<u32>> = reversed.then(|| (0..n).rev().collect());
             let exec = |targets: Option<Vec<u32>>| {
@@ -599,6 +664,7 @@ mod tests {
             each.carry_out(&mut twin, &op, now_ms, &expanded, &mut want);
             prop_assert_eq!(&got, &want);
             prop_assert_eq!(&ranged.reasons, &each.reasons);
+            prop_assert_eq!(format!("{model:?}"), format!("{twin:?}"));
             // Every device answers or has its timer (when there is a timeout).
             let asked = got.0.len();
             prop_assert!(asked >= (end - first) as usize * usize::from(timeout_ms.is_some()));
