@@ -258,7 +258,11 @@ impl RunExec {
                     end,
                     timeout_at_ms,
                 } => {
-                    self.dispatch_range(model, op, now_ms, first..end, timeout_at_ms, agenda);
+                    let batch = (first..end, timeout_at_ms);
+                    match model.steady() {
+                        true => self.dispatch_range::<true>(model, op, now_ms, batch, agenda),
+                        false => self.dispatch_range::<false>(model, op, now_ms, batch, agenda),
+                    }
                     last = None;
                 }
                 Action::Abandon { .. }
@@ -271,36 +275,17 @@ impl RunExec {
 
     /// Dispatches attempt 1 to every target of `targets`, in order, each followed by its
     /// device timer at `timeout_at_ms` unless its answer comes first: [`Action::each`] of an
-    /// [`Action::DispatchRange`] carried out, without the two actions per device. A steady
-    /// model ([`DeviceModel::steady`], checked once for the batch: nothing in a dispatch can
-    /// make it unsteady) goes through the dispatch's copy without the checks for reconnects,
-    /// flapping, crashes and real devices.
-    #[inline]
-    fn dispatch_range(
-        &mut self,
-        model: &mut DeviceModel,
-        op: &PreparedOp,
-        now_ms: i64,
-        targets: std::ops::Range<u32>,
-        timeout_at_ms: Option<i64>,
-        agenda: &mut impl Agenda,
-    ) {
-        if model.steady() {
-            self.dispatch_each::<true>(model, op, now_ms, targets, timeout_at_ms, agenda);
-        } else {
-            self.dispatch_each::<false>(model, op, now_ms, targets, timeout_at_ms, agenda);
-        }
-    }
-
-    /// [`Self::dispatch_range`]'s loop, in the copy `STEADY` says.
+    /// [`Action::DispatchRange`] carried out, without the two actions per device. `STEADY`:
+    /// the caller found the model steady ([`DeviceModel::steady`], checked once for the batch:
+    /// nothing in a dispatch can make it unsteady), and the batch goes through the dispatch's
+    /// instance without the checks for reconnects, flapping, crashes and real devices.
     #[inline(always)]
-    fn dispatch_each<const STEADY: bool>(
+    fn dispatch_range<const STEADY: bool>(
         &mut self,
         model: &mut DeviceModel,
         op: &PreparedOp,
         now_ms: i64,
-        targets: std::ops::Range<u32>,
-        timeout_at_ms: Option<i64>,
+        (targets, timeout_at_ms): (std::ops::Range<u32>, Option<i64>),
         agenda: &mut impl Agenda,
     ) {
         for target in targets {
