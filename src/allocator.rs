@@ -59,20 +59,20 @@ mod tests {
     fn blocks_below_the_threshold_come_from_the_heap() {
         tune();
         // glibc's default would map this block on its own (128 KB), and so would its dynamic
-        // threshold unless a block this large had been freed before.
+        // threshold unless a block this large had been freed before. The counts are
+        // process-wide: the checks are one-sided, so that another test freeing a mapped block
+        // meanwhile cannot fail them.
         let size = MMAP_THRESHOLD_BYTES as usize / 2;
         let before = mapped();
         let block = vec![1u8; size];
-        assert_eq!(
-            mapped(),
-            before,
+        assert!(
+            mapped().1 < before.1 + size,
             "a {size}-byte block was mapped on its own"
         );
         drop(block);
         // Past the threshold, blocks are still mapped (and unmapped when freed).
+        let before = mapped();
         let large = vec![1u8; MMAP_THRESHOLD_BYTES as usize * 2];
-        let (blocks, bytes) = mapped();
-        assert_eq!(blocks, before.0 + 1);
-        assert!(bytes >= before.1 + large.len());
+        assert!(mapped().1 >= before.1 + large.len());
     }
 }
