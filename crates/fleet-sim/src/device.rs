@@ -182,17 +182,18 @@ struct Sent {
 
 /// The form of a [`Fate`] that the model's functions pass around: 16 bytes, so that it is
 /// returned in two registers (the dispatch is the simulator's hot path).
+///
+/// The reasons and the written operations share one word (`codes`), built and stored whole:
+/// as separate fields, a fate the dispatch loop kept on the stack was written a byte at a time
+/// and read back a word at a time, and the read waited for the writes to reach the cache (a
+/// failed store-to-load forwarding; docs/performance.md, seventh round). Built from whole
+/// words, every read of it is contained in one earlier write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RawFate {
     /// When the answer comes; [`NEVER`]: never.
     pub(crate) answer_at_ms: i64,
-    /// Reason code of the answer (0: success).
-    pub(crate) reason: u8,
-    /// Reason code to report if the run stops waiting first (0: none better than the timeout).
-    pub(crate) pending: u8,
-    /// Which operations of the dispatch wrote to the fleet: bit `k` for operation `k` of a
-    /// `multiple` one, bit 0 for any other.
-    pub(crate) wrote: u32,
+    /// Bits 0 to 7: [`Self::reason`]; 8 to 15: [`Self::pending`]; 32 to 63: [`Self::wrote`].
+    codes: u64,
 }
 
 /// [`RawFate::answer_at_ms`] of a device that never answers.
@@ -215,14 +216,52 @@ fn draw_counter(attempt: u8, part: usize) -> u32 {
 }
 
 impl RawFate {
-    #[inline]
-    fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
+    /// A fate that answers at `answer_at_ms` (or [`NEVER`]) with `reason`, reports `pending`
+    /// if the run stops waiting first, and wrote the operations of `wrote`.
+    #[inline(always)]
+    pub(crate) fn new(answer_at_ms: i64, reason: u8, pending: u8, wrote: u32) -> Self {
+        let codes = u64::from(reason) | u64::from(pending) << 8 | u64::from(wrote) << 32;
         Self {
             answer_at_ms,
-            reason,
-            pending: OK,
-            wrote: u32::from(wrote),
+            codes,
         }
+    }
+
+    #[inline]
+    fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
+        Self::new(answer_at_ms, reason, OK, u32::from(wrote))
+    }
+
+    /// Reason code of the answer (0: success).
+    #[inline(always)]
+    pub(crate) fn reason(&self) -> u8 {
+        self.codes as u8
+    }
+
+    /// Reason code to report if the run stops waiting first (0: none better than the timeout).
+    #[inline(always)]
+    pub(crate) fn pending(&self) -> u8 {
+        (self.codes >> 8) as u8
+    }
+
+    /// Which operations of the dispatch wrote to the fleet: bit `k` for operation `k` of a
+    /// `multiple` one, bit 0 for any other.
+    #[inline(always)]
+    pub(crate) fn wrote(&self) -> u32 {
+        (self.codes >> 32) as u32
+    }
+
+    /// This fate, having written the operations of `wrote` instead.
+    #[inline(always)]
+    fn with_wrote(self, wrote: u32) -> Self {
+        Self::new(self.answer_at_ms, self.reason(), self.pending(), wrote)
+    }
+
+    /// A fate that answers at `answer_at_ms` with success (or never), with `pending` to report
+    /// if the run stops waiting first.
+    #[inline]
+    fn pending_only(answer_at_ms: i64, pending: u8) -> Self {
+        Self::new(answer_at_ms, OK, pending, 0)
     }
 
     /// This fate of the operations before `part`, and then `next`, the fate of operation `part`
@@ -235,12 +274,12 @@ impl RawFate {
             (a, b) => a.max(b),
         };
         let first = |a: u8, b: u8| if a == OK { b } else { a };
-        Self {
+        Self::new(
             answer_at_ms,
-            reason: first(self.reason, next.reason),
-            pending: first(self.pending, next.pending),
-            wrote: self.wrote | u32::from(next.wrote != 0) << part,
-        }
+            first(self.reason(), next.reason()),
+            first(self.pending(), next.pending()),
+            self.wrote() | u32::from(next.wrote() != 0) << part,
+        )
     }
 
     #[inline]
@@ -256,10 +295,10 @@ impl From<RawFate> for Fate {
     fn from(raw: RawFate) -> Self {
         Self {
             answer_at_ms: (raw.answer_at_ms != NEVER).then_some(raw.answer_at_ms),
-            reason: Reason::from_u8(raw.reason),
-            pending_reason: Reason::from_u8(raw.pending),
-            wrote: raw.wrote != 0,
-            wrote_parts: raw.wrote,
+            reason: Reason::from_u8(raw.reason()),
+            pending_reason: Reason::from_u8(raw.pending()),
+            wrote: raw.wrote() != 0,
+            wrote_parts: raw.wrote(),
         }
     }
 }
@@ -714,10 +753,8 @@ impl DeviceModel {
         if at.write {
             self.fleet.write_desired(at.device, column, value);
         }
-        RawFate {
-            wrote: u32::from(at.write),
-            ..self.device_property::<STEADY>(at.device, at.run, at.counter, send)
-        }
+        self.device_property::<STEADY>(at.device, at.run, at.counter, send)
+            .with_wrote(u32::from(at.write))
     }
 
     /// An IoT Central command: the template check, the direct-method throttle (one token per
@@ -884,38 +921,42 @@ impl DeviceModel {
         if let Some(connected) = real.and_then(|r| r.get(d)) {
             return Self::real_property(connected);
         }
-        let mut fate = RawFate {
-            answer_at_ms: NEVER,
-            reason: OK,
-            pending: OK,
-            wrote: 0,
-        };
         let Some(arrive) = self.next_online::<STEADY>(d, send) else {
-            fate.pending = Reason::Offline as u8;
-            return fate;
+            return RawFate::pending_only(NEVER, Reason::Offline as u8);
         };
-        if arrive > send {
-            fate.pending = Reason::Offline as u8;
-        }
+        let pending = if arrive > send {
+            Reason::Offline as u8
+        } else {
+            OK
+        };
         let draw = self.draw::<STEADY>(d, run, counter);
         let done = arrive.saturating_add(draw.latency_ms);
         if draw.crashed {
-            // No answer; the device comes back after its downtime, re-reads its desired
-            // properties and acknowledges.
-            let back = self.crash(d, run, counter, done);
-            fate.pending = Reason::Crashed as u8;
-            let Some(arrive2) = self.next_online::<STEADY>(d, back) else {
-                return fate;
-            };
-            let key = self.fleet.key(d);
-            let mut r2 = run.stream(key, counter, Purpose::Reanswer);
-            let latency2 = self.behaviour.profile(d).latency.sample(&mut r2);
-            fate.answer_at_ms = arrive2.saturating_add(latency2);
-            return fate;
+            return self.crashed_property::<STEADY>(d, run, counter, done);
         }
-        fate.reason = draw.fault;
-        fate.answer_at_ms = done;
-        fate
+        RawFate::new(done, draw.fault, pending, 0)
+    }
+
+    /// A property dispatch whose device crashed before it answered (at `done`): no answer;
+    /// the device comes back after its downtime, re-reads its desired properties and
+    /// acknowledges.
+    #[cold]
+    #[inline(never)]
+    fn crashed_property<const STEADY: bool>(
+        &mut self,
+        d: u32,
+        run: RunKey,
+        counter: u32,
+        done: i64,
+    ) -> RawFate {
+        let back = self.crash(d, run, counter, done);
+        let Some(arrive2) = self.next_online::<STEADY>(d, back) else {
+            return RawFate::pending_only(NEVER, Reason::Crashed as u8);
+        };
+        let key = self.fleet.key(d);
+        let mut r2 = run.stream(key, counter, Purpose::Reanswer);
+        let latency2 = self.behaviour.profile(d).latency.sample(&mut r2);
+        RawFate::pending_only(arrive2.saturating_add(latency2), Reason::Crashed as u8)
     }
 
     /// A command or direct method sent at `send`, with its (response, connect) timeouts.
@@ -1117,6 +1158,30 @@ mod tests {
 
     use super::*;
     use crate::generator::FleetSpec;
+
+    proptest! {
+        /// A fate's codes give back what it was built from, and [`RawFate::with_wrote`]
+        /// changes only the written operations.
+        #[test]
+        fn raw_fate_codes_round_trip(
+            at_ms in any::<i64>(),
+            reason in any::<u8>(),
+            pending in any::<u8>(),
+            wrote in any::<u32>(),
+            other in any::<u32>(),
+        ) {
+            let fate = RawFate::new(at_ms, reason, pending, wrote);
+            prop_assert_eq!(
+                (fate.answer_at_ms, fate.reason(), fate.pending(), fate.wrote()),
+                (at_ms, reason, pending, wrote)
+            );
+            let changed = fate.with_wrote(other);
+            prop_assert_eq!(
+                (changed.answer_at_ms, changed.reason(), changed.pending(), changed.wrote()),
+                (at_ms, reason, pending, other)
+            );
+        }
+    }
 
     /// A model of `n` devices that flap with these means.
     fn flapping(n: u32, up_ms: f64, down_ms: f64, seed: u64) -> DeviceModel {

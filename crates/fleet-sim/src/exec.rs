@@ -318,12 +318,12 @@ impl RunExec {
     ) -> Option<i64> {
         let device = self.device(target);
         let fate = model.dispatch_raw::<STEADY>(op, device, self.key, attempt, now_ms, true);
-        if fate.wrote != 0 {
-            agenda.wrote(device, fate.wrote);
+        if fate.wrote() != 0 {
+            agenda.wrote(device, fate.wrote());
         }
-        self.reasons[target as usize] = fate.pending;
+        self.reasons[target as usize] = fate.pending();
         if !STEADY && model.real_count() != 0 && model.real(device).is_some() {
-            deliver(agenda, now_ms, target, device, attempt, fate.pending);
+            deliver(agenda, now_ms, target, device, attempt, fate.pending());
         }
         if fate.answer_at_ms == NEVER {
             return None;
@@ -332,7 +332,7 @@ impl RunExec {
             target,
             device,
             attempt,
-            reason: fate.reason,
+            reason: fate.reason(),
         };
         agenda.answer(fate.answer_at_ms, answer);
         Some(fate.answer_at_ms)
@@ -476,13 +476,13 @@ impl RunExec {
             let device = self.device(target);
             let sent_ms = replay.sent_ms[target as usize];
             let fate = model.dispatch_raw::<false>(op, device, self.key, attempt, sent_ms, false);
-            self.reasons[target as usize] = fate.pending;
+            self.reasons[target as usize] = fate.pending();
             if fate.answer_at_ms != NEVER {
                 let answer = Answer {
                     target,
                     device,
                     attempt,
-                    reason: fate.reason,
+                    reason: fate.reason(),
                 };
                 agenda.answer(fate.answer_at_ms, answer);
             }

@@ -86,12 +86,8 @@ impl DeviceModel {
     /// never answered by the model; pending `offline` while the device is disconnected.
     #[cold]
     pub(crate) fn real_property(connected: bool) -> RawFate {
-        RawFate {
-            answer_at_ms: NEVER,
-            reason: OK,
-            pending: if connected { OK } else { Reason::Offline as u8 },
-            wrote: 0,
-        }
+        let pending = if connected { OK } else { Reason::Offline as u8 };
+        RawFate::new(NEVER, OK, pending, 0)
     }
 
     /// The silence of a command or direct method sent to a real device at `send` with its
@@ -110,12 +106,7 @@ impl DeviceModel {
         } else {
             (send.saturating_add(connect_timeout_ms), Reason::Offline)
         };
-        RawFate {
-            answer_at_ms: at,
-            reason: reason as u8,
-            pending: OK,
-            wrote: 0,
-        }
+        RawFate::new(at, reason as u8, OK, 0)
     }
 }
 
