@@ -219,7 +219,7 @@ impl RawFate {
     /// A fate that answers at `answer_at_ms` (or [`NEVER`]) with `reason`, reports `pending`
     /// if the run stops waiting first, and wrote the operations of `wrote`.
     #[inline(always)]
-    pub(crate) fn new(answer_at_ms: i64, reason: u8, pending: u8, wrote: u32) -> Self {
+    fn new(answer_at_ms: i64, reason: u8, pending: u8, wrote: u32) -> Self {
         let codes = u64::from(reason) | u64::from(pending) << 8 | u64::from(wrote) << 32;
         Self {
             answer_at_ms,
@@ -227,8 +227,9 @@ impl RawFate {
         }
     }
 
+    /// A fate that answers at `answer_at_ms` with `reason` and no better pending reason.
     #[inline]
-    fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
+    pub(crate) fn at(answer_at_ms: i64, reason: u8, wrote: bool) -> Self {
         Self::new(answer_at_ms, reason, OK, u32::from(wrote))
     }
 
@@ -260,7 +261,7 @@ impl RawFate {
     /// A fate that answers at `answer_at_ms` with success (or never), with `pending` to report
     /// if the run stops waiting first.
     #[inline]
-    fn pending_only(answer_at_ms: i64, pending: u8) -> Self {
+    pub(crate) fn pending_only(answer_at_ms: i64, pending: u8) -> Self {
         Self::new(answer_at_ms, OK, pending, 0)
     }
 
@@ -932,25 +933,20 @@ impl DeviceModel {
         let draw = self.draw::<STEADY>(d, run, counter);
         let done = arrive.saturating_add(draw.latency_ms);
         if draw.crashed {
-            return self.crashed_property::<STEADY>(d, run, counter, done);
+            return self.crashed_property(d, run, counter, done);
         }
         RawFate::new(done, draw.fault, pending, 0)
     }
 
     /// A property dispatch whose device crashed before it answered (at `done`): no answer;
     /// the device comes back after its downtime, re-reads its desired properties and
-    /// acknowledges.
+    /// acknowledges. Never reached from a steady model's dispatch (no profile crashes), so
+    /// it has the general instance only.
     #[cold]
     #[inline(never)]
-    fn crashed_property<const STEADY: bool>(
-        &mut self,
-        d: u32,
-        run: RunKey,
-        counter: u32,
-        done: i64,
-    ) -> RawFate {
+    fn crashed_property(&mut self, d: u32, run: RunKey, counter: u32, done: i64) -> RawFate {
         let back = self.crash(d, run, counter, done);
-        let Some(arrive2) = self.next_online::<STEADY>(d, back) else {
+        let Some(arrive2) = self.next_online::<false>(d, back) else {
             return RawFate::pending_only(NEVER, Reason::Crashed as u8);
         };
         let key = self.fleet.key(d);

@@ -87,7 +87,7 @@ impl DeviceModel {
     #[cold]
     pub(crate) fn real_property(connected: bool) -> RawFate {
         let pending = if connected { OK } else { Reason::Offline as u8 };
-        RawFate::new(NEVER, OK, pending, 0)
+        RawFate::pending_only(NEVER, pending)
     }
 
     /// The silence of a command or direct method sent to a real device at `send` with its
@@ -106,7 +106,7 @@ impl DeviceModel {
         } else {
             (send.saturating_add(connect_timeout_ms), Reason::Offline)
         };
-        RawFate::new(at, reason as u8, OK, 0)
+        RawFate::at(at, reason as u8, false)
     }
 }
 
