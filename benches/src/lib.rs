@@ -2,8 +2,10 @@
 
 #![deny(missing_docs)]
 
+mod design_floor;
 mod least_work;
 
+pub use design_floor::{design_floor_rollout, DesignFloor};
 pub use least_work::{least_work_rollout, LeastWork};
 
 use fleet_core::{Action, BatchSize, Counts, Input, Outcome, RunBuilder, Threshold};
