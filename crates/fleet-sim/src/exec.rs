@@ -69,6 +69,12 @@ pub trait Agenda {
     /// ([`DeviceModel::set_real`]; `call.reason` is its pending reason): the caller hands the
     /// operation to the device's code and feeds its answer back through [`RunExec::answer`].
     fn deliver(&mut self, _at_ms: i64, _call: Answer) {}
+    /// A range of `devices` first dispatches starts, with device timers `timeout_ms` from now
+    /// (if any): every answer and timer until [`Self::range_end`] is one burst, pushed together
+    /// (the simulator sorts a large burst into a run).
+    fn range_begin(&mut self, _devices: u32, _timeout_ms: Option<i64>) {}
+    /// The range of first dispatches ended.
+    fn range_end(&mut self) {}
 }
 
 /// What a replay collects: when each target was last dispatched, and the timers asked for.
@@ -288,6 +294,7 @@ impl RunExec {
         (targets, timeout_at_ms): (std::ops::Range<u32>, Option<i64>),
         agenda: &mut impl Agenda,
     ) {
+        agenda.range_begin(targets.len() as u32, timeout_at_ms.map(|t| t - now_ms));
         for target in targets {
             let answer_ms = self.dispatch::<STEADY>(model, op, now_ms, target, 1, agenda);
             let Some(at_ms) = timeout_at_ms else {
@@ -301,6 +308,7 @@ impl RunExec {
                 agenda.timer(at_ms, timer);
             }
         }
+        agenda.range_end();
     }
 
     /// Dispatches attempt `attempt` to target `target`: the fate from the device model, the

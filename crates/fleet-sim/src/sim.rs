@@ -25,6 +25,7 @@ use crate::schedule::ScheduledJobSpec;
 use crate::selector::TargetSpec;
 use crate::trace::Trace;
 use crate::util::queue::{CalendarQueue, EventQueue};
+use crate::util::runs::Runs;
 use crate::util::series::Series;
 
 /// How often (in events) [`Simulation::try_run_with_progress`] reads the wall clock.
@@ -68,6 +69,16 @@ const END_BEHAVIOR: u8 = 1;
 /// Reason code of a `KIND_COMMAND` event that carries a rerun (the device field is the rerun's
 /// index).
 const RERUN: u8 = 2;
+/// Reason code of a `KIND_COMMAND` event that marks a time of a run of a batch's events (the
+/// device field is the run's number; [`Runs`]). Never processed as an event: the run's events
+/// of that time are, in its place.
+const RUN_MARKER: u8 = 3;
+
+/// The payload of run `r`'s markers.
+#[inline]
+fn run_marker(r: u32) -> u64 {
+    pack(KIND_COMMAND, RUN_MARKER, 0, 0, r)
+}
 
 #[inline]
 fn pack(kind: u64, reason: u8, attempt: u8, job: u16, device: u32) -> u64 {
@@ -121,9 +132,11 @@ impl ProgressDue {
     }
 }
 
-/// The simulator's side of the executor: answers and timers of job `job` become events.
+/// The simulator's side of the executor: answers and timers of job `job` become events, and a
+/// range of first dispatches one burst ([`Runs`]).
 struct QueueAgenda<'a> {
     queue: &'a mut CalendarQueue,
+    runs: &'a mut Runs,
     job: u16,
 }
 
@@ -131,7 +144,15 @@ impl Agenda for QueueAgenda<'_> {
     #[inline(always)]
     fn answer(&mut self, at_ms: i64, a: Answer) {
         let payload = pack(KIND_ANSWER, a.reason, a.attempt, self.job, a.target);
-        self.queue.push(at_ms, payload);
+        self.runs.push(self.queue, at_ms, payload);
+    }
+
+    fn range_begin(&mut self, devices: u32, timeout_ms: Option<i64>) {
+        self.runs.begin_burst(devices as usize, timeout_ms);
+    }
+
+    fn range_end(&mut self) {
+        self.runs.end_burst(self.queue, run_marker);
     }
 
     #[inline]
@@ -144,7 +165,7 @@ impl Agenda for QueueAgenda<'_> {
             Timer::Dispatch => pack(KIND_DISPATCH, 0, 0, self.job, 0),
             Timer::Window => pack(KIND_WINDOW, 0, 0, self.job, 0),
         };
-        self.queue.push(at_ms, payload);
+        self.runs.push(self.queue, at_ms, payload);
     }
 }
 
@@ -253,6 +274,8 @@ pub struct Simulation {
     /// Reruns: (the job rerun, the rerun's id, when; `None`: when the job settles).
     reruns: Vec<(usize, String, Option<i64>)>,
     queue: CalendarQueue,
+    /// Batches' events sorted into runs, with their markers in `queue`.
+    runs: Runs,
     /// An event popped past the horizon, kept for a later `run` with a later horizon.
     held: Option<(i64, u64)>,
     until_ms: Option<i64>,
@@ -397,6 +420,7 @@ impl Simulation {
             commands,
             reruns,
             queue,
+            runs: Runs::default(),
             held: None,
             until_ms,
             now_ms: 0,
@@ -549,7 +573,16 @@ impl Simulation {
     /// The next event that means something, in (time, insertion) order.
     fn next_event(&mut self) -> Option<(i64, u64)> {
         loop {
-            let (at_ms, payload) = self.held.take().or_else(|| self.queue.pop())?;
+            let (at_ms, payload) = match self.held.take().or_else(|| self.runs.next()) {
+                Some(event) => event,
+                None => match self.queue.pop()? {
+                    (at_ms, p) if p >> 56 == (KIND_COMMAND << 5 | u64::from(RUN_MARKER)) => {
+                        self.runs.open(p as u32, at_ms);
+                        continue;
+                    }
+                    event => event,
+                },
+            };
             // A timer or end time of a run that has already settled changes nothing: dropping
             // it keeps the virtual end time at the last event that mattered.
             if self.is_stale_timer(payload) {
@@ -557,7 +590,9 @@ impl Simulation {
             }
             // An occurrence comes after every other event of its instant, so that a run that
             // ends at that instant has ended (docs/semantics.md section 17).
-            if payload >> 61 == KIND_OCCURRENCE && self.queue.has_more_now() {
+            if payload >> 61 == KIND_OCCURRENCE
+                && (self.queue.has_more_now() || self.runs.has_more_now())
+            {
                 self.queue.push(at_ms, payload);
                 continue;
             }
@@ -810,6 +845,7 @@ impl Simulation {
         let exec = job.exec.as_mut().expect("started");
         let mut agenda = QueueAgenda {
             queue: &mut self.queue,
+            runs: &mut self.runs,
             job: j as u16,
         };
         let result = exec.handle(&mut self.model, &job.op, now, input, &mut agenda);
@@ -825,6 +861,7 @@ impl Simulation {
         let exec = job.exec.as_mut().expect("timers only reach started jobs");
         let mut agenda = QueueAgenda {
             queue: &mut self.queue,
+            runs: &mut self.runs,
             job: j as u16,
         };
         if exec.timer(&mut self.model, &job.op, now, timer, &mut agenda) {
@@ -846,6 +883,7 @@ impl Simulation {
         };
         let mut agenda = QueueAgenda {
             queue: &mut self.queue,
+            runs: &mut self.runs,
             job: j as u16,
         };
         if exec.answer(&mut self.model, &job.op, now, answer, &mut agenda) {
@@ -1204,7 +1242,93 @@ impl TraceEvent {
 
 #[cfg(test)]
 mod tests {
+    use fleet_core::{BatchSize, RunBuilder, Threshold};
+    use serde_json::json;
+
     use super::*;
+    use crate::{BehaviourSpec, FleetSpec, Operation, SimBuilder, TemplateShare, TemplateSpec};
+
+    /// A rollout whose batches are large and dense enough to become runs (3,000 answers within
+    /// a 2 s time-out), with failures, offline devices timing out inside the runs, a job-wide
+    /// threshold at `threshold_percent`, and a command job interleaving with it.
+    fn dense(seed: u64, threshold_percent: f64) -> Simulation {
+        let templates: Vec<TemplateSpec> = serde_json::from_value(json!([{
+            "id": "t", "properties": [{"name": "temp", "schema": "double"}],
+            "commands": [{"name": "reboot"}]
+        }]))
+        .unwrap();
+        let behaviour: BehaviourSpec = serde_json::from_value(json!({"rules": [
+            {"latency": {"type": "lognormal", "median_ms": 900, "sigma": 0.6},
+             "failure_probability": 0.04, "offline": 0.02}
+        ]}))
+        .unwrap();
+        let fleet = FleetSpec {
+            devices: 6_000,
+            id_pattern: "d-{:05}".into(),
+            templates: vec![TemplateShare {
+                template: "t".into(),
+                share: Some(1.0),
+                count: None,
+            }],
+            ..FleetSpec::default()
+        };
+        let property = Operation::Property {
+            name: "temp".into(),
+            value: json!(21.5),
+        };
+        let rollout = JobSpec::new("rollout", property).run(
+            RunBuilder::new()
+                .batch(BatchSize::percentage(50.0).unwrap())
+                .threshold(Threshold::percentage(threshold_percent, false).unwrap())
+                .device_timeout_ms(2_000),
+        );
+        let command = Operation::Command {
+            name: "reboot".into(),
+            payload: json!(null),
+            response_timeout_ms: 1_500,
+            connect_timeout_ms: 1_000,
+        };
+        SimBuilder::new(seed)
+            .templates(templates)
+            .fleet(fleet)
+            .behaviour(behaviour)
+            .job(rollout)
+            .job(JobSpec::new("command", command).start_ms(700))
+            .record_events(true)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn batches_taken_as_runs_give_exactly_the_events_of_the_queue_alone() {
+        for (seed, threshold_percent) in [(1, 50.0), (2, 50.0), (3, 2.0), (4, 3.0)] {
+            let mut with_runs = dense(seed, threshold_percent);
+            let mut without = dense(seed, threshold_percent);
+            without.runs = Runs::disabled();
+            let mut steps = 0;
+            while with_runs.step() {
+                steps += 1;
+                assert!(without.step(), "seed {seed}: the queue alone ends first");
+                assert_eq!(
+                    with_runs.now_ms, without.now_ms,
+                    "seed {seed}, event {steps}"
+                );
+            }
+            assert!(!without.step(), "seed {seed}: the runs end first");
+            assert!(
+                with_runs.runs.made() > 0,
+                "seed {seed}: no batch became a run"
+            );
+            assert_eq!(without.runs.made(), 0);
+            let (a, b) = (with_runs.finish(), without.finish());
+            assert_eq!(a.trace_hash, b.trace_hash, "seed {seed}");
+            assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                serde_json::to_string(&b).unwrap(),
+                "seed {seed}"
+            );
+        }
+    }
 
     #[test]
     fn payloads_round_trip() {

@@ -1,5 +1,6 @@
-//! Crate-private machinery: interned value columns and the event queues.
+//! Crate-private machinery: interned value columns, the event queues and a batch's runs.
 
 pub(crate) mod column;
 pub mod queue;
+pub(crate) mod runs;
 pub(crate) mod series;
