@@ -80,6 +80,12 @@ fn run_marker(r: u32) -> u64 {
     pack(KIND_COMMAND, RUN_MARKER, 0, 0, r)
 }
 
+/// Whether `payload` is a run's marker ([`run_marker`]).
+#[inline(always)]
+fn is_run_marker(payload: u64) -> bool {
+    payload >> 56 == (KIND_COMMAND << 5 | u64::from(RUN_MARKER))
+}
+
 #[inline]
 fn pack(kind: u64, reason: u8, attempt: u8, job: u16, device: u32) -> u64 {
     kind << 61
@@ -576,7 +582,7 @@ impl Simulation {
             let (at_ms, payload) = match self.held.take().or_else(|| self.runs.next()) {
                 Some(event) => event,
                 None => match self.queue.pop()? {
-                    (at_ms, p) if p >> 56 == (KIND_COMMAND << 5 | u64::from(RUN_MARKER)) => {
+                    (at_ms, p) if is_run_marker(p) => {
                         self.runs.open(p as u32, at_ms);
                         continue;
                     }
@@ -1336,5 +1342,8 @@ mod tests {
         assert_eq!(unpack(p), (KIND_TIMEOUT, 10, 255, 65_534, u32::MAX));
         let p = pack(KIND_COMMAND, 0, 1, 0, 7);
         assert_eq!(unpack(p), (KIND_COMMAND, 0, 1, 0, 7));
+        assert!(is_run_marker(run_marker(u32::MAX)) && is_run_marker(run_marker(0)));
+        assert!(!is_run_marker(pack(KIND_COMMAND, RERUN, 0, 0, 3)));
+        assert!(!is_run_marker(pack(KIND_OCCURRENCE, RUN_MARKER, 0, 0, 3)));
     }
 }

@@ -52,6 +52,13 @@ const EVENTS_MIN: usize = 256;
 /// have 10,000 answers over 30 s: 3.7 % more instructions when such bursts made runs).
 const MS_PER_EVENT_MAX: usize = 1;
 
+/// Whether `events` events over `span_ms` milliseconds are worth a run ([`EVENTS_MIN`],
+/// [`MS_PER_EVENT_MAX`]).
+#[inline]
+fn worth_a_run(events: usize, span_ms: usize) -> bool {
+    events >= EVENTS_MIN && span_ms <= events * MS_PER_EVENT_MAX
+}
+
 /// One run: a burst's events sorted by time, and where each time's block ends.
 #[derive(Debug, Default)]
 struct Run {
@@ -126,8 +133,7 @@ impl Runs {
     pub(crate) fn begin_burst(&mut self, events: usize, span_ms: Option<i64>) {
         debug_assert!(!self.staging && self.burst.is_empty());
         self.window_ms = span_ms.map_or(SPAN_MS_MAX, |s| s.clamp(0, SPAN_MS_MAX - 1) + 1);
-        let span = self.window_ms as usize;
-        self.staging = self.enabled && events >= EVENTS_MIN && span <= events * MS_PER_EVENT_MAX;
+        self.staging = self.enabled && worth_a_run(events, self.window_ms as usize);
     }
 
     /// Pushes an event: into the burst if one is open, else into `queue`.
@@ -157,7 +163,7 @@ impl Runs {
             false => self.within_span(earliest_ms),
         };
         let span = last_ms.saturating_sub(earliest_ms).saturating_add(1) as usize;
-        if in_span < EVENTS_MIN || span > in_span * MS_PER_EVENT_MAX {
+        if !worth_a_run(in_span, span) {
             for &(t, p) in &self.burst {
                 queue.push(t, p);
             }
@@ -302,23 +308,24 @@ mod tests {
     /// Markers carry this bit; test payloads never do.
     const MARK: u64 = 1 << 63;
 
-    /// Pops everything through the runs, as the simulator does.
-    fn drain(q: &mut CalendarQueue, runs: &mut Runs) -> Vec<(i64, u64)> {
-        let mut out = Vec::new();
+    /// The next event through the runs, as the simulator takes it: the block being taken
+    /// first, then the queue, a marker opening its block.
+    fn next_event(q: &mut CalendarQueue, runs: &mut Runs) -> Option<(i64, u64)> {
         loop {
             if let Some(e) = runs.next() {
-                out.push(e);
-                continue;
+                return Some(e);
             }
-            let Some((t, p)) = q.pop() else {
-                return out;
-            };
-            if p & MARK != 0 {
-                runs.open((p & !MARK) as u32, t);
-            } else {
-                out.push((t, p));
+            let (t, p) = q.pop()?;
+            if p & MARK == 0 {
+                return Some((t, p));
             }
+            runs.open((p & !MARK) as u32, t);
         }
+    }
+
+    /// Pops everything through the runs.
+    fn drain(q: &mut CalendarQueue, runs: &mut Runs) -> Vec<(i64, u64)> {
+        std::iter::from_fn(|| next_event(q, runs)).collect()
     }
 
     proptest! {
@@ -358,16 +365,7 @@ mod tests {
                 }
                 // Take a few events (a block may be left half taken, as between two steps).
                 for _ in 0..pops * 50 {
-                    let Some(e) = runs.next().or_else(|| loop {
-                        let (t, p) = q.pop()?;
-                        if p & MARK == 0 {
-                            break Some((t, p));
-                        }
-                        runs.open((p & !MARK) as u32, t);
-                        if let Some(e) = runs.next() {
-                            break Some(e);
-                        }
-                    }) else {
+                    let Some(e) = next_event(&mut q, &mut runs) else {
                         break;
                     };
                     now = e.0;
